@@ -1,0 +1,420 @@
+"""The only module that talks to DuckDB.
+
+It opens (or creates) a WarmGrid database file with the spatial extension
+loaded from the installed PyPI package — never downloaded — checks that the
+file is a WarmGrid database of a schema version this code understands, applies
+migrations, hands each thread its own cursor, serialises writes through one
+lock and one transaction, and recomputes derived facts (metric coordinates,
+cell areas, which cell each household is in).
+
+Examples
+--------
+>>> store = open_store(":memory:")
+>>> store.schema_version()
+1
+>>> store.count("households")
+0
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pandas as pd
+
+from grid import model
+from grid.crs import WGS84, utm_epsg
+from grid.errors import (
+    DatabaseLockedError,
+    ExtensionMissingError,
+    NotWarmGridDatabaseError,
+    ReadOnlyError,
+    SchemaTooNewError,
+    StoreError,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "APPLICATION",
+    "TABLES",
+    "Store",
+    "open_store",
+    "spatial_extension_path",
+]
+
+#: The schema version this code writes and reads.
+SCHEMA_VERSION = 1
+#: Value of ``warmgrid_meta.application`` in every WarmGrid database.
+APPLICATION = "warmgrid"
+#: The tables of the data contract (an allow-list for table names in SQL).
+TABLES: tuple[str, ...] = (
+    "admin_units",
+    "people",
+    "cells",
+    "households",
+    "stations",
+    "patrol_areas",
+    "campaigns",
+    "pairings",
+    "visits",
+    "needs",
+    "assistance",
+    "users",
+    "audit_log",
+)
+
+_SPATIAL_PACKAGE = "duckdb-extension-spatial"
+
+
+def spatial_extension_path() -> Path:
+    """Return the path of the spatial extension shipped by the PyPI package.
+
+    Raises
+    ------
+    ExtensionMissingError
+        If ``duckdb-extension-spatial`` is not installed, its version differs
+        from duckdb's, or the extension file is not where the package puts it.
+    """
+    want = duckdb.__version__
+    install = f"pip install {_SPATIAL_PACKAGE}=={want}"
+    try:
+        have = importlib.metadata.version(_SPATIAL_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise ExtensionMissingError(
+            f"缺少 DuckDB 空间扩展包 {_SPATIAL_PACKAGE}（版本须为 {want}，与 duckdb 相同）。请运行：{install}",
+            f"The DuckDB spatial extension package {_SPATIAL_PACKAGE} is not installed "
+            f"(version {want}, the same as duckdb, is needed). Run: {install}",
+        ) from None
+    if have != want:
+        raise ExtensionMissingError(
+            f"{_SPATIAL_PACKAGE} 的版本是 {have}，而 duckdb 是 {want}，两者必须相同。请运行：{install}",
+            f"{_SPATIAL_PACKAGE} is version {have} but duckdb is {want}; they must match. Run: {install}",
+        )
+    try:
+        root = Path(str(resources.files("duckdb_extension_spatial")))
+    except ModuleNotFoundError:  # metadata present but the module is gone
+        root = Path("/nonexistent")
+    path = root / "extensions" / f"v{want}" / "spatial.duckdb_extension"
+    if not path.is_file():
+        found = sorted(root.glob("extensions/**/spatial.duckdb_extension")) if root.is_dir() else []
+        if len(found) == 1:
+            return found[0]
+        raise ExtensionMissingError(
+            f"在 {root} 中找不到空间扩展文件 spatial.duckdb_extension。请重新安装：{install}",
+            f"spatial.duckdb_extension was not found under {root}. Reinstall: {install}",
+        )
+    return path
+
+
+def _schema_sql() -> str:
+    """The schema text with the vocabularies filled in from :mod:`grid.model`."""
+
+    def tup(vocab: dict[str, Any]) -> str:
+        return "(" + ", ".join(f"'{c}'" for c in vocab) + ")"
+
+    text = resources.files("grid").joinpath("schema.sql").read_text(encoding="utf-8")
+    fills = {
+        "{HARDSHIP_LIST}": "[" + ", ".join(f"'{c}'" for c in model.HARDSHIP) + "]",
+        "{ADMIN_LEVELS}": tup(model.ADMIN_LEVELS),
+        "{PERSON_ROLES}": tup(model.PERSON_ROLES),
+        "{STATION_TYPES}": tup(model.STATION_TYPES),
+        "{PATROL_KINDS}": tup(model.PATROL_KINDS),
+        "{NEED_CATEGORIES}": tup(model.NEED_CATEGORIES),
+        "{NEED_STATUSES}": tup(model.NEED_STATUSES),
+        "{AID_KINDS}": tup(model.AID_KINDS),
+        "{USER_ROLES}": tup(model.USER_ROLES),
+        "{HOUSEHOLD_STATUSES}": tup(model.HOUSEHOLD_STATUSES),
+    }
+    for key, value in fills.items():
+        text = text.replace(key, value)
+    return text
+
+
+#: Migrations: version -> SQL that brings the previous version to it.
+_MIGRATIONS: dict[int, Any] = {1: _schema_sql}
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        if _is_locked(exc):
+            raise DatabaseLockedError(
+                f"数据库文件 {path} 正被另一个程序（例如正在运行的 WarmGrid 应用）占用，无法打开。"
+                "请先关闭该程序，或在应用中操作。",
+                f"The database file {path} is held by another process (for example a running "
+                "WarmGrid app) and cannot be opened. Stop that process first, or do this in the app.",
+            ) from exc
+        if "not a valid duckdb database" in str(exc).lower():
+            raise NotWarmGridDatabaseError(
+                f"{path} 不是 DuckDB 数据库文件，未做任何修改。",
+                f"{path} is not a DuckDB database file; nothing was changed.",
+            ) from exc
+        raise StoreError(f"无法打开数据库 {path}：{exc}", f"cannot open database {path}: {exc}") from exc
+
+
+def _inspect(con: duckdb.DuckDBPyConnection, path: str) -> int | None:
+    """Return the schema version of an existing WarmGrid database, ``None`` if empty.
+
+    Raises if the database holds tables but is not WarmGrid's, or is newer.
+    """
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not tables:
+        return None
+    if "warmgrid_meta" not in tables:
+        raise NotWarmGridDatabaseError(
+            f"{path} 是 DuckDB 数据库，但不是 WarmGrid 数据库（没有 warmgrid_meta 表），未做任何修改。",
+            f"{path} is a DuckDB database but not a WarmGrid one (no warmgrid_meta table); "
+            "nothing was changed.",
+        )
+    meta = dict(con.execute("SELECT key, value FROM warmgrid_meta").fetchall())
+    if meta.get("application") != APPLICATION or "schema_version" not in meta:
+        raise NotWarmGridDatabaseError(
+            f"{path} 的 warmgrid_meta 表不属于 WarmGrid，未做任何修改。",
+            f"{path} has a warmgrid_meta table that is not WarmGrid's; nothing was changed.",
+        )
+    version = int(meta["schema_version"])
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{path} 的数据结构版本为 {version}，比本程序支持的版本 {SCHEMA_VERSION} 新。"
+            "请升级 WarmGrid；未做任何修改。",
+            f"{path} has schema version {version}, newer than the {SCHEMA_VERSION} this WarmGrid "
+            "understands. Upgrade WarmGrid; nothing was changed.",
+        )
+    return version
+
+
+class Store:
+    """An open WarmGrid database.
+
+    Reads go through :meth:`query` (or :meth:`cursor` for DuckDB's relational
+    API), each thread on its own cursor. Writes go through :meth:`transaction`,
+    which holds the store's single write lock for one DuckDB transaction.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> None:
+        self._con = con
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    # ----------------------------------------------------------------- reading
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own cursor on the database."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a read query with bound parameters and return a DataFrame."""
+        cur = getattr(self._local, "tx", None) or self.cursor()
+        return cur.execute(sql, params or []).df()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        """Run a query and return the first column of its first row (or ``None``)."""
+        cur = getattr(self._local, "tx", None) or self.cursor()
+        row = cur.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def meta(self, key: str) -> str | None:
+        """A value of ``warmgrid_meta``."""
+        value = self.scalar("SELECT value FROM warmgrid_meta WHERE key = ?", [key])
+        return None if value is None else str(value)
+
+    def schema_version(self) -> int:
+        """The database's schema version."""
+        return int(self.meta("schema_version") or 0)
+
+    def metric_crs(self) -> str:
+        """The metric CRS for distances in this district (a UTM zone).
+
+        Chosen from the data's centroid on the first :meth:`refresh_derived`;
+        before any data, the UTM zone of the demo district.
+        """
+        return self.meta("metric_crs") or utm_epsg(118.08, 24.48)
+
+    def count(self, table: str) -> int:
+        """Number of rows in an allow-listed table."""
+        return int(self.scalar(f"SELECT count(*) FROM {_table(table)}"))
+
+    # ----------------------------------------------------------------- writing
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the write lock and one transaction; commit on success, roll back on error.
+
+        Nested use in the same thread joins the outer transaction.
+        """
+        if self.read_only:
+            raise ReadOnlyError(
+                f"数据库 {self.path} 以只读方式打开，不能写入。",
+                f"the database {self.path} was opened read-only; it cannot be written.",
+            )
+        with self._lock:
+            outer = getattr(self._local, "tx", None)
+            if outer is not None:
+                yield outer
+                return
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            self._local.tx = cur
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                self._local.tx = None
+                cur.close()
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Insert or replace a value of ``warmgrid_meta``."""
+        with self.transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO warmgrid_meta (key, value) VALUES (?, ?)", [key, value]
+            )
+
+    def refresh_derived(self) -> None:
+        """Recompute every derived column from its inputs, in one transaction.
+
+        - ``warmgrid_meta.metric_crs``: the UTM zone of the data's centroid, if unset;
+        - ``households.x_m/y_m`` and ``stations.x_m/y_m``: metric coordinates;
+        - ``cells.area_m2``;
+        - ``households.cell_id``: the cell whose polygon contains the point
+          (on a shared edge, the lowest ``cell_id``); ``NULL`` when outside every cell.
+        """
+        with self.transaction() as cur:
+            if self.meta("metric_crs") is None:
+                row = cur.execute(
+                    "SELECT avg(ST_X(geom)), avg(ST_Y(geom)) FROM ("
+                    " SELECT ST_Centroid(geom) AS geom FROM cells UNION ALL"
+                    " SELECT geom FROM households)"
+                ).fetchone()
+                if row is not None and row[0] is not None:
+                    cur.execute(
+                        "INSERT OR REPLACE INTO warmgrid_meta VALUES ('metric_crs', ?)",
+                        [utm_epsg(float(row[0]), float(row[1]))],
+                    )
+            crs = self.metric_crs()
+            for table in ("households", "stations"):
+                cur.execute(
+                    f"UPDATE {table} SET x_m = ST_X(p), y_m = ST_Y(p) FROM ("
+                    f" SELECT rowid AS rid, ST_Transform(geom, ?, ?, always_xy := true) AS p FROM {table}"
+                    f") t WHERE {table}.rowid = t.rid",
+                    [WGS84, crs],
+                )
+            cur.execute(
+                "UPDATE cells SET area_m2 = ST_Area(ST_Transform(geom, ?, ?, always_xy := true))",
+                [WGS84, crs],
+            )
+            cur.execute(
+                "CREATE OR REPLACE TEMP TABLE _hh_cell AS"
+                " SELECT h.hh_id, min(c.cell_id) AS cell_id"
+                " FROM households h JOIN cells c ON ST_Intersects(c.geom, h.geom)"
+                " GROUP BY h.hh_id"
+            )
+            cur.execute(
+                "UPDATE households SET cell_id = m.cell_id FROM ("
+                " SELECT h.hh_id, t.cell_id FROM households h LEFT JOIN _hh_cell t USING (hh_id)"
+                ") m WHERE households.hh_id = m.hh_id"
+                " AND households.cell_id IS DISTINCT FROM m.cell_id"
+            )
+            cur.execute("DROP TABLE _hh_cell")
+
+    # ------------------------------------------------------------------- misc
+    def close(self) -> None:
+        """Close the database."""
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _table(name: str) -> str:
+    if name not in TABLES:
+        raise StoreError(f"未知的表：{name}", f"unknown table: {name}")
+    return name
+
+
+def _load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    path = spatial_extension_path()
+    con.execute(f"LOAD '{path.as_posix()}'")
+
+
+def open_store(path: str | Path, *, read_only: bool = False, create: bool = True) -> Store:
+    """Open a WarmGrid database, creating or migrating it as needed.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file, or ``":memory:"``.
+    read_only : bool
+        Open without the right to write (another reader may share the file).
+    create : bool
+        Create the schema when the file is new or empty. When false, a missing
+        file is an error.
+
+    Raises
+    ------
+    ExtensionMissingError, NotWarmGridDatabaseError, SchemaTooNewError,
+    DatabaseLockedError, StoreError
+        With a message in Chinese and English; the file is left unchanged.
+    """
+    spath = str(path)
+    memory = spath == ":memory:"
+    exists = not memory and Path(spath).exists()
+    spatial_extension_path()  # fail early, before touching the file
+    if not memory and not exists and (read_only or not create):
+        raise StoreError(f"数据库文件不存在：{spath}", f"database file not found: {spath}")
+    if exists:
+        # Inspect read-only first, so a foreign or newer file is never modified.
+        probe = _connect(spath, read_only=True)
+        try:
+            version = _inspect(probe, spath)
+        finally:
+            probe.close()
+        if version is None and read_only:
+            raise NotWarmGridDatabaseError(
+                f"{spath} 是空的 DuckDB 数据库，不是 WarmGrid 数据库。",
+                f"{spath} is an empty DuckDB database, not a WarmGrid one.",
+            )
+    else:
+        version = None
+    con = _connect(spath, read_only=read_only)
+    try:
+        _load_spatial(con)
+        store = Store(con, spath, read_only)
+        if not read_only and (version or 0) < SCHEMA_VERSION:
+            _migrate(store, version or 0)
+        return store
+    except BaseException:
+        con.close()
+        raise
+
+
+def _migrate(store: Store, version: int) -> None:
+    with store.transaction() as cur:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            step = _MIGRATIONS[target]
+            cur.execute(step() if callable(step) else step)
+        cur.execute(
+            "INSERT OR REPLACE INTO warmgrid_meta VALUES ('application', ?), ('schema_version', ?)",
+            [APPLICATION, str(SCHEMA_VERSION)],
+        )
