@@ -1,0 +1,727 @@
+"""A deterministic synthetic district: the embedded demo and the test fixture.
+
+The district lies around Xiamen's Siming district (about 118.08 E, 24.48 N).
+It is entirely made up — names, ID numbers and phones are synthetic — but
+follows the figures in DOMAIN.md: about 7.6 % of households in hardship, of
+them about 55 % on 低保 and about 10 % 特困/五保; grid cells of a settable
+target size tiling each community exactly; stations of eight types with the
+GB 50180 life-circle radii; patrol areas over part of the district; wardens for
+most cells; a year of visit logs with needs; and one finished winter campaign
+whose assistance records include planted duplicates (helped twice for the same
+purpose by two units) and omissions (eligible and never helped).
+
+:func:`generate` is pure (frames in memory); :func:`build_demo` writes them to a
+store in one transaction; :func:`build_demo_file` builds a new file atomically.
+
+Examples
+--------
+>>> district = generate(DemoConfig(households=2_000, seed=1))
+>>> len(district.households)
+2000
+>>> district.cells["cell_id"].str.startswith(tuple(district.communities["code"])).all()
+np.True_
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.cluster.vq import kmeans2
+from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
+
+from grid import model
+from grid.errors import WarmGridError
+from grid.store import Store, open_store
+
+__all__ = ["DemoConfig", "DemoDistrict", "generate", "build_demo", "build_demo_file", "Progress"]
+
+#: progress(fraction in [0, 1], message) — called during long work.
+Progress = Callable[[float, str], None]
+
+_LON0, _LAT0 = 118.08, 24.48
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_320.0 * float(np.cos(np.radians(_LAT0)))
+_DISTRICT_CODE = "350203000000"
+_DISTRICT_NAME = "思明区（演示）"
+
+_STREET_NAMES = ["中华街道", "鹭江街道", "厦港街道", "开元街道", "梧村街道", "筼筜街道",
+                 "莲前街道", "嘉莲街道", "滨海街道", "鼓浪屿街道"]
+_COMMUNITY_WORDS = ["镇海", "大同", "新华", "中山", "光彩", "鹭江", "海滨", "曾厝垵", "沙坡尾",
+                    "大学", "思明", "中华", "开元", "梧村", "金榜", "文园", "湖滨", "筼筜",
+                    "莲花", "前埔", "嘉莲", "松柏", "瑞景", "何厝", "黄厝", "环岛", "东浦",
+                    "官任", "西林", "洪莲", "龙山", "将军祠", "公园", "斗西", "东坪山", "南华",
+                    "演武", "顶澳仔", "溪岸", "美湖"]
+_ROADS = ["中山路", "思明南路", "思明北路", "厦禾路", "湖滨南路", "湖滨北路", "莲前西路",
+          "莲前东路", "嘉禾路", "禾祥西路", "文园路", "镇海路", "大同路", "开元路", "鹭江道",
+          "演武路", "环岛南路", "前埔路", "莲岳路", "仙岳路", "斗西路", "民族路", "公园南路"]
+_SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
+                 "于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方白邹孟熊秦邱江"
+                 "尹薛段雷侯龙史陶黎贺顾毛郝龚邵万钱严戴莫孔汤") + ["欧阳", "司马", "上官"]
+_GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华建国玉兰志强秀珍海燕"
+              "红梅文斌丽娟金凤淑珍德明宝华春生水木阿福来顺美玲雅婷俊杰子涵")
+_SITUATIONS = ["身体状况稳定，生活基本正常", "子女不在身边，需定期关注", "反映冬季取暖困难",
+               "行动不便，需上门服务", "已了解低保政策，无新增诉求", "提出就医报销咨询",
+               "房屋漏水，需协调维修", "家中有人失业，希望推荐岗位", "情绪低落，已做心理疏导"]
+_NEED_TEXTS = {
+    "living": "生活费用紧张，申请临时救助", "medical": "慢性病用药报销咨询",
+    "housing": "房屋漏水需维修", "employment": "家庭成员求职", "education": "子女入学咨询",
+    "care": "需要上门照料服务", "dispute": "邻里噪音纠纷", "environment": "楼道垃圾堆放",
+    "other": "其他事项",
+}
+
+#: Share of each primary hardship category among vulnerable households
+#: (低保 55 %, 特困/五保 10 %, the rest illness, disability and other hardship).
+_PRIMARY = {
+    "dibao_urban": 0.50, "dibao_rural": 0.05, "tekun": 0.04, "wubao_home": 0.04,
+    "wubao_central": 0.02, "serious_illness": 0.10, "disabled": 0.08, "elderly_alone": 0.07,
+    "party_hardship": 0.03, "veteran_family": 0.02, "zero_employment": 0.02,
+    "laid_off_4050": 0.015, "empty_nest": 0.005, "relocated": 0.005, "landless_farmer": 0.002,
+    "migrant_family": 0.003,
+}
+_SECONDARY = ["disabled", "serious_illness", "elderly_alone", "party_hardship"]
+_STATION_MIX = {
+    "party_service": 0.22, "clinic": 0.18, "day_care": 0.14, "police": 0.14,
+    "charity_store": 0.12, "service_hall": 0.04, "health_center": 0.08, "elderly_home": 0.08,
+}
+#: The winter campaign's target categories.
+_TARGETS = ["dibao_urban", "dibao_rural", "tekun", "wubao_central", "wubao_home",
+            "elderly_alone", "party_hardship", "serious_illness"]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Settings of the demo district.
+
+    Parameters
+    ----------
+    households : int
+        Number of households (default 50,000; 1,000,000 works).
+    seed : int
+        Random seed: the same seed gives the same district.
+    streets, communities : int
+        Number of streets and of communities (at least one per street).
+    target_per_cell : int
+        Target number of households per grid cell (300–500 is common).
+    as_of : date
+        The demo's "today": visit history ends here.
+    """
+
+    households: int = 50_000
+    seed: int = 7
+    streets: int = 4
+    communities: int = 15
+    target_per_cell: int = 400
+    as_of: date = date(2026, 11, 15)
+
+    def check(self) -> None:
+        """Raise :class:`WarmGridError` when a setting is out of range."""
+        bad = []
+        if not 100 <= self.households <= 5_000_000:
+            bad.append(("户数须在 100 到 5,000,000 之间", "households must be 100..5,000,000"))
+        if not 1 <= self.streets <= len(_STREET_NAMES):
+            bad.append((f"街道数须在 1 到 {len(_STREET_NAMES)} 之间",
+                        f"streets must be 1..{len(_STREET_NAMES)}"))
+        if not self.streets <= self.communities <= 999:
+            bad.append(("社区数须不少于街道数且不超过 999", "communities must be >= streets and <= 999"))
+        if not 20 <= self.target_per_cell <= 5_000:
+            bad.append(("每格目标户数须在 20 到 5,000 之间", "target_per_cell must be 20..5,000"))
+        if bad:
+            raise WarmGridError("；".join(z for z, _ in bad), "; ".join(e for _, e in bad))
+
+
+@dataclass
+class DemoDistrict:
+    """The generated frames, ready to write, plus what was planted."""
+
+    config: DemoConfig
+    admin_units: pd.DataFrame
+    communities: pd.DataFrame
+    cells: pd.DataFrame
+    households: pd.DataFrame
+    people: pd.DataFrame
+    stations: pd.DataFrame
+    patrol_areas: pd.DataFrame
+    campaigns: pd.DataFrame
+    visits: pd.DataFrame
+    needs: pd.DataFrame
+    assistance: pd.DataFrame
+    planted_duplicates: list[str] = field(default_factory=list)
+    planted_omissions: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- geometry
+def _to_lonlat(geom: BaseGeometry) -> BaseGeometry:
+    """Map local metres to lon/lat by an affine map (so tilings stay exact)."""
+    return shapely.transform(
+        geom, lambda xy: np.column_stack([_LON0 + xy[:, 0] / _M_PER_DEG_LON,
+                                          _LAT0 + xy[:, 1] / _M_PER_DEG_LAT])
+    )
+
+
+def _xy_to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _LON0 + x / _M_PER_DEG_LON, _LAT0 + y / _M_PER_DEG_LAT
+
+
+def _district_polygon(rng: np.random.Generator, radius: float) -> Polygon:
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 18))
+    radii = radius * rng.uniform(0.75, 1.15, 18)
+    pts = np.column_stack([radii * np.cos(angles) * 1.25, radii * np.sin(angles) * 0.85])
+    hull = shapely.convex_hull(shapely.multipoints(pts))
+    assert isinstance(hull, Polygon)
+    return hull
+
+
+def _sample_in(rng: np.random.Generator, poly: BaseGeometry, n: int) -> np.ndarray:
+    """``n`` uniform random points inside ``poly`` (rejection sampling)."""
+    minx, miny, maxx, maxy = poly.bounds
+    out: list[np.ndarray] = []
+    got = 0
+    shapely.prepare(poly)
+    while got < n:
+        m = max(64, int((n - got) * 1.6))
+        cand = np.column_stack([rng.uniform(minx, maxx, m), rng.uniform(miny, maxy, m)])
+        keep = cand[shapely.contains_xy(poly, cand[:, 0], cand[:, 1])]
+        out.append(keep)
+        got += len(keep)
+    return np.concatenate(out)[:n]
+
+
+def _split(rng: np.random.Generator, poly: BaseGeometry, seeds: np.ndarray) -> list[BaseGeometry]:
+    """Tile ``poly`` by the Voronoi regions of ``seeds``, in seed order."""
+    if len(seeds) == 1:
+        return [poly]
+    minx, miny, maxx, maxy = poly.bounds
+    frame = shapely.box(minx - 1000, miny - 1000, maxx + 1000, maxy + 1000)
+    regions = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=frame, ordered=True)
+    parts = shapely.get_parts(regions)
+    return [shapely.intersection(p, poly) for p in parts]
+
+
+def _balanced_seeds(rng: np.random.Generator, pts: np.ndarray, k: int) -> np.ndarray:
+    """k-means centroids of ``pts`` (distinct), sorted north-west first."""
+    if k <= 1:
+        return np.asarray([pts.mean(axis=0)])
+    if len(pts) > 30_000:
+        pts = pts[rng.choice(len(pts), 30_000, replace=False)]
+    k = min(k, len(np.unique(pts, axis=0)))
+    cent, _ = kmeans2(pts, k, iter=15, minit="++", seed=rng)
+    cent = np.unique(np.round(cent, 3), axis=0)
+    order = np.lexsort((cent[:, 0], -np.round(cent[:, 1], -2)))
+    return np.asarray(cent[order])
+
+
+# --------------------------------------------------------------------------- helpers
+def _names(rng: np.random.Generator, n: int) -> np.ndarray:
+    sur = rng.choice(np.array(_SURNAMES, dtype=object), n, p=_surname_p())
+    g1 = rng.choice(np.array(_GIVEN, dtype=object), n)
+    g2 = rng.choice(np.array(_GIVEN, dtype=object), n)
+    two = rng.random(n) < 0.7
+    return np.where(two, sur + g1 + g2, sur + g1)
+
+
+def _surname_p() -> np.ndarray:
+    w = 1.0 / np.arange(1, len(_SURNAMES) + 1) ** 0.6
+    return w / w.sum()
+
+
+def _id_numbers(rng: np.random.Generator, n: int, as_of: date, ages: np.ndarray) -> np.ndarray:
+    """Synthetic GB 11643 ID numbers with correct check digits."""
+    base = np.datetime64(as_of.isoformat()) - (ages * 365.25).astype("timedelta64[D]")
+    base = base - rng.integers(0, 365, n).astype("timedelta64[D]")
+    births = pd.to_datetime(base).strftime("%Y%m%d").to_numpy().astype(str)
+    seq = rng.integers(0, 1000, n)
+    body = np.char.add(np.char.add("350203", births), np.char.zfill(seq.astype(str), 3))
+    digits = np.frombuffer("".join(body.tolist()).encode(), dtype=np.uint8).reshape(n, 17) - 48
+    weights = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+    check = np.array(list("10X98765432"))[(digits * weights).sum(axis=1) % 11]
+    return np.char.add(body, check).astype(object)
+
+
+def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
+    pre = rng.choice(np.array(["138", "139", "158", "159", "186", "188", "137", "135", "177"]), n)
+    rest = np.char.zfill(rng.integers(0, 100_000_000, n).astype(str), 8)
+    return np.char.add(pre, rest).astype(object)
+
+
+def _wkb(geoms: list[BaseGeometry] | np.ndarray) -> list[bytes]:
+    return [bytes(b) for b in shapely.to_wkb(np.asarray(geoms, dtype=object))]
+
+
+def _ids(prefix: str, n: int, width: int) -> np.ndarray:
+    return (prefix + pd.Series(np.arange(1, n + 1)).astype(str).str.zfill(width)).to_numpy(dtype=object)
+
+
+def _times(rng: np.random.Generator, start: datetime, end: datetime, n: int) -> np.ndarray:
+    """n random working-hours timestamps between start and end."""
+    days = (end - start).days
+    d = rng.integers(0, max(days, 1), n)
+    minutes = rng.integers(8 * 60 + 30, 18 * 60, n)
+    return (np.datetime64(start.date().isoformat(), "m") + d.astype("timedelta64[D]")
+            + minutes.astype("timedelta64[m]"))
+
+
+# --------------------------------------------------------------------------- generate
+def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None) -> DemoDistrict:
+    """Generate the demo district in memory (no I/O).
+
+    Parameters
+    ----------
+    config : DemoConfig
+        The settings; the same settings always give the same district.
+    progress : callable, optional
+        ``progress(fraction, message)`` for long runs.
+    """
+    config.check()
+    say = progress or (lambda f, m: None)
+    rng = np.random.default_rng(config.seed)
+    n = config.households
+    as_of = datetime.combine(config.as_of, datetime.min.time())
+
+    # -- admin units --------------------------------------------------------------
+    say(0.02, "行政区划 admin units")
+    radius = 2500.0 * (n / 50_000) ** 0.25
+    district = _district_polygon(rng, radius)
+    street_seeds = _balanced_seeds(rng, _sample_in(rng, district, 4000), config.streets)
+    streets = _split(rng, district, street_seeds)
+    areas = np.array([s.area for s in streets])
+    per_street = np.maximum(1, np.round(areas / areas.sum() * config.communities).astype(int))
+    while per_street.sum() > config.communities:
+        per_street[np.argmax(per_street)] -= 1
+    while per_street.sum() < config.communities:
+        per_street[np.argmin(per_street)] += 1
+    words = list(rng.permutation(np.array(_COMMUNITY_WORDS, dtype=object)))
+    admin_rows = [dict(code=_DISTRICT_CODE, name=_DISTRICT_NAME, level="district",
+                       parent_code=None, geom=district)]
+    comm_rows = []
+    for si, (street, k) in enumerate(zip(streets, per_street)):
+        scode = f"350203{si + 1:03d}000"
+        sname = _STREET_NAMES[si]
+        admin_rows.append(dict(code=scode, name=sname, level="street",
+                               parent_code=_DISTRICT_CODE, geom=street))
+        seeds = _balanced_seeds(rng, _sample_in(rng, street, 2000), int(k))
+        for ci, comm in enumerate(_split(rng, street, seeds)):
+            ccode = f"350203{si + 1:03d}{ci + 1:03d}"
+            word = words.pop(0) if words else f"第{len(comm_rows) + 1}"
+            comm_rows.append(dict(code=ccode, name=f"{word}社区", level="community",
+                                  parent_code=scode, geom=comm, street_name=sname))
+    communities = pd.DataFrame(comm_rows)
+
+    # -- buildings and households -----------------------------------------------
+    say(0.10, "楼栋与住户 buildings and households")
+    n_build = max(20, n // 40)
+    inner = district.buffer(-25.0)
+    cand = _sample_in(rng, inner, n_build * 3)
+    # Density: a few dense old-town centres on a base, to give hot and cold spots.
+    centres = _sample_in(rng, inner, 5)
+    dens = 0.35 + sum(np.exp(-((cand - c) ** 2).sum(axis=1) / (2 * (radius * 0.25) ** 2))
+                      for c in centres)
+    pick = rng.choice(len(cand), n_build, replace=False, p=dens / dens.sum())
+    bxy = cand[pick]
+    weights = rng.lognormal(0.0, 0.8, n_build)
+    bcount = rng.multinomial(n, weights / weights.sum())
+    bxy, bcount = bxy[bcount > 0], bcount[bcount > 0]
+    b_of_h = np.repeat(np.arange(len(bxy)), bcount)
+    hxy = bxy[b_of_h] + rng.uniform(-4.0, 4.0, (n, 2))
+    # Which community each household is in (communities tile the district).
+    comm_geoms = communities["geom"].to_numpy()
+    h_comm = np.full(n, -1)
+    for i, g in enumerate(comm_geoms):
+        h_comm[shapely.contains_xy(g, hxy[:, 0], hxy[:, 1])] = i
+    h_comm[h_comm < 0] = 0  # on an edge: any neighbour; cell_id is derived later anyway
+
+    # -- cells ---------------------------------------------------------------------
+    say(0.25, "网格划分 grid cells")
+    cell_rows = []
+    for i, row in communities.iterrows():
+        pts = hxy[h_comm == i]
+        k = max(1, int(round(len(pts) / config.target_per_cell)))
+        if len(pts) == 0:
+            pts = _sample_in(rng, row["geom"], 50)
+        seeds = _balanced_seeds(rng, pts, k)
+        parts = [p for p in _split(rng, row["geom"], seeds) if not p.is_empty]
+        for j, part in enumerate(parts):
+            cell_rows.append(dict(cell_id=f"{row['code']}{j + 1:03d}",
+                                  name=f"{row['name']}第{j + 1}网格",
+                                  community_code=row["code"], geom=part))
+    cells = pd.DataFrame(cell_rows)
+
+    # -- household attributes ----------------------------------------------------
+    say(0.35, "困难类别 hardship categories")
+    field_ = 0.4 + 1.8 * np.exp(-((hxy - centres[0]) ** 2).sum(axis=1) / (2 * (radius * 0.3) ** 2)) \
+        + 1.2 * np.exp(-((hxy - centres[1]) ** 2).sum(axis=1) / (2 * (radius * 0.2) ** 2))
+    field_ = field_ / field_.mean()
+    vulnerable = rng.random(n) < np.clip(0.076 * field_, 0, 0.6)
+    prim_codes = np.array(list(_PRIMARY), dtype=object)
+    prim_p = np.array(list(_PRIMARY.values()))
+    prim = rng.choice(prim_codes, n, p=prim_p / prim_p.sum())
+    second = rng.choice(np.array(_SECONDARY, dtype=object), n)
+    has_second = (rng.random(n) < 0.25) & (second != prim)
+    categories: list[list[str]] = [
+        ([p, s] if hs else [p]) if v else []
+        for v, p, s, hs in zip(vulnerable, prim, second, has_second)
+    ]
+    size = np.minimum(1 + rng.poisson(1.6, n), 8)
+    alone = vulnerable & np.isin(prim, ["elderly_alone", "wubao_central", "wubao_home", "tekun"])
+    size[alone] = 1
+    ages = np.where(alone, rng.integers(65, 95, n), rng.integers(25, 85, n))
+    roads = np.array(_ROADS, dtype=object)
+    b_road = rng.choice(roads, len(bxy))
+    b_num = rng.integers(1, 400, len(bxy))
+    room = rng.integers(1, 30, n) * 100 + rng.integers(1, 9, n)
+    comm_names = communities["name"].to_numpy()
+    address = (comm_names[h_comm] + b_road[b_of_h] + pd.Series(b_num[b_of_h]).astype(str).to_numpy()
+               + "号" + pd.Series(room).astype(str).to_numpy() + "室")
+    lon, lat = _xy_to_lonlat(hxy[:, 0], hxy[:, 1])
+    households = pd.DataFrame({
+        "hh_id": _ids("H", n, 7),
+        "lon": lon, "lat": lat,
+        "address": address,
+        "size": size.astype(np.int32),
+        "categories": categories,
+        "head_name": _names(rng, n),
+        "id_number": _id_numbers(rng, n, config.as_of, ages),
+        "phone": _phones(rng, n),
+        "status": "active",
+        "updated_at": as_of,
+    })
+
+    # -- stations ------------------------------------------------------------------
+    say(0.45, "服务站点 stations")
+    n_st = max(len(communities) * 2, n // 500)
+    st_rows = []
+    # One 党群服务站 per community, near its busiest building.
+    for i, row in communities.iterrows():
+        inside = np.flatnonzero(h_comm == i)
+        xy = hxy[inside[rng.integers(len(inside))]] if len(inside) else \
+            _sample_in(rng, row["geom"], 1)[0]
+        st_rows.append(("party_service", i, xy))
+    types = np.array(list(_STATION_MIX), dtype=object)
+    tp = np.array(list(_STATION_MIX.values()))
+    extra = n_st - len(st_rows)
+    ex_types = rng.choice(types, extra, p=tp / tp.sum())
+    ex_h = rng.integers(0, n, extra)
+    for t, h in zip(ex_types, ex_h):
+        st_rows.append((str(t), int(h_comm[h]), hxy[h] + rng.uniform(-30, 30, 2)))
+    counts: dict[tuple[int, str], int] = {}
+    srows = []
+    for k, (t, ci, xy) in enumerate(st_rows):
+        counts[(ci, t)] = counts.get((ci, t), 0) + 1
+        num = counts[(ci, t)]
+        st = model.STATION_TYPES[t]
+        slon, slat = _xy_to_lonlat(np.array([xy[0]]), np.array([xy[1]]))
+        srows.append(dict(
+            station_id=f"S{k + 1:05d}",
+            name=f"{comm_names[ci]}{st.zh}" + (f"（{num}）" if num > 1 else ""),
+            type=t, lon=float(slon[0]), lat=float(slat[0]), radius_m=st.radius_m,
+            capacity=int(rng.integers(20, 200)), community_code=communities["code"].iloc[ci],
+        ))
+    stations = pd.DataFrame(srows)
+
+    # -- patrol areas ----------------------------------------------------------------
+    say(0.50, "巡逻区域 patrol areas")
+    prow = []
+    for i, row in communities.iterrows():
+        if rng.random() > 0.6:
+            continue
+        for k in range(int(rng.integers(1, 3))):
+            route = _sample_in(rng, row["geom"], int(rng.integers(3, 6)))
+            line = shapely.linestrings(route)
+            area = shapely.intersection(line.buffer(float(rng.uniform(100, 180)), quad_segs=4),
+                                        row["geom"])
+            if area.is_empty or area.geom_type not in ("Polygon", "MultiPolygon"):
+                continue
+            kind = "party_patrol_post" if rng.random() < 0.3 else "volunteer_patrol"
+            team = f"{row['name']}{'党员巡访服务岗' if kind == 'party_patrol_post' else '义务巡逻队'}第{k + 1}组"
+            prow.append(dict(area_id=f"P{len(prow) + 1:04d}", team=team, kind=kind, geom=area,
+                             members=int(rng.integers(15, 31)), community_code=row["code"]))
+    patrol_areas = pd.DataFrame(prow, columns=["area_id", "team", "kind", "geom", "members",
+                                               "community_code"])
+
+    # -- people: wardens, cadres, party members, leaders ------------------------------
+    say(0.55, "人员 people")
+    people_rows = []
+    n_cells = len(cells)
+    no_warden = rng.random(n_cells) < 0.05
+    no_warden[0] = False
+    if n_cells > 4:
+        no_warden[rng.integers(1, n_cells)] = True  # at least one cell without a warden
+    warden_of = np.full(n_cells, None, dtype=object)
+    pid = 0
+    last_w: str | None = None
+    last_comm: str | None = None
+    for j in range(n_cells):
+        if no_warden[j]:
+            continue
+        comm = cells["community_code"].iloc[j]
+        # About one warden in ten looks after two neighbouring cells.
+        if last_w is not None and last_comm == comm and rng.random() < 0.1:
+            warden_of[j] = last_w
+            last_w = None
+            continue
+        pid += 1
+        last_w, last_comm = f"W{pid:05d}", comm
+        warden_of[j] = last_w
+        people_rows.append(dict(person_id=last_w, name=None, role="warden", unit_code=comm))
+    cells["warden_id"] = warden_of
+    for i, row in communities.iterrows():
+        for role, k in (("cadre", 5), ("party_member", 12)):
+            for _ in range(k):
+                pid += 1
+                people_rows.append(dict(person_id=f"{role[0].upper()}{pid:05d}", name=None,
+                                        role=role, unit_code=row["code"]))
+    for a in admin_rows[1:]:
+        for _ in range(3):
+            pid += 1
+            people_rows.append(dict(person_id=f"L{pid:05d}", name=None, role="leader",
+                                    unit_code=a["code"]))
+    people = pd.DataFrame(people_rows)
+    people["name"] = _names(rng, len(people))
+    people["phone"] = _phones(rng, len(people))
+    party_st = stations[stations["type"] == "party_service"].drop_duplicates("community_code")
+    start = party_st.set_index("community_code")[["lon", "lat"]]
+    people = people.join(start, on="unit_code")
+
+    # -- campaigns --------------------------------------------------------------------
+    campaigns = pd.DataFrame([
+        dict(campaign_id="C2025W", name="2025—2026年度暖冬行动·情暖万家", unit_code=_DISTRICT_CODE,
+             starts_on=date(2025, 11, 1), ends_on=date(2026, 2, 28), target_categories=_TARGETS,
+             budget_yuan=None),
+        dict(campaign_id="C2026W", name="2026—2027年度暖冬行动·情暖万家", unit_code=_DISTRICT_CODE,
+             starts_on=date(2026, 11, 1), ends_on=date(2027, 2, 28), target_categories=_TARGETS,
+             budget_yuan=None),
+    ])
+
+    # -- visits and needs ----------------------------------------------------------------
+    say(0.65, "民情日志 visit logs")
+    is_target = np.array([any(c in _TARGETS for c in cs) for cs in categories])
+    # Cells are known only as polygons; approximate each household's warden by its
+    # community's first warden for the generated history (the real cell is derived later).
+    comm_codes = communities["code"].to_numpy()
+    first_warden = cells.dropna(subset=["warden_id"]).drop_duplicates("community_code") \
+        .set_index("community_code")["warden_id"]
+    h_warden = pd.Series(comm_codes[h_comm]).map(first_warden).to_numpy(dtype=object)
+    rate = np.where(vulnerable, 4.0, 0.15)
+    nvis = rng.poisson(rate)
+    vh = np.repeat(np.arange(n), nvis)
+    nv = len(vh)
+    year_ago = as_of - timedelta(days=365)
+    v_at = _times(rng, year_ago, as_of, nv)
+    visits = pd.DataFrame({
+        "visit_id": _ids("V", nv, 8),
+        "hh_id": households["hh_id"].to_numpy()[vh],
+        "visitor_id": h_warden[vh],
+        "campaign_id": None,
+        "visited_at": v_at,
+        "place": "入户走访",
+        "situation": rng.choice(np.array(_SITUATIONS, dtype=object), nv),
+    })
+    # Campaign visits: most target households were visited during the winter campaign.
+    c_start, c_end = datetime(2025, 11, 1), datetime(2026, 2, 28)
+    tgt = np.flatnonzero(is_target)
+    visited_c = tgt[rng.random(len(tgt)) < 0.93]
+    cv = pd.DataFrame({
+        "visit_id": _ids("VC", len(visited_c), 7),
+        "hh_id": households["hh_id"].to_numpy()[visited_c],
+        "visitor_id": h_warden[visited_c],
+        "campaign_id": "C2025W",
+        "visited_at": _times(rng, c_start, c_end, len(visited_c)),
+        "place": "入户走访",
+        "situation": "春节走访慰问",
+    })
+    visits = pd.concat([visits, cv], ignore_index=True)
+    visits["created_at"] = visits["visited_at"]
+
+    raise_need = rng.random(len(visits)) < 0.12
+    nv_idx = np.flatnonzero(raise_need)
+    nn = len(nv_idx)
+    need_cat = rng.choice(np.array(list(model.NEED_CATEGORIES), dtype=object), nn)
+    raised = visits["visited_at"].to_numpy()[nv_idx]
+    delay = (rng.exponential(12.0, nn) * 24 * 60).astype("timedelta64[m]")
+    resolved = raised + delay
+    done = (rng.random(nn) < 0.853) & (resolved <= np.datetime64(as_of))
+    status = np.where(done, np.where(rng.random(nn) < 0.8, "resolved", "answered"), "open")
+    needs = pd.DataFrame({
+        "need_id": _ids("N", nn, 7),
+        "hh_id": visits["hh_id"].to_numpy()[nv_idx],
+        "visit_id": visits["visit_id"].to_numpy()[nv_idx],
+        "raised_at": raised,
+        "resolved_at": pd.Series(resolved).where(done, pd.NaT),
+        "category": need_cat,
+        "description": pd.Series(need_cat).map(_NEED_TEXTS).to_numpy(),
+        "status": status,
+    })
+
+    # -- assistance of the winter campaign -------------------------------------------------
+    say(0.75, "救助慰问 assistance")
+    street_of_comm = {c["code"]: c["parent_code"] for c in comm_rows}
+    street_name = {a["code"]: a["name"] for a in admin_rows}
+    h_street_unit = np.array([street_name[street_of_comm[c]] + "党工委" for c in comm_codes],
+                             dtype=object)[h_comm]
+    n_t = len(tgt)
+    n_omit = max(5, n_t // 100) if n_t >= 20 else 0
+    n_dup = max(5, n_t // 200) if n_t >= 20 else 0
+    shuffled = rng.permutation(tgt)
+    omit, dup = shuffled[:n_omit], shuffled[n_omit:n_omit + n_dup]
+    helped = np.setdiff1d(tgt, omit)
+    hh_ids = households["hh_id"].to_numpy()
+    aid_frames = [pd.DataFrame({
+        "hh_id": hh_ids[helped], "campaign_id": "C2025W", "programme": "情暖万家",
+        "kind": "cash", "amount_yuan": 500.0, "items": None, "goods_value_yuan": 0.0,
+        "given_at": _times(rng, c_start, c_end, len(helped)), "giver_unit": h_street_unit[helped],
+        "funding_source": "区财政",
+    })]
+    # Duplicates: the same programme again from the district's civil affairs bureau.
+    aid_frames.append(pd.DataFrame({
+        "hh_id": hh_ids[dup], "campaign_id": "C2025W", "programme": "情暖万家",
+        "kind": "cash", "amount_yuan": 500.0, "items": None, "goods_value_yuan": 0.0,
+        "given_at": _times(rng, c_start, c_end, len(dup)), "giver_unit": "区民政局",
+        "funding_source": "区财政",
+    }))
+    goods = helped[rng.random(len(helped)) < 0.6]
+    aid_frames.append(pd.DataFrame({
+        "hh_id": hh_ids[goods], "campaign_id": "C2025W", "programme": "春节慰问物资",
+        "kind": "goods", "amount_yuan": 0.0, "items": "大米10公斤、食用油5升",
+        "goods_value_yuan": 150.0, "given_at": _times(rng, c_start, c_end, len(goods)),
+        "giver_unit": comm_names[h_comm[goods]] + "居委会", "funding_source": "社会捐赠",
+    }))
+    party = np.array([("party_hardship" in categories[i]) for i in helped], dtype=bool)
+    ph = helped[party]
+    aid_frames.append(pd.DataFrame({
+        "hh_id": hh_ids[ph], "campaign_id": "C2025W", "programme": "困难党员慰问",
+        "kind": "cash", "amount_yuan": 477.0, "items": None, "goods_value_yuan": 0.0,
+        "given_at": _times(rng, c_start, c_end, len(ph)), "giver_unit": "区委组织部",
+        "funding_source": "党费",
+    }))
+    assistance = pd.concat(aid_frames, ignore_index=True)
+    assistance.insert(0, "aid_id", _ids("A", len(assistance), 7))
+
+    admin_units = pd.DataFrame(admin_rows + [
+        {k: v for k, v in c.items() if k != "street_name"} for c in comm_rows
+    ])
+    # Local metres -> lon/lat for every polygon.
+    for frame in (admin_units, communities, cells, patrol_areas):
+        if len(frame):
+            frame["geom"] = [_to_lonlat(g) for g in frame["geom"]]
+    say(0.85, "生成完成 generated")
+    return DemoDistrict(
+        config=config, admin_units=admin_units, communities=communities, cells=cells,
+        households=households, people=people, stations=stations, patrol_areas=patrol_areas,
+        campaigns=campaigns, visits=visits, needs=needs, assistance=assistance,
+        planted_duplicates=sorted(hh_ids[dup].tolist()),
+        planted_omissions=sorted(hh_ids[omit].tolist()),
+    )
+
+
+# --------------------------------------------------------------------------- write
+def build_demo(store: Store, config: DemoConfig = DemoConfig(),
+               progress: Progress | None = None) -> DemoDistrict:
+    """Generate the demo district and write it into an empty store, in one transaction.
+
+    Raises
+    ------
+    WarmGridError
+        If the store already holds households or cells.
+    """
+    say = progress or (lambda f, m: None)
+    if store.count("households") or store.count("cells"):
+        raise WarmGridError(
+            f"数据库 {store.path} 已有数据，演示区只能写入空数据库。",
+            f"the database {store.path} already holds data; the demo goes into an empty one only.",
+        )
+    d = generate(config, lambda f, m: say(f * 0.8, m))
+    say(0.82, "写入数据库 writing to the database")
+    with store.transaction() as cur:
+        admin = d.admin_units.assign(wkb=_wkb(list(d.admin_units["geom"]))).drop(columns="geom")
+        cur.register("_admin", admin)
+        cur.execute("INSERT INTO admin_units SELECT code, name, level, parent_code,"
+                    " ST_GeomFromWKB(wkb) FROM _admin")
+        people = d.people
+        cur.register("_people", people)
+        cur.execute("INSERT INTO people SELECT person_id, name, role, unit_code, phone,"
+                    " CASE WHEN lon IS NULL THEN NULL ELSE ST_Point(lon, lat) END, TRUE FROM _people")
+        cells = d.cells.assign(wkb=_wkb(list(d.cells["geom"]))).drop(columns="geom")
+        cur.register("_cells", cells)
+        cur.execute("INSERT INTO cells (cell_id, name, community_code, geom, warden_id)"
+                    " SELECT cell_id, name, community_code, ST_GeomFromWKB(wkb), warden_id FROM _cells")
+        cur.register("_hh", d.households)
+        cur.execute("INSERT INTO households (hh_id, geom, address, size, categories, head_name,"
+                    " id_number, phone, status, updated_at) SELECT hh_id, ST_Point(lon, lat), address,"
+                    " size, categories::TEXT[], head_name, id_number, phone, status, updated_at FROM _hh")
+        say(0.88, "写入站点、巡逻区与日志 stations, patrols, logs")
+        cur.register("_st", d.stations)
+        cur.execute("INSERT INTO stations (station_id, name, type, geom, radius_m, capacity,"
+                    " community_code) SELECT station_id, name, type, ST_Point(lon, lat), radius_m,"
+                    " capacity, community_code FROM _st")
+        if len(d.patrol_areas):
+            pa = d.patrol_areas.assign(wkb=_wkb(list(d.patrol_areas["geom"]))).drop(columns="geom")
+            cur.register("_pa", pa)
+            cur.execute("INSERT INTO patrol_areas SELECT area_id, team, kind, ST_GeomFromWKB(wkb),"
+                        " members, community_code FROM _pa")
+        cur.register("_camp", d.campaigns)
+        cur.execute("INSERT INTO campaigns SELECT campaign_id, name, unit_code, starts_on, ends_on,"
+                    " target_categories::TEXT[], budget_yuan FROM _camp")
+        cur.register("_vis", d.visits)
+        cur.execute("INSERT INTO visits SELECT visit_id, hh_id, visitor_id, campaign_id, visited_at,"
+                    " place, situation, created_at FROM _vis")
+        cur.register("_needs", d.needs)
+        cur.execute("INSERT INTO needs SELECT need_id, hh_id, visit_id, raised_at, resolved_at,"
+                    " category, description, status FROM _needs")
+        cur.register("_aid", d.assistance)
+        cur.execute("INSERT INTO assistance SELECT aid_id, hh_id, campaign_id, programme, kind,"
+                    " amount_yuan, items, goods_value_yuan, given_at, giver_unit, funding_source"
+                    " FROM _aid")
+        for name in ("_admin", "_people", "_cells", "_hh", "_st", "_camp", "_vis", "_needs", "_aid"):
+            cur.unregister(name)
+        if len(d.patrol_areas):
+            cur.unregister("_pa")
+        cur.execute("INSERT OR REPLACE INTO warmgrid_meta VALUES ('demo_seed', ?), "
+                    "('demo_households', ?), ('demo_as_of', ?)",
+                    [str(config.seed), str(config.households), config.as_of.isoformat()])
+        say(0.93, "计算所属网格 deriving household cells")
+        store.refresh_derived()
+    say(1.0, "完成 done")
+    return d
+
+
+def build_demo_file(path: str | Path, config: DemoConfig = DemoConfig(), *, force: bool = False,
+                    progress: Progress | None = None) -> DemoDistrict:
+    """Build the demo into a new database file, atomically.
+
+    The district is written to ``PATH.building`` and renamed to ``PATH`` only
+    when complete, so a failure or interruption never leaves a half-built file.
+
+    Raises
+    ------
+    WarmGridError
+        If ``path`` exists and ``force`` is false.
+    """
+    target = Path(path)
+    if target.exists() and not force:
+        raise WarmGridError(
+            f"{target} 已存在；如要替换请加 --force。",
+            f"{target} already exists; pass --force to replace it.",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".building")
+    for leftover in (tmp, Path(str(tmp) + ".wal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        store = open_store(tmp)
+        try:
+            d = build_demo(store, config, progress)
+        finally:
+            store.close()
+        Path(str(target) + ".wal").unlink(missing_ok=True)  # a stale log must not replay
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return d
