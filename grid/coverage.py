@@ -1,0 +1,435 @@
+"""Coverage: who is out of a station's reach, which cells lack a warden, how much
+of each cell the patrols cover, and which vulnerable households are overdue a
+visit. Distances are in metres, in the district's metric projection.
+
+The analytics are functions from frames to frames (no I/O, no UI). The
+``load_*`` functions read the frames they need from a :class:`~grid.store.Store`.
+Each measure is computed where it measured fastest (see ``bench/coverage.py``):
+distances with a k-d tree over metric coordinates read from DuckDB, patrol
+cover with shapely; :func:`station_gaps_sql` is the same measure in DuckDB
+SQL, kept for checking and benchmarking.
+
+Examples
+--------
+>>> import pandas as pd
+>>> hh = pd.DataFrame({"hh_id": ["a", "b"], "x_m": [0.0, 900.0], "y_m": [0.0, 0.0],
+...                    "vulnerable": [True, False], "cell_id": ["c1", "c1"]})
+>>> st = pd.DataFrame({"station_id": ["s"], "type": ["clinic"], "x_m": [100.0],
+...                    "y_m": [0.0], "radius_m": [300.0]})
+>>> station_gaps(hh, st)["hh_id"].tolist()
+['b']
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from grid import model
+from grid.crs import WGS84
+from grid.errors import WarmGridError
+from grid.store import Store
+
+__all__ = [
+    "load_households",
+    "load_stations",
+    "load_cells",
+    "load_patrol_areas",
+    "load_last_visits",
+    "station_gaps",
+    "station_gaps_sql",
+    "nearest_stations",
+    "gap_summary",
+    "warden_load",
+    "patrol_cover",
+    "visit_recency",
+    "coverage_report",
+]
+
+
+# --------------------------------------------------------------------------- loaders
+def load_households(store: Store) -> pd.DataFrame:
+    """Active households: ``hh_id, cell_id, community_code, x_m, y_m, size, vulnerable``."""
+    return store.query(
+        "SELECT h.hh_id, h.cell_id, c.community_code, h.x_m, h.y_m, h.size,"
+        " len(h.categories) > 0 AS vulnerable"
+        " FROM households h LEFT JOIN cells c USING (cell_id)"
+        " WHERE h.status = 'active' ORDER BY h.hh_id"
+    )
+
+
+def load_stations(store: Store) -> pd.DataFrame:
+    """Stations: ``station_id, name, type, x_m, y_m, radius_m, lon, lat``."""
+    return store.query(
+        "SELECT station_id, name, type, x_m, y_m, radius_m, ST_X(geom) AS lon, ST_Y(geom) AS lat"
+        " FROM stations ORDER BY station_id"
+    )
+
+
+def load_cells(store: Store, metric: bool = False) -> gpd.GeoDataFrame:
+    """Cells as a GeoDataFrame (WGS84, or the metric CRS when ``metric``)."""
+    df = store.query(
+        "SELECT c.cell_id, c.name, c.community_code, a.name AS community_name, c.warden_id,"
+        " c.area_m2, ST_AsWKB(c.geom) AS wkb FROM cells c"
+        " LEFT JOIN admin_units a ON a.code = c.community_code ORDER BY c.cell_id"
+    )
+    return _to_gdf(df, store.metric_crs() if metric else None)
+
+
+def load_patrol_areas(store: Store, metric: bool = False) -> gpd.GeoDataFrame:
+    """Patrol areas as a GeoDataFrame (WGS84, or metric when ``metric``)."""
+    df = store.query(
+        "SELECT area_id, team, kind, members, ST_AsWKB(geom) AS wkb FROM patrol_areas ORDER BY area_id"
+    )
+    return _to_gdf(df, store.metric_crs() if metric else None)
+
+
+def load_last_visits(store: Store) -> pd.DataFrame:
+    """The last visit of each household: ``hh_id, last_visit``."""
+    return store.query("SELECT hh_id, max(visited_at) AS last_visit FROM visits GROUP BY hh_id")
+
+
+def _to_gdf(df: pd.DataFrame, metric_crs: str | None) -> gpd.GeoDataFrame:
+    geoms = shapely.from_wkb([bytes(b) for b in df.pop("wkb")]) if len(df) else []
+    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
+    return gdf.to_crs(metric_crs) if metric_crs else gdf
+
+
+# --------------------------------------------------------------------------- stations
+def _check_columns(df: pd.DataFrame, name: str, cols: Iterable[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise WarmGridError(f"{name} 缺少列：{missing}", f"{name} lacks columns: {missing}")
+
+
+def _check_type(station_type: str) -> None:
+    if station_type not in model.STATION_TYPES:
+        known = ", ".join(model.STATION_TYPES)
+        raise WarmGridError(
+            f"未知的站点类型：{station_type}（可选：{known}）",
+            f"unknown station type: {station_type} (one of: {known})",
+        )
+
+
+def _covered(hxy: np.ndarray, htree: cKDTree | None, sxy: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Boolean mask of households within the radius of at least one station."""
+    covered = np.zeros(len(hxy), dtype=bool)
+    if len(sxy) == 0 or len(hxy) == 0:
+        return covered
+    distinct = np.unique(radii)
+    if len(distinct) <= 8:
+        # Few distinct radii: one nearest-station query per radius group.
+        for r in distinct:
+            tree = cKDTree(sxy[radii == r])
+            dist, _ = tree.query(hxy, k=1, distance_upper_bound=float(r), workers=-1)
+            covered |= dist <= r
+        return covered
+    # Many radii: ask each station which households it reaches.
+    tree = htree if htree is not None else cKDTree(hxy)
+    for hits in tree.query_ball_point(sxy, r=radii, workers=-1, return_sorted=False):
+        covered[hits] = True
+    return covered
+
+
+def station_gaps(
+    households: pd.DataFrame,
+    stations: pd.DataFrame,
+    station_type: str | None = None,
+    radius: float | None = None,
+) -> pd.DataFrame:
+    """Households outside the service radius of every station of a type.
+
+    Parameters
+    ----------
+    households : DataFrame
+        ``hh_id, x_m, y_m`` and any other columns to carry along
+        (``vulnerable``, ``cell_id``, ``community_code``).
+    stations : DataFrame
+        ``station_id, type, x_m, y_m, radius_m``.
+    station_type : str, optional
+        One type; by default every type present in ``stations``.
+    radius : float, optional
+        A radius in metres for every station instead of each station's ``radius_m``.
+
+    Returns
+    -------
+    DataFrame
+        The households' rows with a ``type`` column, one row per household
+        and type it is out of reach of, ordered by type and ``hh_id``. A type
+        with no station at all leaves every household out of reach.
+    """
+    _check_columns(households, "households", ("hh_id", "x_m", "y_m"))
+    _check_columns(stations, "stations", ("type", "x_m", "y_m", "radius_m"))
+    if radius is not None and not (np.isfinite(radius) and radius > 0):
+        raise WarmGridError(f"半径须为正数：{radius}", f"radius must be positive: {radius}")
+    if station_type is not None:
+        _check_type(station_type)
+        types = [station_type]
+    else:
+        types = [t for t in model.STATION_TYPES if (stations["type"] == t).any()]
+    hxy = households[["x_m", "y_m"]].to_numpy(dtype=float)
+    htree = None
+    out = []
+    for t in types:
+        sub = stations[stations["type"] == t]
+        sxy = sub[["x_m", "y_m"]].to_numpy(dtype=float)
+        radii = np.full(len(sub), float(radius)) if radius is not None else sub["radius_m"].to_numpy(float)
+        if htree is None and len(np.unique(radii)) > 8:
+            htree = cKDTree(hxy)
+        mask = ~_covered(hxy, htree, sxy, radii)
+        out.append(households.loc[mask].assign(type=t))
+    if not out:
+        return households.iloc[0:0].assign(type=pd.Series(dtype=object))
+    return pd.concat(out, ignore_index=True).sort_values(["type", "hh_id"], ignore_index=True)
+
+
+def station_gaps_sql(store: Store, station_type: str, radius: float | None = None) -> list[str]:
+    """The same measure as :func:`station_gaps`, in DuckDB SQL: sorted ``hh_id`` list.
+
+    A LEFT JOIN keeps households with no station in range (an inner bounded
+    join would silently drop them); those are the gaps.
+    """
+    _check_type(station_type)
+    rows = store.cursor().execute(
+        "SELECT h.hh_id FROM households h LEFT JOIN ("
+        "  SELECT x_m, y_m, coalesce(?::DOUBLE, radius_m) AS r FROM stations WHERE type = ?"
+        ") s ON h.x_m BETWEEN s.x_m - s.r AND s.x_m + s.r"
+        "   AND h.y_m BETWEEN s.y_m - s.r AND s.y_m + s.r"
+        "   AND (h.x_m - s.x_m) ^ 2 + (h.y_m - s.y_m) ^ 2 <= s.r ^ 2"
+        " WHERE h.status = 'active' GROUP BY h.hh_id HAVING count(s.x_m) = 0 ORDER BY h.hh_id",
+        [radius, station_type],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def nearest_stations(households: pd.DataFrame, stations: pd.DataFrame) -> pd.DataFrame:
+    """The nearest station of each type for every household.
+
+    Returns
+    -------
+    DataFrame
+        ``hh_id, type, station_id, distance_m`` (one row per household and
+        type present in ``stations``).
+    """
+    _check_columns(households, "households", ("hh_id", "x_m", "y_m"))
+    _check_columns(stations, "stations", ("station_id", "type", "x_m", "y_m"))
+    hxy = households[["x_m", "y_m"]].to_numpy(dtype=float)
+    frames = []
+    for t in [t for t in model.STATION_TYPES if (stations["type"] == t).any()]:
+        sub = stations[stations["type"] == t]
+        dist, idx = cKDTree(sub[["x_m", "y_m"]].to_numpy(dtype=float)).query(hxy, k=1, workers=-1)
+        frames.append(pd.DataFrame({
+            "hh_id": households["hh_id"].to_numpy(),
+            "type": t,
+            "station_id": sub["station_id"].to_numpy()[idx],
+            "distance_m": dist,
+        }))
+    if not frames:
+        return pd.DataFrame(columns=["hh_id", "type", "station_id", "distance_m"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def gap_summary(households: pd.DataFrame, gaps: pd.DataFrame, by: str = "cell_id") -> pd.DataFrame:
+    """Households and vulnerable households out of reach, per unit and station type.
+
+    Parameters
+    ----------
+    households : DataFrame
+        ``hh_id, vulnerable`` and the ``by`` column.
+    gaps : DataFrame
+        The result of :func:`station_gaps` (must carry ``by`` and ``vulnerable``).
+    by : str
+        ``cell_id`` or ``community_code``.
+
+    Returns
+    -------
+    DataFrame
+        ``by, type, households, vulnerable, outside, vulnerable_outside, share_outside``
+        for every unit and every type in ``gaps`` (zeros where none is outside).
+    """
+    if by not in ("cell_id", "community_code"):
+        raise WarmGridError(f"不支持的汇总单位：{by}", f"unsupported unit: {by}")
+    totals = households.groupby(by, dropna=False).agg(
+        households=("hh_id", "size"), vulnerable=("vulnerable", "sum")
+    )
+    out = gaps.groupby([by, "type"], dropna=False).agg(
+        outside=("hh_id", "size"), vulnerable_outside=("vulnerable", "sum")
+    )
+    types = sorted(gaps["type"].unique())
+    full = pd.MultiIndex.from_product([totals.index, types], names=[by, "type"])
+    res = out.reindex(full, fill_value=0).join(totals, on=by).reset_index()
+    res["vulnerable"] = res["vulnerable"].astype(int)
+    res["vulnerable_outside"] = res["vulnerable_outside"].astype(int)
+    res["share_outside"] = np.where(res["households"] > 0, res["outside"] / res["households"], 0.0)
+    return res[[by, "type", "households", "vulnerable", "outside", "vulnerable_outside", "share_outside"]]
+
+
+# --------------------------------------------------------------------------- wardens
+def warden_load(cells: pd.DataFrame, households: pd.DataFrame, target: int = 400) -> pd.DataFrame:
+    """Households per warden against a target, and cells with no warden.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        ``cell_id, warden_id``.
+    households : DataFrame
+        ``hh_id, cell_id, vulnerable``.
+    target : int
+        Households one warden should look after (settable; 300–500 is common).
+
+    Returns
+    -------
+    DataFrame
+        One row per warden (``warden_id``), plus one row per cell without a
+        warden (``warden_id`` missing): ``warden_id, cells, cell_ids,
+        households, vulnerable, load`` where ``load = households / target``.
+    """
+    if target <= 0:
+        raise WarmGridError(f"目标户数须为正数：{target}", f"target must be positive: {target}")
+    per_cell = households.groupby("cell_id").agg(households=("hh_id", "size"),
+                                                 vulnerable=("vulnerable", "sum"))
+    c = cells[["cell_id", "warden_id"]].join(per_cell, on="cell_id").fillna(
+        {"households": 0, "vulnerable": 0})
+    staffed = c[c["warden_id"].notna()].groupby("warden_id").agg(
+        cells=("cell_id", "size"), cell_ids=("cell_id", lambda s: ",".join(sorted(s))),
+        households=("households", "sum"), vulnerable=("vulnerable", "sum"),
+    ).reset_index()
+    bare = c[c["warden_id"].isna()].assign(cells=1, cell_ids=lambda d: d["cell_id"])[
+        ["warden_id", "cells", "cell_ids", "households", "vulnerable"]]
+    res = pd.concat([staffed, bare], ignore_index=True)
+    res["households"] = res["households"].astype(int)
+    res["vulnerable"] = res["vulnerable"].astype(int)
+    res["load"] = res["households"] / float(target)
+    return res
+
+
+# --------------------------------------------------------------------------- patrols
+def patrol_cover(cells: gpd.GeoDataFrame, patrol_areas: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Share of each cell's area covered by the union of patrol areas.
+
+    Both frames must be in the same metric CRS.
+
+    Returns
+    -------
+    DataFrame
+        ``cell_id, area_m2, covered_m2, fraction``.
+    """
+    if cells.crs is None or not cells.crs.is_projected:
+        raise WarmGridError("网格须使用米制投影坐标", "cells must be in a metric (projected) CRS")
+    if len(patrol_areas) and patrol_areas.crs != cells.crs:
+        raise WarmGridError("巡逻区与网格的坐标系不同", "patrol areas and cells differ in CRS")
+    geoms = cells.geometry.to_numpy()
+    area = shapely.area(geoms)
+    covered = np.zeros(len(cells))
+    if len(patrol_areas):
+        union = shapely.union_all(patrol_areas.geometry.to_numpy())
+        tree = shapely.STRtree(geoms)
+        hit = tree.query(union, predicate="intersects")
+        covered[hit] = shapely.area(shapely.intersection(geoms[hit], union))
+    frac = np.where(area > 0, np.minimum(covered / np.where(area > 0, area, 1), 1.0), 0.0)
+    return pd.DataFrame({"cell_id": cells["cell_id"].to_numpy(), "area_m2": area,
+                         "covered_m2": covered, "fraction": frac})
+
+
+# --------------------------------------------------------------------------- visits
+def visit_recency(
+    households: pd.DataFrame, last_visits: pd.DataFrame, days: int, as_of: datetime | date
+) -> pd.DataFrame:
+    """Vulnerable households not visited within ``days`` days before ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        The vulnerable households' rows with ``last_visit`` (NaT if never) and
+        ``days_since`` (NaN if never), overdue ones only, longest first.
+    """
+    if days < 0:
+        raise WarmGridError(f"天数不能为负：{days}", f"days must not be negative: {days}")
+    ts = pd.Timestamp(as_of)
+    vul = households[households["vulnerable"].astype(bool)]
+    lv = last_visits.set_index("hh_id")["last_visit"]
+    res = vul.assign(last_visit=pd.to_datetime(vul["hh_id"].map(lv)))
+    res["days_since"] = (ts - res["last_visit"]).dt.total_seconds() / 86400.0
+    overdue = res["last_visit"].isna() | (res["days_since"] > days)
+    out = res.loc[overdue].copy()
+    out["_never"] = out["last_visit"].isna()
+    out = out.sort_values(["_never", "days_since", "hh_id"], ascending=[False, False, True])
+    return out.drop(columns="_never").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- report
+def coverage_report(
+    store: Store,
+    *,
+    radius: float | None = None,
+    warden_target: int = 400,
+    visit_days: int = 90,
+    as_of: datetime | date | None = None,
+) -> dict[str, Any]:
+    """Every coverage measure as one JSON-ready document.
+
+    Parameters
+    ----------
+    radius : float, optional
+        One radius for every station instead of each station's own.
+    warden_target : int
+        Households per warden.
+    visit_days : int
+        A vulnerable household is overdue when not visited for this many days.
+    as_of : date, optional
+        The day to count from (default: today).
+    """
+    as_of = as_of or datetime.now()
+    hh = load_households(store)
+    st = load_stations(store)
+    cells = load_cells(store, metric=True)
+    patrols = load_patrol_areas(store, metric=True)
+    gaps = station_gaps(hh, st, radius=radius)
+    types = [t for t in model.STATION_TYPES if (st["type"] == t).any()]
+    by_type = []
+    for t in model.STATION_TYPES:
+        g = gaps[gaps["type"] == t] if t in types else hh
+        by_type.append({
+            "type": t, "label": model.STATION_TYPES[t].zh,
+            "stations": int((st["type"] == t).sum()),
+            "radius_m": radius if radius is not None else model.STATION_TYPES[t].radius_m,
+            "households_outside": int(len(g)),
+            "vulnerable_outside": int(g["vulnerable"].sum()),
+        })
+    per_comm = gap_summary(hh, gaps, by="community_code") if len(gaps) else pd.DataFrame()
+    load = warden_load(cells, hh, warden_target)
+    cover = patrol_cover(cells, patrols)
+    overdue = visit_recency(hh, load_last_visits(store), visit_days, as_of)
+    total_area = float(cover["area_m2"].sum())
+    return {
+        "as_of": pd.Timestamp(as_of).isoformat(),
+        "metric_crs": store.metric_crs(),
+        "households": int(len(hh)),
+        "vulnerable_households": int(hh["vulnerable"].sum()),
+        "cells": int(len(cells)),
+        "stations": int(len(st)),
+        "station_gaps": by_type,
+        "station_gaps_by_community": per_comm.to_dict(orient="records"),
+        "wardens": {
+            "target_households": warden_target,
+            "wardens": int(load["warden_id"].notna().sum()),
+            "cells_without_warden": sorted(cells.loc[cells["warden_id"].isna(), "cell_id"].tolist()),
+            "overloaded": int(((load["load"] > 1.0) & load["warden_id"].notna()).sum()),
+            "per_warden": load.to_dict(orient="records"),
+        },
+        "patrol_cover": {
+            "fraction_of_area": float(cover["covered_m2"].sum() / total_area) if total_area else 0.0,
+            "per_cell": cover.to_dict(orient="records"),
+        },
+        "visits": {
+            "days": visit_days,
+            "vulnerable_overdue": int(len(overdue)),
+            "vulnerable_never_visited": int(overdue["last_visit"].isna().sum()),
+        },
+    }
