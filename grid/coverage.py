@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterable
 
@@ -49,15 +50,21 @@ __all__ = [
     "warden_load",
     "patrol_cover",
     "visit_recency",
+    "cell_measures",
+    "CELL_MEASURES",
     "coverage_report",
+    "Overview",
+    "overview",
+    "load_admin_units",
 ]
 
 
 # --------------------------------------------------------------------------- loaders
 def load_households(store: Store) -> pd.DataFrame:
-    """Active households: ``hh_id, cell_id, community_code, x_m, y_m, size, vulnerable``."""
+    """Active households: ``hh_id, cell_id, community_code, x_m, y_m, lon, lat, size, vulnerable``."""
     return store.query(
-        "SELECT h.hh_id, h.cell_id, c.community_code, h.x_m, h.y_m, h.size,"
+        "SELECT h.hh_id, h.cell_id, c.community_code, h.x_m, h.y_m,"
+        " ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.size,"
         " len(h.categories) > 0 AS vulnerable"
         " FROM households h LEFT JOIN cells c USING (cell_id)"
         " WHERE h.status = 'active' ORDER BY h.hh_id"
@@ -363,6 +370,64 @@ def visit_recency(
     return out.drop(columns="_never").reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- per cell
+#: Per-cell measures for maps: column -> (Chinese label, English label, is a share).
+CELL_MEASURES: dict[str, tuple[str, str, bool]] = {
+    "share_outside": ("服务半径外住户占比", "share of households out of reach", True),
+    "vulnerable_outside": ("服务半径外困难户数", "vulnerable households out of reach", False),
+    "overdue": ("超期未走访困难户数", "vulnerable households overdue a visit", False),
+    "warden_load": ("网格员负荷（户数/目标）", "warden load (households / target)", False),
+    "patrol_fraction": ("巡逻覆盖面积占比", "share of area patrolled", True),
+    "households": ("住户数", "households", False),
+    "vulnerable": ("困难户数", "vulnerable households", False),
+}
+
+
+def cell_measures(
+    cells: pd.DataFrame,
+    households: pd.DataFrame,
+    gaps: pd.DataFrame,
+    cover: pd.DataFrame,
+    overdue: pd.DataFrame,
+    load: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per cell with every measure of :data:`CELL_MEASURES`.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        ``cell_id, warden_id``.
+    households : DataFrame
+        ``hh_id, cell_id, vulnerable``.
+    gaps : DataFrame
+        :func:`station_gaps` for one station type.
+    cover : DataFrame
+        :func:`patrol_cover`.
+    overdue : DataFrame
+        :func:`visit_recency`.
+    load : DataFrame
+        :func:`warden_load`.
+    """
+    out = cells[["cell_id", "warden_id"]].copy()
+    per = households.groupby("cell_id").agg(households=("hh_id", "size"), vulnerable=("vulnerable", "sum"))
+    g = gaps.groupby("cell_id").agg(outside=("hh_id", "size"), vulnerable_outside=("vulnerable", "sum"))
+    o = overdue.groupby("cell_id").size().rename("overdue")
+    out = out.join(per, on="cell_id").join(g, on="cell_id").join(o, on="cell_id")
+    for col in ("households", "vulnerable", "outside", "vulnerable_outside", "overdue"):
+        out[col] = out[col].fillna(0).astype(int)
+    out["share_outside"] = np.where(out["households"] > 0,
+                                    out["outside"] / out["households"].clip(lower=1), 0.0)
+    out = out.merge(cover[["cell_id", "fraction"]].rename(columns={"fraction": "patrol_fraction"}),
+                    on="cell_id", how="left")
+    out["patrol_fraction"] = out["patrol_fraction"].fillna(0.0)
+    wl = {}
+    for _, r in load.iterrows():
+        for cid in str(r["cell_ids"]).split(","):
+            wl[cid] = float(r["load"]) if pd.notna(r["warden_id"]) else np.nan
+    out["warden_load"] = out["cell_id"].map(wl)
+    return out
+
+
 # --------------------------------------------------------------------------- report
 def coverage_report(
     store: Store,
@@ -433,3 +498,75 @@ def coverage_report(
             "vulnerable_never_visited": int(overdue["last_visit"].isna().sum()),
         },
     }
+
+
+@dataclass
+class Overview:
+    """What the overview page shows: headline figures and the frames behind the map."""
+
+    kpis: dict[str, Any]
+    cells: gpd.GeoDataFrame  # WGS84, with every column of cell_measures
+    gaps: pd.DataFrame  # households out of reach of ``station_type``
+    stations: pd.DataFrame
+    patrols: gpd.GeoDataFrame  # WGS84
+    admin: gpd.GeoDataFrame  # WGS84: district, streets, communities
+    by_community: pd.DataFrame
+    station_type: str
+    radius: float | None
+
+
+def load_admin_units(store: Store) -> gpd.GeoDataFrame:
+    """Admin units with geometry (WGS84): ``code, name, level, parent_code``."""
+    df = store.query(
+        "SELECT code, name, level, parent_code, ST_AsWKB(geom) AS wkb FROM admin_units"
+        " WHERE geom IS NOT NULL ORDER BY code"
+    )
+    return _to_gdf(df, None)
+
+
+def overview(
+    store: Store,
+    station_type: str = "party_service",
+    *,
+    radius: float | None = None,
+    warden_target: int = 400,
+    visit_days: int = 90,
+    as_of: datetime | date | None = None,
+) -> Overview:
+    """Compute the overview: KPIs, per-cell measures, gaps for one station type."""
+    _check_type(station_type)
+    as_of = as_of or datetime.now()
+    hh = load_households(store)
+    st = load_stations(store)
+    cells_m = load_cells(store, metric=True)
+    patrols_m = load_patrol_areas(store, metric=True)
+    gaps = station_gaps(hh, st, station_type, radius)
+    cover = patrol_cover(cells_m, patrols_m)
+    overdue = visit_recency(hh, load_last_visits(store), visit_days, as_of)
+    load = warden_load(cells_m, hh, warden_target)
+    measures = cell_measures(cells_m, hh, gaps, cover, overdue, load)
+    cells = load_cells(store).merge(measures.drop(columns="warden_id"), on="cell_id", how="left")
+    total_area = float(cover["area_m2"].sum())
+    comm = gap_summary(hh, gaps, by="community_code") if len(hh) else pd.DataFrame()
+    admin = load_admin_units(store)
+    if len(comm):
+        names = admin.set_index("code")["name"]
+        comm.insert(1, "community_name", comm["community_code"].map(names))
+    kpis = {
+        "households": int(len(hh)),
+        "vulnerable": int(hh["vulnerable"].sum()),
+        "cells": int(len(cells)),
+        "cells_without_warden": int(cells["warden_id"].isna().sum()),
+        "stations": int(len(st)),
+        "stations_of_type": int((st["type"] == station_type).sum()),
+        "outside": int(len(gaps)),
+        "vulnerable_outside": int(gaps["vulnerable"].sum()) if len(gaps) else 0,
+        "patrol_fraction": float(cover["covered_m2"].sum() / total_area) if total_area else 0.0,
+        "overdue": int(len(overdue)),
+        "never_visited": int(overdue["last_visit"].isna().sum()),
+        "visit_days": visit_days,
+        "as_of": pd.Timestamp(as_of),
+    }
+    return Overview(kpis=kpis, cells=cells, gaps=gaps, stations=st,
+                    patrols=load_patrol_areas(store), admin=admin, by_community=comm,
+                    station_type=station_type, radius=radius)

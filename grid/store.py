@@ -201,6 +201,7 @@ class Store:
     Reads go through :meth:`query` (or :meth:`cursor` for DuckDB's relational
     API), each thread on its own cursor. Writes go through :meth:`transaction`,
     which holds the store's single write lock for one DuckDB transaction.
+    ``generation`` counts committed transactions: caches key on it.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> None:
@@ -209,6 +210,7 @@ class Store:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._local = threading.local()
+        self.generation = 0
 
     # ----------------------------------------------------------------- reading
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -274,6 +276,7 @@ class Store:
             try:
                 yield cur
                 cur.execute("COMMIT")
+                self.generation += 1
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise

@@ -1,0 +1,317 @@
+"""Folium layers built from analysis frames: cells coloured by a measure,
+stations with their service circles, gap households (aggregated when many),
+patrol areas and admin boundaries; plus a legend and a title on every map.
+
+No tiles are needed: the default basemap is a plain background with the
+district's boundaries. No branca colormaps are used (they pull d3 from a CDN);
+colours and legends are plain HTML/CSS.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any, Sequence
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement, Template
+
+from grid import model
+from maps.offline import localize
+
+__all__ = [
+    "GAP_COLOUR",
+    "STATION_COLOURS",
+    "SEQUENTIAL",
+    "BASEMAPS",
+    "base_map",
+    "admin_layer",
+    "cells_layer",
+    "stations_layer",
+    "gaps_layer",
+    "patrol_layer",
+    "add_legend",
+    "add_title",
+    "class_breaks",
+    "finish",
+]
+
+#: The one warning colour for gaps (households out of reach).
+GAP_COLOUR = "#d7301f"
+#: Sequential blues for choropleths (red is kept for gaps).
+SEQUENTIAL = ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"]
+NO_DATA = "#d9d9d9"
+#: One colour per station type.
+STATION_COLOURS = {
+    "party_service": "#c51b7d",
+    "clinic": "#1a9850",
+    "day_care": "#fdae61",
+    "police": "#2c7bb6",
+    "charity_store": "#984ea3",
+    "service_hall": "#8c510a",
+    "health_center": "#01665e",
+    "elderly_home": "#f46d43",
+}
+PATROL_COLOUR = "#35978f"
+BACKGROUND = "#f3f1ea"
+
+#: Basemaps: ``none`` works offline; the others need tiles from the network.
+BASEMAPS: dict[str, dict[str, str]] = {
+    "none": {"zh": "无底图（离线）", "en": "none (offline)"},
+    "osm": {"zh": "OpenStreetMap", "en": "OpenStreetMap",
+            "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "attr": "© OpenStreetMap contributors"},
+    "tianditu": {"zh": "天地图（需密钥）", "en": "Tianditu (needs a key)",
+                 "url": "https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                        "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}",
+                 "attr": "天地图 © 国家地理信息公共服务平台"},
+}
+
+
+def _round_coords(geom: Any, ndigits: int = 5) -> Any:
+    return shapely.transform(geom, lambda c: np.round(c, ndigits))
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: int = 5) -> dict[str, Any]:
+    feats = []
+    geoms = gdf.geometry.to_numpy()
+    records = gdf[list(props)].to_dict(orient="records")
+    for geom, rec in zip(geoms, records):
+        clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
+        feats.append({"type": "Feature", "properties": clean,
+                      "geometry": json.loads(shapely.to_geojson(_round_coords(geom, ndigits)))})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def base_map(bounds: Sequence[float], basemap: str = "none", tianditu_key: str = "",
+             height: str = "100%") -> folium.Map:
+    """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy in lon/lat).
+
+    The default basemap is none: a plain background that needs no network.
+    """
+    minx, miny, maxx, maxy = (float(b) for b in bounds)
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None, zoom_start=13,
+                   control_scale=False, prefer_canvas=True, height=height)
+    scale = MacroElement()
+    scale._template = Template(
+        "{% macro script(this, kwargs) %}L.control.scale({imperial: false, metric: true})"
+        ".addTo({{ this._parent.get_name() }});{% endmacro %}"
+    )
+    m.add_child(scale)
+    if basemap != "none":
+        spec = BASEMAPS.get(basemap)
+        if spec is None:
+            raise ValueError(f"unknown basemap {basemap!r}; one of {sorted(BASEMAPS)}")
+        url = spec["url"].replace("{key}", tianditu_key)
+        folium.TileLayer(tiles=url, attr=spec["attr"], name=spec["zh"], control=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    css = Template(
+        "{% macro header(this, kwargs) %}<style>.leaflet-container{background:"
+        + BACKGROUND + ";font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif}</style>"
+        "{% endmacro %}"
+    )
+    style = MacroElement()
+    style._template = css
+    m.get_root().add_child(style)
+    return m
+
+
+def admin_layer(units: gpd.GeoDataFrame, name: str = "行政边界 boundaries") -> folium.FeatureGroup:
+    """Outlines of admin units (``code, name, level`` + geometry), labelled on hover."""
+    fg = folium.FeatureGroup(name=name, show=True)
+    weights = {"district": 3.0, "street": 2.0, "community": 1.0}
+    for level in ("community", "street", "district"):
+        sub = units[units["level"] == level]
+        if not len(sub):
+            continue
+        folium.GeoJson(
+            _feature_collection(sub, ["code", "name", "level"]),
+            style_function=lambda f, w=weights[level]: {
+                "color": "#444444", "weight": w, "fill": False, "opacity": 0.9},
+            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
+            name=level,
+        ).add_to(fg)
+    return fg
+
+
+def class_breaks(values: np.ndarray, k: int = 5, share: bool = False) -> list[float]:
+    """Upper bounds of ``k`` classes: fixed fifths for shares, quantiles otherwise."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if share:
+        return [0.2, 0.4, 0.6, 0.8, 1.0][:k]
+    if len(v) == 0:
+        return [0.0] * k
+    qs = np.unique(np.quantile(v, np.linspace(0, 1, k + 1)[1:]))
+    return [float(q) for q in qs]
+
+
+def _colour(value: float | None, breaks: Sequence[float]) -> str:
+    if value is None or not np.isfinite(value):
+        return NO_DATA
+    for colour, upper in zip(SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL, breaks):
+        if value <= upper:
+            return colour
+    return SEQUENTIAL[-1]
+
+
+def _fmt(v: float, share: bool) -> str:
+    return f"{v * 100:.0f}%" if share else (f"{v:.2f}" if abs(v) < 10 and v != int(v) else f"{v:,.0f}")
+
+
+def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool = False,
+                name: str | None = None) -> tuple[folium.FeatureGroup, list[tuple[str, str]]]:
+    """Cells filled by the class of ``measure``; returns the layer and its legend entries.
+
+    ``cells`` carries ``cell_id, name`` and the measure columns (see
+    :data:`grid.coverage.CELL_MEASURES`).
+    """
+    values = cells[measure].to_numpy(dtype=float)
+    breaks = class_breaks(values, share=share)
+    colours = SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL
+    lows = [float(np.nanmin(values)) if np.isfinite(values).any() else 0.0] + breaks[:-1]
+    legend = [(c, f"{_fmt(lo, share)} – {_fmt(hi, share)}") for c, lo, hi in zip(colours, lows, breaks)]
+    if np.isnan(values).any():
+        legend.append((NO_DATA, "无数据 / no data"))
+    cols = ["cell_id", "name", "households", "vulnerable", measure]
+    cols = list(dict.fromkeys(c for c in cols if c in cells.columns))
+    gdf = cells.copy()
+    gdf["_fill"] = [_colour(v, breaks) for v in values]
+    gdf["_value"] = [("—" if not np.isfinite(v) else _fmt(v, share)) for v in values]
+    fc = _feature_collection(gdf, cols + ["_fill", "_value"])
+    fg = folium.FeatureGroup(name=name or f"网格：{label}", show=True)
+    folium.GeoJson(
+        fc,
+        style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",
+                                  "weight": 0.6, "fillOpacity": 0.75},
+        highlight_function=lambda f: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=[c for c in ("name", "cell_id", "households", "vulnerable") if c in cols] + ["_value"],
+            aliases=[a for c, a in (("name", "网格"), ("cell_id", "编码"), ("households", "住户"),
+                                    ("vulnerable", "困难户")) if c in cols] + [label],
+        ),
+    ).add_to(fg)
+    return fg, legend
+
+
+def stations_layer(stations: pd.DataFrame, radius: float | None = None,
+                   types: Sequence[str] | None = None) -> list[folium.FeatureGroup]:
+    """One layer per station type: a dot and the service circle (``radius`` or each ``radius_m``)."""
+    groups = []
+    for t in types or [t for t in model.STATION_TYPES if (stations["type"] == t).any()]:
+        sub = stations[stations["type"] == t]
+        colour = STATION_COLOURS.get(t, "#555555")
+        fg = folium.FeatureGroup(name=f"站点：{model.label(t)}（{len(sub)}）", show=True)
+        for r in sub.itertuples(index=False):
+            rad = float(radius if radius is not None else r.radius_m)
+            tip = f"{html.escape(str(r.name))}<br>{model.label(t)} · 服务半径 {rad:.0f} m"
+            folium.Circle(location=[r.lat, r.lon], radius=rad, color=colour, weight=1,
+                          fill=True, fill_opacity=0.06, opacity=0.6).add_to(fg)
+            folium.CircleMarker(location=[r.lat, r.lon], radius=5, color="#ffffff", weight=1.5,
+                                fill=True, fill_color=colour, fill_opacity=1.0,
+                                tooltip=tip).add_to(fg)
+        groups.append(fg)
+    return groups
+
+
+def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
+               bin_m: float = 150.0) -> folium.FeatureGroup:
+    """Households out of reach, in the warning colour.
+
+    Up to ``max_points`` are drawn one by one; more are aggregated into
+    ``bin_m``-metre squares drawn as circles sized by their count. ``gaps``
+    carries ``lon, lat, x_m, y_m`` (and ``vulnerable``).
+    """
+    fg = folium.FeatureGroup(name=f"盲区住户：{label}（{len(gaps):,}）", show=True)
+    if len(gaps) <= max_points:
+        for r in gaps.itertuples(index=False):
+            folium.CircleMarker(location=[r.lat, r.lon], radius=2.5, color=GAP_COLOUR, weight=0,
+                                fill=True, fill_color=GAP_COLOUR, fill_opacity=0.8).add_to(fg)
+        return fg
+    bx = np.floor(gaps["x_m"].to_numpy() / bin_m).astype(np.int64)
+    by = np.floor(gaps["y_m"].to_numpy() / bin_m).astype(np.int64)
+    agg = pd.DataFrame({"bx": bx, "by": by, "lon": gaps["lon"].to_numpy(), "lat": gaps["lat"].to_numpy(),
+                        "vul": gaps["vulnerable"].to_numpy(dtype=int) if "vulnerable" in gaps else 0})
+    agg = agg.groupby(["bx", "by"]).agg(n=("lon", "size"), vul=("vul", "sum"), lon=("lon", "mean"),
+                                        lat=("lat", "mean")).reset_index()
+    top = max(int(agg["n"].max()), 1)
+    for r in agg.itertuples(index=False):
+        folium.CircleMarker(
+            location=[r.lat, r.lon], radius=float(3 + 9 * np.sqrt(r.n / top)), color=GAP_COLOUR,
+            weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.65,
+            tooltip=f"{r.n} 户（困难户 {r.vul}）",
+        ).add_to(fg)
+    return fg
+
+
+def patrol_layer(patrols: gpd.GeoDataFrame) -> folium.FeatureGroup:
+    """Patrol areas as hatched-looking outlines, team on hover."""
+    fg = folium.FeatureGroup(name=f"巡逻区域（{len(patrols)}）", show=True)
+    if len(patrols):
+        folium.GeoJson(
+            _feature_collection(patrols, ["area_id", "team", "kind"]),
+            style_function=lambda f: {"color": PATROL_COLOUR, "weight": 2, "dashArray": "6 4",
+                                      "fillColor": PATROL_COLOUR, "fillOpacity": 0.12},
+            tooltip=folium.GeoJsonTooltip(fields=["team"], aliases=["巡逻队"]),
+        ).add_to(fg)
+    return fg
+
+
+_LEGEND = Template("""
+{% macro html(this, kwargs) %}
+<div class="wg-legend" style="position:absolute;z-index:9999;bottom:18px;left:10px;background:#fff;
+ padding:8px 10px;border:1px solid #999;border-radius:4px;font-size:12px;line-height:1.5;
+ max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.2)">
+{{ this.body }}
+</div>
+{% endmacro %}
+""")
+
+_TITLE = Template("""
+{% macro html(this, kwargs) %}
+<div class="wg-title" style="position:absolute;z-index:9999;top:10px;left:50%;transform:translateX(-50%);
+ background:rgba(255,255,255,.92);padding:4px 12px;border:1px solid #999;border-radius:4px;
+ font-size:14px;font-weight:600;max-width:70%;text-align:center">{{ this.text }}</div>
+{% endmacro %}
+""")
+
+
+def add_legend(m: folium.Map, sections: Sequence[tuple[str, Sequence[tuple[str, str, str]]]]) -> None:
+    """Add a legend: sections of ``(title, [(colour, shape, text)])``, shape ``box|dot|ring|dash``."""
+    parts = []
+    for title, entries in sections:
+        parts.append(f"<div style='font-weight:600;margin-top:4px'>{html.escape(title)}</div>")
+        for colour, shape, text in entries:
+            if shape == "dot":
+                sw = f"border-radius:50%;background:{colour};width:10px;height:10px"
+            elif shape == "ring":
+                sw = f"border-radius:50%;border:2px solid {colour};width:12px;height:12px"
+            elif shape == "dash":
+                sw = f"border:2px dashed {colour};width:14px;height:10px"
+            else:
+                sw = f"background:{colour};width:14px;height:10px;border:1px solid #777"
+            parts.append(f"<div><span style='display:inline-block;vertical-align:middle;{sw}'></span> "
+                         f"{html.escape(text)}</div>")
+    el = MacroElement()
+    el._template = _LEGEND
+    el.body = "".join(parts)  # type: ignore[attr-defined]
+    m.add_child(el)
+
+
+def add_title(m: folium.Map, text: str) -> None:
+    """Add a title saying what the map counts."""
+    el = MacroElement()
+    el._template = _TITLE
+    el.text = html.escape(text)  # type: ignore[attr-defined]
+    m.add_child(el)
+
+
+def finish(m: folium.Map) -> folium.Map:
+    """Add the layer control and point every script at the app's own copies."""
+    folium.LayerControl(collapsed=True).add_to(m)
+    return localize(m)

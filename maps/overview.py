@@ -1,0 +1,70 @@
+"""The overview map: cells coloured by a coverage measure, stations with their
+service circles, households out of reach, patrol areas, admin boundaries; a
+title that says what is counted and a legend for every layer."""
+
+from __future__ import annotations
+
+import folium
+
+from grid import model
+from grid.coverage import CELL_MEASURES, Overview
+from maps.layers import (
+    GAP_COLOUR,
+    PATROL_COLOUR,
+    STATION_COLOURS,
+    add_legend,
+    add_title,
+    admin_layer,
+    base_map,
+    cells_layer,
+    finish,
+    gaps_layer,
+    patrol_layer,
+    stations_layer,
+)
+
+__all__ = ["overview_map"]
+
+
+def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "none",
+                 tianditu_key: str = "", all_station_types: bool = False) -> folium.Map:
+    """Build the overview map from an :class:`~grid.coverage.Overview`.
+
+    Parameters
+    ----------
+    measure : str
+        A key of :data:`grid.coverage.CELL_MEASURES` for the cell colours.
+    all_station_types : bool
+        Draw every station type (default: only the type whose gaps are shown).
+    """
+    if measure not in CELL_MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; one of {sorted(CELL_MEASURES)}")
+    zh, _en, share = CELL_MEASURES[measure]
+    tlabel = model.label(ov.station_type)
+    rad = f"{ov.radius:.0f} m" if ov.radius is not None else "各站点默认服务半径"
+    bounds = ov.admin.total_bounds if len(ov.admin) else ov.cells.total_bounds
+    m = base_map(bounds, basemap=basemap, tianditu_key=tianditu_key)
+    if measure in ("share_outside", "vulnerable_outside"):
+        zh = f"{zh}（{tlabel}）"
+    cl, cell_legend = cells_layer(ov.cells, measure, zh, share=share)
+    cl.add_to(m)
+    patrol_layer(ov.patrols).add_to(m)
+    types = None if all_station_types else [ov.station_type]
+    for fg in stations_layer(ov.stations, ov.radius, types):
+        fg.add_to(m)
+    gaps_layer(ov.gaps, tlabel).add_to(m)
+    admin_layer(ov.admin).add_to(m)
+    k = ov.kpis
+    add_title(m, f"{zh} · {tlabel}服务半径（{rad}）外住户 {k['outside']:,} 户，其中困难户 "
+                 f"{k['vulnerable_outside']:,} 户")
+    shown = types or [t for t in model.STATION_TYPES if (ov.stations["type"] == t).any()]
+    add_legend(m, [
+        (f"网格：{zh}", [(c, "box", t) for c, t in cell_legend]),
+        ("站点与服务半径", [(STATION_COLOURS[t], "dot", model.label(t)) for t in shown]),
+        ("其他", [
+            (GAP_COLOUR, "dot", f"{tlabel}服务半径外住户（多时按 150 m 方格汇总）"),
+            (PATROL_COLOUR, "dash", "巡逻区域"),
+            ("#444444", "ring", "街道/社区边界"),
+        ]),
+    ])
+    return finish(m)

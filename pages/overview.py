@@ -1,0 +1,66 @@
+"""覆盖总览 — the coverage overview: KPI cards, the coverage map, a table by community."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from grid import model
+from grid.coverage import CELL_MEASURES
+from maps.overview import overview_map
+from ui import cached_overview, db_path, get_store
+
+store = get_store()
+st.title("覆盖总览 · Coverage overview")
+
+with st.sidebar:
+    st.header("分析设置 · Settings")
+    station_type = st.selectbox(
+        "站点类型 Station type", list(model.STATION_TYPES),
+        format_func=lambda t: f"{model.label(t)} · {model.label(t, 'en')}",
+    )
+    default_r = model.STATION_TYPES[station_type].radius_m
+    custom = st.toggle("自定义服务半径 Custom radius", value=False,
+                       help=f"默认按 GB 50180 生活圈：{model.label(station_type)} {default_r:.0f} 米")
+    radius = float(st.slider("服务半径（米）Radius (m)", 100, 2000, int(default_r), step=50)) if custom else None
+    measure = st.selectbox("网格着色 Cell colour", list(CELL_MEASURES),
+                           format_func=lambda k: f"{CELL_MEASURES[k][0]} · {CELL_MEASURES[k][1]}")
+    visit_days = int(st.number_input("走访期限（天）Visit within (days)", 7, 365, 90, step=7))
+    warden_target = int(st.number_input("网格员目标户数 Households per warden", 50, 3000, 400, step=50))
+    as_of = st.date_input("统计日期 As of", value=date.today())
+    all_types = st.checkbox("显示全部站点类型 Show all station types", value=False)
+
+ov = cached_overview(str(db_path()), store.generation, station_type, radius, warden_target,
+                     visit_days, as_of)
+k = ov.kpis
+label = model.label(station_type)
+c = st.columns(4)
+c[0].metric("住户 Households", f"{k['households']:,}")
+c[1].metric("困难户 Vulnerable", f"{k['vulnerable']:,}",
+            help="至少有一个困难类别的住户 · households with at least one hardship category")
+c[2].metric("网格 Cells", f"{k['cells']:,}", delta=f"无网格员 {k['cells_without_warden']}",
+            delta_color="inverse" if k["cells_without_warden"] else "off")
+c[3].metric(f"{label} Stations", f"{k['stations_of_type']:,}", help=f"全部站点 {k['stations']:,}")
+c = st.columns(4)
+share = k["outside"] / k["households"] if k["households"] else 0.0
+c[0].metric(f"{label}服务半径外住户", f"{k['outside']:,}", help=f"占全部住户 {share:.1%}")
+c[1].metric("其中困难户 Vulnerable out of reach", f"{k['vulnerable_outside']:,}")
+c[2].metric("巡逻覆盖面积 Patrolled area", f"{k['patrol_fraction']:.1%}")
+c[3].metric(f"超过 {visit_days} 天未走访的困难户", f"{k['overdue']:,}",
+            help=f"其中从未走访 {k['never_visited']:,} 户 · never visited")
+
+m = overview_map(ov, measure, all_station_types=all_types)
+st_folium(m, height=620, use_container_width=True, returned_objects=[], key="overview_map")
+
+st.subheader(f"按社区：{label}服务半径外住户 · Out of reach, by community")
+table = ov.by_community.assign(type=ov.by_community["type"].map(model.label)).rename(columns={
+    "community_code": "社区代码", "community_name": "社区", "type": "站点类型", "households": "住户",
+    "vulnerable": "困难户", "outside": "半径外住户", "vulnerable_outside": "半径外困难户",
+    "share_outside": "半径外占比",
+})
+st.dataframe(table, hide_index=True, use_container_width=True,
+             column_config={"半径外占比": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1)})
+st.download_button("下载 CSV · Download CSV", table.to_csv(index=False).encode("utf-8-sig"),
+                   file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv")
