@@ -146,8 +146,10 @@ def _is_locked(exc: BaseException) -> bool:
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    # Never fetch an extension from the network, even implicitly.
+    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     try:
-        return duckdb.connect(path, read_only=read_only)
+        return duckdb.connect(path, read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if _is_locked(exc):
             raise DatabaseLockedError(

@@ -1,0 +1,256 @@
+"""The store: offline extension, file checks, one writer, constraints, derived cells."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from grid import store as store_mod
+from grid.errors import (
+    DatabaseLockedError,
+    ExtensionMissingError,
+    NotWarmGridDatabaseError,
+    ReadOnlyError,
+    SchemaTooNewError,
+)
+from grid.store import SCHEMA_VERSION, TABLES, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _square(x0: float, y0: float, d: float) -> str:
+    return f"POLYGON(({x0} {y0}, {x0 + d} {y0}, {x0 + d} {y0 + d}, {x0} {y0 + d}, {x0} {y0}))"
+
+
+def test_spatial_extension_comes_from_the_pypi_package() -> None:
+    path = store_mod.spatial_extension_path()
+    assert path.is_file()
+    assert "duckdb_extension_spatial" in str(path)
+    assert f"v{duckdb.__version__}" in str(path)
+
+
+def test_missing_extension_package_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(store_mod.importlib.metadata, "version", missing)
+    with pytest.raises(ExtensionMissingError) as err:
+        open_store(":memory:")
+    assert f"pip install duckdb-extension-spatial=={duckdb.__version__}" in str(err.value)
+
+
+def test_wrong_extension_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod.importlib.metadata, "version", lambda name: "0.0.1")
+    with pytest.raises(ExtensionMissingError) as err:
+        open_store(":memory:")
+    assert "0.0.1" in str(err.value) and duckdb.__version__ in str(err.value)
+
+
+def test_extensions_are_never_fetched_implicitly(fresh_store) -> None:
+    settings = dict(fresh_store.query(
+        "SELECT name, value FROM duckdb_settings() WHERE name IN"
+        " ('autoinstall_known_extensions', 'autoload_known_extensions')").itertuples(index=False))
+    assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    loaded = fresh_store.query("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'spatial'")
+    assert bool(loaded["loaded"].iloc[0])
+
+
+def test_new_file_gets_every_contract_table(tmp_path: Path) -> None:
+    with open_store(tmp_path / "a.duckdb") as s:
+        names = set(s.query("SELECT table_name FROM duckdb_tables()")["table_name"])
+        assert set(TABLES) <= names
+        assert s.schema_version() == SCHEMA_VERSION
+        cols = set(s.query("SELECT column_name FROM duckdb_columns() WHERE table_name='households'")
+                   ["column_name"])
+        assert {"hh_id", "geom", "cell_id", "address", "size", "categories"} <= cols
+
+
+def test_reopen_keeps_data(tmp_path: Path) -> None:
+    p = tmp_path / "a.duckdb"
+    with open_store(p) as s, s.transaction() as cur:
+        cur.execute("INSERT INTO people VALUES ('p1', '张三', 'warden', NULL, NULL, NULL, TRUE)")
+    with open_store(p, read_only=True) as s:
+        assert s.count("people") == 1
+
+
+def test_a_file_that_is_not_duckdb_is_refused_and_unchanged(tmp_path: Path) -> None:
+    p = tmp_path / "notes.duckdb"
+    p.write_text("这不是数据库 not a database\n" * 100, encoding="utf-8")
+    before = _digest(p)
+    with pytest.raises(NotWarmGridDatabaseError) as err:
+        open_store(p)
+    assert "not a DuckDB database" in str(err.value)
+    assert _digest(p) == before
+
+
+def test_a_foreign_duckdb_file_is_refused_and_unchanged(tmp_path: Path) -> None:
+    p = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(p))
+    con.execute("CREATE TABLE sales (id INTEGER, amount DOUBLE)")
+    con.execute("INSERT INTO sales VALUES (1, 2.5)")
+    con.close()
+    before = _digest(p)
+    with pytest.raises(NotWarmGridDatabaseError) as err:
+        open_store(p)
+    assert "not a WarmGrid" in str(err.value)
+    assert _digest(p) == before
+
+
+def test_a_newer_schema_is_refused_and_unchanged(tmp_path: Path) -> None:
+    p = tmp_path / "new.duckdb"
+    with open_store(p) as s:
+        s.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    before = _digest(p)
+    with pytest.raises(SchemaTooNewError) as err:
+        open_store(p)
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(err.value)
+    assert _digest(p) == before
+
+
+def test_second_process_gets_a_clear_lock_message(tmp_path: Path) -> None:
+    p = tmp_path / "held.duckdb"
+    holder = open_store(p)
+    try:
+        code = textwrap.dedent(f"""
+            import sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from grid.store import open_store
+            from grid.errors import DatabaseLockedError
+            try:
+                open_store({str(p)!r}, read_only=True)
+            except DatabaseLockedError as e:
+                print(e); sys.exit(3)
+        """)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 3, r.stderr
+        assert "held by another process" in r.stdout and "占用" in r.stdout
+    finally:
+        holder.close()
+
+
+def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
+    p = tmp_path / "ro.duckdb"
+    open_store(p).close()
+    with open_store(p, read_only=True) as s, pytest.raises(ReadOnlyError):
+        with s.transaction():
+            pass
+
+
+def test_failed_transaction_rolls_back(fresh_store) -> None:
+    with pytest.raises(duckdb.ConstraintException):
+        with fresh_store.transaction() as cur:
+            cur.execute("INSERT INTO people VALUES ('p1', '李四', 'warden', NULL, NULL, NULL, TRUE)")
+            cur.execute("INSERT INTO people VALUES ('p1', '李四', 'warden', NULL, NULL, NULL, TRUE)")
+    assert fresh_store.count("people") == 0
+    gen = fresh_store.generation
+    with fresh_store.transaction() as cur:
+        cur.execute("INSERT INTO people VALUES ('p2', '王五', 'cadre', NULL, NULL, NULL, TRUE)")
+    assert fresh_store.generation == gen + 1
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO households (hh_id, geom, address, size, categories) VALUES"
+    " ('h', ST_Point(118.1, 24.5), 'x', 2, ['not_a_category'])",
+    "INSERT INTO households (hh_id, geom, address, size, categories) VALUES"
+    " ('h', ST_Point(118.1, 24.5), 'x', 0, [])",
+    "INSERT INTO households (hh_id, geom, address, size) VALUES"
+    " ('h', ST_GeomFromText('LINESTRING(0 0, 1 1)'), 'x', 2)",
+    "INSERT INTO households (hh_id, geom, address, size, id_number) VALUES"
+    " ('h', ST_Point(118.1, 24.5), 'x', 2, '1101051949')",
+    "INSERT INTO assistance (aid_id, hh_id, programme, amount_yuan, given_at, giver_unit) VALUES"
+    " ('a', 'h', '情暖万家', -500, TIMESTAMP '2026-01-01', '街道')",
+    "INSERT INTO needs (need_id, hh_id, raised_at, resolved_at, category, status) VALUES"
+    " ('n', 'h', TIMESTAMP '2026-02-01', TIMESTAMP '2026-01-01', 'living', 'resolved')",
+    "INSERT INTO needs (need_id, hh_id, raised_at, category, status) VALUES"
+    " ('n', 'h', TIMESTAMP '2026-02-01', 'living', 'resolved')",
+    "INSERT INTO campaigns (campaign_id, name, unit_code, starts_on, ends_on) VALUES"
+    " ('c', '暖冬', '350203000000', DATE '2026-03-01', DATE '2026-01-01')",
+    "INSERT INTO stations (station_id, name, type, geom, radius_m) VALUES"
+    " ('s', '站', 'spaceport', ST_Point(118.1, 24.5), 300)",
+    "INSERT INTO stations (station_id, name, type, geom, radius_m) VALUES"
+    " ('s', '站', 'clinic', ST_Point(118.1, 24.5), -1)",
+    "INSERT INTO cells (cell_id, name, community_code, geom) VALUES"
+    " ('350203001001001', '格', '350203001002', ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'))",
+    "INSERT INTO cells (cell_id, name, community_code, geom) VALUES"
+    " ('350203001001001', '格', '350203001001', ST_GeomFromText('POLYGON EMPTY'))",
+    "INSERT INTO admin_units (code, name, level, parent_code) VALUES ('3502', '区', 'district', NULL)",
+])
+def test_constraints_refuse_bad_rows(fresh_store, sql: str) -> None:
+    with pytest.raises(duckdb.ConstraintException):
+        with fresh_store.transaction() as cur:
+            cur.execute(sql)
+
+
+def test_cell_of_a_household_is_derived_and_follows_changes(fresh_store) -> None:
+    s = fresh_store
+    d = 0.01
+    with s.transaction() as cur:
+        for i, code in enumerate(["350203001001001", "350203001001002"]):
+            cur.execute("INSERT INTO cells (cell_id, name, community_code, geom) VALUES"
+                        " (?, ?, '350203001001', ST_GeomFromText(?))",
+                        [code, f"格{i}", _square(118.0 + i * d, 24.4, d)])
+        cur.execute("INSERT INTO households (hh_id, geom, address, size) VALUES"
+                    " ('h1', ST_Point(118.005, 24.405), '甲', 1), ('h2', ST_Point(118.015, 24.405), '乙', 1),"
+                    " ('h3', ST_Point(119.5, 24.405), '丙', 1), ('h4', ST_Point(118.01, 24.405), '丁', 1)")
+    s.refresh_derived()
+    cells = dict(s.cursor().execute("SELECT hh_id, cell_id FROM households").fetchall())
+    assert cells == {"h1": "350203001001001", "h2": "350203001001002", "h3": None,
+                     "h4": "350203001001001"}  # on the shared edge: the lowest cell_id
+    assert s.metric_crs() == "EPSG:32650"
+    area = s.scalar("SELECT area_m2 FROM cells WHERE cell_id = '350203001001001'")
+    assert 1.0e6 < area < 1.25e6  # 0.01 degree squared at 24.4 N, about 1.01 km x 1.11 km
+    with s.transaction() as cur:
+        cur.execute("UPDATE households SET geom = ST_Point(118.006, 24.406) WHERE hh_id = 'h2'")
+        cur.execute("DELETE FROM cells WHERE cell_id = '350203001001002'")
+    s.refresh_derived()
+    cells = dict(s.cursor().execute("SELECT hh_id, cell_id FROM households").fetchall())
+    assert cells["h2"] == "350203001001001"
+    x, y = s.query("SELECT x_m, y_m FROM households WHERE hh_id='h2'").iloc[0]
+    assert 500_000 < x < 700_000 and 2_600_000 < y < 2_800_000
+
+
+def test_each_thread_uses_its_own_cursor(fresh_store) -> None:
+    import threading
+
+    seen: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        seen.append(fresh_store.cursor())
+        assert fresh_store.count("households") == 0
+        barrier.wait()  # every thread alive at once, so no cursor can be reused
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in seen}) == 4
+
+
+def test_writes_from_many_threads_are_serialised(fresh_store) -> None:
+    import threading
+
+    def work(k: int) -> None:
+        for i in range(25):
+            with fresh_store.transaction() as cur:
+                cur.execute("INSERT INTO people VALUES (?, '赵六', 'volunteer', NULL, NULL, NULL, TRUE)",
+                            [f"p{k}-{i}"])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fresh_store.count("people") == 200
