@@ -1,0 +1,97 @@
+"""The Streamlit app, run headless with AppTest, and the overview map's HTML."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from grid import coverage as cv
+from maps.offline import external_urls
+from maps.overview import overview_map
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def app_env(district_file, monkeypatch, tmp_path) -> Path:
+    """A copy of the small district (the session's read-only store holds the original)."""
+    path = tmp_path / "app.duckdb"
+    shutil.copyfile(district_file[0], path)
+    monkeypatch.setenv("WARMGRID_DB", str(path))
+    monkeypatch.chdir(ROOT)
+    return path
+
+
+def _metric(at: AppTest, label_start: str) -> str:
+    for m in at.metric:
+        if m.label.startswith(label_start):
+            return m.value
+    raise AssertionError(f"no metric {label_start!r}: {[m.label for m in at.metric]}")
+
+
+def test_overview_page_shows_the_library_figures(app_env) -> None:
+    from ui import _open
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    try:
+        at.run()
+        assert not at.exception, at.exception
+        ov = cv.overview(_open(str(app_env)), "party_service")
+        assert _metric(at, "住户") == f"{ov.kpis['households']:,}"
+        assert _metric(at, "困难户") == f"{ov.kpis['vulnerable']:,}"
+        assert _metric(at, "党群服务站服务半径外住户") == f"{ov.kpis['outside']:,}"
+        assert _metric(at, "其中困难户") == f"{ov.kpis['vulnerable_outside']:,}"
+        # Switch the station type: the figures follow.
+        at.sidebar.selectbox[0].set_value("clinic").run()
+        assert not at.exception
+        ov2 = cv.overview(_open(str(app_env)), "clinic")
+        assert _metric(at, "卫生室服务半径外住户") == f"{ov2.kpis['outside']:,}"
+        assert len(at.dataframe) == 1
+    finally:
+        _open.clear()
+
+
+def test_first_run_builds_the_demo_district(tmp_path, monkeypatch) -> None:
+    from ui import _open
+
+    monkeypatch.setenv("WARMGRID_DB", str(tmp_path / "fresh.duckdb"))
+    monkeypatch.setenv("WARMGRID_DEMO_HOUSEHOLDS", "600")
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    try:
+        at.run()
+        assert not at.exception, at.exception
+        assert (tmp_path / "fresh.duckdb").exists()
+        assert _metric(at, "住户") == "600"
+    finally:
+        _open.clear()
+
+
+def test_overview_map_is_offline_with_title_and_legend(store) -> None:
+    ov = cv.overview(store, "clinic")
+    html = overview_map(ov, "share_outside").get_root().render()
+    assert external_urls(html) == []
+    assert "wg-legend" in html and "wg-title" in html
+    assert f"{ov.kpis['outside']:,}" in html
+    # Every cell polygon is in the map's data.
+    assert len(re.findall(r'"cell_id": "\d{15}"', html)) == len(ov.cells)
+    # One service circle per station of the type.
+    assert html.count("L.circle(") == int((ov.stations["type"] == "clinic").sum())
+
+
+def test_many_gap_households_are_aggregated(store) -> None:
+    ov = cv.overview(store, "clinic", radius=100.0)
+    assert len(ov.gaps) > 2000 or pytest.fail("the small district should have > 2,000 gaps at 100 m")
+    html = overview_map(ov, "households").get_root().render()
+    assert html.count("L.circleMarker(") < len(ov.gaps) / 2
+
+
+@pytest.mark.parametrize("measure", list(cv.CELL_MEASURES))
+def test_every_measure_draws(store, measure) -> None:
+    ov = cv.overview(store, "police")
+    html = overview_map(ov, measure).get_root().render()
+    assert cv.CELL_MEASURES[measure][0] in html

@@ -1,0 +1,84 @@
+"""``python -m grid``: JSON and CSV outputs equal the library's, errors are clear."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from grid import coverage as cv
+from grid.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grid", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def test_coverage_json_equals_the_library(district_file, store) -> None:
+    path, _ = district_file
+    r = _run("coverage", "--db", str(path), "--as-of", "2026-11-15", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    lib = cv.coverage_report(store, as_of=__import__("datetime").date(2026, 11, 15))
+    assert doc["households"] == lib["households"]
+    assert doc["station_gaps"] == lib["station_gaps"]
+    assert doc["wardens"]["cells_without_warden"] == lib["wardens"]["cells_without_warden"]
+    assert doc["visits"] == lib["visits"]
+    assert abs(doc["patrol_cover"]["fraction_of_area"] - lib["patrol_cover"]["fraction_of_area"]) < 1e-12
+    assert "NaN" not in r.stdout
+
+
+def test_gaps_csv_lists_every_household_out_of_reach(district_file, store) -> None:
+    path, _ = district_file
+    r = _run("gaps", "--db", str(path), "--station-type", "clinic", "--radius", "250", "--csv")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == ["hh_id"]
+    ids = [row[0] for row in rows[1:]]
+    assert ids == cv.station_gaps_sql(store, "clinic", 250.0)
+    assert len(ids) > 0
+
+
+def test_unknown_station_type_is_a_usage_error(district_file, capsys) -> None:
+    path, _ = district_file
+    try:
+        main(["gaps", "--db", str(path), "--station-type", "spaceport"])
+    except SystemExit as e:
+        assert e.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_database_fails_in_both_languages(tmp_path: Path) -> None:
+    r = _run("coverage", "--db", str(tmp_path / "none.duckdb"))
+    assert r.returncode == 1
+    assert "数据库文件不存在" in r.stderr and "database file not found" in r.stderr
+
+
+def test_demo_builds_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    p = tmp_path / "demo.duckdb"
+    r = _run("demo", "--db", str(p), "--households", "400", "--seed", "3", "--communities", "4",
+             "--streets", "2")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["households"] == 400
+    assert "%]" in r.stderr  # progress went to stderr
+    r2 = _run("demo", "--db", str(p), "--households", "400")
+    assert r2.returncode == 1 and "already exists" in r2.stderr
+
+
+def test_reading_a_database_a_running_app_holds_fails_clearly(tmp_path: Path) -> None:
+    from grid.store import open_store
+
+    p = tmp_path / "held.duckdb"
+    holder = open_store(p)  # as the app does: one process holds the file for writing
+    try:
+        r = _run("coverage", "--db", str(p))
+        assert r.returncode == 1
+        assert "held by another process" in r.stderr
+    finally:
+        holder.close()
