@@ -17,8 +17,9 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -25,10 +25,11 @@ np.True_
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -300,8 +301,8 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     words = list(rng.permutation(np.array(_COMMUNITY_WORDS, dtype=object)))
     admin_rows = [dict(code=_DISTRICT_CODE, name=_DISTRICT_NAME, level="district",
                        parent_code=None, geom=district)]
-    comm_rows = []
-    for si, (street, k) in enumerate(zip(streets, per_street)):
+    comm_rows: list[dict[str, Any]] = []
+    for si, (street, k) in enumerate(zip(streets, per_street, strict=False)):
         scode = f"350203{si + 1:03d}000"
         sname = _STREET_NAMES[si]
         admin_rows.append(dict(code=scode, name=sname, level="street",
@@ -366,7 +367,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     has_second = (rng.random(n) < 0.25) & (second != prim)
     categories: list[list[str]] = [
         ([p, s] if hs else [p]) if v else []
-        for v, p, s, hs in zip(vulnerable, prim, second, has_second)
+        for v, p, s, hs in zip(vulnerable, prim, second, has_second, strict=False)
     ]
     size = np.minimum(1 + rng.poisson(1.6, n), 8)
     alone = vulnerable & np.isin(prim, ["elderly_alone", "wubao_central", "wubao_home", "tekun"])
@@ -408,7 +409,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     extra = n_st - len(st_rows)
     ex_types = rng.choice(types, extra, p=tp / tp.sum())
     ex_h = rng.integers(0, n, extra)
-    for t, h in zip(ex_types, ex_h):
+    for t, h in zip(ex_types, ex_h, strict=False):
         st_rows.append((str(t), int(h_comm[h]), hxy[h] + rng.uniform(-30, 30, 2)))
     counts: dict[tuple[int, str], int] = {}
     srows = []
@@ -427,8 +428,8 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
 
     # -- patrol areas ----------------------------------------------------------------
     say(0.50, "巡逻区域 patrol areas")
-    prow = []
-    for i, row in communities.iterrows():
+    prow: list[dict[str, Any]] = []
+    for _i, row in communities.iterrows():
         if rng.random() > 0.6:
             continue
         for k in range(int(rng.integers(1, 3))):
@@ -471,7 +472,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         warden_of[j] = last_w
         people_rows.append(dict(person_id=last_w, name=None, role="warden", unit_code=comm))
     cells["warden_id"] = warden_of
-    for i, row in communities.iterrows():
+    for _i, row in communities.iterrows():
         for role, k in (("cadre", 5), ("party_member", 12)):
             for _ in range(k):
                 pid += 1

@@ -8,8 +8,8 @@ see the same text. Validators collect every :class:`Problem` and raise one
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = [
     "WarmGridError",

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -147,7 +148,10 @@ def _is_locked(exc: BaseException) -> bool:
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     # Never fetch an extension from the network, even implicitly.
-    config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
     try:
         return duckdb.connect(path, read_only=read_only, config=config)
     except duckdb.IOException as exc:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -81,7 +82,7 @@ def _feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: in
     feats = []
     geoms = gdf.geometry.to_numpy()
     records = gdf[list(props)].to_dict(orient="records")
-    for geom, rec in zip(geoms, records):
+    for geom, rec in zip(geoms, records, strict=False):
         clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
         feats.append({"type": "Feature", "properties": clean,
                       "geometry": json.loads(shapely.to_geojson(_round_coords(geom, ndigits)))})
@@ -154,7 +155,7 @@ def class_breaks(values: np.ndarray, k: int = 5, share: bool = False) -> list[fl
 def _colour(value: float | None, breaks: Sequence[float]) -> str:
     if value is None or not np.isfinite(value):
         return NO_DATA
-    for colour, upper in zip(SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL, breaks):
+    for colour, upper in zip(SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL, breaks, strict=False):
         if value <= upper:
             return colour
     return SEQUENTIAL[-1]
@@ -175,7 +176,7 @@ def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool =
     breaks = class_breaks(values, share=share)
     colours = SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL
     lows = [float(np.nanmin(values)) if np.isfinite(values).any() else 0.0] + breaks[:-1]
-    legend = [(c, f"{_fmt(lo, share)} – {_fmt(hi, share)}") for c, lo, hi in zip(colours, lows, breaks)]
+    legend = [(c, f"{_fmt(lo, share)} – {_fmt(hi, share)}") for c, lo, hi in zip(colours, lows, breaks, strict=False)]
     if np.isnan(values).any():
         legend.append((NO_DATA, "无数据 / no data"))
     cols = ["cell_id", "name", "households", "vulnerable", measure]
@@ -242,8 +243,8 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
     top = max(int(agg["n"].max()), 1)
     for r in agg.itertuples(index=False):
         folium.CircleMarker(
-            location=[r.lat, r.lon], radius=float(3 + 9 * np.sqrt(r.n / top)), color=GAP_COLOUR,
-            weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.65,
+            location=[r.lat, r.lon], radius=float(2.5 + 6 * np.sqrt(r.n / top)), color=GAP_COLOUR,
+            weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.6,
             tooltip=f"{r.n} 户（困难户 {r.vul}）",
         ).add_to(fg)
     return fg
@@ -264,7 +265,7 @@ def patrol_layer(patrols: gpd.GeoDataFrame) -> folium.FeatureGroup:
 
 _LEGEND = Template("""
 {% macro html(this, kwargs) %}
-<div class="wg-legend" style="position:absolute;z-index:9999;bottom:18px;left:10px;background:#fff;
+<div class="wg-legend" style="position:absolute;z-index:9999;bottom:28px;right:10px;background:#fff;
  padding:8px 10px;border:1px solid #999;border-radius:4px;font-size:12px;line-height:1.5;
  max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.2)">
 {{ this.body }}

@@ -55,8 +55,8 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
     gaps_layer(ov.gaps, tlabel).add_to(m)
     admin_layer(ov.admin).add_to(m)
     k = ov.kpis
-    add_title(m, f"{zh} · {tlabel}服务半径（{rad}）外住户 {k['outside']:,} 户，其中困难户 "
-                 f"{k['vulnerable_outside']:,} 户")
+    add_title(m, f"{tlabel}服务半径（{rad}）外住户 {k['outside']:,} 户，其中困难户 "
+                 f"{k['vulnerable_outside']:,} 户 ｜ 网格着色：{zh}")
     shown = types or [t for t in model.STATION_TYPES if (ov.stations["type"] == t).any()]
     add_legend(m, [
         (f"网格：{zh}", [(c, "box", t) for c, t in cell_legend]),

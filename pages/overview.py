@@ -60,7 +60,7 @@ table = ov.by_community.assign(type=ov.by_community["type"].map(model.label)).re
     "vulnerable": "困难户", "outside": "半径外住户", "vulnerable_outside": "半径外困难户",
     "share_outside": "半径外占比",
 })
-st.dataframe(table, hide_index=True, use_container_width=True,
+st.dataframe(table, hide_index=True, width="stretch",
              column_config={"半径外占比": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1)})
 st.download_button("下载 CSV · Download CSV", table.to_csv(index=False).encode("utf-8-sig"),
                    file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv")

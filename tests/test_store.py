@@ -14,7 +14,6 @@ import pytest
 
 from grid import store as store_mod
 from grid.errors import (
-    DatabaseLockedError,
     ExtensionMissingError,
     NotWarmGridDatabaseError,
     ReadOnlyError,
