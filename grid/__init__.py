@@ -1,0 +1,41 @@
+"""WarmGrid 暖网: the library behind the app (no Streamlit, no folium here).
+
+The public surface, by domain noun:
+
+- :mod:`grid.store` — :func:`open_store`, :class:`Store`
+- :mod:`grid.model` — vocabularies (hardship categories, station types, roles)
+- :mod:`grid.demo` — :func:`build_demo_file`, :class:`DemoConfig`
+- :mod:`grid.coverage` — gaps, nearest stations, warden load, patrol cover, visit recency
+- :mod:`grid.errors` — every error WarmGrid raises on purpose
+"""
+
+from grid.coverage import (
+    coverage_report,
+    nearest_stations,
+    overview,
+    patrol_cover,
+    station_gaps,
+    visit_recency,
+    warden_load,
+)
+from grid.demo import DemoConfig, build_demo, build_demo_file, generate
+from grid.errors import ValidationError, WarmGridError
+from grid.store import Store, open_store
+
+__all__ = [
+    "DemoConfig",
+    "Store",
+    "ValidationError",
+    "WarmGridError",
+    "build_demo",
+    "build_demo_file",
+    "coverage_report",
+    "generate",
+    "nearest_stations",
+    "open_store",
+    "overview",
+    "patrol_cover",
+    "station_gaps",
+    "visit_recency",
+    "warden_load",
+]
