@@ -211,3 +211,14 @@ def test_coverage_report_is_complete(store) -> None:
     assert rep["wardens"]["cells_without_warden"] == sorted(
         store.query("SELECT cell_id FROM cells WHERE warden_id IS NULL")["cell_id"])
     assert 0 < rep["patrol_cover"]["fraction_of_area"] < 1
+
+
+def test_gaps_and_nearest_do_not_depend_on_row_order(hh, st) -> None:
+    shuffled = hh.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    a = cv.station_gaps(hh, st)
+    b = cv.station_gaps(shuffled, st)
+    assert a[["type", "hh_id", "cell_id"]].equals(b[["type", "hh_id", "cell_id"]])
+    assert list(a["type"]) == sorted(a["type"])
+    n1 = cv.nearest_stations(hh, st).sort_values(["hh_id", "type"], ignore_index=True)
+    n2 = cv.nearest_stations(shuffled, st).sort_values(["hh_id", "type"], ignore_index=True)
+    assert n1.equals(n2)
