@@ -17,13 +17,34 @@ from grid.demo import DemoConfig, build_demo_file
 from grid.errors import WarmGridError
 from grid.store import Store, open_store
 
-__all__ = ["db_path", "get_store", "cached_overview", "show_error"]
+__all__ = ["db_path", "get_store", "cached_overview", "show_error", "basemap_setting"]
 
 #: Environment variable naming the database file.
 DB_ENV = "WARMGRID_DB"
 #: Environment variable with the demo's number of households (first run only).
 DEMO_HOUSEHOLDS_ENV = "WARMGRID_DEMO_HOUSEHOLDS"
+#: Basemap: ``none`` (default, offline), ``osm`` or ``tianditu`` (tiles from the network).
+BASEMAP_ENV = "WARMGRID_BASEMAP"
+#: The Tianditu key, when ``WARMGRID_BASEMAP=tianditu``.
+TIANDITU_KEY_ENV = "WARMGRID_TIANDITU_KEY"
 _BUILD_LOCK = threading.Lock()
+
+
+def basemap_setting() -> tuple[str, str]:
+    """The configured basemap and Tianditu key (``("none", "")`` unless configured)."""
+    from maps.layers import BASEMAPS
+
+    name = os.environ.get(BASEMAP_ENV, "none").strip().lower() or "none"
+    if name not in BASEMAPS:
+        st.warning(f"未知的底图设置 {BASEMAP_ENV}={name}，已改用无底图。"
+                   f" Unknown basemap {name!r}; using none. Choose one of {sorted(BASEMAPS)}.")
+        name = "none"
+    key = os.environ.get(TIANDITU_KEY_ENV, "")
+    if name == "tianditu" and not key:
+        st.warning(f"使用天地图需要设置 {TIANDITU_KEY_ENV}；已改用无底图。"
+                   f" Tianditu needs {TIANDITU_KEY_ENV}; using none.")
+        name = "none"
+    return name, key
 
 
 def db_path() -> Path:

@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 from grid import model
 from grid.coverage import CELL_MEASURES
 from maps.overview import overview_map
-from ui import cached_overview, db_path, get_store
+from ui import basemap_setting, cached_overview, db_path, get_store
 
 store = get_store()
 st.title("覆盖总览 · Coverage overview")
@@ -51,7 +51,8 @@ c[2].metric("巡逻覆盖面积 Patrolled area", f"{k['patrol_fraction']:.1%}")
 c[3].metric(f"超过 {visit_days} 天未走访的困难户", f"{k['overdue']:,}",
             help=f"其中从未走访 {k['never_visited']:,} 户 · never visited")
 
-m = overview_map(ov, measure, all_station_types=all_types)
+basemap, tianditu_key = basemap_setting()
+m = overview_map(ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types)
 st_folium(m, height=620, use_container_width=True, returned_objects=[], key="overview_map")
 
 st.subheader(f"按社区：{label}服务半径外住户 · Out of reach, by community")

@@ -95,3 +95,28 @@ def test_every_measure_draws(store, measure) -> None:
     ov = cv.overview(store, "police")
     html = overview_map(ov, measure).get_root().render()
     assert cv.CELL_MEASURES[measure][0] in html
+
+
+def test_tiles_only_when_configured(store) -> None:
+    ov = cv.overview(store, "clinic")
+    offline = overview_map(ov).get_root().render()
+    assert "tile.openstreetmap.org" not in offline and "tianditu" not in offline
+    osm = overview_map(ov, basemap="osm").get_root().render()
+    assert "tile.openstreetmap.org" in osm
+    tdt = overview_map(ov, basemap="tianditu", tianditu_key="k123").get_root().render()
+    assert "tianditu.gov.cn" in tdt and "tk=k123" in tdt
+    with pytest.raises(ValueError):
+        overview_map(ov, basemap="google")
+
+
+def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_env, monkeypatch) -> None:
+    from ui import _open
+
+    monkeypatch.setenv("WARMGRID_BASEMAP", "tianditu")  # without a key
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    try:
+        at.run()
+        assert not at.exception
+        assert any("WARMGRID_TIANDITU_KEY" in w.value for w in at.warning)
+    finally:
+        _open.clear()
