@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-1
+2
 >>> store.count("households")
 0
 >>> store.close()
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -69,6 +69,8 @@ TABLES: tuple[str, ...] = (
     "assistance",
     "users",
     "audit_log",
+    "household_history",
+    "imports",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -147,8 +149,15 @@ def _schema_sql() -> str:
     return text
 
 
+def _migration(name: str) -> str:
+    return resources.files("grid").joinpath("migrations", name).read_text(encoding="utf-8")
+
+
 #: Migrations: version -> SQL that brings the previous version to it.
-_MIGRATIONS: dict[int, Any] = {1: _schema_sql}
+_MIGRATIONS: dict[int, Any] = {
+    1: _schema_sql,
+    2: lambda: _migration("0002_household_history.sql"),
+}
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -407,6 +416,13 @@ def open_store(path: str | Path, *, read_only: bool = False, create: bool = True
             raise NotWarmGridDatabaseError(
                 f"{spath} 是空的 DuckDB 数据库，不是 WarmGrid 数据库。",
                 f"{spath} is an empty DuckDB database, not a WarmGrid one.",
+            )
+        if version is not None and version < SCHEMA_VERSION and read_only:
+            raise StoreError(
+                f"{spath} 的数据结构版本为 {version}，需要升级到 {SCHEMA_VERSION}；请先以可写方式打开一次"
+                "（例如启动应用）。",
+                f"{spath} has schema version {version} and needs upgrading to {SCHEMA_VERSION}; open it "
+                "once for writing first (for example by starting the app).",
             )
     else:
         version = None

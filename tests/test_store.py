@@ -253,3 +253,17 @@ def test_writes_from_many_threads_are_serialised(fresh_store) -> None:
     for t in threads:
         t.join()
     assert fresh_store.count("people") == 200
+
+
+def test_an_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    p = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(p))
+    con.execute(f"LOAD '{store_mod.spatial_extension_path().as_posix()}'")
+    con.execute(store_mod._schema_sql())
+    con.execute("INSERT INTO warmgrid_meta VALUES ('application', 'warmgrid'), ('schema_version', '1')")
+    con.execute("INSERT INTO people VALUES ('p1', '孙七', 'warden', NULL, NULL, NULL, TRUE)")
+    con.close()
+    with open_store(p) as s:
+        assert s.schema_version() == SCHEMA_VERSION
+        assert s.count("people") == 1
+        assert s.count("household_history") == 0
