@@ -1,0 +1,187 @@
+"""Files out: any table or analysis result to CSV (UTF-8 with BOM, so Excel opens
+it), XLSX (ids and phone numbers as text), GeoJSON, GeoPackage and GeoParquet.
+
+Tables are written with the same Chinese headers the importer reads, so an
+export imports back to the same rows. Coordinates are WGS84 unless asked
+otherwise (``crs="gcj02"`` for users who put points on Amap; ``bd09``; an EPSG
+code). CSV and XLSX carry points as 经度/纬度 columns and polygons as WKT.
+
+Examples
+--------
+>>> import pandas as pd, tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+>>> export_frame(pd.DataFrame({"a": [1]}), out)
+1
+>>> out.read_bytes()[:3] == b"\\xef\\xbb\\xbf"
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from grid import crs as crs_mod
+from grid import model
+from grid.errors import WarmGridError
+from grid.ingest import KINDS
+from grid.store import TABLES, Store
+
+__all__ = ["EXPORT_FORMATS", "export_frame", "table_frame", "export_table"]
+
+#: Formats by suffix.
+EXPORT_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".gpkg": "gpkg", ".parquet": "geoparquet"}
+
+#: Columns that must stay text in spreadsheets (ids, codes, phones).
+_TEXT_HINTS = ("_id", "code", "phone", "id_number", "身份证", "电话", "编号", "编码", "代码", "网格")
+
+
+def _format(path: Path) -> str:
+    fmt = EXPORT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise WarmGridError(f"不支持的导出格式：{path.name}（可选 {', '.join(EXPORT_FORMATS)}）",
+                            f"unsupported export format: {path.name} (one of {', '.join(EXPORT_FORMATS)})")
+    return fmt
+
+
+def _convert(geoms: np.ndarray, crs: str) -> np.ndarray:
+    if crs in ("wgs84", "cgcs2000"):
+        return geoms
+
+    def conv(xy: np.ndarray) -> np.ndarray:
+        x, y = crs_mod.from_wgs84(xy[:, 0], xy[:, 1], crs)
+        return np.column_stack([x, y])
+
+    return np.array([None if g is None else shapely.transform(g, conv) for g in geoms], dtype=object)
+
+
+def export_frame(frame: pd.DataFrame, path: str | Path, *, geometry: str | None = None, crs: str = "wgs84",
+                 sheet: str = "数据") -> int:
+    """Write a frame (optionally with a shapely ``geometry`` column in WGS84) to ``path``.
+
+    Returns the number of rows written. The file is written to a temporary name
+    and renamed, so a failed export never leaves half a file.
+    """
+    out = Path(path)
+    fmt = _format(out)
+    crs = crs_mod.parse_crs(crs)
+    df = frame.copy()
+    geoms = None
+    if geometry is not None:
+        geoms = _convert(df.pop(geometry).to_numpy(), crs)
+    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
+    try:
+        if fmt in ("csv", "xlsx"):
+            if geoms is not None:
+                if all(g is None or g.geom_type == "Point" for g in geoms):
+                    df["经度"] = [None if g is None else g.x for g in geoms]
+                    df["纬度"] = [None if g is None else g.y for g in geoms]
+                else:
+                    df["WKT"] = [None if g is None else g.wkt for g in geoms]
+            if fmt == "csv":
+                df.to_csv(tmp, index=False, encoding="utf-8-sig")
+            else:
+                _write_xlsx(df, tmp, sheet)
+        else:
+            if geoms is None:
+                raise WarmGridError(f"{fmt} 需要几何字段", f"{fmt} needs a geometry")
+            epsg = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}.get(crs, crs if crs.startswith("EPSG:") else None)
+            flat = df.copy()
+            for c in flat.columns:
+                if flat[c].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+                    flat[c] = flat[c].map(lambda v: ",".join(map(str, v)) if v is not None else None)
+            gdf = gpd.GeoDataFrame(flat, geometry=gpd.GeoSeries(list(geoms)), crs=epsg)
+            if fmt == "geojson":
+                gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+            elif fmt == "gpkg":
+                gdf.to_file(tmp, driver="GPKG", engine="pyogrio", layer=out.stem)
+            else:
+                gdf.to_parquet(tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(df)
+
+
+def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = sheet[:31]
+    ws.append([str(c) for c in df.columns])
+    text_cols = {i for i, c in enumerate(df.columns) if any(h in str(c) for h in _TEXT_HINTS)}
+    for row in df.itertuples(index=False):
+        values: list[Any] = []
+        for i, v in enumerate(row):
+            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+                values.append(None)
+            elif i in text_cols or isinstance(v, (list, tuple, np.ndarray)):
+                values.append("、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v))
+            elif isinstance(v, pd.Timestamp):
+                values.append(v.to_pydatetime())
+            elif isinstance(v, (np.integer,)):
+                values.append(int(v))
+            elif isinstance(v, (np.floating,)):
+                values.append(float(v))
+            else:
+                values.append(v)
+        ws.append(values)
+    for i in text_cols:  # keep ids and phones as text when someone edits and saves
+        letter = get_column_letter(i + 1)
+        for cell in ws[letter][1:]:
+            cell.number_format = "@"
+    for i, c in enumerate(df.columns):
+        ws.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(str(c)) * 2 + 4))
+    ws.freeze_panes = "A2"
+    wb.save(path)
+
+
+def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.DataFrame, str | None]:
+    """A table as a frame with its geometry (shapely, WGS84) and importer headers.
+
+    Returns ``(frame, geometry column or None)``. With ``labels``, columns are
+    renamed to the Chinese headers the importer maps back, and hardship
+    categories are written as Chinese labels.
+    """
+    if table not in TABLES:
+        raise WarmGridError(f"未知的表：{table}", f"unknown table: {table}")
+    cols = store.query("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?"
+                       " ORDER BY column_index", [table])
+    has_geom = (cols["data_type"] == "GEOMETRY").any()
+    select = ", ".join(
+        f"ST_AsWKB({c}) AS {c}" if t == "GEOMETRY" else c for c, t in zip(cols["column_name"], cols["data_type"],
+                                                                          strict=True)
+        if c not in ("x_m", "y_m"))
+    key = KINDS[table].key if table in KINDS else cols["column_name"].iloc[0]
+    df = store.query(f"SELECT {select} FROM {table} ORDER BY {key}")
+    geom = None
+    if has_geom:
+        df["geom"] = [None if b is None or b is pd.NA or isinstance(b, float) else shapely.from_wkb(bytes(b))
+                      for b in df["geom"]]
+        geom = "geom"
+    if labels and table in KINDS:
+        spec = KINDS[table]
+        rename = {}
+        for f in spec.fields:
+            if f.name in df.columns:
+                rename[f.name] = f.zh
+                if f.parse == "categories":
+                    df[f.name] = df[f.name].map(lambda v: "、".join(model.label(c) for c in v) if v is not None else "")
+        if "cell_id" in df.columns and table == "households":
+            rename["cell_id"] = "所属网格"
+        df = df.rename(columns=rename)
+    return df, geom
+
+
+def export_table(store: Store, table: str, path: str | Path, *, crs: str = "wgs84") -> int:
+    """Export one table of the data contract; returns the number of rows."""
+    df, geom = table_frame(store, table)
+    return export_frame(df, path, geometry=geom, crs=crs)

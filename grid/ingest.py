@@ -1,0 +1,1116 @@
+"""Files in: CSV, XLSX/XLS, GeoJSON, Shapefile, GeoPackage and GeoParquet into any
+table of the data contract — encodings detected, Chinese and English headers
+mapped, every row validated, coordinates converted to WGS84, written in one
+transaction or not at all.
+
+The steps are separate so the app can show each one (:func:`read_source`,
+:func:`auto_mapping`, :func:`validate`, :func:`write`); :func:`import_file`
+runs them all. Every problem is collected with its file, row (as the user
+numbers it: the spreadsheet row, header = row 1; or the feature number),
+field, value and reason in Chinese and English, and raised once as a
+:class:`~grid.errors.ValidationError`. Nothing is written unless every row is
+good; ``dry_run`` validates and reports without writing.
+
+Examples
+--------
+>>> KINDS["households"].table
+'households'
+>>> auto_mapping(["户主姓名", "身份证号", "经度", "纬度", "地址", "人口数", "户编号"], "households")["户主姓名"]
+'head_name'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from grid import crs as crs_mod
+from grid import model, validators
+from grid.errors import Problem, ValidationError, WarmGridError
+from grid.store import Store
+
+__all__ = [
+    "Field",
+    "Kind",
+    "KINDS",
+    "FORMATS",
+    "Source",
+    "Prepared",
+    "ImportReport",
+    "detect_encoding",
+    "read_source",
+    "auto_mapping",
+    "validate",
+    "write",
+    "import_file",
+]
+
+Progress = Callable[[float, str], None]
+
+
+# --------------------------------------------------------------------------- kinds
+@dataclass(frozen=True)
+class Field:
+    """One field of a kind: where it goes, what headers map to it, how it is parsed.
+
+    ``parse`` is one of: ``text``, ``code12``, ``cell_code``, ``id_number``, ``phone``,
+    ``categories``, ``date``, ``datetime``, ``amount``, ``size``, ``count``, ``radius``,
+    ``lon``, ``lat``, or ``enum:<vocabulary>``. ``store`` is false for fields only
+    used for checks (a household's declared cell, which is derived, never stored).
+    """
+
+    name: str
+    zh: str
+    en: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    parse: str = "text"
+    store: bool = True
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of file: the table it fills, its key, fields and geometry."""
+
+    name: str
+    zh: str
+    table: str
+    key: str
+    fields: tuple[Field, ...]
+    geometry: str | None = None  # "point", "polygon" or None
+    geometry_required: bool = False
+    refs: tuple[tuple[str, str, str], ...] = ()  # (field, table, column) that must exist
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _f(name: str, zh: str, en: str, *aliases: str, required: bool = False, parse: str = "text",
+       store: bool = True) -> Field:
+    return Field(name, zh, en, tuple(aliases), required, parse, store)
+
+
+_LON = _f("lon", "经度", "longitude", "经度", "lon", "lng", "longitude", "x", "经度坐标", parse="lon", store=False)
+_LAT = _f("lat", "纬度", "latitude", "纬度", "lat", "latitude", "y", "纬度坐标", parse="lat", store=False)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("admin_units", "行政区划", "admin_units", "code", (
+        _f("code", "区划代码", "code", "区划代码", "统计用区划代码", "代码", "编码", "code", required=True,
+           parse="code12"),
+        _f("name", "名称", "name", "名称", "区划名称", "name", required=True),
+        _f("level", "级别", "level", "级别", "层级", "level", required=True, parse="enum:ADMIN_LEVELS"),
+        _f("parent_code", "上级代码", "parent code", "上级代码", "上级区划代码", "parent_code", "parent",
+           parse="code12"),
+    ), geometry="polygon"),
+    Kind("cells", "网格", "cells", "cell_id", (
+        _f("cell_id", "网格编码", "cell id", "网格编码", "网格代码", "网格编号", "网格id", "cell_id", "cell",
+           required=True, parse="cell_code"),
+        _f("name", "网格名称", "name", "网格名称", "名称", "name", required=True),
+        _f("community_code", "社区代码", "community code", "社区代码", "所属社区代码", "社区编码",
+           "community_code", required=True, parse="code12"),
+        _f("warden_id", "网格员编号", "warden id", "网格员编号", "网格员", "网格长", "warden_id", "warden"),
+    ), geometry="polygon", geometry_required=True),
+    Kind("households", "住户", "households", "hh_id", (
+        _f("hh_id", "户编号", "household id", "户编号", "户号", "家庭编号", "住户编号", "编号", "hh_id",
+           "household_id", "id", required=True),
+        _f("head_name", "户主姓名", "head of household", "户主姓名", "户主", "姓名", "head_name", "name"),
+        _f("id_number", "身份证号", "ID number", "身份证号", "身份证号码", "公民身份号码", "证件号码",
+           "id_number", "idcard", parse="id_number"),
+        _f("phone", "联系电话", "phone", "联系电话", "电话", "手机", "手机号", "手机号码", "phone", "tel",
+           parse="phone"),
+        _f("address", "地址", "address", "地址", "家庭住址", "住址", "详细地址", "address", required=True),
+        _f("size", "人口数", "household size", "人口数", "家庭人口", "户人数", "人数", "家庭人口数", "size",
+           required=True, parse="size"),
+        _f("categories", "困难类别", "categories", "类别", "困难类别", "救助类别", "人员类别", "户类别",
+           "categories", "category", parse="categories"),
+        _f("status", "状态", "status", "状态", "在册状态", "status", parse="enum:HOUSEHOLD_STATUSES"),
+        _f("declared_cell", "所属网格", "declared cell", "所属网格", "网格", "cell_id", parse="text",
+           store=False),
+        _LON, _LAT,
+    ), geometry="point", geometry_required=True),
+    Kind("people", "人员", "people", "person_id", (
+        _f("person_id", "人员编号", "person id", "人员编号", "编号", "工号", "person_id", "id", required=True),
+        _f("name", "姓名", "name", "姓名", "name", required=True),
+        _f("role", "身份", "role", "身份", "角色", "人员类别", "role", required=True, parse="enum:PERSON_ROLES"),
+        _f("unit_code", "单位代码", "unit code", "单位代码", "所属单位代码", "unit_code", parse="code12"),
+        _f("phone", "联系电话", "phone", "联系电话", "电话", "手机", "phone", parse="phone"),
+        _LON, _LAT,
+    ), geometry="point"),
+    Kind("stations", "服务站点", "stations", "station_id", (
+        _f("station_id", "站点编号", "station id", "站点编号", "编号", "station_id", "id", required=True),
+        _f("name", "站点名称", "name", "站点名称", "名称", "name", required=True),
+        _f("type", "站点类型", "type", "站点类型", "类型", "type", required=True, parse="enum:STATION_TYPES"),
+        _f("radius_m", "服务半径（米）", "radius (m)", "服务半径", "服务半径（米）", "服务半径(米)", "半径",
+           "radius_m", "radius", parse="radius"),
+        _f("capacity", "容量", "capacity", "容量", "床位", "capacity", parse="count"),
+        _f("community_code", "社区代码", "community code", "社区代码", "所属社区代码", "community_code",
+           parse="code12"),
+        _LON, _LAT,
+    ), geometry="point", geometry_required=True),
+    Kind("patrol_areas", "巡逻区域", "patrol_areas", "area_id", (
+        _f("area_id", "区域编号", "area id", "区域编号", "编号", "area_id", "id", required=True),
+        _f("team", "巡逻队", "team", "巡逻队", "队伍", "队伍名称", "team", required=True),
+        _f("kind", "类型", "kind", "类型", "kind", parse="enum:PATROL_KINDS"),
+        _f("members", "人数", "members", "人数", "队员人数", "members", parse="count"),
+        _f("community_code", "社区代码", "community code", "社区代码", "community_code", parse="code12"),
+    ), geometry="polygon", geometry_required=True),
+    Kind("campaigns", "活动", "campaigns", "campaign_id", (
+        _f("campaign_id", "活动编号", "campaign id", "活动编号", "编号", "campaign_id", "id", required=True),
+        _f("name", "活动名称", "name", "活动名称", "名称", "name", required=True),
+        _f("unit_code", "组织单位代码", "unit code", "组织单位代码", "单位代码", "unit_code", required=True,
+           parse="code12"),
+        _f("starts_on", "开始日期", "starts on", "开始日期", "开始时间", "starts_on", "start", required=True,
+           parse="date"),
+        _f("ends_on", "结束日期", "ends on", "结束日期", "结束时间", "ends_on", "end", required=True,
+           parse="date"),
+        _f("target_categories", "对象类别", "target categories", "对象类别", "慰问对象", "target_categories",
+           parse="categories"),
+        _f("budget_yuan", "预算（元）", "budget (yuan)", "预算", "预算（元）", "预算(元)", "budget_yuan", "budget",
+           parse="amount"),
+    )),
+    Kind("visits", "走访记录", "visits", "visit_id", (
+        _f("visit_id", "记录编号", "visit id", "记录编号", "编号", "visit_id", "id", required=True),
+        _f("hh_id", "户编号", "household id", "户编号", "户号", "hh_id", required=True),
+        _f("visitor_id", "走访人编号", "visitor id", "走访人编号", "走访人", "visitor_id"),
+        _f("campaign_id", "活动编号", "campaign id", "活动编号", "campaign_id"),
+        _f("visited_at", "走访时间", "visited at", "走访时间", "走访日期", "时间", "visited_at", required=True,
+           parse="datetime"),
+        _f("place", "地点", "place", "地点", "place"),
+        _f("situation", "情况", "situation", "情况", "走访情况", "民情", "situation"),
+    ), refs=(("hh_id", "households", "hh_id"),)),
+    Kind("needs", "诉求", "needs", "need_id", (
+        _f("need_id", "诉求编号", "need id", "诉求编号", "编号", "need_id", "id", required=True),
+        _f("hh_id", "户编号", "household id", "户编号", "户号", "hh_id", required=True),
+        _f("visit_id", "记录编号", "visit id", "记录编号", "visit_id"),
+        _f("raised_at", "提出时间", "raised at", "提出时间", "登记时间", "raised_at", required=True,
+           parse="datetime"),
+        _f("resolved_at", "办结时间", "resolved at", "办结时间", "解决时间", "resolved_at", parse="datetime"),
+        _f("category", "诉求类别", "category", "诉求类别", "类别", "category", required=True,
+           parse="enum:NEED_CATEGORIES"),
+        _f("description", "诉求内容", "description", "诉求内容", "内容", "description"),
+        _f("status", "办理状态", "status", "办理状态", "状态", "status", parse="enum:NEED_STATUSES"),
+    ), refs=(("hh_id", "households", "hh_id"),)),
+    Kind("assistance", "救助慰问", "assistance", "aid_id", (
+        _f("aid_id", "记录编号", "aid id", "记录编号", "编号", "aid_id", "id", required=True),
+        _f("hh_id", "户编号", "household id", "户编号", "户号", "hh_id", required=True),
+        _f("campaign_id", "活动编号", "campaign id", "活动编号", "campaign_id"),
+        _f("programme", "项目", "programme", "项目", "救助项目", "慰问项目", "programme", "program", required=True),
+        _f("kind", "方式", "kind", "方式", "救助方式", "kind", parse="enum:AID_KINDS"),
+        _f("amount_yuan", "金额（元）", "amount (yuan)", "金额", "金额（元）", "金额(元)", "慰问金", "amount_yuan",
+           "amount", parse="amount"),
+        _f("items", "物资", "items", "物资", "物品", "items"),
+        _f("goods_value_yuan", "物资折价（元）", "goods value (yuan)", "物资折价", "物资折价（元）", "物资价值",
+           "goods_value_yuan", parse="amount"),
+        _f("given_at", "发放时间", "given at", "发放时间", "发放日期", "given_at", required=True, parse="datetime"),
+        _f("giver_unit", "发放单位", "giver unit", "发放单位", "慰问单位", "giver_unit", required=True),
+        _f("funding_source", "资金来源", "funding source", "资金来源", "funding_source"),
+    ), refs=(("hh_id", "households", "hh_id"),)),
+)}
+
+#: Formats by file suffix.
+FORMATS: dict[str, str] = {
+    ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls",
+    ".geojson": "geojson", ".json": "geojson", ".shp": "shp", ".zip": "shp",
+    ".gpkg": "gpkg", ".parquet": "geoparquet", ".geoparquet": "geoparquet",
+}
+
+#: Mainland China's rough extent (lon, lat): points outside are refused.
+_CHINA = (73.0, 17.5, 135.5, 53.6)
+
+
+# --------------------------------------------------------------------------- reading
+@dataclass
+class Source:
+    """A file as read: raw values, geometries, user row numbers and how it was read."""
+
+    path: Path
+    format: str
+    frame: pd.DataFrame
+    rows: np.ndarray  # the user's row numbers
+    geoms: list[BaseGeometry | None] | None = None
+    encoding: str | None = None
+    file_crs: str | None = None
+    sha256: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def detect_encoding(data: bytes) -> str:
+    """``utf-8-sig`` (BOM), ``utf-8`` or ``gb18030``, by strict decoding; never guesses.
+
+    >>> detect_encoding("户主".encode("gbk"))
+    'gb18030'
+
+    Raises
+    ------
+    WarmGridError
+        If the bytes are neither valid UTF-8 nor valid GB18030.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            data[3:].decode("utf-8")
+            return "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise _decode_error(exc, "UTF-8") from None
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, "UTF-8 / GB18030") from None
+
+
+def _decode_error(exc: UnicodeDecodeError, tried: str) -> WarmGridError:
+    return WarmGridError(
+        f"文件编码无法识别：既不是 UTF-8 也不是 GB18030（第 {exc.start} 字节）。请另存为 UTF-8 或 GBK 编码。",
+        f"cannot read the file's encoding: neither {tried} (byte {exc.start}). Save it as UTF-8 or GBK.",
+    )
+
+
+def read_source(path: str | Path, *, sheet: str | int | None = None) -> Source:
+    """Read a file into a :class:`Source` (no validation beyond what reading needs).
+
+    Raises
+    ------
+    WarmGridError
+        If the format is unknown or the file cannot be read at all.
+    """
+    p = Path(path)
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise WarmGridError(
+            f"不支持的文件格式：{p.name}（支持 {', '.join(sorted(FORMATS))}）",
+            f"unsupported file format: {p.name} (supported: {', '.join(sorted(FORMATS))})",
+        )
+    if not p.exists():
+        raise WarmGridError(f"文件不存在：{p}", f"file not found: {p}")
+    data = p.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        if fmt == "csv":
+            enc = detect_encoding(data)
+            text = data.decode(enc)
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
+            src = Source(p, fmt, frame, np.arange(len(frame)) + 2, encoding=enc)
+        elif fmt in ("xlsx", "xls"):
+            engine = "openpyxl" if fmt == "xlsx" else "xlrd"
+            frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=object, engine=engine)
+            frame = frame.dropna(how="all")
+            src = Source(p, fmt, frame.reset_index(drop=True), frame.index.to_numpy() + 2)
+        elif fmt == "geojson":
+            src = _read_geojson(p, data)
+        else:
+            src = _read_ogr(p, fmt)
+    except WarmGridError:
+        raise
+    except Exception as exc:  # a reader's own error: say which file
+        raise WarmGridError(f"无法读取文件 {p.name}：{exc}", f"cannot read {p.name}: {exc}") from exc
+    src.sha256 = digest
+    src.frame.columns = [str(c).strip() for c in src.frame.columns]
+    return src
+
+
+def _read_geojson(p: Path, data: bytes) -> Source:
+    enc = detect_encoding(data)
+    try:
+        doc = json.loads(data.decode(enc))
+    except json.JSONDecodeError as exc:
+        raise WarmGridError(f"{p.name} 不是有效的 GeoJSON：{exc}", f"{p.name} is not valid GeoJSON: {exc}") from exc
+    feats = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else None
+    if feats is None:
+        if isinstance(doc, dict) and doc.get("type") == "Feature":
+            feats = [doc]
+        else:
+            raise WarmGridError(f"{p.name} 不是 GeoJSON 要素集合", f"{p.name} is not a GeoJSON FeatureCollection")
+    props, geoms, problems = [], [], []
+    for i, f in enumerate(feats, start=1):
+        props.append(dict(f.get("properties") or {}) if isinstance(f, dict) else {})
+        g = f.get("geometry") if isinstance(f, dict) else None
+        geom, reason = _geometry_from_geojson(g)
+        if reason:
+            problems.append(Problem(p.name, i, "geometry", _short(json.dumps(g, ensure_ascii=False)), *reason))
+        geoms.append(geom)
+    file_crs = None
+    crs_name = ((doc.get("crs") or {}).get("properties") or {}).get("name") if isinstance(doc, dict) else None
+    if crs_name:
+        m = re.search(r"EPSG::?(\d+)", str(crs_name))
+        file_crs = f"EPSG:{m.group(1)}" if m and m.group(1) not in ("4326", "4490") else None
+    frame = pd.DataFrame(props)
+    return Source(p, "geojson", frame, np.arange(len(frame)) + 1, geoms=geoms, encoding=enc,
+                  file_crs=file_crs, problems=problems)
+
+
+def _geometry_from_geojson(g: Any) -> tuple[BaseGeometry | None, tuple[str, str] | None]:
+    """Build a geometry, refusing unclosed rings and non-finite coordinates first."""
+    if g is None:
+        return None, None
+    if not isinstance(g, dict) or "type" not in g:
+        return None, ("几何对象格式错误", "malformed geometry object")
+    rings: list[Any] = []
+    if g["type"] == "Polygon":
+        rings = list(g.get("coordinates") or [])
+    elif g["type"] == "MultiPolygon":
+        rings = [r for poly in (g.get("coordinates") or []) for r in poly]
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4:
+            return None, ("多边形的环少于 4 个点", "a polygon ring has fewer than 4 points")
+        if ring[0] != ring[-1]:
+            return None, ("多边形未闭合（首尾点不同）", "polygon ring is not closed (first and last points differ)")
+    try:
+        flat = np.asarray(_flatten(g.get("coordinates")), dtype=float)
+    except (TypeError, ValueError):
+        return None, ("坐标不是数字", "coordinates are not numbers")
+    if flat.size and not np.isfinite(flat).all():
+        return None, ("坐标含有 NaN 或无穷大", "coordinates contain NaN or infinity")
+    try:
+        return shapely.geometry.shape(g), None
+    except Exception as exc:  # shapely's own refusal
+        return None, (f"无法解析几何对象：{exc}", f"cannot parse geometry: {exc}")
+
+
+def _flatten(c: Any) -> list[float]:
+    if isinstance(c, (int, float)) or c is None:
+        return [float("nan") if c is None else float(c)]
+    out: list[float] = []
+    for x in c:
+        out.extend(_flatten(x))
+    return out
+
+
+def _dbf_encoding(shp: Path) -> str | None:
+    """The encoding of a shapefile's attributes: its .cpg, else detected from the .dbf bytes."""
+    cpg = shp.with_suffix(".cpg")
+    if cpg.exists():
+        return None  # GDAL honours .cpg itself
+    dbf = shp.with_suffix(".dbf")
+    if not dbf.exists():
+        return None
+    raw = dbf.read_bytes()
+    header_len = int.from_bytes(raw[8:10], "little") if len(raw) > 10 else 0
+    body = raw[header_len:]
+    try:
+        body.decode("ascii")
+        return None
+    except UnicodeDecodeError:
+        pass
+    for enc in ("utf-8", "gb18030"):
+        try:
+            body.decode(enc)
+            return "UTF-8" if enc == "utf-8" else "GB18030"
+        except UnicodeDecodeError:
+            continue
+    raise WarmGridError(
+        f"{dbf.name} 的编码无法识别（既不是 UTF-8 也不是 GBK），请附上 .cpg 文件说明编码。",
+        f"cannot tell the encoding of {dbf.name} (neither UTF-8 nor GBK); add a .cpg file naming it.",
+    )
+
+
+def _read_ogr(p: Path, fmt: str) -> Source:
+    import geopandas as gpd
+    import pyogrio
+
+    encoding = None
+    if fmt == "geoparquet":
+        gdf = gpd.read_parquet(p)
+    else:
+        kwargs: dict[str, Any] = {}
+        if fmt == "shp" and p.suffix.lower() == ".shp":
+            encoding = _dbf_encoding(p)
+            if encoding:
+                kwargs["encoding"] = encoding
+        gdf = pyogrio.read_dataframe(p, **kwargs)
+    file_crs = None
+    if gdf.crs is not None:
+        epsg = gdf.crs.to_epsg()
+        if epsg and epsg not in (4326, 4490):
+            file_crs = f"EPSG:{epsg}"
+        elif epsg is None:  # a CRS with no EPSG code (e.g. a custom .prj): let pyproj convert it now
+            gdf = gdf.to_crs("EPSG:4326")
+    geoms = list(gdf.geometry.to_numpy()) if gdf.geometry is not None else None
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    problems = []
+    for i, g in enumerate(geoms or [], start=1):
+        if g is not None and not g.is_empty:
+            coords = shapely.get_coordinates(g)
+            if not np.isfinite(coords).all():
+                problems.append(Problem(p.name, i, "geometry", "", "坐标含有 NaN 或无穷大",
+                                        "coordinates contain NaN or infinity"))
+                geoms[i - 1] = None  # type: ignore[index]
+    return Source(p, fmt, frame.reset_index(drop=True), np.arange(len(frame)) + 1, geoms=geoms,
+                  encoding=encoding or ("cpg" if p.with_suffix(".cpg").exists() else None),
+                  file_crs=file_crs, problems=problems)
+
+
+# --------------------------------------------------------------------------- mapping
+def _norm_header(h: str) -> str:
+    h = str(h).strip().lower()
+    h = re.sub(r"[（(][^)）]*[)）]", "", h)  # drop bracketed units: 金额(元)
+    return re.sub(r"[\s_\-:：*]", "", h)
+
+
+def auto_mapping(columns: Iterable[str], kind: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Map a file's column headers to a kind's fields: ``{column: field}``.
+
+    Chinese and English headers are matched after normalising case, spaces,
+    underscores and bracketed units. ``overrides`` (``{column: field}``, or
+    ``{column: ""}`` to ignore a column) take precedence.
+    """
+    spec = _kind(kind)
+    cols = list(columns)
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    overrides = dict(overrides or {})
+    for col, fname in overrides.items():
+        if col not in cols:
+            raise WarmGridError(f"映射中的列不存在：{col}", f"mapped column not in the file: {col}")
+        if fname:
+            if fname not in {f.name for f in spec.fields}:
+                raise WarmGridError(f"“{spec.zh}”没有字段 {fname}", f"{kind} has no field {fname}")
+            out[col] = fname
+            taken.add(fname)
+    for f in spec.fields:
+        if f.name in taken:
+            continue
+        keys = {_norm_header(a) for a in (f.name, f.zh, f.en, *f.aliases)}
+        for col in cols:
+            if col in out or col in overrides:
+                continue
+            if _norm_header(col) in keys:
+                out[col] = f.name
+                taken.add(f.name)
+                break
+    return out
+
+
+def _kind(kind: str) -> Kind:
+    if kind not in KINDS:
+        raise WarmGridError(f"未知的数据类型：{kind}（可选：{', '.join(KINDS)}）",
+                            f"unknown kind: {kind} (one of: {', '.join(KINDS)})")
+    return KINDS[kind]
+
+
+# --------------------------------------------------------------------------- validation
+@dataclass
+class Prepared:
+    """Validated rows, ready to write: one column per stored field, plus ``_wkb``."""
+
+    kind: Kind
+    source: Source
+    mapping: dict[str, str]
+    crs: str
+    frame: pd.DataFrame
+    problems: list[Problem]
+    notes: list[Problem]
+
+
+def _short(v: Any, n: int = 60) -> str:
+    s = "" if v is None else str(v)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _is_blank(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    if v is pd.NaT:
+        return True
+    return isinstance(v, str) and v.strip() == ""
+
+
+def _enum(vocab_name: str) -> Callable[[Any], tuple[Any, tuple[str, str] | None]]:
+    vocab: dict[str, model.Term] = getattr(model, vocab_name)
+    lookup: dict[str, str] = {}
+    for code, term in vocab.items():
+        for key in (code, term.zh, term.en):
+            lookup[key.strip().lower()] = code
+    extra = {"ADMIN_LEVELS": {"街道": "street", "镇": "street", "乡": "street", "社区": "community",
+                              "村": "community", "居委会": "community", "村委会": "community"},
+             "PERSON_ROLES": {"网格长": "warden", "专职网格员": "warden", "社区干部": "cadre", "村干部": "cadre",
+                              "党员志愿者": "party_member"},
+             "NEED_STATUSES": {"已办结": "resolved", "办结": "resolved", "解决": "resolved", "答复": "answered",
+                               "未办结": "open", "待办": "open", "处理中": "open"},
+             "AID_KINDS": {"现金": "cash", "慰问金": "cash", "实物": "goods", "物资": "goods"}}.get(vocab_name, {})
+    lookup.update(extra)
+
+    def parse(v: Any) -> tuple[Any, tuple[str, str] | None]:
+        key = str(v).strip().lower()
+        if key in lookup:
+            return lookup[key], None
+        for term_key, code in lookup.items():  # labels with extra words: "党群服务站（中山）"
+            if len(term_key) >= 2 and term_key in key:
+                return code, None
+        known = "、".join(t.zh for t in vocab.values())
+        return None, (f"不在可选值中（可选：{known}）", f"not one of the allowed values ({', '.join(vocab)})")
+
+    return parse
+
+
+def _call(fn: Callable[..., Any], v: Any, *args: Any) -> tuple[Any, tuple[str, str] | None]:
+    """Adapt a validator's result to ``(value, reason)``."""
+    res = fn(v, *args)
+    if isinstance(res, tuple) and len(res) == 2:
+        return res[0], res[1]
+    return getattr(res, "value", None), getattr(res, "reason", None)
+
+
+def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] | None]]:
+    p = f.parse
+    if p.startswith("enum:"):
+        return _enum(p[5:])
+    if p == "text":
+        return lambda v: _call(validators.nonempty_text, v, 500)
+    if p == "code12":
+        def code12(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            s = _plain_digits(v)
+            if s is None or not re.fullmatch(r"\d{12}", s):
+                return None, ("区划代码须为 12 位数字", "an admin code must be 12 digits")
+            return s, None
+        return code12
+    if p == "cell_code":
+        def cell_code(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            s = _plain_digits(v)
+            if s is None or not re.fullmatch(r"\d{13,18}", s):
+                return None, ("网格编码须为 13–18 位数字（社区代码加网格序号）",
+                              "a cell code must be 13-18 digits (community code + cell number)")
+            return s, None
+        return cell_code
+    if p == "id_number":
+        return lambda v: _call(validators.id_number, v)
+    if p == "phone":
+        return lambda v: _call(validators.phone, v)
+    if p == "categories":
+        return lambda v: _call(validators.categories, v)
+    if p == "date":
+        return lambda v: _call(validators.date_value, v, validators.EARLIEST_RECORD)
+    if p == "datetime":
+        return lambda v: _call(validators.datetime_value, v, validators.EARLIEST_RECORD)
+    if p == "amount":
+        return lambda v: _call(validators.amount, v)
+    if p == "size":
+        return lambda v: _call(validators.positive_int, v, 1, 50)
+    if p == "count":
+        return lambda v: _call(validators.positive_int, v, 0, 1_000_000)
+    if p == "radius":
+        def radius(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            val, why = _call(validators.amount, v)
+            if why is None and (val is None or float(val) <= 0 or float(val) > 20_000):
+                return None, ("服务半径须在 0 到 20,000 米之间", "the radius must be between 0 and 20,000 m")
+            return (float(val) if why is None else None), why
+        return radius
+    if p in ("lon", "lat"):
+        def coord(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            try:
+                x = float(str(v).strip().replace("°", ""))
+            except ValueError:
+                return None, ("坐标不是数字", "the coordinate is not a number")
+            if not math.isfinite(x):
+                return None, ("坐标为 NaN 或无穷大", "the coordinate is NaN or infinite")
+            return x, None
+        return coord
+    raise KeyError(p)
+
+
+def _plain_digits(v: Any) -> str | None:
+    if isinstance(v, float):
+        return None  # a code stored as a number has lost its leading zeros or digits
+    s = str(v).strip()
+    return s if s else None
+
+
+def validate(source: Source, kind: str, *, store: Store | None = None, mapping: dict[str, str] | None = None,
+             crs: str | None = None, mode: str = "insert", fix_swaps: bool = False, repair: bool = False,
+             progress: Progress | None = None) -> Prepared:
+    """Validate every row of ``source`` for ``kind``; collect every problem.
+
+    Parameters
+    ----------
+    store : Store, optional
+        Checks against the database: duplicate ids (insert mode), references
+        (households of visits, ...), the district's extent.
+    mapping : dict, optional
+        ``{column: field}``; by default :func:`auto_mapping`.
+    crs : str, optional
+        The coordinates' system (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``,
+        ``EPSG:nnnn``); by default the file's own, else WGS84.
+    fix_swaps : bool
+        Swap longitude and latitude back where they were swapped (reported).
+    repair : bool
+        Repair invalid polygons (reported with the area change) instead of refusing them.
+    """
+    spec = _kind(kind)
+    say = progress or (lambda f, m: None)
+    if mode not in ("insert", "upsert"):
+        raise WarmGridError(f"未知的导入方式：{mode}", f"unknown mode: {mode} (insert or upsert)")
+    mapping = mapping if mapping is not None else auto_mapping(source.frame.columns, kind)
+    crs_code = crs_mod.parse_crs(crs) if crs else (source.file_crs or "wgs84")
+    name = source.name
+    problems: list[Problem] = list(source.problems)
+    notes: list[Problem] = []
+    rows = source.rows
+    n = len(source.frame)
+    by_field = {f: c for c, f in mapping.items() if f}
+
+    # Required fields must be mapped at all.
+    for f in spec.fields:
+        if f.required and f.name not in by_field:
+            problems.append(Problem(name, None, f.name, "", f"缺少必填列“{f.zh}”（可用表头：{'、'.join(f.aliases[:4])}）",
+                                    f"required column '{f.en}' is missing (headers: {', '.join(f.aliases[:4])})"))
+    if spec.geometry == "point" and spec.geometry_required and source.geoms is None and not (
+            "lon" in by_field and "lat" in by_field):
+        problems.append(Problem(name, None, "经度/纬度", "", "缺少经度、纬度列（或几何字段）",
+                                "longitude and latitude columns (or a geometry) are missing"))
+    if spec.geometry == "polygon" and spec.geometry_required and source.geoms is None:
+        problems.append(Problem(name, None, "geometry", "", "此类数据需要带多边形几何的文件（GeoJSON、Shapefile、"
+                                "GeoPackage 或 GeoParquet）", "this kind needs a file with polygon geometries "
+                                "(GeoJSON, Shapefile, GeoPackage or GeoParquet)"))
+    if any(p.row is None for p in problems):
+        raise ValidationError(problems)
+
+    out: dict[str, list[Any]] = {}
+    say(0.05, "逐行校验 validating rows")
+    for fi, f in enumerate(spec.fields):
+        col = by_field.get(f.name)
+        if col is None:
+            continue
+        parse = _parser(spec, f)
+        raw = source.frame[col].tolist()
+        vals: list[Any] = [None] * n
+        cache: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
+        for i, v in enumerate(raw):
+            if _is_blank(v):
+                if f.required:
+                    problems.append(Problem(name, int(rows[i]), f.zh, "", "必填项为空", "required value is empty"))
+                continue
+            key = (type(v).__name__, v) if not isinstance(v, (list, dict)) else None
+            res = cache.get(key) if key is not None and f.parse not in ("id_number",) else None
+            if res is None:
+                res = parse(v)
+                if key is not None and len(cache) < 100_000:
+                    cache[key] = res
+            val, why = res
+            if why is not None:
+                problems.append(Problem(name, int(rows[i]), f.zh, _short(v), *why))
+            else:
+                vals[i] = val
+        out[f.name] = vals
+        say(0.05 + 0.55 * (fi + 1) / len(spec.fields), f"校验字段 {f.zh}")
+    # Object columns keep None as None (pandas would turn it into NaN or NaT).
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in out.items()}, index=range(n))
+
+    # Keys: present and unique in the file; new in insert mode.
+    key_col = frame.get(spec.key)
+    if key_col is not None:
+        seen: dict[Any, int] = {}
+        for i, k in enumerate(key_col):
+            if k is None:
+                continue
+            if k in seen:
+                problems.append(Problem(name, int(rows[i]), spec.field(spec.key).zh, _short(k),
+                                        f"编号重复（与第 {seen[k]} 行相同）", f"duplicate id (same as row {seen[k]})"))
+            else:
+                seen[k] = int(rows[i])
+        if store is not None and mode == "insert" and len(seen):
+            existing = _existing(store, spec.table, spec.key, list(seen))
+            for k in sorted(existing, key=lambda x: seen[x]):
+                problems.append(Problem(name, seen[k], spec.field(spec.key).zh, _short(k),
+                                        "数据库中已有此编号（如需更新请用 upsert 方式）",
+                                        "this id is already in the database (use upsert to update)"))
+    # References to other tables.
+    if store is not None:
+        for fname, table, column in spec.refs:
+            if fname not in frame:
+                continue
+            wanted = {v for v in frame[fname] if v is not None}
+            known = _existing(store, table, column, list(wanted))
+            for i, v in enumerate(frame[fname]):
+                if v is not None and v not in known:
+                    problems.append(Problem(name, int(rows[i]), spec.field(fname).zh, _short(v),
+                                            "数据库中没有这一户（请先导入住户）",
+                                            "no such household in the database (import households first)"))
+    _check_rows(spec, frame, rows, name, problems)
+
+    # Geometry.
+    say(0.65, "校验坐标与几何 checking coordinates and geometries")
+    if spec.geometry is not None:
+        frame["_wkb"] = _geometries(spec, source, frame, rows, crs_code, store, fix_swaps, repair, problems, notes)
+    if kind == "stations" and "radius_m" in frame:
+        defaults = frame["type"].map(lambda t: model.STATION_TYPES[t].radius_m if t in model.STATION_TYPES else None)
+        frame["radius_m"] = frame["radius_m"].where(frame["radius_m"].notna(), defaults)
+    elif kind == "stations" and "type" in frame:
+        frame["radius_m"] = frame["type"].map(
+            lambda t: model.STATION_TYPES[t].radius_m if t in model.STATION_TYPES else None)
+    problems.sort(key=lambda p: (p.row or 0, p.field))
+    say(0.7, "校验完成 validated")
+    return Prepared(spec, source, mapping, crs_code, frame, problems, notes)
+
+
+def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, problems: list[Problem]) -> None:
+    """Rules across fields of one row."""
+    if spec.name == "campaigns" and {"starts_on", "ends_on"} <= set(frame):
+        for i, (a, b) in enumerate(zip(frame["starts_on"], frame["ends_on"], strict=True)):
+            if a is not None and b is not None and b < a:
+                problems.append(Problem(name, int(rows[i]), "结束日期", str(b), "结束日期早于开始日期",
+                                        "the end date is before the start date"))
+    if spec.name == "needs" and "raised_at" in frame:
+        res = frame.get("resolved_at", pd.Series([None] * len(frame)))
+        st = frame.get("status", pd.Series([None] * len(frame)))
+        for i, (a, b, s) in enumerate(zip(frame["raised_at"], res, st, strict=True)):
+            if a is not None and b is not None and b < a:
+                problems.append(Problem(name, int(rows[i]), "办结时间", str(b), "办结时间早于提出时间",
+                                        "resolved before it was raised"))
+            if s in ("resolved", "answered") and b is None:
+                problems.append(Problem(name, int(rows[i]), "办结时间", "", "已办结的诉求须填写办结时间",
+                                        "a resolved need needs its resolution time"))
+            if s == "open" and b is not None:
+                problems.append(Problem(name, int(rows[i]), "办理状态", "open", "填写了办结时间但状态为办理中",
+                                        "has a resolution time but its status is open"))
+        if "status" in frame:
+            frame["status"] = [s if s is not None else ("resolved" if b is not None else "open")
+                               for s, b in zip(frame["status"], res, strict=True)]
+        else:
+            frame["status"] = ["resolved" if b is not None else "open" for b in res]
+    if spec.name == "admin_units" and {"level", "parent_code"} <= set(frame):
+        for i, (lv, par) in enumerate(zip(frame["level"], frame["parent_code"], strict=True)):
+            if lv is not None and (lv == "district") != (par is None):
+                problems.append(Problem(name, int(rows[i]), "上级代码", _short(par),
+                                        "区须无上级代码，街道和社区须有上级代码",
+                                        "a district has no parent code; streets and communities need one"))
+    if spec.name == "cells" and {"cell_id", "community_code"} <= set(frame):
+        for i, (c, cc) in enumerate(zip(frame["cell_id"], frame["community_code"], strict=True)):
+            if c is not None and cc is not None and not c.startswith(cc):
+                problems.append(Problem(name, int(rows[i]), "网格编码", c, f"网格编码须以社区代码 {cc} 开头",
+                                        f"the cell code must start with its community code {cc}"))
+
+
+def _existing(store: Store, table: str, column: str, values: list[Any]) -> set[Any]:
+    if not values:
+        return set()
+    cur = store.cursor()
+    cur.register("_wanted", pd.DataFrame({"v": values}))
+    try:
+        rows = cur.execute(f"SELECT DISTINCT t.{column} FROM {table} t JOIN _wanted w ON t.{column} = w.v").fetchall()
+    finally:
+        cur.unregister("_wanted")
+    return {r[0] for r in rows}
+
+
+def _district_extent(store: Store | None) -> tuple[float, float, float, float] | None:
+    if store is None:
+        return None
+    row = store.cursor().execute(
+        "SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), max(ST_YMax(geom)) FROM ("
+        " SELECT geom FROM cells UNION ALL SELECT geom FROM admin_units WHERE geom IS NOT NULL)").fetchone()
+    if row is None or row[0] is None:
+        return None
+    pad = 0.02  # about 2 km
+    return (row[0] - pad, row[1] - pad, row[2] + pad, row[3] + pad)
+
+
+def _inside(box: tuple[float, float, float, float], x: float, y: float) -> bool:
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def _geometries(spec: Kind, source: Source, frame: pd.DataFrame, rows: np.ndarray, crs_code: str,
+                store: Store | None, fix_swaps: bool, repair: bool, problems: list[Problem],
+                notes: list[Problem]) -> list[bytes | None]:
+    name = source.name
+    n = len(frame)
+    geoms: list[BaseGeometry | None] = list(source.geoms) if source.geoms is not None else [None] * n
+    if spec.geometry == "point" and "lon" in frame and "lat" in frame:
+        for i, (x, y) in enumerate(zip(frame["lon"], frame["lat"], strict=True)):
+            if geoms[i] is None and x is not None and y is not None:
+                geoms[i] = shapely.Point(x, y)
+    want = ("Point",) if spec.geometry == "point" else ("Polygon", "MultiPolygon")
+    extent = _district_extent(store)
+    out: list[bytes | None] = [None] * n
+    flagged = {p.row for p in problems}
+    for i, g in enumerate(geoms):
+        r = int(rows[i])
+        if g is None:
+            if spec.geometry_required and r not in flagged:
+                problems.append(Problem(name, r, "geometry", "", "缺少坐标或几何对象",
+                                        "the coordinates or geometry are missing"))
+            continue
+        if g.is_empty:
+            problems.append(Problem(name, r, "geometry", g.geom_type.upper() + " EMPTY", "几何对象为空",
+                                    "the geometry is empty"))
+            continue
+        if g.geom_type not in want:
+            problems.append(Problem(name, r, "geometry", g.geom_type,
+                                    f"几何类型错误：应为{'点' if spec.geometry == 'point' else '多边形'}",
+                                    f"wrong geometry type: {g.geom_type}, expected {' or '.join(want)}"))
+            continue
+        if g.has_z:
+            g = shapely.force_2d(g)
+        if not np.isfinite(shapely.get_coordinates(g)).all():
+            problems.append(Problem(name, r, "geometry", "", "坐标含有 NaN 或无穷大", "coordinates contain NaN or infinity"))
+            continue
+        g = _to_wgs84(g, crs_code)
+        if spec.geometry == "point":
+            x, y = g.x, g.y
+            if not _inside(_CHINA, x, y):
+                if _inside(_CHINA, y, x) and (extent is None or _inside(extent, y, x)):
+                    if fix_swaps:
+                        g = shapely.Point(y, x)
+                        notes.append(Problem(name, r, "经度/纬度", f"{x:.6f}, {y:.6f}", "经纬度颠倒，已交换",
+                                             "longitude and latitude were swapped; swapped back"))
+                    else:
+                        problems.append(Problem(name, r, "经度/纬度", f"{x:.6f}, {y:.6f}",
+                                                "经度和纬度似乎填反了（可选择自动交换）",
+                                                "longitude and latitude seem swapped (ask to fix swaps)"))
+                        continue
+                else:
+                    problems.append(Problem(name, r, "经度/纬度", f"{x:.6f}, {y:.6f}", "坐标不在中国大陆范围内",
+                                            "the point is outside mainland China"))
+                    continue
+            if extent is not None and not _inside(extent, g.x, g.y):
+                problems.append(Problem(name, r, "经度/纬度", f"{g.x:.6f}, {g.y:.6f}", "坐标不在本辖区范围内",
+                                        "the point is outside the district's extent"))
+                continue
+        else:
+            if not g.is_valid:
+                why = shapely.is_valid_reason(g)
+                if repair:
+                    fixed = shapely.make_valid(g)
+                    polys = [p for p in shapely.get_parts(fixed) if p.geom_type in ("Polygon", "MultiPolygon")]
+                    fixed = shapely.union_all(polys) if polys else shapely.Polygon()
+                    if fixed.is_empty:
+                        problems.append(Problem(name, r, "geometry", why, "多边形无法修复", "the polygon cannot be repaired"))
+                        continue
+                    change = (fixed.area - g.area) / g.area * 100 if g.area else float("nan")
+                    notes.append(Problem(name, r, "geometry", why, f"已修复无效多边形，面积变化 {change:+.2f}%",
+                                         f"repaired an invalid polygon; area changed by {change:+.2f}%"))
+                    g = fixed
+                else:
+                    problems.append(Problem(name, r, "geometry", why, "多边形无效（自相交等），可选择自动修复",
+                                            f"invalid polygon ({why}); ask to repair it"))
+                    continue
+            minx, miny, maxx, maxy = g.bounds
+            if not (_inside(_CHINA, minx, miny) and _inside(_CHINA, maxx, maxy)):
+                problems.append(Problem(name, r, "geometry", f"{minx:.4f},{miny:.4f}", "多边形不在中国大陆范围内",
+                                        "the polygon is outside mainland China"))
+                continue
+        out[i] = shapely.to_wkb(g)
+    return out
+
+
+def _to_wgs84(g: BaseGeometry, crs_code: str) -> BaseGeometry:
+    if crs_code in ("wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490"):
+        return g
+
+    def conv(xy: np.ndarray) -> np.ndarray:
+        lon, lat = crs_mod.to_wgs84(xy[:, 0], xy[:, 1], crs_code)
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(g, conv)
+
+
+# --------------------------------------------------------------------------- writing
+@dataclass
+class ImportReport:
+    """What an import did (or would do, for a dry run)."""
+
+    kind: str
+    file: str
+    format: str
+    encoding: str | None
+    crs: str
+    mapping: dict[str, str]
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+    notes: list[Problem] = field(default_factory=list)
+    history: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {"kind": self.kind, "file": self.file, "format": self.format, "encoding": self.encoding,
+                "crs": self.crs, "mapping": self.mapping, "rows": self.rows, "inserted": self.inserted,
+                "updated": self.updated, "unchanged": self.unchanged, "dry_run": self.dry_run,
+                "history_rows": self.history, "notes": [str(p) for p in self.notes]}
+
+    def text(self) -> str:
+        """A two-language summary for people."""
+        head = "试导入（未写入）" if self.dry_run else "导入完成"
+        en = "dry run (nothing written)" if self.dry_run else "imported"
+        lines = [f"{head} · {en}: {self.file} → {self.kind}",
+                 f"  读取 {self.rows} 行；新增 {self.inserted}，更新 {self.updated}，未变 {self.unchanged}"
+                 f" · read {self.rows}; inserted {self.inserted}, updated {self.updated}, unchanged {self.unchanged}"]
+        lines += [f"  注意 note: {p}" for p in self.notes]
+        return "\n".join(lines)
+
+
+def problems_frame(problems: Iterable[Problem]) -> pd.DataFrame:
+    """Problems as a table (for display and download)."""
+    return pd.DataFrame([{"文件 file": p.where, "行 row": p.row, "字段 field": p.field, "值 value": p.value,
+                          "原因": p.zh, "reason": p.en} for p in problems],
+                        columns=["文件 file", "行 row", "字段 field", "值 value", "原因", "reason"])
+
+
+
+def _stored_fields(spec: Kind, frame: pd.DataFrame) -> list[str]:
+    return [f.name for f in spec.fields if f.store and f.name in frame.columns]
+
+
+def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool = False,
+          username: str | None = None, progress: Progress | None = None) -> ImportReport:
+    """Write validated rows in one transaction; nothing is written on any error.
+
+    Raises
+    ------
+    ValidationError
+        If ``prep`` holds any problem.
+    """
+    say = progress or (lambda f, m: None)
+    if prep.problems:
+        raise ValidationError(prep.problems)
+    spec = prep.kind
+    frame = prep.frame
+    cols = _stored_fields(spec, frame)
+    geo = "_wkb" in frame.columns
+    rep = ImportReport(spec.name, prep.source.name, prep.source.format, prep.source.encoding, prep.crs,
+                       prep.mapping, len(frame), dry_run=dry_run, notes=list(prep.notes))
+    extra = [c for c in ("_wkb", "declared_cell") if c in frame.columns]
+    stage = frame[cols + extra].copy()
+    stage["_row"] = prep.source.rows
+    cats = {c for c in cols if spec.field(c).parse == "categories"}
+    for c in cats:
+        stage[c] = [list(v) if v is not None else [] for v in stage[c]]
+    key = spec.key
+    cast = {c: "::TEXT[]" for c in cats}
+    compare = " OR ".join(
+        [f"t.{c} IS DISTINCT FROM s.{c}{cast.get(c, '')}" for c in cols if c != key]
+        + (["NOT coalesce(ST_Equals(t.geom, ST_GeomFromWKB(s._wkb)), t.geom IS NULL AND s._wkb IS NULL)"]
+           if geo else [])) or "FALSE"
+    say(0.72, "比对数据库 comparing with the database")
+    reader = store.cursor()
+    reader.register("_stage", stage)
+    try:
+        counts = reader.execute(
+            f"SELECT count(*) FILTER (WHERE t.{key} IS NULL),"
+            f" count(*) FILTER (WHERE t.{key} IS NOT NULL AND ({compare}))"
+            f" FROM _stage s LEFT JOIN {spec.table} t ON t.{key} = s.{key}").fetchone()
+    finally:
+        reader.unregister("_stage")
+    assert counts is not None
+    rep.inserted, rep.updated = int(counts[0]), int(counts[1])
+    rep.unchanged = len(stage) - rep.inserted - rep.updated
+    if dry_run or rep.inserted + rep.updated == 0:
+        say(1.0, "完成 done")
+        return rep
+    target = cols + (["geom"] if geo else [])
+    select = ", ".join("ST_GeomFromWKB(s._wkb)" if c == "geom" else f"s.{c}{cast.get(c, '')}" for c in target)
+    if spec.name == "households":
+        target, select = target + ["updated_at"], select + ", current_timestamp"
+    sql = (f"INSERT INTO {spec.table} ({', '.join(target)}) SELECT {select} FROM _stage s"
+           f" LEFT JOIN {spec.table} t ON t.{key} = s.{key} WHERE t.{key} IS NULL OR ({compare})")
+    if mode == "upsert":
+        sql += f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(
+            f"{c} = EXCLUDED.{c}" for c in target if c != key)
+    with store.transaction() as cur:
+        cur.register("_stage", stage)
+        try:
+            if spec.name == "households":
+                rep.history = _history(cur, prep, cols)
+            say(0.8, "写入 writing")
+            cur.execute(sql)
+            if spec.name in ("households", "cells", "stations"):
+                say(0.9, "重算派生字段 recomputing derived columns")
+                store.refresh_derived()
+            if "declared_cell" in stage.columns:
+                rep.notes += _declared_mismatches(cur, prep.source.name)
+            cur.execute(
+                "INSERT INTO imports (kind, file_name, sha256, mode, crs, rows_read, inserted, updated, unchanged,"
+                " username) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [spec.name, prep.source.name, prep.source.sha256, mode, prep.crs, rep.rows, rep.inserted,
+                 rep.updated, rep.unchanged, username])
+        finally:
+            cur.unregister("_stage")
+    say(1.0, "完成 done")
+    return rep
+
+
+def _declared_mismatches(cur: Any, name: str, limit: int = 1000) -> list[Problem]:
+    """Households whose declared cell (所属网格) is not the cell their point lies in."""
+    rows = cur.execute(
+        "SELECT s._row, s.declared_cell, h.cell_id FROM _stage s JOIN households h USING (hh_id)"
+        " WHERE s.declared_cell IS NOT NULL AND s.declared_cell IS DISTINCT FROM h.cell_id"
+        " AND s.declared_cell NOT IN (SELECT name FROM cells WHERE cell_id = h.cell_id)"
+        " ORDER BY s._row LIMIT ?", [limit]).fetchall()
+    return [Problem(name, int(r), "所属网格", str(d), f"表中所属网格与坐标所在网格（{c or '无'}）不一致，以坐标为准",
+                    f"the declared cell differs from the cell the point lies in ({c or 'none'}); the point wins")
+            for r, d, c in rows]
+
+
+def _history(cur: Any, prep: Prepared, cols: list[str]) -> int:
+    """Record added households and category/status changes (动态管理)."""
+    src = prep.source.name
+    n0 = cur.execute("SELECT count(*) FROM household_history").fetchone()[0]
+    cur.execute(
+        "INSERT INTO household_history SELECT s.hh_id, current_timestamp, 'added', NULL,"
+        " array_to_string(coalesce(s.categories::TEXT[], []), ','), ?"
+        " FROM _stage s ANTI JOIN households t ON t.hh_id = s.hh_id", [src]) if "categories" in cols else \
+        cur.execute("INSERT INTO household_history SELECT s.hh_id, current_timestamp, 'added', NULL, NULL, ?"
+                    " FROM _stage s ANTI JOIN households t ON t.hh_id = s.hh_id", [src])
+    if "categories" in cols:
+        cur.execute(
+            "INSERT INTO household_history SELECT s.hh_id, current_timestamp, 'categories',"
+            " array_to_string(t.categories, ','), array_to_string(s.categories::TEXT[], ','), ?"
+            " FROM _stage s JOIN households t ON t.hh_id = s.hh_id"
+            " WHERE list_sort(t.categories) IS DISTINCT FROM list_sort(s.categories::TEXT[])", [src])
+    if "status" in cols:
+        cur.execute(
+            "INSERT INTO household_history SELECT s.hh_id, current_timestamp, 'status', t.status, s.status, ?"
+            " FROM _stage s JOIN households t ON t.hh_id = s.hh_id"
+            " WHERE s.status IS NOT NULL AND t.status IS DISTINCT FROM s.status", [src])
+    n1 = cur.execute("SELECT count(*) FROM household_history").fetchone()[0]
+    return int(n1 - n0)
+
+
+def import_file(store: Store, kind: str, path: str | Path, *, crs: str | None = None, mode: str = "insert",
+                dry_run: bool = False, mapping: dict[str, str] | None = None, fix_swaps: bool = False,
+                repair: bool = False, sheet: str | int | None = None, username: str | None = None,
+                progress: Progress | None = None) -> ImportReport:
+    """Read, validate and write one file; all or nothing.
+
+    Raises
+    ------
+    ValidationError
+        With every problem found, when any row is refused (nothing written).
+    WarmGridError
+        When the file cannot be read at all.
+    """
+    say = progress or (lambda f, m: None)
+    say(0.0, "读取文件 reading the file")
+    source = read_source(path, sheet=sheet)
+    cols = auto_mapping(source.frame.columns, kind, mapping)
+    prep = validate(source, kind, store=store, mapping=cols, crs=crs, mode=mode, fix_swaps=fix_swaps,
+                    repair=repair, progress=say)
+    if prep.problems:
+        raise ValidationError(prep.problems)
+    return write(store, prep, mode=mode, dry_run=dry_run, username=username, progress=say)
