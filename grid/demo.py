@@ -93,8 +93,9 @@ _STATION_MIX = {
     "charity_store": 0.12, "service_hall": 0.04, "health_center": 0.08, "elderly_home": 0.08,
 }
 #: The winter campaign's target categories.
-_TARGETS = ["dibao_urban", "dibao_rural", "tekun", "wubao_central", "wubao_home",
-            "elderly_alone", "party_hardship", "serious_illness"]
+_TARGETS = [c for c in model.HARDSHIP if c in (
+    "dibao_urban", "dibao_rural", "tekun", "wubao_central", "wubao_home", "elderly_alone", "party_hardship",
+    "serious_illness")]
 
 
 @dataclass(frozen=True)
@@ -365,10 +366,18 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     prim = rng.choice(prim_codes, n, p=prim_p / prim_p.sum())
     second = rng.choice(np.array(_SECONDARY, dtype=object), n)
     has_second = (rng.random(n) < 0.25) & (second != prim)
-    categories: list[list[str]] = [
-        ([p, s] if hs else [p]) if v else []
-        for v, p, s, hs in zip(vulnerable, prim, second, has_second, strict=False)
-    ]
+    # Categories in vocabulary order (the importers' order too), built per distinct combination.
+    rank = {c: i for i, c in enumerate(model.HARDSHIP)}
+    pi = pd.Series(prim).map(rank).to_numpy(dtype=np.int64)
+    si = pd.Series(second).map(rank).to_numpy(dtype=np.int64)
+    combo = np.where(vulnerable, 1 + pi * 1000 + np.where(has_second, si + 1, 0), 0)
+    codes_by_rank = list(model.HARDSHIP)
+    lists: dict[int, list[str]] = {0: []}
+    for k in np.unique(combo):
+        if k:
+            p_, s_ = divmod(int(k) - 1, 1000)
+            lists[int(k)] = sorted({codes_by_rank[p_]} | ({codes_by_rank[s_ - 1]} if s_ else set()), key=lambda c: rank[c])
+    categories: list[list[str]] = [lists[k] for k in combo.tolist()]
     size = np.minimum(1 + rng.poisson(1.6, n), 8)
     alone = vulnerable & np.isin(prim, ["elderly_alone", "wubao_central", "wubao_home", "tekun"])
     size[alone] = 1

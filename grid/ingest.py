@@ -315,8 +315,10 @@ def read_source(path: str | Path, *, sheet: str | int | None = None) -> Source:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
             src = Source(p, fmt, frame, np.arange(len(frame)) + 2, encoding=enc)
         elif fmt in ("xlsx", "xls"):
-            engine = "openpyxl" if fmt == "xlsx" else "xlrd"
-            frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=object, engine=engine)
+            if fmt == "xlsx":
+                frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=object, engine="openpyxl")
+            else:
+                frame = _read_xls(data, sheet)
             frame = frame.dropna(how="all")
             src = Source(p, fmt, frame.reset_index(drop=True), frame.index.to_numpy() + 2)
         elif fmt == "geojson":
@@ -330,6 +332,29 @@ def read_source(path: str | Path, *, sheet: str | int | None = None) -> Source:
     src.sha256 = digest
     src.frame.columns = [str(c).strip() for c in src.frame.columns]
     return src
+
+
+def _read_xls(data: bytes, sheet: str | int | None) -> pd.DataFrame:
+    """A legacy .xls sheet with xlrd: numbers stay numbers, dates become datetimes."""
+    import xlrd
+
+    book = xlrd.open_workbook(file_contents=data)
+    ws = book.sheet_by_name(sheet) if isinstance(sheet, str) else book.sheet_by_index(sheet or 0)
+    rows = []
+    for r in range(ws.nrows):
+        row = []
+        for c in range(ws.ncols):
+            cell = ws.cell(r, c)
+            if cell.ctype == xlrd.XL_CELL_DATE:
+                row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+            elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                row.append(None)
+            else:
+                row.append(cell.value)
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows[1:], columns=[str(h) for h in rows[0]], dtype=object)
 
 
 def _read_geojson(p: Path, data: bytes) -> Source:
@@ -1004,7 +1029,8 @@ def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool =
     key = spec.key
     cast = {c: "::TEXT[]" for c in cats}
     compare = " OR ".join(
-        [f"t.{c} IS DISTINCT FROM s.{c}{cast.get(c, '')}" for c in cols if c != key]
+        [f"list_sort(t.{c}) IS DISTINCT FROM list_sort(s.{c}::TEXT[])" if c in cats
+         else f"t.{c} IS DISTINCT FROM s.{c}" for c in cols if c != key]
         + (["NOT coalesce(ST_Equals(t.geom, ST_GeomFromWKB(s._wkb)), t.geom IS NULL AND s._wkb IS NULL)"]
            if geo else [])) or "FALSE"
     say(0.72, "比对数据库 comparing with the database")
@@ -1020,7 +1046,7 @@ def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool =
     assert counts is not None
     rep.inserted, rep.updated = int(counts[0]), int(counts[1])
     rep.unchanged = len(stage) - rep.inserted - rep.updated
-    if dry_run or rep.inserted + rep.updated == 0:
+    if dry_run:
         say(1.0, "完成 done")
         return rep
     target = cols + (["geom"] if geo else [])
@@ -1038,8 +1064,9 @@ def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool =
             if spec.name == "households":
                 rep.history = _history(cur, prep, cols)
             say(0.8, "写入 writing")
-            cur.execute(sql)
-            if spec.name in ("households", "cells", "stations"):
+            if rep.inserted + rep.updated:
+                cur.execute(sql)
+            if rep.inserted + rep.updated and spec.name in ("households", "cells", "stations"):
                 say(0.9, "重算派生字段 recomputing derived columns")
                 store.refresh_derived()
             if "declared_cell" in stage.columns:

@@ -87,7 +87,9 @@ def test_rates_follow_the_domain_figures(district) -> None:
     assert 0.05 <= first.isin(["tekun", "wubao_home", "wubao_central"]).mean() <= 0.16  # about 10 %
     assert set(hh["categories"].explode().dropna()) <= set(model.HARDSHIP)
     assert hh["size"].between(1, 8).all()
-    assert (hh.loc[hh["categories"].map(lambda c: "elderly_alone" in c[:1]), "size"] == 1).all()
+    assert (hh.loc[hh["categories"].map(lambda c: list(c) == ["elderly_alone"]), "size"] == 1).all()
+    order = list(model.HARDSHIP)
+    assert all(list(c) == sorted(c, key=order.index) for c in hh["categories"])
 
 
 def test_id_numbers_carry_valid_check_digits(district) -> None:

@@ -1,0 +1,200 @@
+"""The data page (pages/data.py), driven headless with AppTest: upload, header mapping,
+validation, import and export, on a copy of the small district.
+
+AppTest drives ``st.file_uploader`` (``set_value((name, bytes, mime))``) and a keyed
+``st.data_editor`` through its edit state in session state, so the page is tested
+through its real widgets: no test hook in the page.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from grid.export import table_frame
+from grid.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "pages/data.py"
+
+
+@pytest.fixture()
+def app_env(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
+    """A copy of the small district (the session's read-only store holds the original)."""
+    from ui import _open
+
+    path = tmp_path / "app.duckdb"
+    shutil.copyfile(district_file[0], path)
+    monkeypatch.setenv("WARMGRID_DB", str(path))
+    monkeypatch.chdir(ROOT)
+    yield path
+    _open.clear()
+
+
+def _count(path: Path, table: str = "households") -> int:
+    from ui import _open
+
+    return _open(str(path)).count(table)
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _households(store: Store, n: int = 20) -> pd.DataFrame:
+    """``n`` new households (fresh ids) at the points of existing ones, with the importer's headers."""
+    df, geom = table_frame(store, "households")
+    assert geom == "geom"
+    rows = df.iloc[:: max(len(df) // n, 1)].head(n).reset_index(drop=True)
+    rows["户编号"] = [f"NEW{i:05d}" for i in range(len(rows))]
+    rows["经度"] = [g.x for g in rows["geom"]]
+    rows["纬度"] = [g.y for g in rows["geom"]]
+    return rows.drop(columns=["geom", "updated_at"])
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> None:
+    at.file_uploader(key="data_file").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_the_data_page_renders(app_env) -> None:
+    at = _page()
+    assert any("数据导入导出" in t.value for t in at.title)
+    assert not at.error
+    assert at.file_uploader(key="data_file")
+    assert at.selectbox(key="data_kind").value == "households"
+    assert at.selectbox(key="data_crs").value == "auto"
+    assert at.button(key="data_export_go")
+
+
+def test_a_valid_csv_validates_and_imports(app_env, store) -> None:
+    before = _count(app_env)
+    new = _households(store)
+    at = _page()
+    _upload(at, "新增住户.csv", new.to_csv(index=False).encode("gb18030"))
+    assert "gb18030" in _texts(at.markdown) and "csv" in _texts(at.markdown)
+    assert at.data_editor(key=at.data_editor[0].key).value["映射到 field"].iloc[0] == "户编号 · hh_id *"
+    assert at.button(key="data_import").disabled
+    at.button(key="data_validate").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, _texts(at.error)
+    assert f"{len(new)} 行可以导入" in _texts(at.success)
+    assert f"将新增 {len(new)}" in _texts(at.success)
+    assert not at.button(key="data_import").disabled
+    assert _count(app_env) == before  # validation writes nothing
+    at.button(key="data_import").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, _texts(at.error)
+    assert _count(app_env) == before + len(new)
+    report = _texts(at.code)
+    assert f"新增 {len(new)}" in report and "新增住户.csv" in report
+    assert at.button(key="data_import").disabled  # the validation is stale now: no double import
+    from ui import _open
+
+    s = _open(str(app_env))
+    assert s.scalar("SELECT count(*) FROM households WHERE hh_id LIKE 'NEW%' AND cell_id IS NOT NULL") == len(new)
+    assert s.scalar("SELECT file_name FROM imports ORDER BY import_id DESC LIMIT 1") == "新增住户.csv"
+
+
+def test_a_bad_csv_lists_every_problem_and_changes_nothing(app_env, store) -> None:
+    before = _count(app_env)
+    bad = _households(store, 6)
+    bad.loc[1, "身份证号"] = bad.loc[1, "身份证号"][:-1] + ("0" if bad.loc[1, "身份证号"][-1] != "0" else "1")
+    bad.loc[2, "地址"] = ""
+    bad.loc[3, "户编号"] = store.scalar("SELECT min(hh_id) FROM households")  # already in the database
+    bad["纬度"] = bad["纬度"].astype(object)
+    bad.loc[4, "纬度"] = "北纬24度"
+    at = _page()
+    _upload(at, "bad.csv", bad.to_csv(index=False).encode("utf-8-sig"))
+    at.button(key="data_validate").click().run()
+    assert not at.exception, at.exception
+    assert "发现 4 个问题" in _texts(at.error)
+    problems = at.dataframe[-1].value
+    assert list(zip(problems["行 row"], problems["字段 field"], strict=True)) == [
+        (3, "身份证号"), (4, "地址"), (5, "户编号"), (6, "纬度")]
+    assert at.download_button(key="data_problems_csv")
+    assert at.button(key="data_import").disabled
+    assert _count(app_env) == before
+
+
+def test_mapping_edits_become_overrides(app_env, store) -> None:
+    at = _page()
+    _upload(at, "new.csv", _households(store, 3).to_csv(index=False).encode("utf-8"))
+    editor = at.data_editor[0]
+    cols = list(editor.value["列 column"])
+    # Ignore the required 人口数 column: validation reports it missing.
+    at.session_state[editor.key] = {"edited_rows": {cols.index("人口数"): {"映射到 field": "(忽略 ignore)"}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="data_validate").click().run()
+    assert not at.exception, at.exception
+    assert "缺少必填列“人口数”" in at.dataframe[-1].value["原因"].iloc[0]
+    assert at.button(key="data_import").disabled
+
+
+def test_a_zipped_shapefile_in_a_folder_without_cpg(app_env, store, tmp_path) -> None:
+    """A GBK .dbf without .cpg inside a folder of the zip: extracted by the page, encoding detected."""
+    rows = _households(store, 5)
+    gdf = gpd.GeoDataFrame(rows.drop(columns=["经度", "纬度", "所属网格"]),
+                           geometry=gpd.points_from_xy(rows["经度"], rows["纬度"]), crs="EPSG:4326")
+    shp = tmp_path / "shp" / "住户.shp"
+    shp.parent.mkdir()
+    gdf.to_file(shp, engine="pyogrio", encoding="GB18030")
+    shp.with_suffix(".cpg").unlink()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in shp.parent.iterdir():
+            zf.write(f, f"数据/{f.name}")
+    before = _count(app_env)
+    at = _page()
+    _upload(at, "住户.zip", buf.getvalue())
+    assert not at.error, _texts(at.error)
+    assert "GB18030" in _texts(at.markdown) and "shp" in _texts(at.markdown)
+    at.button(key="data_validate").click().run()
+    assert not at.error, _texts(at.error)
+    at.button(key="data_import").click().run()
+    assert not at.exception, at.exception
+    assert _count(app_env) == before + 5
+
+
+def test_an_unreadable_file_is_an_error_not_a_traceback(app_env) -> None:
+    at = _page()
+    _upload(at, "broken.zip", b"not a zip at all")
+    assert "不是有效的 zip 文件" in _texts(at.error) and "not a valid zip file" in _texts(at.error)
+    _upload(at, "latin.csv", "户编号,地址\nA1,x\n".encode("gb18030") + b"\xff\xfe\xfa\n")
+    assert "编码无法识别" in _texts(at.error)
+
+
+def test_export_gives_a_download(app_env) -> None:
+    at = _page()
+    at.selectbox(key="data_export_table").set_value("households")
+    at.selectbox(key="data_export_format").set_value("geojson")
+    at.selectbox(key="data_export_crs").set_value("gcj02").run()
+    at.button(key="data_export_go").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, _texts(at.error)
+    button = at.download_button(key="data_export_download")
+    assert f"（{_count(app_env):,} 行）" in button.label and ".geojson" in button.label
+    # A table without geometry cannot be GeoJSON: said in both languages.
+    at.selectbox(key="data_export_table").set_value("visits").run()
+    at.button(key="data_export_go").click().run()
+    assert not at.exception, at.exception
+    assert "需要几何字段" in _texts(at.error) and "needs a geometry" in _texts(at.error)
+

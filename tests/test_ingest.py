@@ -1,0 +1,651 @@
+"""Importing the files people really have: every malformed case is refused with
+its row, field and reason, and the database is exactly as it was; good files
+round-trip through every export format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from grid import crs as crs_mod
+from grid.errors import ValidationError, WarmGridError
+from grid.export import export_table, table_frame
+from grid.ingest import auto_mapping, detect_encoding, import_file, read_source
+from grid.store import TABLES, Store, open_store
+
+HH_HEAD = ["户编号", "户主姓名", "身份证号", "联系电话", "地址", "人口数", "类别", "经度", "纬度"]
+
+
+def _id(body17: str) -> str:
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body17 + "10X98765432"[sum(int(c) * k for c, k in zip(body17, w, strict=True)) % 11]
+
+
+GOOD_ID = _id("35020319561203001")
+
+
+def checksums(store: Store) -> dict[str, str]:
+    out = {}
+    for t in (*TABLES, "warmgrid_meta"):
+        out[t] = store.scalar(
+            f"SELECT md5(coalesce(string_agg(CAST(x AS VARCHAR), '|' ORDER BY CAST(x AS VARCHAR)), '')) FROM {t} x")
+    return out
+
+
+@pytest.fixture()
+def db(district_file, tmp_path) -> Store:
+    path = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], path)
+    s = open_store(path)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def spots(district) -> list[tuple[float, float]]:
+    """Points of existing households: inside the district."""
+    hh = district.households
+    return list(zip(hh["lon"].head(20), hh["lat"].head(20), strict=True))
+
+
+def hh_rows(spots: list[tuple[float, float]], n: int = 3) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(n):
+        lon, lat = spots[i]
+        rows.append({"户编号": f"X{i + 1:04d}", "户主姓名": f"测试{i}", "身份证号": _id(f"3502031956120300{i}"),
+                     "联系电话": f"1380013800{i}", "地址": f"中山路{i + 1}号", "人口数": str(2 + i % 3),
+                     "类别": "低保、残疾" if i % 2 == 0 else "", "经度": repr(lon), "纬度": repr(lat)})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], encoding: str = "utf-8", header: list[str] | None = None) -> Path:
+    df = pd.DataFrame(rows, columns=header or list(rows[0]))
+    path.write_bytes(df.to_csv(index=False).encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def write_geojson(path: Path, features: list[dict[str, Any]]) -> Path:
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+                    encoding="utf-8")
+    return path
+
+
+def expect_refused(db: Store, kind: str, path: Path, row: int | None, field: str, reason: str,
+                   **kw: Any) -> ValidationError:
+    before = checksums(db)
+    with pytest.raises(ValidationError) as err:
+        import_file(db, kind, path, **kw)
+    hits = [p for p in err.value.problems if p.row == row and field in p.field and reason in (p.zh + " " + p.en)]
+    assert hits, f"expected row {row} / {field} / {reason!r}; got:\n" + "\n".join(map(str, err.value.problems))
+    assert all(p.where == path.name for p in err.value.problems)
+    assert checksums(db) == before, "a refused import changed the database"
+    return err.value
+
+
+# ------------------------------------------------------------------ households CSV: field by field
+def _bad_households(field: str, value: str) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    def change(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows[1][field] = value
+        return rows
+    return change
+
+
+CSV_CASES = [
+    # (id, field to spoil in data row 2 (spreadsheet row 3), value, reported field, reason)
+    ("empty id", "户编号", "", "户编号", "empty"),
+    ("id check digit", "身份证号", GOOD_ID[:-1] + ("0" if GOOD_ID[-1] != "0" else "1"), "身份证号", "check"),
+    ("id birth date", "身份证号", _id("35020319561303001"), "身份证号", "birth"),
+    ("id length", "身份证号", "35020319561203", "身份证号", ""),
+    ("id excel float", "身份证号", "3.50203195612030e+17", "身份证号", "number"),
+    ("id letters", "身份证号", "35020319561203ABCD", "身份证号", ""),
+    ("phone short", "联系电话", "13800", "联系电话", ""),
+    ("phone float", "联系电话", "1.38001e+10", "联系电话", "number"),
+    ("phone text", "联系电话", "无", "联系电话", ""),
+    ("size zero", "人口数", "0", "人口数", ""),
+    ("size fraction", "人口数", "3.5", "人口数", ""),
+    ("size text", "人口数", "许多", "人口数", ""),
+    ("size too large", "人口数", "100", "人口数", ""),
+    ("unknown category", "类别", "低保、外星人", "类别", "外星人"),
+    ("lon not a number", "经度", "东经118度", "经度", "not a number"),
+    ("lon nan", "经度", "nan", "经度", "NaN"),
+    ("lon infinite", "经度", "inf", "经度", "NaN or infinite"),
+    ("address empty", "地址", "  ", "地址", "empty"),
+    ("size empty", "人口数", "", "人口数", "empty"),
+]
+
+
+@pytest.mark.parametrize(("case", "column", "value", "field", "reason"), CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_households_csv_field_cases(db, spots, tmp_path, case, column, value, field, reason) -> None:
+    rows = _bad_households(column, value)(hh_rows(spots))
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 3, field, reason)
+
+
+def test_unknown_status_is_refused(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    for r in rows:
+        r["状态"] = "在册"
+    rows[2]["状态"] = "失联"
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 4, "状态", "allowed")
+
+
+def test_missing_required_column(db, spots, tmp_path) -> None:
+    rows = [{k: v for k, v in r.items() if k != "地址"} for r in hh_rows(spots)]
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), None, "address", "missing")
+
+
+def test_missing_coordinate_columns(db, spots, tmp_path) -> None:
+    rows = [{k: v for k, v in r.items() if k not in ("经度", "纬度")} for r in hh_rows(spots)]
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), None, "经度", "longitude and latitude")
+
+
+def test_missing_latitude_value(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    rows[0]["纬度"] = ""
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 2, "geometry", "missing")
+
+
+def test_duplicate_ids_within_the_file(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    rows[2]["户编号"] = rows[0]["户编号"]
+    err = expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 4, "户编号", "row 2")
+    assert "duplicate" in str(err)
+
+
+def test_ids_already_in_the_database_in_insert_mode(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    rows[1]["户编号"] = "H0000001"
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 3, "户编号", "already in the database")
+
+
+def test_swapped_coordinates_are_reported_and_fixed_on_request(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    rows[1]["经度"], rows[1]["纬度"] = rows[1]["纬度"], rows[1]["经度"]
+    path = write_csv(tmp_path / "hh.csv", rows)
+    expect_refused(db, "households", path, 3, "经度/纬度", "swapped")
+    rep = import_file(db, "households", path, fix_swaps=True)
+    assert rep.inserted == 3
+    assert any(n.row == 3 and "swapped" in n.en for n in rep.notes)
+    lon = db.scalar("SELECT ST_X(geom) FROM households WHERE hh_id = 'X0002'")
+    assert abs(lon - spots[1][0]) < 1e-9
+
+
+@pytest.mark.parametrize(("lon", "lat", "reason"), [
+    (0.0, 0.0, "outside mainland China"),
+    (-73.98, 40.75, "outside mainland China"),
+    (116.40, 39.90, "outside the district"),
+])
+def test_points_outside_are_refused(db, spots, tmp_path, lon, lat, reason) -> None:
+    rows = hh_rows(spots)
+    rows[0]["经度"], rows[0]["纬度"] = str(lon), str(lat)
+    expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 2, "经度/纬度", reason)
+
+
+def test_many_problems_are_reported_together(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots, 5)
+    rows[0]["人口数"] = "0"
+    rows[1]["身份证号"] = "123"
+    rows[2]["类别"] = "无此类别"
+    rows[3]["经度"] = "abc"
+    err = expect_refused(db, "households", write_csv(tmp_path / "hh.csv", rows), 2, "人口数", "")
+    assert {p.row for p in err.problems} >= {2, 3, 4, 5}
+
+
+def test_undecodable_bytes_are_a_clear_error(db, tmp_path) -> None:
+    p = tmp_path / "hh.csv"
+    p.write_bytes(b"\xff\xfe\xfa\x80\x81 not text")
+    before = checksums(db)
+    with pytest.raises(WarmGridError, match="UTF-8"):
+        import_file(db, "households", p)
+    assert checksums(db) == before
+
+
+def test_unsupported_format(db, tmp_path) -> None:
+    p = tmp_path / "hh.doc"
+    p.write_text("x")
+    with pytest.raises(WarmGridError, match="unsupported file format"):
+        import_file(db, "households", p)
+
+
+# ------------------------------------------------------------------ spreadsheets
+def test_xlsx_id_stored_as_a_number_names_the_cell(db, spots, tmp_path) -> None:
+    rows = [list(r.values()) for r in hh_rows(spots)]
+    for r in rows:
+        r[5], r[7], r[8] = int(r[5]), float(r[7]), float(r[8])
+    rows[1][2] = 350203195612030016  # Excel keeps 15 significant digits
+    rows[1][2] = float(rows[1][2])
+    expect_refused(db, "households", write_xlsx(tmp_path / "hh.xlsx", HH_HEAD, rows), 3, "身份证号", "number")
+
+
+def test_xlsx_phone_stored_with_decimals(db, spots, tmp_path) -> None:
+    rows = [list(r.values()) for r in hh_rows(spots)]
+    rows[2][3] = 13800138000.5
+    expect_refused(db, "households", write_xlsx(tmp_path / "hh.xlsx", HH_HEAD, rows), 4, "联系电话", "")
+
+
+def test_xls_bad_size(db, spots, tmp_path) -> None:
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("住户")
+    rows = hh_rows(spots)
+    rows[0]["人口数"] = "-2"
+    for j, h in enumerate(HH_HEAD):
+        ws.write(0, j, h)
+    for i, r in enumerate(rows, start=1):
+        for j, h in enumerate(HH_HEAD):
+            ws.write(i, j, r[h])
+    p = tmp_path / "hh.xls"
+    wb.save(str(p))
+    expect_refused(db, "households", p, 2, "人口数", "")
+
+
+def test_xls_good_file_imports(db, spots, tmp_path) -> None:
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("住户")
+    rows = hh_rows(spots)
+    for j, h in enumerate(HH_HEAD):
+        ws.write(0, j, h)
+    for i, r in enumerate(rows, start=1):
+        for j, h in enumerate(HH_HEAD):
+            ws.write(i, j, r[h])
+    p = tmp_path / "hh.xls"
+    wb.save(str(p))
+    assert import_file(db, "households", p).inserted == 3
+
+
+# ------------------------------------------------------------------ polygons
+def _cell_feature(db: Store, cell_id: str, geometry: dict[str, Any] | None, community: str | None = None
+                  ) -> dict[str, Any]:
+    comm = community or db.scalar("SELECT min(code) FROM admin_units WHERE level = 'community'")
+    return {"type": "Feature", "properties": {"网格编码": cell_id, "网格名称": "新网格", "社区代码": comm},
+            "geometry": geometry}
+
+
+def _square(db: Store, d: float = 0.001) -> list[list[float]]:
+    lon, lat = db.query("SELECT ST_X(ST_Centroid(geom)) x, ST_Y(ST_Centroid(geom)) y FROM cells LIMIT 1").iloc[0]
+    return [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
+
+
+def _comm(db: Store) -> str:
+    return str(db.scalar("SELECT min(code) FROM admin_units WHERE level = 'community'"))
+
+
+POLY_CASES = [
+    ("not closed", lambda sq: {"type": "Polygon", "coordinates": [sq[:-1]]}, "not closed"),
+    ("bow tie", lambda sq: {"type": "Polygon", "coordinates": [[sq[0], sq[2], sq[1], sq[3], sq[0]]]},
+     "Self-intersection"),
+    ("empty", lambda sq: {"type": "Polygon", "coordinates": []}, "empty"),
+    ("point", lambda sq: {"type": "Point", "coordinates": sq[0]}, "wrong geometry type"),
+    ("line", lambda sq: {"type": "LineString", "coordinates": sq[:3]}, "wrong geometry type"),
+    ("nan", lambda sq: {"type": "Polygon", "coordinates": [[sq[0], [float("nan"), sq[1][1]], sq[2], sq[0]]]},
+     "NaN"),
+    ("missing", lambda sq: None, "missing"),
+    ("too few points", lambda sq: {"type": "Polygon", "coordinates": [[sq[0], sq[1], sq[0]]]}, "fewer than 4"),
+    ("outside china", lambda sq: {"type": "Polygon", "coordinates": [[[2, 48], [3, 48], [3, 49], [2, 48]]]},
+     "outside mainland China"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "reason"), POLY_CASES, ids=[c[0] for c in POLY_CASES])
+def test_cell_polygons(db, tmp_path, case, make, reason) -> None:
+    comm = _comm(db)
+    good = _cell_feature(db, comm + "901", {"type": "Polygon", "coordinates": [_square(db)]})
+    bad = _cell_feature(db, comm + "902", make(_square(db, 0.002)))
+    expect_refused(db, "cells", write_geojson(tmp_path / "cells.geojson", [good, bad]), 2, "geometry", reason)
+
+
+def test_invalid_polygon_is_repaired_on_request_with_the_area_change(db, tmp_path) -> None:
+    comm = _comm(db)
+    sq = _square(db, 0.002)
+    bow = {"type": "Polygon", "coordinates": [[sq[0], sq[2], sq[1], sq[3], sq[0]]]}
+    path = write_geojson(tmp_path / "cells.geojson", [_cell_feature(db, comm + "903", bow)])
+    rep = import_file(db, "cells", path, repair=True)
+    assert rep.inserted == 1
+    assert any("area changed" in n.en and n.row == 1 for n in rep.notes)
+    assert db.scalar(f"SELECT ST_IsValid(geom) FROM cells WHERE cell_id = '{comm}903'")
+
+
+@pytest.mark.parametrize(("props", "field", "reason"), [
+    ({"网格编码": "9999"}, "网格编码", "13-18 digits"),
+    ({"网格编码": "ABC203001001001"}, "网格编码", "13-18 digits"),
+    ({"网格编码": "350299999999001"}, "网格编码", "start with its community code"),
+    ({"社区代码": "35020300100"}, "社区代码", "12 digits"),
+    ({"网格名称": ""}, "网格名称", "empty"),
+])
+def test_cell_attributes(db, tmp_path, props, field, reason) -> None:
+    f = _cell_feature(db, _comm(db) + "904", {"type": "Polygon", "coordinates": [_square(db)]})
+    f["properties"].update(props)
+    expect_refused(db, "cells", write_geojson(tmp_path / "cells.geojson", [f]), 1, field, reason)
+
+
+def test_cells_need_geometries(db, tmp_path) -> None:
+    p = write_csv(tmp_path / "cells.csv", [{"网格编码": _comm(db) + "905", "网格名称": "x", "社区代码": _comm(db)}])
+    expect_refused(db, "cells", p, None, "geometry", "polygon geometries")
+
+
+def test_geojson_that_is_not_a_feature_collection(db, tmp_path) -> None:
+    p = tmp_path / "x.geojson"
+    p.write_text(json.dumps({"type": "Polygon", "coordinates": []}))
+    with pytest.raises(WarmGridError, match="FeatureCollection"):
+        import_file(db, "cells", p)
+
+
+def _stations_gdf(db: Store, **change: Any) -> gpd.GeoDataFrame:
+    lon, lat = db.query("SELECT ST_X(geom) x, ST_Y(geom) y FROM households LIMIT 1").iloc[0]
+    row = {"站点编号": "SNEW1", "站点名称": "新卫生室", "站点类型": "卫生室", "服务半径": 300.0}
+    row.update(change)
+    return gpd.GeoDataFrame([row], geometry=[shapely.Point(lon, lat)], crs="EPSG:4326")
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), [
+    ({"站点类型": "太空站"}, "站点类型", "allowed"),
+    ({"服务半径": -100.0}, "服务半径", ""),
+])
+def test_shapefile_stations(db, tmp_path, change, field, reason) -> None:
+    p = tmp_path / "stations.shp"  # GBK: four Chinese characters fit the 10-byte field names
+    _stations_gdf(db, **change).to_file(p, encoding="GBK")
+    expect_refused(db, "stations", p, 1, field, reason)
+
+
+def test_patrol_route_line_is_the_wrong_type(db, tmp_path) -> None:
+    sq = _square(db)
+    gdf = gpd.GeoDataFrame([{"区域编号": "PNEW", "巡逻队": "新队"}], geometry=[shapely.LineString(sq[:3])],
+                           crs="EPSG:4326")
+    p = tmp_path / "patrol.gpkg"
+    gdf.to_file(p, driver="GPKG")
+    expect_refused(db, "patrol_areas", p, 1, "geometry", "wrong geometry type")
+
+
+def test_geoparquet_point_outside_china(db, tmp_path) -> None:
+    gdf = gpd.GeoDataFrame([{"户编号": "XP1", "地址": "某地", "人口数": 2}], geometry=[shapely.Point(151.2, -33.9)],
+                           crs="EPSG:4326")
+    p = tmp_path / "hh.parquet"
+    gdf.to_parquet(p)
+    expect_refused(db, "households", p, 1, "经度/纬度", "outside mainland China")
+
+
+# ------------------------------------------------------------------ other kinds
+CAMPAIGN = {"活动编号": "C9", "活动名称": "春节慰问", "组织单位代码": "350203000000", "开始日期": "2026-11-01",
+            "结束日期": "2027-02-28", "对象类别": "低保、特困", "预算": "10000"}
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), [
+    ({"结束日期": "2026-10-01"}, "结束日期", "before the start"),
+    ({"开始日期": "2026-02-30"}, "开始日期", ""),
+    ({"预算": "-5"}, "预算", ""),
+    ({"对象类别": "低保、富豪"}, "对象类别", "富豪"),
+    ({"组织单位代码": "3502"}, "组织单位代码", "12 digits"),
+])
+def test_campaign_cases(db, tmp_path, change, field, reason) -> None:
+    row = dict(CAMPAIGN)
+    row.update(change)
+    p = write_xlsx(tmp_path / "c.xlsx", list(row), [list(row.values())])
+    expect_refused(db, "campaigns", p, 2, field, reason)
+
+
+@pytest.mark.parametrize(("kind", "row", "field", "reason"), [
+    ("visits", {"记录编号": "VX1", "户编号": "NOPE", "走访时间": "2026-03-01 10:00"}, "户编号", "no such household"),
+    ("visits", {"记录编号": "VX1", "户编号": "H0000001", "走访时间": "1999-12-31"}, "走访时间", ""),
+    ("visits", {"记录编号": "VX1", "户编号": "H0000001", "走访时间": "上周"}, "走访时间", ""),
+    ("needs", {"诉求编号": "NX1", "户编号": "H0000001", "提出时间": "2026-03-05", "办结时间": "2026-03-01",
+               "诉求类别": "就医"}, "办结时间", "resolved before"),
+    ("needs", {"诉求编号": "NX1", "户编号": "H0000001", "提出时间": "2026-03-05", "诉求类别": "就医",
+               "办理状态": "已解决"}, "办结时间", "resolution time"),
+    ("needs", {"诉求编号": "NX1", "户编号": "H0000001", "提出时间": "2026-03-05", "诉求类别": "算命"},
+     "诉求类别", "allowed"),
+    ("assistance", {"记录编号": "AX1", "户编号": "H0000001", "项目": "情暖万家", "金额": "-500",
+                    "发放时间": "2026-01-10", "发放单位": "街道"}, "金额", ""),
+    ("assistance", {"记录编号": "AX1", "户编号": "H0000001", "项目": "情暖万家", "金额": "五百块",
+                    "发放时间": "2026-01-10", "发放单位": "街道"}, "金额", ""),
+    ("assistance", {"记录编号": "AX1", "户编号": "NOPE", "项目": "情暖万家", "金额": "500",
+                    "发放时间": "2026-01-10", "发放单位": "街道"}, "户编号", "no such household"),
+    ("assistance", {"记录编号": "AX1", "户编号": "H0000001", "项目": "情暖万家", "金额": "500",
+                    "发放时间": "", "发放单位": "街道"}, "发放时间", "empty"),
+    ("admin_units", {"区划代码": "350203009000", "名称": "新街道", "级别": "省"}, "级别", "allowed"),
+    ("admin_units", {"区划代码": "350203009000", "名称": "新区", "级别": "区", "上级代码": "350200000000"},
+     "上级代码", "no parent code"),
+    ("people", {"人员编号": "PX1", "姓名": "钱八", "身份": "外卖员"}, "身份", "allowed"),
+    ("people", {"人员编号": "PX1", "姓名": "钱八", "身份": "网格员", "联系电话": "12345"}, "联系电话", ""),
+])
+def test_record_kinds(db, tmp_path, kind, row, field, reason) -> None:
+    expect_refused(db, kind, write_csv(tmp_path / f"{kind}.csv", [row]), 2, field, reason)
+
+
+# ------------------------------------------------------------------ encodings and mapping
+def test_encoding_detection() -> None:
+    assert detect_encoding("户主,𠮷".encode()) == "utf-8"
+    assert detect_encoding(b"\xef\xbb\xbf" + "户主".encode()) == "utf-8-sig"
+    assert detect_encoding("户主".encode("gbk")) == "gb18030"
+    assert detect_encoding("𠮷".encode("gb18030")) == "gb18030"
+
+
+def test_gb18030_csv_with_rare_characters_arrives_intact(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    rows[0]["户主姓名"] = "𠮷祥"
+    rows[1]["地址"] = "䶮路𡃁号"
+    p = write_csv(tmp_path / "hh.csv", rows, encoding="gb18030")
+    rep = import_file(db, "households", p)
+    assert rep.encoding == "gb18030" and rep.inserted == 3
+    assert db.scalar("SELECT head_name FROM households WHERE hh_id = 'X0001'") == "𠮷祥"
+    assert db.scalar("SELECT address FROM households WHERE hh_id = 'X0002'") == "䶮路𡃁号"
+
+
+def test_utf8_bom_csv(db, spots, tmp_path) -> None:
+    p = write_csv(tmp_path / "hh.csv", hh_rows(spots), encoding="utf-8-sig")
+    assert import_file(db, "households", p).encoding == "utf-8-sig"
+
+
+@pytest.mark.parametrize("with_cpg", [False, True])
+def test_gbk_shapefile_arrives_intact(db, tmp_path, with_cpg) -> None:
+    p = tmp_path / "stations.shp"
+    _stations_gdf(db, 站点名称="鼓浪屿龙头路卫生室").to_file(p, encoding="GBK")
+    if not with_cpg:
+        p.with_suffix(".cpg").unlink(missing_ok=True)
+    else:
+        p.with_suffix(".cpg").write_text("GBK")
+    import_file(db, "stations", p)
+    assert db.scalar("SELECT name FROM stations WHERE station_id = 'SNEW1'") == "鼓浪屿龙头路卫生室"
+
+
+def test_header_mapping_handles_variants_and_overrides() -> None:
+    cols = ["户号", "户主", "公民身份号码", "手机号码", "家庭住址", "家庭人口数", "救助类别", "Longitude", "LAT",
+            "备注"]
+    m = auto_mapping(cols, "households")
+    assert m == {"户号": "hh_id", "户主": "head_name", "公民身份号码": "id_number", "手机号码": "phone",
+                 "家庭住址": "address", "家庭人口数": "size", "救助类别": "categories", "Longitude": "lon",
+                 "LAT": "lat"}
+    m2 = auto_mapping(cols, "households", {"备注": "address", "家庭住址": ""})
+    assert m2["备注"] == "address" and "家庭住址" not in m2
+    with pytest.raises(WarmGridError):
+        auto_mapping(cols, "households", {"备注": "no_such_field"})
+    assert auto_mapping(["金额(元)", "发放日期"], "assistance") == {"金额(元)": "amount_yuan", "发放日期": "given_at"}
+
+
+def test_declared_cell_that_disagrees_is_noted(db, spots, tmp_path) -> None:
+    rows = hh_rows(spots)
+    for r in rows:
+        r["所属网格"] = "不存在的网格"
+    rep = import_file(db, "households", write_csv(tmp_path / "hh.csv", rows))
+    assert len([n for n in rep.notes if "declared cell" in n.en]) == 3
+
+
+# ------------------------------------------------------------------ coordinates
+@pytest.mark.parametrize("system", ["gcj02", "bd09"])
+def test_offset_coordinates_are_converted_to_wgs84(db, spots, tmp_path, system) -> None:
+    rows = hh_rows(spots)
+    for r, (lon, lat) in zip(rows, spots, strict=False):
+        x, y = crs_mod.from_wgs84(lon, lat, system)
+        r["经度"], r["纬度"] = repr(float(x)), repr(float(y))
+    import_file(db, "households", write_csv(tmp_path / "hh.csv", rows), crs=system)
+    got = db.query("SELECT hh_id, ST_X(geom) x, ST_Y(geom) y FROM households WHERE hh_id LIKE 'X%' ORDER BY hh_id")
+    for (lon, lat), (x, y) in zip(spots, got[["x", "y"]].itertuples(index=False), strict=False):
+        metres = np.hypot((x - lon) * 101_000, (y - lat) * 110_600)
+        assert metres < 0.5
+
+
+def test_projected_shapefile_is_converted(db, tmp_path) -> None:
+    p = tmp_path / "stations.shp"
+    _stations_gdf(db).to_crs("EPSG:4547").to_file(p, encoding="GBK")
+    import_file(db, "stations", p)
+    lon, lat = db.query("SELECT ST_X(geom) x, ST_Y(geom) y FROM stations WHERE station_id='SNEW1'").iloc[0]
+    want = _stations_gdf(db).geometry.iloc[0]
+    assert abs(lon - want.x) < 1e-7 and abs(lat - want.y) < 1e-7
+
+
+# ------------------------------------------------------------------ all or nothing, re-import, history
+def test_dry_run_writes_nothing(db, spots, tmp_path) -> None:
+    before = checksums(db)
+    rep = import_file(db, "households", write_csv(tmp_path / "hh.csv", hh_rows(spots)), dry_run=True)
+    assert rep.dry_run and rep.inserted == 3
+    assert checksums(db) == before
+
+
+def test_a_failure_while_writing_rolls_everything_back(db, spots, tmp_path, monkeypatch) -> None:
+    before = checksums(db)
+
+    def boom(self: Store) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Store, "refresh_derived", boom)
+    with pytest.raises(RuntimeError):
+        import_file(db, "households", write_csv(tmp_path / "hh.csv", hh_rows(spots)))
+    monkeypatch.undo()
+    assert checksums(db) == before
+
+
+def test_reimport_changes_nothing_and_updates_change_rows_with_history(db, spots, tmp_path) -> None:
+    path = write_csv(tmp_path / "hh.csv", hh_rows(spots))
+    first = import_file(db, "households", path)
+    assert (first.inserted, first.updated) == (3, 0)
+    assert db.scalar("SELECT count(*) FROM household_history WHERE change = 'added'") == 3
+    after_first = checksums(db)
+    again = import_file(db, "households", path, mode="upsert")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    same = checksums(db)
+    assert {k: v for k, v in same.items() if k != "imports"} == {k: v for k, v in after_first.items() if k != "imports"}
+    rows = hh_rows(spots)
+    rows[0]["类别"] = "特困"
+    rows[1]["人口数"] = "7"
+    for r in rows:
+        r["状态"] = "在册"
+    rows[2]["状态"] = "退出"
+    upd = import_file(db, "households", write_csv(tmp_path / "hh2.csv", rows), mode="upsert")
+    assert (upd.inserted, upd.updated) == (0, 3)
+    assert db.scalar("SELECT categories FROM households WHERE hh_id='X0001'") == ["tekun"]
+    assert db.scalar("SELECT size FROM households WHERE hh_id='X0002'") == 7
+    hist = db.query("SELECT hh_id, change, old_value, new_value FROM household_history"
+                    " WHERE change <> 'added' ORDER BY hh_id, change")
+    assert hist.values.tolist() == [["X0001", "categories", "dibao_urban,disabled", "tekun"],
+                                    ["X0003", "status", "active", "removed"]]
+    assert db.count("imports") == 3
+
+
+def test_cells_import_recomputes_household_cells(db, tmp_path) -> None:
+    cells = db.query("SELECT cell_id FROM cells ORDER BY cell_id")["cell_id"].tolist()
+    gone = cells[0]
+    n_before = db.scalar("SELECT count(*) FROM households WHERE cell_id = ?", [gone])
+    assert n_before > 0
+    # Re-import the first cell's neighbour with the first cell's polygon merged in.
+    df, geom = table_frame(db, "cells")
+    first, second = df.iloc[0], df.iloc[1]
+    merged = shapely.union_all([first["geom"], second["geom"]])
+    feat = {"type": "Feature", "geometry": json.loads(shapely.to_geojson(merged)),
+            "properties": {"网格编码": second["网格编码"], "网格名称": second["网格名称"], "社区代码": second["社区代码"]}}
+    if first["社区代码"] != second["社区代码"]:
+        pytest.skip("the first two cells are in different communities in this district")
+    with db.transaction() as cur:
+        cur.execute("DELETE FROM cells WHERE cell_id = ?", [gone])
+    import_file(db, "cells", write_geojson(tmp_path / "c.geojson", [feat]), mode="upsert")
+    assert db.scalar("SELECT count(*) FROM households WHERE cell_id = ?", [gone]) == 0
+    assert db.scalar("SELECT count(*) FROM households WHERE cell_id IS NULL") == 0
+
+
+# ------------------------------------------------------------------ round trips
+ROUND = [("admin_units", ".geojson"), ("admin_units", ".gpkg"), ("cells", ".gpkg"), ("cells", ".parquet"),
+         ("cells", ".geojson"), ("households", ".csv"), ("households", ".xlsx"), ("households", ".geojson"),
+         ("households", ".parquet"), ("stations", ".xlsx"), ("stations", ".gpkg"), ("patrol_areas", ".parquet"),
+         ("people", ".csv"), ("campaigns", ".xlsx"), ("visits", ".csv"), ("needs", ".xlsx"),
+         ("assistance", ".csv"), ("assistance", ".xlsx")]
+
+
+def _content(store: Store, table: str) -> pd.DataFrame:
+    from grid.ingest import KINDS
+
+    spec = KINDS[table]
+    cols = [f.name for f in spec.fields if f.store]
+    geo = ", ST_AsText(ST_ReducePrecision(geom, 1e-9)) AS g" if spec.geometry else ""
+    return store.query(f"SELECT {', '.join(cols)}{geo} FROM {table} ORDER BY {spec.key}")
+
+
+@pytest.mark.parametrize(("table", "suffix"), ROUND, ids=[f"{t}{s}" for t, s in ROUND])
+def test_export_then_import_gives_back_the_same_rows(store, tmp_path, table, suffix) -> None:
+    path = tmp_path / f"{table}{suffix}"
+    n = export_table(store, table, path)
+    assert n == store.count(table)
+    fresh = open_store(tmp_path / "fresh.duckdb")
+    try:
+        # References first: visits, needs and assistance need their households.
+        if table in ("visits", "needs", "assistance"):
+            export_table(store, "households", tmp_path / "hh.parquet")
+            import_file(fresh, "households", tmp_path / "hh.parquet")
+        rep = import_file(fresh, table, path)
+        assert rep.inserted == n
+        a, b = _content(store, table), _content(fresh, table)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+        assert import_file(fresh, table, path, mode="upsert").unchanged == n
+    finally:
+        fresh.close()
+
+
+def test_gcj02_export_for_amap_users(store, tmp_path) -> None:
+    p = tmp_path / "st.csv"
+    export_table(store, "stations", p, crs="gcj02")
+    df = pd.read_csv(p, dtype=str)
+    wgs = store.query("SELECT ST_X(geom) x, ST_Y(geom) y FROM stations ORDER BY station_id")
+    x, y = crs_mod.wgs84_to_gcj02(wgs["x"].to_numpy(), wgs["y"].to_numpy())
+    assert np.allclose(df["经度"].astype(float), x, atol=1e-12) and np.allclose(df["纬度"].astype(float), y, atol=1e-12)
+    offset = np.hypot((x - wgs["x"]) * 101_000, (y - wgs["y"]) * 110_600)
+    assert (offset > 100).all()  # GCJ-02 really is offset by hundreds of metres
+
+
+def test_xlsx_export_keeps_ids_and_phones_as_text(store, tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    p = tmp_path / "hh.xlsx"
+    export_table(store, "households", p)
+    ws = load_workbook(p).active
+    assert ws is not None
+    header = [c.value for c in ws[1]]
+    for name in ("身份证号", "联系电话", "户编号"):
+        col = header.index(name) + 1
+        cell = ws.cell(row=2, column=col)
+        assert isinstance(cell.value, str) and cell.number_format == "@"
+
+
+def test_read_source_reports_format_and_rows(tmp_path, spots) -> None:
+    src = read_source(write_csv(tmp_path / "hh.csv", hh_rows(spots)))
+    assert src.format == "csv" and list(src.rows) == [2, 3, 4]
