@@ -1031,7 +1031,9 @@ def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool =
     compare = " OR ".join(
         [f"list_sort(t.{c}) IS DISTINCT FROM list_sort(s.{c}::TEXT[])" if c in cats
          else f"t.{c} IS DISTINCT FROM s.{c}" for c in cols if c != key]
-        + (["NOT coalesce(ST_Equals(t.geom, ST_GeomFromWKB(s._wkb)), t.geom IS NULL AND s._wkb IS NULL)"]
+        # Geometries equal to 1e-9 degrees (0.1 mm) are unchanged: converting GCJ-02 and back is not bit-exact.
+        + (["NOT coalesce(ST_Equals(ST_ReducePrecision(t.geom, 1e-9), ST_ReducePrecision(ST_GeomFromWKB(s._wkb), "
+            "1e-9)), t.geom IS NULL AND s._wkb IS NULL)"]
            if geo else [])) or "FALSE"
     say(0.72, "比对数据库 comparing with the database")
     reader = store.cursor()

@@ -82,3 +82,37 @@ def test_reading_a_database_a_running_app_holds_fails_clearly(tmp_path: Path) ->
         assert "held by another process" in r.stderr
     finally:
         holder.close()
+
+
+def test_import_and_export_round_trip_through_the_cli(district_file, tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], db)
+    out = tmp_path / "stations.xlsx"
+    r = _run("export", "stations", "--db", str(db), "--out", str(out), "--crs", "gcj02")
+    assert r.returncode == 0, r.stderr
+    assert "exported" in r.stderr
+    # Re-import the GCJ-02 file as GCJ-02: nothing changes (upsert), and the report says so.
+    r = _run("import", "stations", str(out), "--db", str(db), "--crs", "gcj02", "--mode", "upsert", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["ok"] and doc["inserted"] == 0 and doc["updated"] == 0 and doc["unchanged"] == doc["rows"] > 0
+    assert "站点编号 -> station_id" in r.stderr  # the header mapping is shown before importing
+
+
+def test_import_refusal_exits_non_zero_with_the_report(district_file, tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], db)
+    bad = tmp_path / "hh.csv"
+    bad.write_text("户编号,地址,人口数,经度,纬度\nZ1,某路1号,0,118.08,24.48\nZ2,,2,abc,24.48\n", encoding="utf-8")
+    r = _run("import", "households", str(bad), "--db", str(db), "--json")
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    rows = {(p["行 row"], p["字段 field"]) for p in doc["problems"]}
+    assert (2, "人口数") in rows and (3, "地址") in rows and (3, "经度") in rows
+    assert "database is unchanged" in r.stderr
+    r = _run("import", "households", str(bad), "--db", str(db), "--dry-run")
+    assert r.returncode == 1 and "hh.csv 第2行" in r.stderr
