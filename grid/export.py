@@ -32,7 +32,7 @@ from grid.errors import WarmGridError
 from grid.ingest import KINDS
 from grid.store import TABLES, Store
 
-__all__ = ["EXPORT_FORMATS", "export_frame", "table_frame", "export_table"]
+__all__ = ["EXPORT_FORMATS", "export_frame", "export_bytes", "table_frame", "export_table"]
 
 #: Formats by suffix.
 EXPORT_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".gpkg": "gpkg", ".parquet": "geoparquet"}
@@ -106,6 +106,17 @@ def export_frame(frame: pd.DataFrame, path: str | Path, *, geometry: str | None 
     finally:
         tmp.unlink(missing_ok=True)
     return len(df)
+
+
+def export_bytes(frame: pd.DataFrame, suffix: str, *, geometry: str | None = None, crs: str = "wgs84",
+                 sheet: str = "数据") -> bytes:
+    """:func:`export_frame` into memory (for download buttons): the file's bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"export{suffix}"
+        export_frame(frame, path, geometry=geometry, crs=crs, sheet=sheet)
+        return path.read_bytes()
 
 
 def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
 from grid import model
 from grid.coverage import CELL_MEASURES
+from grid.export import export_bytes
 from maps.overview import overview_map
 from ui import basemap_setting, cached_overview, db_path, get_store
 
@@ -65,3 +67,15 @@ st.dataframe(table, hide_index=True, width="stretch",
              column_config={"半径外占比": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1)})
 st.download_button("下载 CSV · Download CSV", table.to_csv(index=False).encode("utf-8-sig"),
                    file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv")
+
+st.subheader(f"{label}服务半径外住户名单 · Households out of reach ({len(ov.gaps):,})")
+gap_list = ov.gaps[["hh_id", "cell_id", "community_code", "vulnerable", "lon", "lat"]].rename(columns={
+    "hh_id": "户编号", "cell_id": "所属网格", "community_code": "社区代码", "vulnerable": "困难户"})
+gap_list = gap_list.assign(geometry=shapely.points(gap_list.pop("lon"), gap_list.pop("lat")))
+fmt = st.radio("格式 Format", [".xlsx", ".csv", ".geojson"], horizontal=True, key="gap_fmt")
+gcj = st.checkbox("高德坐标（GCJ-02）· coordinates for Amap", key="gap_gcj")
+st.download_button(  # built only when clicked: a long list takes a while
+    "下载名单 · Download the list",
+    lambda: export_bytes(gap_list, fmt, geometry="geometry", crs="gcj02" if gcj else "wgs84",
+                         sheet="服务半径外住户"),
+    file_name=f"gaps_{station_type}_{as_of}{fmt}", key="gap_download")
