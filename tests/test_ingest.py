@@ -649,3 +649,18 @@ def test_xlsx_export_keeps_ids_and_phones_as_text(store, tmp_path) -> None:
 def test_read_source_reports_format_and_rows(tmp_path, spots) -> None:
     src = read_source(write_csv(tmp_path / "hh.csv", hh_rows(spots)))
     assert src.format == "csv" and list(src.rows) == [2, 3, 4]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".geojson", ".gpkg", ".parquet"])
+def test_analysis_results_export_in_every_format(store, tmp_path, suffix) -> None:
+    from grid import coverage as cv
+    from grid.export import export_bytes
+
+    gaps = cv.station_gaps(cv.load_households(store), cv.load_stations(store), "clinic")
+    frame = gaps[["hh_id", "cell_id", "vulnerable"]].assign(geometry=shapely.points(gaps["lon"], gaps["lat"]))
+    data = export_bytes(frame, suffix, geometry="geometry")
+    p = tmp_path / f"gaps{suffix}"
+    p.write_bytes(data)
+    back = read_source(p)
+    assert len(back.frame) == len(gaps)
+    assert set(back.frame["hh_id"]) == set(gaps["hh_id"])
