@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-2
+3
 >>> store.count("households")
 0
 >>> store.close()
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -71,6 +71,7 @@ TABLES: tuple[str, ...] = (
     "audit_log",
     "household_history",
     "imports",
+    "form_submissions",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -157,6 +158,7 @@ def _migration(name: str) -> str:
 _MIGRATIONS: dict[int, Any] = {
     1: _schema_sql,
     2: lambda: _migration("0002_household_history.sql"),
+    3: lambda: _migration("0003_access.sql"),
 }
 
 
