@@ -1,0 +1,137 @@
+"""Visit logs, needs and the due list: idempotent writes under concurrency."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from grid.errors import ValidationError, WarmGridError
+from grid.store import Store, open_store
+from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, resolve_need
+
+
+@pytest.fixture()
+def db(district_file, tmp_path) -> Store:
+    path = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], path)
+    s = open_store(path)
+    yield s
+    s.close()
+
+
+def _a_household(db: Store) -> tuple[str, str]:
+    hh, cell = db.query("SELECT hh_id, cell_id FROM households ORDER BY hh_id LIMIT 1").iloc[0]
+    return str(hh), str(cell)
+
+
+def test_sixteen_threads_log_exactly_1600_visits_and_resubmits_create_none(db) -> None:
+    hh, cell = _a_household(db)
+    before = db.count("visits")
+    keys = [[new_form_key() for _ in range(100)] for _ in range(16)]
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for key in keys[k]:
+                log_visit(db, hh_id=hh, visitor_id=f"W{k}", visited_at=datetime(2026, 11, 1, 9, 0),
+                          situation="走访", idempotency_key=key)
+        except BaseException as exc:  # report in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert db.count("visits") == before + 1600
+    # Resubmitting every form again, concurrently, creates nothing.
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert db.count("visits") == before + 1600
+    assert db.count("form_submissions") == 1600
+
+
+def test_a_double_tap_returns_the_same_visit(db) -> None:
+    hh, _ = _a_household(db)
+    key = new_form_key()
+    kw = dict(hh_id=hh, visitor_id="W1", visited_at=datetime(2026, 11, 2, 10, 0), situation="反映取暖困难",
+              needs=[NeedInput("living", "申请临时救助")], idempotency_key=key)
+    a = log_visit(db, **kw)
+    n_needs = db.count("needs")
+    b = log_visit(db, **kw)
+    assert a == b
+    assert db.count("needs") == n_needs
+    assert db.scalar("SELECT count(*) FROM needs WHERE visit_id = ?", [a]) == 1
+
+
+def test_visits_outside_my_cells_and_bad_forms_are_refused(db) -> None:
+    hh, cell = _a_household(db)
+    other = str(db.scalar("SELECT min(cell_id) FROM cells WHERE cell_id <> ?", [cell]))
+    before = db.count("visits")
+    with pytest.raises(ValidationError, match="not in your cells"):
+        log_visit(db, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 1), situation="x",
+                  allowed_cells=frozenset({other}))
+    with pytest.raises(ValidationError) as err:
+        log_visit(db, hh_id="NOPE", visitor_id="W", visited_at=datetime(1990, 1, 1), situation=" ",
+                  needs=[NeedInput("fortune", "")])
+    assert len(err.value.problems) == 5
+    assert db.count("visits") == before
+
+
+def test_resolving_a_need_is_idempotent(db) -> None:
+    hh, cell = _a_household(db)
+    vid = log_visit(db, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 3, 9), situation="x",
+                    needs=[NeedInput("medical", "用药报销咨询")])
+    nid = str(db.scalar("SELECT need_id FROM needs WHERE visit_id = ?", [vid]))
+    resolve_need(db, nid, status="answered", when=datetime(2026, 11, 5), allowed_cells=frozenset({cell}))
+    resolve_need(db, nid, status="resolved", when=datetime(2026, 11, 9))
+    row = db.query("SELECT status, resolved_at FROM needs WHERE need_id = ?", [nid]).iloc[0]
+    assert row["status"] == "answered" and row["resolved_at"] == pd.Timestamp("2026-11-05")
+    with pytest.raises(WarmGridError):
+        resolve_need(db, nid, status="closed")
+    with pytest.raises(WarmGridError, match="not in your cells"):
+        resolve_need(db, nid, allowed_cells=frozenset({"nowhere"}))
+
+
+def test_due_list_order_on_the_district(store) -> None:
+    cells = frozenset(store.query("SELECT cell_id FROM cells ORDER BY cell_id LIMIT 2")["cell_id"])
+    hh, last, needs = load_due_inputs(store, cells)
+    assert set(hh["cell_id"]) <= cells and len(hh) == store.scalar(
+        "SELECT count(*) FROM households WHERE cell_id IN (SELECT unnest(?::TEXT[]))", [sorted(cells)])
+    due = due_visits(hh, last, needs, "2026-11-15")
+    assert len(due) == len(hh)
+    n_target = int(due["target"].sum())
+    assert due["target"].iloc[:n_target].all() and not due["target"].iloc[n_target:].any()
+    five = due[due["target"]]
+    assert five["five_must"].is_monotonic_decreasing
+
+
+def test_due_list_hand_made() -> None:
+    hh = pd.DataFrame({"hh_id": ["a", "b", "c", "d", "e"],
+                       "categories": [["disabled"], ["disabled"], [], ["dibao_urban"], ["disabled"]],
+                       "size": [1, 5, 3, 2, 1]})
+    last = pd.DataFrame({"hh_id": ["a", "b", "c", "d"],
+                         "last_visit": pd.to_datetime(["2026-10-01", "2026-10-01", "2020-01-01", "2026-11-10"])})
+    needs = pd.DataFrame({"hh_id": ["a"], "open_needs": [2]})
+    order = due_visits(hh, last, needs, "2026-11-15")["hh_id"].tolist()
+    # d: 五必访 (低保) first; then the other targets: e never visited, a (open needs) before b; c last.
+    assert order == ["d", "e", "a", "b", "c"]
+
+
+def test_household_card(store) -> None:
+    hh = str(store.scalar("SELECT hh_id FROM visits GROUP BY hh_id ORDER BY count(*) DESC, hh_id LIMIT 1"))
+    card = household_card(store, hh)
+    assert card["details"]["hh_id"] == hh
+    assert len(card["visits"]) == store.scalar("SELECT count(*) FROM visits WHERE hh_id = ?", [hh])
+    assert card["visits"]["visited_at"].is_monotonic_decreasing
+    with pytest.raises(WarmGridError):
+        household_card(store, "NOPE")
