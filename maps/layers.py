@@ -38,6 +38,7 @@ __all__ = [
     "add_legend",
     "add_title",
     "class_breaks",
+    "feature_collection",
     "finish",
 ]
 
@@ -78,7 +79,7 @@ def _round_coords(geom: Any, ndigits: int = 5) -> Any:
     return shapely.transform(geom, lambda c: np.round(c, ndigits))
 
 
-def _feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: int = 5) -> dict[str, Any]:
+def feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: int = 5) -> dict[str, Any]:
     feats = []
     geoms = gdf.geometry.to_numpy()
     records = gdf[list(props)].to_dict(orient="records")
@@ -131,7 +132,7 @@ def admin_layer(units: gpd.GeoDataFrame, name: str = "行政边界 boundaries") 
         if not len(sub):
             continue
         folium.GeoJson(
-            _feature_collection(sub, ["code", "name", "level"]),
+            feature_collection(sub, ["code", "name", "level"]),
             style_function=lambda f, w=weights[level]: {
                 "color": "#444444", "weight": w, "fill": False, "opacity": 0.9},
             tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
@@ -184,7 +185,7 @@ def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool =
     gdf = cells.copy()
     gdf["_fill"] = [_colour(v, breaks) for v in values]
     gdf["_value"] = [("—" if not np.isfinite(v) else _fmt(v, share)) for v in values]
-    fc = _feature_collection(gdf, cols + ["_fill", "_value"])
+    fc = feature_collection(gdf, cols + ["_fill", "_value"])
     fg = folium.FeatureGroup(name=name or f"网格：{label}", show=True)
     folium.GeoJson(
         fc,
@@ -255,7 +256,7 @@ def patrol_layer(patrols: gpd.GeoDataFrame) -> folium.FeatureGroup:
     fg = folium.FeatureGroup(name=f"巡逻区域（{len(patrols)}）", show=True)
     if len(patrols):
         folium.GeoJson(
-            _feature_collection(patrols, ["area_id", "team", "kind"]),
+            feature_collection(patrols, ["area_id", "team", "kind"]),
             style_function=lambda f: {"color": PATROL_COLOUR, "weight": 2, "dashArray": "6 4",
                                       "fillColor": PATROL_COLOUR, "fillOpacity": 0.12},
             tooltip=folium.GeoJsonTooltip(fields=["team"], aliases=["巡逻队"]),
