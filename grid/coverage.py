@@ -552,31 +552,49 @@ def overview(
     warden_target: int = 400,
     visit_days: int = 90,
     as_of: datetime | date | None = None,
+    cells: frozenset[str] | None = None,
 ) -> Overview:
-    """Compute the overview: KPIs, per-cell measures, gaps for one station type."""
+    """Compute the overview: KPIs, per-cell measures, gaps for one station type.
+
+    With ``cells`` (a caller's scope), only those cells and their households
+    are counted; every station still counts, since a station across a boundary
+    serves households on this side. An empty scope gives an empty overview.
+    """
     _check_type(station_type)
     as_of = as_of or datetime.now()
     hh = load_households(store)
     st = load_stations(store)
     cells_m = load_cells(store, metric=True)
     patrols_m = load_patrol_areas(store, metric=True)
+    if cells is not None:
+        hh = hh[hh["cell_id"].isin(cells)].reset_index(drop=True)
+        cells_m = cells_m[cells_m["cell_id"].isin(cells)].reset_index(drop=True)
+        if len(patrols_m):
+            patrols_m = patrols_m[patrols_m.intersects(cells_m.union_all())] if len(cells_m) else patrols_m.iloc[0:0]
     gaps = station_gaps(hh, st, station_type, radius)
     cover = patrol_cover(cells_m, patrols_m)
     overdue = visit_recency(hh, load_last_visits(store), visit_days, as_of)
     load = warden_load(cells_m, hh, warden_target)
     measures = cell_measures(cells_m, hh, gaps, cover, overdue, load)
-    cells = load_cells(store).merge(measures.drop(columns="warden_id"), on="cell_id", how="left")
+    cells_w = load_cells(store)
+    cells_w = cells_w[cells_w["cell_id"].isin(cells_m["cell_id"])]
+    cells_out = cells_w.merge(measures.drop(columns="warden_id"), on="cell_id", how="left")
     total_area = float(cover["area_m2"].sum())
     comm = gap_summary(hh, gaps, by="community_code") if len(hh) else pd.DataFrame()
     admin = load_admin_units(store)
+    if cells is not None:
+        comms = set(cells_m["community_code"])
+        streets = set(admin.loc[admin["code"].isin(comms), "parent_code"].dropna())
+        districts = set(admin.loc[admin["code"].isin(streets), "parent_code"].dropna())
+        admin = admin[admin["code"].isin(comms | streets | districts)].reset_index(drop=True)
     if len(comm):
         names = admin.set_index("code")["name"]
         comm.insert(1, "community_name", comm["community_code"].map(names))
     kpis = {
         "households": int(len(hh)),
         "vulnerable": int(hh["vulnerable"].sum()),
-        "cells": int(len(cells)),
-        "cells_without_warden": int(cells["warden_id"].isna().sum()),
+        "cells": int(len(cells_out)),
+        "cells_without_warden": int(cells_out["warden_id"].isna().sum()),
         "stations": int(len(st)),
         "stations_of_type": int((st["type"] == station_type).sum()),
         "outside": int(len(gaps)),
@@ -587,6 +605,7 @@ def overview(
         "visit_days": visit_days,
         "as_of": pd.Timestamp(as_of),
     }
-    return Overview(kpis=kpis, cells=cells, gaps=gaps, stations=st,
-                    patrols=load_patrol_areas(store), admin=admin, by_community=comm,
-                    station_type=station_type, radius=radius)
+    patrols = load_patrol_areas(store)
+    patrols = patrols[patrols["area_id"].isin(patrols_m["area_id"])].reset_index(drop=True)
+    return Overview(kpis=kpis, cells=cells_out, gaps=gaps, stations=st, patrols=patrols, admin=admin,
+                    by_community=comm, station_type=station_type, radius=radius)

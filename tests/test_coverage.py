@@ -222,3 +222,22 @@ def test_gaps_and_nearest_do_not_depend_on_row_order(hh, st) -> None:
     n1 = cv.nearest_stations(hh, st).sort_values(["hh_id", "type"], ignore_index=True)
     n2 = cv.nearest_stations(shuffled, st).sort_values(["hh_id", "type"], ignore_index=True)
     assert n1.equals(n2)
+
+
+def test_overview_restricted_to_a_scope(store, hh, st) -> None:
+    comm = str(store.scalar("SELECT min(community_code) FROM cells"))
+    cells = frozenset(store.query("SELECT cell_id FROM cells WHERE community_code = ?", [comm])["cell_id"])
+    ov = cv.overview(store, "clinic", as_of=AS_OF, cells=cells)
+    mine = hh[hh["cell_id"].isin(cells)]
+    assert ov.kpis["households"] == len(mine) > 0
+    assert set(ov.cells["cell_id"]) == set(cells)
+    assert set(ov.gaps["hh_id"]) == set(cv.station_gaps(hh, st, "clinic")["hh_id"]) & set(mine["hh_id"])
+    assert set(ov.admin["level"]) == {"district", "street", "community"}
+    assert (ov.admin["level"] == "community").sum() == 1
+    assert ov.by_community["community_code"].unique().tolist() == [comm]
+
+
+def test_overview_of_an_empty_scope_is_empty(store) -> None:
+    ov = cv.overview(store, "clinic", as_of=AS_OF, cells=frozenset())
+    assert ov.kpis["households"] == 0 and ov.kpis["cells"] == 0 and ov.kpis["outside"] == 0
+    assert len(ov.gaps) == 0 and len(ov.cells) == 0
