@@ -34,6 +34,7 @@ __all__ = [
     "cells_layer",
     "stations_layer",
     "gaps_layer",
+    "gaps_by_cell_layer",
     "patrol_layer",
     "add_legend",
     "add_title",
@@ -248,6 +249,26 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
             weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.6,
             tooltip=f"{r.n} 户（困难户 {r.vul}）",
         ).add_to(fg)
+    return fg
+
+
+def gaps_by_cell_layer(cells: gpd.GeoDataFrame, label: str) -> folium.FeatureGroup:
+    """Households out of reach as one circle per cell (count only): what leaders see.
+
+    ``cells`` carries ``outside`` and ``vulnerable_outside`` per cell (WGS84).
+    """
+    total = int(cells["outside"].sum()) if len(cells) else 0
+    fg = folium.FeatureGroup(name=f"盲区住户（按网格汇总）：{label}（{total:,}）", show=True)
+    if not len(cells):
+        return fg
+    top = max(int(cells["outside"].max()), 1)
+    pts = cells.geometry.representative_point()
+    for (n, vul), p in zip(cells[["outside", "vulnerable_outside"]].itertuples(index=False), pts, strict=True):
+        if n <= 0:
+            continue
+        folium.CircleMarker(location=[p.y, p.x], radius=float(3 + 9 * np.sqrt(n / top)), color=GAP_COLOUR,
+                            weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.6,
+                            tooltip=f"{int(n)} 户（困难户 {int(vul)}）").add_to(fg)
     return fg
 
 

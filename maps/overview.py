@@ -18,6 +18,7 @@ from maps.layers import (
     base_map,
     cells_layer,
     finish,
+    gaps_by_cell_layer,
     gaps_layer,
     patrol_layer,
     stations_layer,
@@ -27,7 +28,8 @@ __all__ = ["overview_map"]
 
 
 def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "none",
-                 tianditu_key: str = "", all_station_types: bool = False) -> folium.Map:
+                 tianditu_key: str = "", all_station_types: bool = False,
+                 counts_only: bool = False) -> folium.Map:
     """Build the overview map from an :class:`~grid.coverage.Overview`.
 
     Parameters
@@ -36,6 +38,9 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
         A key of :data:`grid.coverage.CELL_MEASURES` for the cell colours.
     all_station_types : bool
         Draw every station type (default: only the type whose gaps are shown).
+    counts_only : bool
+        Draw households out of reach only as counts per cell (for leaders: no
+        household's position is in the map).
     """
     if measure not in CELL_MEASURES:
         raise ValueError(f"unknown measure {measure!r}; one of {sorted(CELL_MEASURES)}")
@@ -52,7 +57,10 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
     types = None if all_station_types else [ov.station_type]
     for fg in stations_layer(ov.stations, ov.radius, types):
         fg.add_to(m)
-    gaps_layer(ov.gaps, tlabel).add_to(m)
+    if counts_only:
+        gaps_by_cell_layer(ov.cells, tlabel).add_to(m)
+    else:
+        gaps_layer(ov.gaps, tlabel).add_to(m)
     admin_layer(ov.admin).add_to(m)
     k = ov.kpis
     add_title(m, f"{tlabel}服务半径（{rad}）外住户 {k['outside']:,} 户，其中困难户 "
@@ -62,7 +70,8 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
         (f"网格：{zh}", [(c, "box", t) for c, t in cell_legend]),
         ("站点与服务半径", [(STATION_COLOURS[t], "dot", model.label(t)) for t in shown]),
         ("其他", [
-            (GAP_COLOUR, "dot", f"{tlabel}服务半径外住户（多时按 150 m 方格汇总）"),
+            (GAP_COLOUR, "dot", f"{tlabel}服务半径外住户（" + ("按网格汇总户数" if counts_only
+                                                               else "多时按 150 m 方格汇总") + "）"),
             (PATROL_COLOUR, "dash", "巡逻区域"),
             ("#444444", "ring", "街道/社区边界"),
         ]),

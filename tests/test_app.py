@@ -120,3 +120,12 @@ def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_env, monkeypatc
         assert any("WARMGRID_TIANDITU_KEY" in w.value for w in at.warning)
     finally:
         _open.clear()
+
+
+def test_counts_only_map_has_no_household_positions(store) -> None:
+    ov = cv.overview(store, "clinic")
+    html = overview_map(ov, "households", counts_only=True).get_root().render()
+    for lon, lat in ov.gaps[["lon", "lat"]].head(50).itertuples(index=False):
+        assert f"{lat}, {lon}" not in html and f"[{lat}, {lon}]" not in html
+    n_cells_with_gaps = int((ov.cells["outside"] > 0).sum())
+    assert html.count("L.circleMarker(") == n_cells_with_gaps + int((ov.stations["type"] == "clinic").sum())
