@@ -7,6 +7,7 @@ coverage  every coverage measure as one JSON document
 gaps      ids of households outside a station type's reach (CSV)
 import    a file (CSV, XLSX, XLS, GeoJSON, Shapefile, GeoPackage, GeoParquet) into a table
 export    a table to CSV, XLSX, GeoJSON, GeoPackage or GeoParquet
+user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
 is 1 for a refused operation and 2 for wrong arguments.
@@ -118,6 +119,29 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--db", required=True)
     e.add_argument("--out", required=True, help="FILE.csv | .xlsx | .geojson | .gpkg | .parquet")
     e.add_argument("--crs", default="wgs84", help="wgs84 (default) | gcj02 | bd09 | EPSG:nnnn")
+
+    # allow_abbrev=False: "--password" must not pass for "--password-stdin".
+    u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
+    us = u.add_subparsers(dest="user_command", required=True)
+    ua = us.add_parser("add", help="add a user / 新增用户", allow_abbrev=False)
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=list(model.USER_ROLES))
+    ua.add_argument("--scope", nargs="+", action="extend", default=[], metavar="CODE",
+                    help="admin unit codes or cell ids (none: everything for admin, nothing for others)")
+    ua.add_argument("--display-name", default=None)
+    ua.add_argument("--person-id", default=None)
+    up = us.add_parser("passwd", help="set a user's password / 修改密码", allow_abbrev=False)
+    up.add_argument("name")
+    for q in (ua, up):
+        q.add_argument("--db", required=True)
+        q.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input (else: prompt twice)")
+    ul = us.add_parser("list", help="list users / 用户列表", allow_abbrev=False)
+    ul.add_argument("--db", required=True)
+    ul.add_argument("--json", action="store_true")
+    ux = us.add_parser("disable", help="disable a user / 停用用户", allow_abbrev=False)
+    ux.add_argument("name")
+    ux.add_argument("--db", required=True)
     return p
 
 
@@ -163,6 +187,59 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise WarmGridError("标准输入中没有密码。", "no password on standard input.")
+        return line.rstrip("\r\n")
+    import getpass
+
+    try:
+        first = getpass.getpass("密码 Password: ")
+        second = getpass.getpass("再次输入 Again: ")
+    except EOFError:
+        raise WarmGridError("没有读到密码。", "no password was read.") from None
+    if first != second:
+        raise WarmGridError("两次输入的密码不一致，未做任何修改。", "the two passwords differ; nothing was changed.")
+    return first
+
+
+def _user(args: argparse.Namespace) -> int:
+    from grid import access
+    from grid.store import open_store
+
+    if args.user_command == "list":
+        with open_store(args.db, read_only=True) as store:
+            users = access.list_users(store)
+        if args.json:
+            print(to_json(users.to_dict(orient="records")))
+        else:
+            print(users.to_string(index=False) if len(users) else "（没有用户 no users）")
+        return 0
+    password = _read_password(args.password_stdin) if args.user_command in ("add", "passwd") else ""
+    import getpass
+
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        actor = "cli"
+    with open_store(args.db, create=False) as store:
+        if args.user_command == "add":
+            user = access.create_user(store, args.name, password, args.role, args.scope,
+                                      display_name=args.display_name, person_id=args.person_id, by=actor)
+            role = model.USER_ROLES[user.role]
+            print(f"已创建用户 {user.username}（{role.zh}）· created user {user.username} ({role.en})",
+                  file=sys.stderr)
+        elif args.user_command == "passwd":
+            access.set_password(store, args.name, password, by=actor)
+            print(f"已修改 {args.name} 的密码 · password of {args.name} changed", file=sys.stderr)
+        else:
+            access.disable_user(store, args.name, by=actor)
+            print(f"已停用用户 {args.name} · user {args.name} disabled", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
@@ -182,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "user":
+            return _user(args)
         from grid.store import open_store
 
         with open_store(args.db, read_only=True) as store:

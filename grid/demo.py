@@ -42,7 +42,17 @@ from grid import model
 from grid.errors import WarmGridError
 from grid.store import Store, open_store
 
-__all__ = ["DemoConfig", "DemoDistrict", "generate", "build_demo", "build_demo_file", "Progress"]
+__all__ = ["DemoConfig", "DemoDistrict", "DEMO_ACCOUNTS", "generate", "build_demo", "build_demo_file", "Progress"]
+
+#: The demo database's accounts, one per role (documented in the README; a real
+#: database has no account until an administrator adds one with ``python -m grid user add``).
+DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "admin": ("admin", "warmgrid-admin"),
+    "leader": ("leader", "warmgrid-leader"),
+    "committee": ("committee", "warmgrid-committee"),
+    "warden": ("warden", "warmgrid-warden"),
+    "inspector": ("inspector", "warmgrid-inspector"),
+}
 
 #: progress(fraction in [0, 1], message) — called during long work.
 Progress = Callable[[float, str], None]
@@ -697,8 +707,25 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
                     [str(config.seed), str(config.households), config.as_of.isoformat()])
         say(0.93, "计算所属网格 deriving household cells")
         store.refresh_derived()
+        say(0.97, "演示账号 demo accounts")
+        _demo_accounts(store, d)
     say(1.0, "完成 done")
     return d
+
+
+def _demo_accounts(store: Store, d: DemoDistrict) -> None:
+    from grid import access
+
+    street = str(d.admin_units.loc[d.admin_units["level"] == "street", "code"].iloc[0])
+    warden = d.cells["warden_id"].dropna().iloc[0]
+    cells = sorted(d.cells.loc[d.cells["warden_id"] == warden, "cell_id"])
+    scopes = {"admin": [], "leader": [_DISTRICT_CODE], "committee": [street], "warden": cells,
+              "inspector": [_DISTRICT_CODE]}
+    names = {"admin": "管理员（演示）", "leader": "区领导（演示）", "committee": "街道党工委（演示）",
+             "warden": "网格员（演示）", "inspector": "督查组（演示）"}
+    for role, (username, password) in DEMO_ACCOUNTS.items():
+        access.create_user(store, username, password, role, scopes[role], display_name=names[role],
+                           person_id=str(warden) if role == "warden" else None, by="demo")
 
 
 def build_demo_file(path: str | Path, config: DemoConfig = DemoConfig(), *, force: bool = False,

@@ -158,8 +158,23 @@ def test_same_seed_same_database(tmp_path: Path) -> None:
     build_demo_file(tmp_path / "c.duckdb", DemoConfig(households=800, seed=6, streets=3, communities=4,
                                                       target_per_cell=100))
     a, b, c = (_checksums(tmp_path / f"{n}.duckdb") for n in "abc")
+    # Password hashes are salted at random and the audit log is timestamped: those two differ on purpose.
+    for sums in (a, b):
+        sums.pop("users"), sums.pop("audit_log")
     assert a == b
     assert a["households"] != c["households"]
+
+
+def test_demo_accounts_one_per_role(store) -> None:
+    from grid import access
+    from grid.demo import DEMO_ACCOUNTS
+
+    users = access.list_users(store)
+    assert sorted(users["role"]) == sorted(DEMO_ACCOUNTS)
+    warden = users[users["role"] == "warden"].iloc[0]
+    cells = store.query("SELECT cell_id FROM cells WHERE warden_id = (SELECT person_id FROM users"
+                        " WHERE role = 'warden')")["cell_id"]
+    assert sorted(warden["scope"]) == sorted(cells) and len(cells) >= 1
 
 
 def test_existing_file_is_not_replaced_without_force(tmp_path: Path) -> None:
