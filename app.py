@@ -1,8 +1,9 @@
 """WarmGrid 暖网 — Streamlit entry point: ``streamlit run app.py``.
 
-Opens the database (building the demo district on first run) and shows the
-pages. Sign-in and per-role pages come with the access work (issue 4); for now
-every visitor gets the overview.
+Opens the database (building the demo district on first run), asks who you
+are, and shows each role its own pages (``ui.ROLE_PAGES``). The menu is not the
+guard: every page asks for the signed-in user and its queries take the user's
+scope.
 """
 
 from __future__ import annotations
@@ -11,13 +12,42 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import get_store
+import ui
+from grid import model
+from grid.errors import WarmGridError
 
 # A local icon: Material and emoji icons make the browser fetch them from the internet.
 _ICON = Path(__file__).resolve().parent / "static" / "favicon.png"
 st.set_page_config(page_title="暖网 WarmGrid", page_icon=str(_ICON), layout="wide")
-get_store()
-page = st.navigation([
-    st.Page("pages/overview.py", title="覆盖总览 Overview", default=True),
-])
+store = ui.get_store()
+
+
+def login_page() -> None:
+    st.title("暖网 WarmGrid")
+    st.caption("网格化管理 · 走访慰问 — 请登录 · Please sign in")
+    if st.session_state.pop("expired", False):
+        st.info("长时间未操作，已自动退出 · Signed out after inactivity.")
+    with st.form("login"):
+        name = st.text_input("用户名 Username")
+        password = st.text_input("密码 Password", type="password")
+        if st.form_submit_button("登录 Sign in", type="primary"):
+            try:
+                ui.sign_in(store, name.strip(), password)
+                st.rerun()
+            except WarmGridError as exc:
+                st.error(f"{exc.zh}\n\n{exc.en}")
+
+
+user = ui.current_user()
+if user is None:
+    page = st.navigation([st.Page(login_page, title="登录 Sign in")])
+else:
+    with st.sidebar:
+        st.markdown(f"**{user.display_name or user.username}** · {model.USER_ROLES[user.role].zh}")
+        if st.button("退出 Sign out"):
+            ui.sign_out()
+            st.rerun()
+    keys = ui.ROLE_PAGES.get(user.role, ())
+    page = st.navigation([st.Page(ui.PAGES[k][0], title=ui.PAGES[k][1], default=(i == 0))
+                          for i, k in enumerate(keys)])
 page.run()

@@ -7,17 +7,50 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import streamlit as st
 
+from grid import access
 from grid.coverage import Overview, overview
 from grid.demo import DemoConfig, build_demo_file
 from grid.errors import WarmGridError
 from grid.store import Store, open_store
 
-__all__ = ["db_path", "get_store", "cached_overview", "show_error", "basemap_setting"]
+__all__ = [
+    "db_path",
+    "get_store",
+    "cached_overview",
+    "show_error",
+    "basemap_setting",
+    "PAGES",
+    "ROLE_PAGES",
+    "current_user",
+    "require_user",
+    "require_page",
+    "sign_in",
+    "sign_out",
+    "allowed_cells",
+]
+
+#: Every page: key -> (file, title). A page missing from ROLE_PAGES is shown to nobody.
+PAGES: dict[str, tuple[str, str]] = {
+    "overview": ("pages/overview.py", "覆盖总览 Overview"),
+    "my_cells": ("pages/my_cells.py", "我的网格 My cells"),
+    "data": ("pages/data.py", "数据导入导出 Data"),
+    "audit": ("pages/audit.py", "审计日志 Audit log"),
+}
+#: The pages each role sees (the menu is not the guard: every query takes the scope too).
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "admin": ("overview", "data", "audit"),
+    "leader": ("overview",),
+    "committee": ("overview",),
+    "warden": ("my_cells",),
+    "inspector": ("audit", "overview"),
+}
+#: Minutes of inactivity after which a session signs out.
+SESSION_MINUTES_ENV = "WARMGRID_SESSION_MINUTES"
 
 #: Environment variable naming the database file.
 DB_ENV = "WARMGRID_DB"
@@ -87,8 +120,79 @@ def get_store() -> Store:
 
 
 @st.cache_data(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=32)
-def cached_overview(path: str, generation: int, station_type: str, radius: float | None,
-                    warden_target: int, visit_days: int, as_of: date) -> Overview:
-    """:func:`grid.coverage.overview`, cached by its inputs and the store's generation."""
+def cached_overview(path: str, generation: int, scope_key: str, cells: frozenset[str] | None, station_type: str,
+                    radius: float | None, warden_target: int, visit_days: int, as_of: date) -> Overview:
+    """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope and the store's generation."""
     return overview(_open(path), station_type, radius=radius, warden_target=warden_target,
-                    visit_days=visit_days, as_of=as_of)
+                    visit_days=visit_days, as_of=as_of, cells=cells)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cells_for(path: str, generation: int, scope_key: str, _user: access.User) -> frozenset[str] | None:
+    cells = access.cells_in_scope(_open(path), _user)
+    return cells
+
+
+def allowed_cells(store: Store, user: access.User) -> frozenset[str]:
+    """The cells a user may see (none without a scope), cached by scope and data generation."""
+    cells = _cells_for(store.path, store.generation, access.scope_key(user), user)
+    return cells if cells is not None else frozenset()
+
+
+def _session_minutes() -> int:
+    try:
+        return max(1, int(os.environ.get(SESSION_MINUTES_ENV, "30")))
+    except ValueError:
+        return 30
+
+
+def current_user() -> access.User | None:
+    """The signed-in user, or None (also after the session has expired)."""
+    user = st.session_state.get("user")
+    seen = st.session_state.get("user_seen")
+    if user is None or seen is None:
+        return None
+    if datetime.now() - seen > timedelta(minutes=_session_minutes()):
+        sign_out(expired=True)
+        return None
+    st.session_state["user_seen"] = datetime.now()
+    return user  # type: ignore[no-any-return]
+
+
+def require_user() -> access.User:
+    """The signed-in user; stops the page when there is none."""
+    user = current_user()
+    if user is None:
+        st.warning("请先登录 · Please sign in.")
+        st.stop()
+    return user
+
+
+def require_page(key: str) -> access.User:
+    """The signed-in user, if their role may see page ``key``; otherwise the page stops.
+
+    The menu only lists a role's pages; this is the guard for a page reached another way.
+    """
+    user = require_user()
+    if key not in ROLE_PAGES.get(user.role, ()):
+        st.error("您的角色无权查看此页面 · Your role may not see this page.")
+        st.stop()
+    return user
+
+
+def sign_in(store: Store, username: str, password: str) -> access.User:
+    """Check the password and start a session (raises access errors with both languages)."""
+    user = access.authenticate(store, username, password)
+    st.session_state["user"] = user
+    st.session_state["user_seen"] = datetime.now()
+    return user
+
+
+def sign_out(expired: bool = False) -> None:
+    """End the session (and say so when it expired)."""
+    user = st.session_state.pop("user", None)
+    st.session_state.pop("user_seen", None)
+    if user is not None and not expired:
+        access.audit(get_store(), user, "logout")
+    if expired:
+        st.session_state["expired"] = True

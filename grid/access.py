@@ -275,6 +275,13 @@ def create_user(store: Store, username: str, password: str, role: str, scope: It
             if code not in known:
                 problems.append(Problem("users", None, "scope", code, "行政区划或网格编号不存在",
                                         "no admin unit or cell has this code"))
+        if role == "warden":  # a warden sees full details: only ever of their own cells
+            cells = set(store.query("SELECT cell_id FROM cells WHERE list_contains(?, cell_id)", [codes])
+                        .iloc[:, 0].astype(str))
+            for code in codes:
+                if code in known and code not in cells:
+                    problems.append(Problem("users", None, "scope", code, "网格员的范围只能是网格编号",
+                                            "a warden's scope may only name cells"))
     if person_id is not None and not store.scalar("SELECT count(*) FROM people WHERE person_id = ?", [person_id]):
         problems.append(Problem("users", None, "person_id", str(person_id), "人员不存在", "no such person"))
     if not problems and store.scalar("SELECT count(*) FROM users WHERE lower(username) = lower(?)", [username]):

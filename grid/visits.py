@@ -195,12 +195,15 @@ def due_visits(households: pd.DataFrame, last_visits: pd.DataFrame, open_needs: 
     return out.drop(columns=["_never", "_days"]).reset_index(drop=True)
 
 
-def household_card(store: Store, hh_id: str) -> dict[str, Any]:
-    """A household's details, visit history, open needs and assistance received."""
+def household_card(store: Store, hh_id: str, allowed_cells: frozenset[str] | None = None) -> dict[str, Any]:
+    """A household's details, visit history, open needs and assistance received.
+
+    With ``allowed_cells``, a household outside them is refused as if it did not exist.
+    """
     cur = store.cursor()
     det = cur.execute("SELECT hh_id, cell_id, address, size, categories, head_name, phone, id_number, status,"
                       " ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households WHERE hh_id = ?", [hh_id]).df()
-    if det.empty:
+    if det.empty or (allowed_cells is not None and det["cell_id"].iloc[0] not in allowed_cells):
         raise WarmGridError(f"没有这一户：{hh_id}", f"no such household: {hh_id}")
     visits = cur.execute("SELECT visit_id, visited_at, visitor_id, place, situation FROM visits WHERE hh_id = ?"
                          " ORDER BY visited_at DESC", [hh_id]).df()

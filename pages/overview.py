@@ -8,13 +8,18 @@ import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
-from grid import model
+import ui
+from grid import access, model
 from grid.coverage import CELL_MEASURES
 from grid.export import export_bytes
 from maps.overview import overview_map
 from ui import basemap_setting, cached_overview, db_path, get_store
 
 store = get_store()
+user = ui.require_page("overview")
+cells = ui.allowed_cells(store, user)
+# Leaders and inspectors see households only as counts per cell or larger area.
+counts_only = not access.households_visible(user) or user.role == "inspector"
 st.title("覆盖总览 · Coverage overview")
 
 with st.sidebar:
@@ -34,8 +39,8 @@ with st.sidebar:
     as_of = st.date_input("统计日期 As of", value=date.today())
     all_types = st.checkbox("显示全部站点类型 Show all station types", value=False)
 
-ov = cached_overview(str(db_path()), store.generation, station_type, radius, warden_target,
-                     visit_days, as_of)
+ov = cached_overview(str(db_path()), store.generation, access.scope_key(user), cells, station_type, radius,
+                     warden_target, visit_days, as_of)
 k = ov.kpis
 label = model.label(station_type)
 c = st.columns(4)
@@ -54,7 +59,8 @@ c[3].metric(f"超过 {visit_days} 天未走访的困难户", f"{k['overdue']:,}"
             help=f"其中从未走访 {k['never_visited']:,} 户 · never visited")
 
 basemap, tianditu_key = basemap_setting()
-m = overview_map(ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types)
+m = overview_map(ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types,
+                 counts_only=counts_only)
 st_folium(m, height=620, use_container_width=True, returned_objects=[], key="overview_map")
 
 st.subheader(f"按社区：{label}服务半径外住户 · Out of reach, by community")
@@ -65,8 +71,12 @@ table = ov.by_community.assign(type=ov.by_community["type"].map(model.label)).re
 })
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"半径外占比": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1)})
-st.download_button("下载 CSV · Download CSV", table.to_csv(index=False).encode("utf-8-sig"),
-                   file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv")
+if st.download_button("下载 CSV · Download CSV", table.to_csv(index=False).encode("utf-8-sig"),
+                      file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv"):
+    access.audit(store, user, "export", object=f"coverage_by_community:{station_type}", scope=list(user.scope),
+                 row_count=len(table))
+if counts_only:
+    st.stop()
 
 st.subheader(f"{label}服务半径外住户名单 · Households out of reach ({len(ov.gaps):,})")
 gap_list = ov.gaps[["hh_id", "cell_id", "community_code", "vulnerable", "lon", "lat"]].rename(columns={
@@ -74,8 +84,10 @@ gap_list = ov.gaps[["hh_id", "cell_id", "community_code", "vulnerable", "lon", "
 gap_list = gap_list.assign(geometry=shapely.points(gap_list.pop("lon"), gap_list.pop("lat")))
 fmt = st.radio("格式 Format", [".xlsx", ".csv", ".geojson"], horizontal=True, key="gap_fmt")
 gcj = st.checkbox("高德坐标（GCJ-02）· coordinates for Amap", key="gap_gcj")
-st.download_button(  # built only when clicked: a long list takes a while
-    "下载名单 · Download the list",
-    lambda: export_bytes(gap_list, fmt, geometry="geometry", crs="gcj02" if gcj else "wgs84",
-                         sheet="服务半径外住户"),
-    file_name=f"gaps_{station_type}_{as_of}{fmt}", key="gap_download")
+if st.download_button(  # built only when clicked: a long list takes a while
+        "下载名单 · Download the list",
+        lambda: export_bytes(gap_list, fmt, geometry="geometry", crs="gcj02" if gcj else "wgs84",
+                             sheet="服务半径外住户"),
+        file_name=f"gaps_{station_type}_{as_of}{fmt}", key="gap_download"):
+    access.audit(store, user, "export", object=f"gaps:{station_type}", scope=list(user.scope),
+                 row_count=len(gap_list))

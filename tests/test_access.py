@@ -34,8 +34,12 @@ def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture()
 def db_copy(district_file, tmp_path: Path) -> Path:
+    """A copy of the small district without its demo accounts: these tests start from no users."""
     path = tmp_path / "copy.duckdb"
     shutil.copyfile(district_file[0], path)
+    with open_store(path) as s, s.transaction() as cur:  # test set-up on a copy, not app behaviour
+        cur.execute("DELETE FROM users")
+        cur.execute("DELETE FROM audit_log")
     return path
 
 
@@ -515,3 +519,17 @@ def test_cli_reports_a_database_held_by_another_process(wstore: Store, db_copy: 
              stdin="good password 1\n")
     assert r.returncode == 1
     assert "正被另一个程序" in r.stderr and "held by another process" in r.stderr
+
+
+def test_a_warden_scope_names_cells_only(district_file, tmp_path) -> None:
+    import shutil
+
+    from grid.errors import ValidationError
+    from grid.store import open_store
+
+    p = tmp_path / "w.duckdb"
+    shutil.copyfile(district_file[0], p)
+    with open_store(p) as s:
+        street = str(s.scalar("SELECT min(code) FROM admin_units WHERE level = 'street'"))
+        with pytest.raises(ValidationError, match="only name cells"):
+            access.create_user(s, "warden2", "a-long-password", "warden", [street])

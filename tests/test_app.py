@@ -26,6 +26,21 @@ def app_env(district_file, monkeypatch, tmp_path) -> Path:
     return path
 
 
+def signed_in(role: str = "admin") -> AppTest:
+    """The app after signing in with the demo account of ``role``."""
+    from grid.demo import DEMO_ACCOUNTS
+
+    name, password = DEMO_ACCOUNTS[role]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    at.text_input[0].input(name)
+    at.text_input[1].input(password)
+    next(b for b in at.button if "登录" in b.label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
 def _metric(at: AppTest, label_start: str) -> str:
     for m in at.metric:
         if m.label.startswith(label_start):
@@ -36,10 +51,8 @@ def _metric(at: AppTest, label_start: str) -> str:
 def test_overview_page_shows_the_library_figures(app_env) -> None:
     from ui import _open
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = signed_in("admin")
     try:
-        at.run()
-        assert not at.exception, at.exception
         ov = cv.overview(_open(str(app_env)), "party_service")
         assert _metric(at, "住户") == f"{ov.kpis['households']:,}"
         assert _metric(at, "困难户") == f"{ov.kpis['vulnerable']:,}"
@@ -61,10 +74,8 @@ def test_first_run_builds_the_demo_district(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("WARMGRID_DB", str(tmp_path / "fresh.duckdb"))
     monkeypatch.setenv("WARMGRID_DEMO_HOUSEHOLDS", "600")
     monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     try:
-        at.run()
-        assert not at.exception, at.exception
+        at = signed_in("admin")
         assert (tmp_path / "fresh.duckdb").exists()
         assert _metric(at, "住户") == "600"
     finally:
@@ -113,10 +124,8 @@ def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_env, monkeypatc
     from ui import _open
 
     monkeypatch.setenv("WARMGRID_BASEMAP", "tianditu")  # without a key
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     try:
-        at.run()
-        assert not at.exception
+        at = signed_in("admin")
         assert any("WARMGRID_TIANDITU_KEY" in w.value for w in at.warning)
     finally:
         _open.clear()
