@@ -3,7 +3,8 @@ validation, import and export, on a copy of the small district.
 
 AppTest drives ``st.file_uploader`` (``set_value((name, bytes, mime))``) and a keyed
 ``st.data_editor`` through its edit state in session state, so the page is tested
-through its real widgets: no test hook in the page.
+through its real widgets: no test hook in the page. An administrator signs in through
+the login form first (the page is for administrators only).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import shutil
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,11 +21,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from grid import access
 from grid.export import table_frame
-from grid.store import Store
+from grid.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/data.py"
+ADMIN, PW = "数据管理员", "correct horse 9"
 
 
 @pytest.fixture()
@@ -33,6 +37,8 @@ def app_env(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
 
     path = tmp_path / "app.duckdb"
     shutil.copyfile(district_file[0], path)
+    with open_store(path) as s:
+        access.create_user(s, ADMIN, PW, "admin", [])
     monkeypatch.setenv("WARMGRID_DB", str(path))
     monkeypatch.chdir(ROOT)
     yield path
@@ -48,6 +54,10 @@ def _count(path: Path, table: str = "households") -> int:
 def _page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
+    assert not at.exception, at.exception
+    at.text_input[0].input(ADMIN)
+    at.text_input[1].input(PW)
+    next(b for b in at.button if "登录" in b.label).click().run()
     assert not at.exception, at.exception
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
@@ -111,6 +121,10 @@ def test_a_valid_csv_validates_and_imports(app_env, store) -> None:
     s = _open(str(app_env))
     assert s.scalar("SELECT count(*) FROM households WHERE hh_id LIKE 'NEW%' AND cell_id IS NOT NULL") == len(new)
     assert s.scalar("SELECT file_name FROM imports ORDER BY import_id DESC LIMIT 1") == "新增住户.csv"
+    assert s.scalar("SELECT username FROM imports ORDER BY import_id DESC LIMIT 1") == ADMIN
+    log = access.audit_log(s, action="import")
+    assert log["username"].tolist() == [ADMIN] and log["row_count"].tolist() == [len(new)]
+    assert log["object"].iloc[0] == "households:新增住户.csv"
 
 
 def test_a_bad_csv_lists_every_problem_and_changes_nothing(app_env, store) -> None:
@@ -192,9 +206,29 @@ def test_export_gives_a_download(app_env) -> None:
     assert not at.error, _texts(at.error)
     button = at.download_button(key="data_export_download")
     assert f"（{_count(app_env):,} 行）" in button.label and ".geojson" in button.label
+    from ui import _open
+
+    log = access.audit_log(_open(str(app_env)), action="export")
+    assert log["username"].tolist() == [ADMIN] and log["row_count"].tolist() == [_count(app_env)]
+    at.run()  # the download stays offered on a re-run
+    assert at.download_button(key="data_export_download")
     # A table without geometry cannot be GeoJSON: said in both languages.
     at.selectbox(key="data_export_table").set_value("visits").run()
     at.button(key="data_export_go").click().run()
     assert not at.exception, at.exception
     assert "需要几何字段" in _texts(at.error) and "needs a geometry" in _texts(at.error)
 
+
+
+def test_only_an_administrator_may_use_the_page(app_env) -> None:
+    """The menu is not the guard: a committee member who reaches the page is refused.
+
+    (Signed in by setting ``ui``'s session keys, as the login form would.)
+    """
+    at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    at.session_state["user"] = access.User("委员甲", "committee", ("350203001000",))
+    at.session_state["user_seen"] = datetime.now()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error  # ui.require_page refuses the role
+    assert not at.file_uploader and not at.button
