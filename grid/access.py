@@ -479,7 +479,7 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime | 
     if not _verify(pw_hash, password):
         _fail(store, name, user, "wrong_password", count=True, at=at)
     new_hash = HASHER.hash(password) if HASHER.check_needs_rehash(pw_hash) else None
-    with store.transaction() as cur:
+    with store.transaction(data=False) as cur:
         # Re-read under the write lock: the account may have been locked or
         # disabled, or its password changed, since the check above.
         now_row = cur.execute(_USER_ROW_SQL, [name]).fetchone()
@@ -503,7 +503,7 @@ def authenticate(store: Store, username: str, password: str, *, now: datetime | 
 def _fail(store: Store, name: str, user: User | None, reason: str, *, count: bool = False,
           at: datetime | None = None) -> NoReturn:
     """Record a failed attempt (and count it, for a wrong password); raise :class:`AuthError`."""
-    with store.transaction() as cur:
+    with store.transaction(data=False) as cur:
         if count and at is not None:
             row = cur.execute("SELECT coalesce(failed_logins, 0), locked_until FROM users WHERE username = ?",
                               [name]).fetchone()
@@ -828,7 +828,7 @@ def audit(store_or_cursor: Store | duckdb.DuckDBPyConnection, user: User | str |
     sql = ("INSERT INTO audit_log (username, role, action, object, scope, row_count)"
            " VALUES (?, ?, ?, ?, ?::TEXT[], ?) RETURNING log_id")
     if isinstance(store_or_cursor, Store):
-        with store_or_cursor.transaction() as cur:
+        with store_or_cursor.transaction(data=False) as cur:  # bookkeeping: caches stay valid
             row = cur.execute(sql, params).fetchone()
     else:
         row = store_or_cursor.execute(sql, params).fetchone()

@@ -164,7 +164,7 @@ def _import(args: argparse.Namespace) -> int:
         try:
             rep = import_file(store, args.kind, args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
                               mapping=overrides, fix_swaps=args.fix_swaps, repair=args.repair, sheet=args.sheet,
-                              progress=_progress)
+                              progress=_progress, source=src)
         except ValidationError as exc:
             if args.json:
                 print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records")}))

@@ -863,6 +863,8 @@ def _geometries(spec: Kind, source: Source, frame: pd.DataFrame, rows: np.ndarra
                 notes: list[Problem]) -> list[bytes | None]:
     name = source.name
     n = len(frame)
+    if spec.geometry == "point" and source.geoms is None and "lon" in frame and "lat" in frame:
+        return _points_from_columns(spec, frame, rows, name, crs_code, store, fix_swaps, problems, notes)
     geoms: list[BaseGeometry | None] = list(source.geoms) if source.geoms is not None else [None] * n
     if spec.geometry == "point" and "lon" in frame and "lat" in frame:
         for i, (x, y) in enumerate(zip(frame["lon"], frame["lat"], strict=True)):
@@ -940,6 +942,62 @@ def _geometries(spec: Kind, source: Source, frame: pd.DataFrame, rows: np.ndarra
                 continue
         out[i] = shapely.to_wkb(g)
     return out
+
+
+def _points_from_columns(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, crs_code: str,
+                         store: Store | None, fix_swaps: bool, problems: list[Problem],
+                         notes: list[Problem]) -> list[bytes | None]:
+    """Points from longitude/latitude columns, checked and converted on whole arrays.
+
+    The same checks as for geometries (inside mainland China, swapped, inside
+    the district), vectorised: a million rows take about a second.
+    """
+    x = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+    present = np.isfinite(x) & np.isfinite(y)
+    lon, lat = x.copy(), y.copy()
+    if crs_code not in ("wgs84", "cgcs2000", "EPSG:4326", "EPSG:4490") and present.any():
+        lon[present], lat[present] = crs_mod.to_wgs84(x[present], y[present], crs_code)
+
+    def inside(box: tuple[float, float, float, float], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a >= box[0]) & (a <= box[2]) & (b >= box[1]) & (b <= box[3])
+
+    extent = _district_extent(store)
+    in_china = inside(_CHINA, lon, lat)
+    swapped = present & ~in_china & inside(_CHINA, lat, lon)
+    if extent is not None:
+        swapped &= inside(extent, lat, lon)
+    flagged = {p.row for p in problems}
+    ok = present & (in_china | (swapped & fix_swaps))
+    for i in np.flatnonzero(swapped):
+        r = int(rows[i])
+        shown = f"{lon[i]:.6f}, {lat[i]:.6f}"
+        if fix_swaps:
+            notes.append(Problem(name, r, "经度/纬度", shown, "经纬度颠倒，已交换",
+                                 "longitude and latitude were swapped; swapped back"))
+        else:
+            problems.append(Problem(name, r, "经度/纬度", shown, "经度和纬度似乎填反了（可选择自动交换）",
+                                    "longitude and latitude seem swapped (ask to fix swaps)"))
+    if fix_swaps:
+        lon[swapped], lat[swapped] = lat[swapped].copy(), lon[swapped].copy()
+    for i in np.flatnonzero(present & ~in_china & ~swapped):
+        problems.append(Problem(name, int(rows[i]), "经度/纬度", f"{lon[i]:.6f}, {lat[i]:.6f}",
+                                "坐标不在中国大陆范围内", "the point is outside mainland China"))
+    if extent is not None:
+        out = ok & ~inside(extent, lon, lat)
+        for i in np.flatnonzero(out):
+            problems.append(Problem(name, int(rows[i]), "经度/纬度", f"{lon[i]:.6f}, {lat[i]:.6f}",
+                                    "坐标不在本辖区范围内", "the point is outside the district's extent"))
+        ok &= ~out
+    if spec.geometry_required:
+        for i in np.flatnonzero(~present):
+            if int(rows[i]) not in flagged:
+                problems.append(Problem(name, int(rows[i]), "geometry", "", "缺少坐标或几何对象",
+                                        "the coordinates or geometry are missing"))
+    wkb = np.full(len(frame), None, dtype=object)
+    if ok.any():
+        wkb[ok] = shapely.to_wkb(shapely.points(lon[ok], lat[ok]))
+    return list(wkb)
 
 
 def _to_wgs84(g: BaseGeometry, crs_code: str) -> BaseGeometry:
@@ -1124,8 +1182,10 @@ def _history(cur: Any, prep: Prepared, cols: list[str]) -> int:
 def import_file(store: Store, kind: str, path: str | Path, *, crs: str | None = None, mode: str = "insert",
                 dry_run: bool = False, mapping: dict[str, str] | None = None, fix_swaps: bool = False,
                 repair: bool = False, sheet: str | int | None = None, username: str | None = None,
-                progress: Progress | None = None) -> ImportReport:
+                progress: Progress | None = None, source: Source | None = None) -> ImportReport:
     """Read, validate and write one file; all or nothing.
+
+    ``source`` is the file already read by :func:`read_source` (it is not read again).
 
     Raises
     ------
@@ -1136,7 +1196,8 @@ def import_file(store: Store, kind: str, path: str | Path, *, crs: str | None = 
     """
     say = progress or (lambda f, m: None)
     say(0.0, "读取文件 reading the file")
-    source = read_source(path, sheet=sheet)
+    if source is None:
+        source = read_source(path, sheet=sheet)
     cols = auto_mapping(source.frame.columns, kind, mapping)
     prep = validate(source, kind, store=store, mapping=cols, crs=crs, mode=mode, fix_swaps=fix_swaps,
                     repair=repair, progress=say)

@@ -281,10 +281,12 @@ class Store:
 
     # ----------------------------------------------------------------- writing
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self, *, data: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the write lock and one transaction; commit on success, roll back on error.
 
-        Nested use in the same thread joins the outer transaction.
+        Nested use in the same thread joins the outer transaction. ``data=False``
+        marks bookkeeping (sign-in state, the audit log) that no analysis reads:
+        committing it leaves :attr:`generation`, and so every cached analysis, alone.
         """
         if self.read_only:
             raise ReadOnlyError(
@@ -302,7 +304,8 @@ class Store:
             try:
                 yield cur
                 cur.execute("COMMIT")
-                self.generation += 1
+                if data:
+                    self.generation += 1
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise

@@ -267,3 +267,13 @@ def test_an_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
         assert s.schema_version() == SCHEMA_VERSION
         assert s.count("people") == 1
         assert s.count("household_history") == 0
+
+
+def test_bookkeeping_commits_leave_the_generation_alone(fresh_store) -> None:
+    gen = fresh_store.generation
+    with fresh_store.transaction(data=False) as cur:
+        cur.execute("INSERT INTO audit_log (action) VALUES ('login')")
+    assert fresh_store.generation == gen
+    with fresh_store.transaction() as cur:
+        cur.execute("INSERT INTO people VALUES ('p9', '周九', 'volunteer', NULL, NULL, NULL, TRUE)")
+    assert fresh_store.generation == gen + 1
