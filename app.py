@@ -22,11 +22,28 @@ st.set_page_config(page_title="暖网 WarmGrid", page_icon=str(_ICON), layout="w
 store = ui.get_store()
 
 
+def _oidc_enabled() -> bool:
+    """OpenID Connect sign-in is on when the deployment configures ``[auth]`` in secrets.toml."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
 def login_page() -> None:
     st.title("暖网 WarmGrid")
     st.caption("网格化管理 · 走访慰问 — 请登录 · Please sign in")
     if st.session_state.pop("expired", False):
         st.info("长时间未操作，已自动退出 · Signed out after inactivity.")
+    if _oidc_enabled():
+        if getattr(st.user, "is_logged_in", False):
+            try:  # the provider vouches for the e-mail; roles and scope still come from our users table
+                ui.sign_in_sso(store, str(st.user.get("email") or ""))
+                st.rerun()
+            except WarmGridError as exc:
+                st.error(f"{exc.zh}\n\n{exc.en}")
+        elif st.button("统一身份认证登录 · Sign in with SSO"):
+            st.login()
     with st.form("login"):
         name = st.text_input("用户名 Username")
         password = st.text_input("密码 Password", type="password")

@@ -30,6 +30,7 @@ __all__ = [
     "require_user",
     "require_page",
     "sign_in",
+    "sign_in_sso",
     "sign_out",
     "allowed_cells",
 ]
@@ -183,6 +184,23 @@ def require_page(key: str) -> access.User:
 def sign_in(store: Store, username: str, password: str) -> access.User:
     """Check the password and start a session (raises access errors with both languages)."""
     user = access.authenticate(store, username, password)
+    st.session_state["user"] = user
+    st.session_state["user_seen"] = datetime.now()
+    return user
+
+
+def sign_in_sso(store: Store, email: str) -> access.User:
+    """Start a session for a user signed in by the OpenID Connect provider.
+
+    The provider's e-mail must be a WarmGrid username; its role and scope come from
+    the users table, so an unknown or disabled account is refused.
+    """
+    user = access.get_user(store, email) if email else None
+    if user is None:
+        access.audit(store, email or None, "login_failed", object="sso_unknown_user")
+        raise WarmGridError(f"统一身份认证账号 {email} 未在暖网中登记，请联系管理员。",
+                            f"the SSO account {email} is not registered in WarmGrid; ask an administrator.")
+    access.audit(store, user, "login", object="sso")
     st.session_state["user"] = user
     st.session_state["user_seen"] = datetime.now()
     return user

@@ -200,3 +200,13 @@ def test_each_view_and_write_is_audited_once(app_db) -> None:
     assert _audit(app_db).get("create", 0) == before.get("create", 0) + 1
     at.run()  # a resent page creates nothing more
     assert store.count("visits") == n_visits + 1
+
+
+def test_sso_accounts_must_be_registered(app_db) -> None:
+    from grid.errors import WarmGridError
+
+    store = ui._open(str(app_db))
+    with pytest.raises(WarmGridError, match="not registered"):
+        ui.sign_in_sso(store, "stranger@example.org")
+    user = ui.sign_in_sso(store, "committee")  # a username the provider vouches for
+    assert user.role == "committee"
