@@ -287,11 +287,21 @@ def patrol_layer(patrols: gpd.GeoDataFrame) -> folium.FeatureGroup:
 
 _LEGEND = Template("""
 {% macro html(this, kwargs) %}
-<div class="wg-legend" style="position:absolute;z-index:9999;bottom:28px;right:10px;background:#fff;
- padding:8px 10px;border:1px solid #999;border-radius:4px;font-size:12px;line-height:1.5;
- max-width:260px;box-shadow:0 1px 4px rgba(0,0,0,.2)">
+<details class="wg-legend" open style="position:absolute;z-index:9999;bottom:28px;right:10px;background:#fff;
+ padding:6px 10px;border:1px solid #999;border-radius:4px;font-size:12px;line-height:1.5;
+ max-width:260px;max-height:70%;overflow:auto;box-shadow:0 1px 4px rgba(0,0,0,.2)">
+<summary style="cursor:pointer;font-weight:600">图例 Legend</summary>
 {{ this.body }}
-</div>
+</details>
+<style>@media (max-width: 520px) { .wg-legend { font-size: 10px; max-width: 170px; }
+ .wg-title { font-size: 12px !important; max-width: 60% !important; } }</style>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+/* On a phone the legend starts folded, so it does not cover the map. */
+(function () {
+  if (window.innerWidth >= 520) { return; }
+  document.querySelectorAll("details.wg-legend").forEach(function (el) { el.removeAttribute("open"); });
+})();
 {% endmacro %}
 """)
 
