@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-3
+4
 >>> store.count("households")
 0
 >>> store.close()
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -72,6 +72,9 @@ TABLES: tuple[str, ...] = (
     "household_history",
     "imports",
     "form_submissions",
+    "plans",
+    "plan_visitors",
+    "plan_items",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -159,6 +162,7 @@ _MIGRATIONS: dict[int, Any] = {
     1: _schema_sql,
     2: lambda: _migration("0002_household_history.sql"),
     3: lambda: _migration("0003_access.sql"),
+    4: lambda: _migration("0004_plans.sql"),
 }
 
 
