@@ -33,6 +33,18 @@ def store(district_file: tuple[Path, DemoDistrict]) -> Store:
 
 
 @pytest.fixture()
+def db(district_file: tuple[Path, DemoDistrict], tmp_path: Path) -> Store:
+    """A writable copy of the small district."""
+    import shutil
+
+    path = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], path)
+    s = open_store(path)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
 def fresh_store() -> Store:
     s = open_store(":memory:")
     yield s

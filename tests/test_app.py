@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from grid import coverage as cv
 from maps.offline import external_urls
 from maps.overview import overview_map
+from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,21 +27,6 @@ def app_env(district_file, monkeypatch, tmp_path) -> Path:
     return path
 
 
-def signed_in(role: str = "admin") -> AppTest:
-    """The app after signing in with the demo account of ``role``."""
-    from grid.demo import DEMO_ACCOUNTS
-
-    name, password = DEMO_ACCOUNTS[role]
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    at.text_input[0].input(name)
-    at.text_input[1].input(password)
-    next(b for b in at.button if "登录" in b.label).click().run()
-    assert not at.exception, at.exception
-    return at
-
-
 def _metric(at: AppTest, label_start: str) -> str:
     for m in at.metric:
         if m.label.startswith(label_start):
@@ -51,7 +37,7 @@ def _metric(at: AppTest, label_start: str) -> str:
 def test_overview_page_shows_the_library_figures(app_env) -> None:
     from ui import _open
 
-    at = signed_in("admin")
+    at = sign_in_demo("admin")
     try:
         ov = cv.overview(_open(str(app_env)), "party_service")
         assert _metric(at, "住户") == f"{ov.kpis['households']:,}"
@@ -75,7 +61,7 @@ def test_first_run_builds_the_demo_district(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("WARMGRID_DEMO_HOUSEHOLDS", "600")
     monkeypatch.chdir(ROOT)
     try:
-        at = signed_in("admin")
+        at = sign_in_demo("admin")
         assert (tmp_path / "fresh.duckdb").exists()
         assert _metric(at, "住户") == "600"
     finally:
@@ -125,7 +111,7 @@ def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_env, monkeypatc
 
     monkeypatch.setenv("WARMGRID_BASEMAP", "tianditu")  # without a key
     try:
-        at = signed_in("admin")
+        at = sign_in_demo("admin")
         assert any("WARMGRID_TIANDITU_KEY" in w.value for w in at.warning)
     finally:
         _open.clear()

@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 from grid import access
 from grid.export import table_frame
 from grid.store import Store, open_store
+from tests.apptools import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/data.py"
@@ -52,13 +53,7 @@ def _count(path: Path, table: str = "households") -> int:
 
 
 def _page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    at.text_input[0].input(ADMIN)
-    at.text_input[1].input(PW)
-    next(b for b in at.button if "登录" in b.label).click().run()
-    assert not at.exception, at.exception
+    at = sign_in(ADMIN, PW)
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     return at

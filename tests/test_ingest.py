@@ -5,7 +5,6 @@ round-trip through every export format."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,15 +40,6 @@ def checksums(store: Store) -> dict[str, str]:
     return out
 
 
-@pytest.fixture()
-def db(district_file, tmp_path) -> Store:
-    path = tmp_path / "db.duckdb"
-    shutil.copyfile(district_file[0], path)
-    s = open_store(path)
-    yield s
-    s.close()
-
-
 @pytest.fixture(scope="module")
 def spots(district) -> list[tuple[float, float]]:
     """Points of existing households: inside the district."""
@@ -83,6 +73,21 @@ def write_xlsx(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
     for r in rows:
         ws.append(r)
     wb.save(path)
+    return path
+
+
+def write_xls(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """A legacy .xls file (written with xlwt), households' headers."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("住户")
+    for j, h in enumerate(HH_HEAD):
+        ws.write(0, j, h)
+    for i, r in enumerate(rows, start=1):
+        for j, h in enumerate(HH_HEAD):
+            ws.write(i, j, r[h])
+    wb.save(str(path))
     return path
 
 
@@ -245,36 +250,13 @@ def test_xlsx_phone_stored_with_decimals(db, spots, tmp_path) -> None:
 
 
 def test_xls_bad_size(db, spots, tmp_path) -> None:
-    import xlwt
-
-    wb = xlwt.Workbook(encoding="utf-8")
-    ws = wb.add_sheet("住户")
     rows = hh_rows(spots)
     rows[0]["人口数"] = "-2"
-    for j, h in enumerate(HH_HEAD):
-        ws.write(0, j, h)
-    for i, r in enumerate(rows, start=1):
-        for j, h in enumerate(HH_HEAD):
-            ws.write(i, j, r[h])
-    p = tmp_path / "hh.xls"
-    wb.save(str(p))
-    expect_refused(db, "households", p, 2, "人口数", "")
+    expect_refused(db, "households", write_xls(tmp_path / "hh.xls", rows), 2, "人口数", "")
 
 
 def test_xls_good_file_imports(db, spots, tmp_path) -> None:
-    import xlwt
-
-    wb = xlwt.Workbook(encoding="utf-8")
-    ws = wb.add_sheet("住户")
-    rows = hh_rows(spots)
-    for j, h in enumerate(HH_HEAD):
-        ws.write(0, j, h)
-    for i, r in enumerate(rows, start=1):
-        for j, h in enumerate(HH_HEAD):
-            ws.write(i, j, r[h])
-    p = tmp_path / "hh.xls"
-    wb.save(str(p))
-    assert import_file(db, "households", p).inserted == 3
+    assert import_file(db, "households", write_xls(tmp_path / "hh.xls", hh_rows(spots))).inserted == 3
 
 
 # ------------------------------------------------------------------ polygons

@@ -16,6 +16,7 @@ import ui
 from grid import model
 from grid.demo import DEMO_ACCOUNTS
 from grid.store import open_store
+from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK_ID, MARK_NAME, MARK_ADDR = "ZZMARK01", "泄露标记户", "标记路999号"
@@ -56,17 +57,6 @@ def st_cache_clear() -> None:
     st.cache_data.clear()
 
 
-def sign_in(role: str) -> AppTest:
-    name, password = DEMO_ACCOUNTS[role]
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.text_input[0].input(name)
-    at.text_input[1].input(password)
-    next(b for b in at.button if "登录" in b.label).click().run()
-    assert not at.exception, at.exception
-    return at
-
-
 def everything(at: AppTest) -> str:
     """All the page shows: element protos, tables' contents and the map components' HTML/JS."""
     parts = [str(at._tree)]
@@ -101,7 +91,7 @@ def test_every_page_is_in_the_matrix() -> None:
 
 @pytest.mark.parametrize("role", list(model.USER_ROLES))
 def test_page_role_matrix(app_db, role) -> None:
-    at = sign_in(role)
+    at = sign_in_demo(role)
     for key in ui.PAGES:
         if key in ui.ROLE_PAGES[role]:
             at.switch_page(ui.PAGES[key][0]).run()
@@ -135,11 +125,11 @@ def test_no_user_no_page(app_db) -> None:
 @pytest.mark.parametrize("warm_as_admin", [False, True])
 def test_a_warden_never_sees_another_cells_household(app_db, warm_as_admin) -> None:
     if warm_as_admin:  # an admin loads the pages first: nothing cached may leak
-        at = sign_in("admin")
+        at = sign_in_demo("admin")
         for key in ui.ROLE_PAGES["admin"]:
             at.switch_page(ui.PAGES[key][0]).run()
         assert not at.exception
-    at = sign_in("warden")
+    at = sign_in_demo("warden")
     at.switch_page("pages/my_cells.py").run()
     assert not at.exception, at.exception
     text = everything(at)
@@ -157,16 +147,16 @@ def test_a_warden_never_sees_another_cells_household(app_db, warm_as_admin) -> N
 @pytest.mark.parametrize("warm_as_admin", [False, True])
 def test_a_committee_never_sees_another_streets_household(app_db, warm_as_admin) -> None:
     if warm_as_admin:
-        at = sign_in("admin")
+        at = sign_in_demo("admin")
         at.switch_page("pages/overview.py").run()
-    at = sign_in("committee")
+    at = sign_in_demo("committee")
     at.switch_page("pages/overview.py").run()
     assert not at.exception
     assert MARK_ID not in everything(at)
 
 
 def test_leaders_see_counts_not_households(app_db) -> None:
-    at = sign_in("leader")
+    at = sign_in_demo("leader")
     at.switch_page("pages/overview.py").run()
     text = everything(at)
     assert "按网格汇总" in text
@@ -181,7 +171,7 @@ def _audit(path: Path) -> dict[str, int]:
 
 def test_each_view_and_write_is_audited_once(app_db) -> None:
     before = _audit(app_db)
-    at = sign_in("warden")
+    at = sign_in_demo("warden")
     assert _audit(app_db).get("login", 0) == before.get("login", 0) + 1
     at.switch_page("pages/my_cells.py").run()
     views = _audit(app_db).get("view_household", 0)

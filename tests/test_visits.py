@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from datetime import datetime
 
@@ -10,17 +9,8 @@ import pandas as pd
 import pytest
 
 from grid.errors import ValidationError, WarmGridError
-from grid.store import Store, open_store
+from grid.store import Store
 from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, resolve_need
-
-
-@pytest.fixture()
-def db(district_file, tmp_path) -> Store:
-    path = tmp_path / "db.duckdb"
-    shutil.copyfile(district_file[0], path)
-    s = open_store(path)
-    yield s
-    s.close()
 
 
 def _a_household(db: Store) -> tuple[str, str]:
