@@ -7,6 +7,8 @@ coverage  every coverage measure as one JSON document
 gaps      ids of households outside a station type's reach (CSV)
 import    a file (CSV, XLSX, XLS, GeoJSON, Shapefile, GeoPackage, GeoParquet) into a table
 export    a table to CSV, XLSX, GeoJSON, GeoPackage or GeoParquet
+audit     a campaign's coverage audit: omissions and duplicates, household by household (JSON)
+plan      a visit plan: who visits whom, in what walking order (JSON)
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
@@ -113,6 +115,22 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
                    help="override the header mapping (FIELD empty to ignore a column); repeatable")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    a = sub.add_parser("audit", help="audit a campaign / 活动核查（全覆盖、不遗漏、不重复）")
+    a.add_argument("--db", required=True)
+    a.add_argument("--campaign", required=True)
+    a.add_argument("--area", default=None, help="a street or community code, or a cell id")
+    a.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
+
+    pl = sub.add_parser("plan", help="plan the visits of a campaign / 走访计划")
+    pl.add_argument("--db", required=True)
+    pl.add_argument("--campaign", required=True)
+    pl.add_argument("--area", required=True, help="a street or community code")
+    pl.add_argument("--min", type=int, default=None, dest="min_per", help="households per visitor, at least")
+    pl.add_argument("--max", type=int, default=None, dest="max_per", help="households per visitor, at most")
+    pl.add_argument("--date", type=date.fromisoformat, default=None, help="planning date (default today)")
+    pl.add_argument("--no-save", action="store_true", help="do not save the plan in the database")
+    pl.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
 
     e = sub.add_parser("export", help="export a table / 导出数据")
     e.add_argument("kind")
@@ -259,6 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(args)
         if args.command == "export":
             return _export(args)
+        if args.command == "plan":
+            from grid.planning import cli_plan
+            from grid.store import open_store
+
+            with open_store(args.db, read_only=args.no_save, create=False) as wstore:
+                print(to_json(cli_plan(wstore, args.campaign, args.area, min_per=args.min_per,
+                                       max_per=args.max_per, planning_date=args.date, save=not args.no_save)))
+            return 0
         if args.command == "user":
             return _user(args)
         from grid.store import open_store
@@ -270,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 doc = coverage_report(store, radius=args.radius, warden_target=args.warden_target,
                                       visit_days=args.visit_days, as_of=args.as_of)
                 print(to_json(doc))
+            elif args.command == "audit":
+                from grid.campaigns import cli_audit
+
+                print(to_json(cli_audit(store, args.campaign, args.area)))
             elif args.command == "gaps":
                 from grid.coverage import load_households, load_stations, station_gaps
 

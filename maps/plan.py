@@ -1,0 +1,75 @@
+"""Campaign maps: each visitor's walking route in its own colour, and the
+campaign's omissions and duplicates household by household."""
+
+from __future__ import annotations
+
+import html
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from maps.layers import GAP_COLOUR, add_legend, add_title, base_map, feature_collection, finish
+
+__all__ = ["ROUTE_COLOURS", "plan_map", "audit_map"]
+
+#: A qualitative palette (Tableau 10 + 10), cycled when there are more visitors.
+ROUTE_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f",
+                 "#bab0ac", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                 "#17becf", "#aec7e8", "#ffbb78", "#98df8a"]
+DUPLICATE_COLOUR = "#6a3d9a"
+
+
+def _area(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
+    folium.GeoJson(feature_collection(cells, ["cell_id", "name"]), name="网格",
+                   style_function=lambda f: {"color": "#777777", "weight": 0.8, "fillColor": "#ffffff",
+                                             "fillOpacity": 0.3},
+                   tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["网格"])).add_to(m)
+
+
+def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame, title: str) -> folium.Map:
+    """Routes of a plan.
+
+    ``items``: ``visitor_id, seq, lon, lat, label``; ``starts``: ``visitor_id, name, lon, lat``.
+    """
+    m = base_map(cells.total_bounds)
+    _area(m, cells)
+    entries = []
+    for k, (vid, sub) in enumerate(items.sort_values(["visitor_id", "seq"]).groupby("visitor_id", sort=True)):
+        colour = ROUTE_COLOURS[k % len(ROUTE_COLOURS)]
+        st = starts[starts["visitor_id"] == vid]
+        name = str(st["name"].iloc[0]) if len(st) and "name" in st else str(vid)
+        fg = folium.FeatureGroup(name=f"{name}（{len(sub)} 户）")
+        path = ([[float(st["lat"].iloc[0]), float(st["lon"].iloc[0])]] if len(st) else []) + \
+            sub[["lat", "lon"]].astype(float).values.tolist()
+        folium.PolyLine(path, color=colour, weight=3, opacity=0.85).add_to(fg)
+        if len(st):
+            folium.CircleMarker(path[0], radius=6, color="#000000", weight=2, fill=True, fill_color=colour,
+                                fill_opacity=1, tooltip=f"{html.escape(name)} 出发点").add_to(fg)
+        for r in sub.itertuples(index=False):
+            folium.CircleMarker([r.lat, r.lon], radius=4, color="#ffffff", weight=1, fill=True,
+                                fill_color=colour, fill_opacity=1,
+                                tooltip=f"{html.escape(name)} 第{int(r.seq)}站：{html.escape(str(r.label))}").add_to(fg)
+        fg.add_to(m)
+        entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
+    shown = entries[:12] + ([("#ffffff", "box", f"……另有 {len(entries) - 12} 名走访人")] if len(entries) > 12 else [])
+    add_title(m, title)
+    add_legend(m, [("走访人与路线（黑框为出发点）", shown), ("其他", [("#777777", "box", "网格")])])
+    return finish(m)
+
+
+def audit_map(cells: gpd.GeoDataFrame, omissions: pd.DataFrame, duplicates: pd.DataFrame, title: str) -> folium.Map:
+    """Omissions (warning colour) and duplicates of a campaign; frames carry ``hh_id, lon, lat, reason``."""
+    m = base_map(cells.total_bounds)
+    _area(m, cells)
+    for frame, colour, label in ((omissions, GAP_COLOUR, "遗漏"), (duplicates, DUPLICATE_COLOUR, "重复")):
+        fg = folium.FeatureGroup(name=f"{label}（{frame['hh_id'].nunique() if len(frame) else 0} 户）")
+        for r in frame.drop_duplicates("hh_id").itertuples(index=False):
+            folium.CircleMarker([r.lat, r.lon], radius=5, color="#ffffff", weight=1, fill=True, fill_color=colour,
+                                fill_opacity=0.95, tooltip=f"{r.hh_id} · {html.escape(str(r.reason))}").add_to(fg)
+        fg.add_to(m)
+    add_title(m, title)
+    add_legend(m, [("核查结果", [(GAP_COLOUR, "dot", "遗漏：未走访或未救助"),
+                             (DUPLICATE_COLOUR, "dot", "重复：同一项目救助两次")]),
+                   ("其他", [("#777777", "box", "网格")])])
+    return finish(m)
