@@ -116,3 +116,14 @@ def test_import_refusal_exits_non_zero_with_the_report(district_file, tmp_path: 
     assert "database is unchanged" in r.stderr
     r = _run("import", "households", str(bad), "--db", str(db), "--dry-run")
     assert r.returncode == 1 and "hh.csv 第2行" in r.stderr
+
+
+def test_audit_json_lists_every_omission_and_duplicate(district_file, district) -> None:
+    path, _ = district_file
+    r = _run("audit", "--db", str(path), "--campaign", "C2025W", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert sorted({d["hh_id"] for d in doc["duplicates"]}) == district.planted_duplicates
+    assert sorted({o["hh_id"] for o in doc["omissions"] if o["reason"] == "not_helped"}) == district.planted_omissions
+    r = _run("audit", "--db", str(path), "--campaign", "NOPE", "--json")
+    assert r.returncode == 1 and "NOPE" in r.stderr
