@@ -41,12 +41,13 @@ PAGES: dict[str, tuple[str, str]] = {
     "my_cells": ("pages/my_cells.py", "我的网格 My cells"),
     "data": ("pages/data.py", "数据导入导出 Data"),
     "audit": ("pages/audit.py", "审计日志 Audit log"),
+    "campaigns": ("pages/campaigns.py", "走访活动 Campaigns"),
 }
 #: The pages each role sees (the menu is not the guard: every query takes the scope too).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("overview", "data", "audit"),
+    "admin": ("overview", "campaigns", "data", "audit"),
     "leader": ("overview",),
-    "committee": ("overview",),
+    "committee": ("overview", "campaigns"),
     "warden": ("my_cells",),
     "inspector": ("audit", "overview"),
 }

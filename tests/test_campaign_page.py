@@ -1,0 +1,57 @@
+"""The committee's campaign page, driven headless: audit figures, a plan made and saved."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import ui
+from grid.campaigns import audit_campaign, campaign_frames
+from tests.apptools import sign_in_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def app_db(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
+    path = tmp_path / "app.duckdb"
+    shutil.copyfile(district_file[0], path)
+    monkeypatch.setenv("WARMGRID_DB", str(path))
+    monkeypatch.chdir(ROOT)
+    ui._open.clear()
+    yield path
+    ui._open.clear()
+
+
+def test_committee_audits_and_plans_its_street(app_db) -> None:
+    at = sign_in_demo("committee")
+    at.switch_page("pages/campaigns.py").run()
+    assert not at.exception, at.exception
+    store = ui._open(str(app_db))
+    street = str(store.scalar("SELECT scope[1] FROM users WHERE username = 'committee'"))
+    at.sidebar.selectbox[-2].set_value("C2025W")
+    at.sidebar.selectbox[-1].set_value(street).run()
+    assert not at.exception, at.exception
+    data = campaign_frames(store, "C2025W", street)
+    au = audit_campaign(data.targets, data.visits, data.assistance)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["对象户 Targets"] == f"{int(au.totals['targets']):,}"
+    assert metrics["重复 Duplicates"] == f"{int(au.totals['duplicate_households']):,}"
+    # Make a plan for the current campaign in this street.
+    at.sidebar.selectbox[-2].set_value("C2026W").run()
+    at.number_input(key="plan_min").set_value(1)
+    at.number_input(key="plan_max").set_value(200)
+    next(b for b in at.button if "生成计划" in b.label).click().run()
+    assert not at.exception, at.exception
+    assert store.count("plans") == 1
+    n_targets = len(campaign_frames(store, "C2026W", street).targets)
+    assert store.count("plan_items") == n_targets
+    maps = [e.proto.json_args for e in at.main if type(e).__name__ == "UnknownElement"]
+    assert any("L.polyline" in args for args in maps)  # the routes are drawn
+
+
+def test_wardens_and_leaders_have_no_campaign_page() -> None:
+    assert "campaigns" not in ui.ROLE_PAGES["warden"] and "campaigns" not in ui.ROLE_PAGES["leader"]
