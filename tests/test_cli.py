@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from grid import coverage as cv
 from grid.cli import main
 
@@ -127,3 +129,24 @@ def test_audit_json_lists_every_omission_and_duplicate(district_file, district) 
     assert sorted({o["hh_id"] for o in doc["omissions"] if o["reason"] == "not_helped"}) == district.planted_omissions
     r = _run("audit", "--db", str(path), "--campaign", "NOPE", "--json")
     assert r.returncode == 1 and "NOPE" in r.stderr
+
+
+def test_plan_json_assigns_every_target_once(district_file, tmp_path: Path) -> None:
+    import shutil
+
+    from grid.campaigns import campaign_frames
+    from grid.store import open_store
+
+    db = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], db)
+    with open_store(db, read_only=True) as s:
+        street = str(s.scalar("SELECT min(code) FROM admin_units WHERE level = 'street'"))
+        targets = set(campaign_frames(s, "C2026W", street).targets["hh_id"])
+    r = _run("plan", "--db", str(db), "--campaign", "C2026W", "--area", street, "--min", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    planned = [h for v in doc["visitors"] for h in v["hh_ids"]]
+    assert sorted(planned) == sorted(targets) and len(planned) == len(set(planned))
+    assert doc["plan_id"] and doc["total_m"] == pytest.approx(sum(v["route_m"] for v in doc["visitors"]), abs=1.0)
+    r = _run("plan", "--db", str(db), "--campaign", "C2026W", "--area", street, "--min", "100000", "--json")
+    assert r.returncode == 1 and "visitor" in r.stderr
