@@ -77,7 +77,6 @@ import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -92,6 +91,7 @@ import scipy  # noqa: E402
 import shapely  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
+from bench.memory import peak_rss_bytes, ru_maxrss_bytes  # noqa: E402
 from grid import coverage as cov  # noqa: E402
 from grid import model  # noqa: E402
 from grid.demo import DemoConfig, build_demo_file  # noqa: E402
@@ -165,30 +165,6 @@ def race(fns: dict[str, Callable[[], Any]], repeat: int,
             last[name] = fn()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best, last
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set size of this process, bytes.
-
-    On Linux this is ``VmHWM`` from ``/proc/self/status``: ``ru_maxrss`` of a
-    process started by ``subprocess`` starts at its parent's RSS at the fork
-    (the kernel carries the high-water mark across ``execve``), which would
-    give every per-step child this process's peak. Elsewhere, ``ru_maxrss``.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return ru_maxrss_bytes()
-
-
-def ru_maxrss_bytes() -> int:
-    """``resource.getrusage(RUSAGE_SELF).ru_maxrss`` in bytes (KiB on Linux, bytes on macOS)."""
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss) if sys.platform == "darwin" else int(rss) * 1024
 
 
 def mib(n: float) -> str:

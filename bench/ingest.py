@@ -77,6 +77,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 
+from bench.memory import peak_rss_bytes  # noqa: E402
 from grid import model  # noqa: E402
 from grid.demo import DemoConfig, build_demo_file  # noqa: E402
 from grid.store import open_store  # noqa: E402
@@ -103,21 +104,6 @@ _MOBILE = ["130", "131", "133", "135", "136", "137", "138", "139", "150", "151",
 
 
 # --------------------------------------------------------------------------- helpers
-def peak_rss_bytes() -> int:
-    """This process's peak RSS: ``VmHWM`` (Linux), else ``ru_maxrss``."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss) if sys.platform == "darwin" else int(rss) * 1024
-
-
 def mib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB"
 
