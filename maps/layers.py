@@ -98,6 +98,8 @@ def base_map(bounds: Sequence[float], basemap: str = "none", tianditu_key: str =
     The default basemap is none: a plain background that needs no network.
     """
     minx, miny, maxx, maxy = (float(b) for b in bounds)
+    if not all(np.isfinite([minx, miny, maxx, maxy])):
+        raise ValueError("the map has nothing to show: its bounds are empty")
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None, zoom_start=13,
                    control_scale=False, prefer_canvas=True, height=height)
     scale = MacroElement()

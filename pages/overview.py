@@ -58,6 +58,9 @@ c[2].metric("巡逻覆盖面积 Patrolled area", f"{k['patrol_fraction']:.1%}")
 c[3].metric(f"超过 {visit_days} 天未走访的困难户", f"{k['overdue']:,}",
             help=f"其中从未走访 {k['never_visited']:,} 户 · never visited")
 
+if ov.cells.empty:
+    st.info("您的范围内没有网格，没有可显示的住户。 · There are no cells in your scope: nothing to show.")
+    st.stop()
 basemap, tianditu_key = basemap_setting()
 m = overview_map(ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types,
                  counts_only=counts_only)

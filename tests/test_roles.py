@@ -200,3 +200,19 @@ def test_sso_accounts_must_be_registered(app_db) -> None:
         ui.sign_in_sso(store, "stranger@example.org")
     user = ui.sign_in_sso(store, "committee")  # a username the provider vouches for
     assert user.role == "committee"
+
+
+def test_a_user_with_no_scope_sees_zero_households(app_db) -> None:
+    from grid import access
+    from tests.apptools import sign_in
+
+    store = ui._open(str(app_db))
+    access.create_user(store, "nobody", "a-long-password", "committee", [])
+    at = sign_in("nobody", "a-long-password")
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["住户 Households"] == "0" and metrics["网格 Cells"] == "0"
+    assert MARK_ID not in everything(at)
+    at.switch_page("pages/campaigns.py").run()
+    assert "no area in your scope" in everything(at)
