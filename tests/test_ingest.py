@@ -547,18 +547,18 @@ def test_reimport_changes_nothing_and_updates_change_rows_with_history(db, spots
 
 
 def test_cells_import_recomputes_household_cells(db, tmp_path) -> None:
-    cells = db.query("SELECT cell_id FROM cells ORDER BY cell_id")["cell_id"].tolist()
-    gone = cells[0]
-    n_before = db.scalar("SELECT count(*) FROM households WHERE cell_id = ?", [gone])
-    assert n_before > 0
-    # Re-import the first cell's neighbour with the first cell's polygon merged in.
-    df, geom = table_frame(db, "cells")
-    first, second = df.iloc[0], df.iloc[1]
+    # Two neighbouring cells of one community: the second takes over the first's area.
+    gone, keep = db.query(
+        "SELECT a.cell_id, b.cell_id FROM cells a JOIN cells b ON a.community_code = b.community_code"
+        " AND a.cell_id < b.cell_id AND ST_Intersects(a.geom, b.geom) ORDER BY a.cell_id, b.cell_id LIMIT 1"
+    ).iloc[0]
+    assert db.scalar("SELECT count(*) FROM households WHERE cell_id = ?", [gone]) > 0
+    df, _ = table_frame(db, "cells")
+    first = df[df["网格编码"] == gone].iloc[0]
+    second = df[df["网格编码"] == keep].iloc[0]
     merged = shapely.union_all([first["geom"], second["geom"]])
     feat = {"type": "Feature", "geometry": json.loads(shapely.to_geojson(merged)),
-            "properties": {"网格编码": second["网格编码"], "网格名称": second["网格名称"], "社区代码": second["社区代码"]}}
-    if first["社区代码"] != second["社区代码"]:
-        pytest.skip("the first two cells are in different communities in this district")
+            "properties": {"网格编码": keep, "网格名称": second["网格名称"], "社区代码": second["社区代码"]}}
     with db.transaction() as cur:
         cur.execute("DELETE FROM cells WHERE cell_id = ?", [gone])
     import_file(db, "cells", write_geojson(tmp_path / "c.geojson", [feat]), mode="upsert")
