@@ -9,6 +9,8 @@ import    a file (CSV, XLSX, XLS, GeoJSON, Shapefile, GeoPackage, GeoParquet) in
 export    a table to CSV, XLSX, GeoJSON, GeoPackage or GeoParquet
 audit     a campaign's coverage audit: omissions and duplicates, household by household (JSON)
 plan      a visit plan: who visits whom, in what walking order (JSON)
+assistance  where assistance went, per cell, community, street or H3 hexagon (JSON)
+hotspots  Getis-Ord Gi* hot and cold spots of a per-cell assistance measure (JSON)
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
@@ -131,6 +133,21 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--date", type=date.fromisoformat, default=None, help="planning date (default today)")
     pl.add_argument("--no-save", action="store_true", help="do not save the plan in the database")
     pl.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
+
+    asx = sub.add_parser("assistance", help="assistance measures / 救助分布")
+    asx.add_argument("--db", required=True)
+    asx.add_argument("--by", default="cell", help="cell | community | street | h3:RES (5-11)")
+    asx.add_argument("--campaign", default=None)
+    asx.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
+
+    hs = sub.add_parser("hotspots", help="Gi* hot and cold spots / 热点分析")
+    hs.add_argument("--db", required=True)
+    hs.add_argument("--measure", default="per_vulnerable",
+                    help="a per-cell column of the assistance measures (e.g. total_yuan, per_vulnerable)")
+    hs.add_argument("--seed", type=int, default=0)
+    hs.add_argument("--permutations", type=int, default=999)
+    hs.add_argument("--fdr", type=float, default=0.10, help="false-discovery rate (0.10 gives 90/95/99 %% classes)")
+    hs.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
 
     e = sub.add_parser("export", help="export a table / 导出数据")
     e.add_argument("kind")
@@ -296,6 +313,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 doc = coverage_report(store, radius=args.radius, warden_target=args.warden_target,
                                       visit_days=args.visit_days, as_of=args.as_of)
                 print(to_json(doc))
+            elif args.command == "assistance":
+                from grid.assistance import equity, load_assistance_inputs, measures
+
+                hh, aid = load_assistance_inputs(store, campaign_id=args.campaign)
+                eq = equity(hh, aid)
+                print(to_json({"by": args.by, "campaign": args.campaign, "gini_per_vulnerable": eq["gini"],
+                               "units": measures(hh, aid, args.by).to_dict(orient="records")}))
+            elif args.command == "hotspots":
+                from grid.assistance import MEASURE_COLUMNS, load_assistance_inputs, measures
+                from grid.coverage import load_cells
+                from grid.hotspots import CLASSES, gi_star, weights
+
+                if args.measure not in MEASURE_COLUMNS:
+                    raise WarmGridError(f"未知的指标：{args.measure}（可选：{', '.join(MEASURE_COLUMNS)}）",
+                                        f"unknown measure: {args.measure} (one of: {', '.join(MEASURE_COLUMNS)})")
+                cells = load_cells(store, metric=True)
+                hh, aid = load_assistance_inputs(store)
+                per = measures(hh, aid, "cell").dropna(subset=["cell_id"]).set_index("cell_id")
+                # Cells with no household (or no vulnerable household for per_vulnerable) count as 0.
+                values = per[args.measure].reindex(cells["cell_id"]).astype(float).fillna(0.0)
+                res = gi_star(values, weights(cells), permutations=args.permutations, seed=args.seed, fdr=args.fdr)
+                counts = res["class"].value_counts()
+                print(to_json({"measure": args.measure, "seed": args.seed, "permutations": args.permutations,
+                               "fdr": args.fdr, "classes": {c: int(counts.get(c, 0)) for c in CLASSES},
+                               "cells": res.to_dict(orient="records")}))
             elif args.command == "audit":
                 from grid.campaigns import cli_audit
 

@@ -150,3 +150,24 @@ def test_plan_json_assigns_every_target_once(district_file, tmp_path: Path) -> N
     assert doc["plan_id"] and doc["total_m"] == pytest.approx(sum(v["route_m"] for v in doc["visitors"]), abs=1.0)
     r = _run("plan", "--db", str(db), "--campaign", "C2026W", "--area", street, "--min", "100000", "--json")
     assert r.returncode == 1 and "visitor" in r.stderr
+
+
+def test_assistance_and_hotspots_json(district_file, store) -> None:
+    path, _ = district_file
+    total = float(store.scalar("SELECT sum(amount_yuan + goods_value_yuan) FROM assistance"))
+    for by in ("cell", "street", "h3:8"):
+        r = _run("assistance", "--db", str(path), "--by", by, "--json")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert sum(u["total_yuan"] for u in doc["units"]) == pytest.approx(total)
+        assert 0 <= doc["gini_per_vulnerable"] < 1
+    a = _run("hotspots", "--db", str(path), "--measure", "total_yuan", "--seed", "3", "--permutations", "199",
+             "--json")
+    b = _run("hotspots", "--db", str(path), "--measure", "total_yuan", "--seed", "3", "--permutations", "199",
+             "--json")
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout  # the same seed gives the same classes
+    doc = json.loads(a.stdout)
+    assert sum(doc["classes"].values()) == store.count("cells") == len(doc["cells"])
+    r = _run("hotspots", "--db", str(path), "--measure", "nonsense")
+    assert r.returncode == 1 and "unknown measure" in r.stderr
