@@ -11,6 +11,7 @@ audit     a campaign's coverage audit: omissions and duplicates, household by ho
 plan      a visit plan: who visits whom, in what walking order (JSON)
 assistance  where assistance went, per cell, community, street or H3 hexagon (JSON)
 hotspots  Getis-Ord Gi* hot and cold spots of a per-cell assistance measure (JSON)
+bulletin  the situation bulletin (情况通报) of a unit and a period, as A4 Excel or PDF
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
@@ -148,6 +149,14 @@ def _parser() -> argparse.ArgumentParser:
     hs.add_argument("--permutations", type=int, default=999)
     hs.add_argument("--fdr", type=float, default=0.10, help="false-discovery rate (0.10 gives 90/95/99 %% classes)")
     hs.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
+
+    bu = sub.add_parser("bulletin", help="situation bulletin / 情况通报")
+    bu.add_argument("--db", required=True)
+    bu.add_argument("--unit", required=True, help="a 12-digit district, street or community code")
+    bu.add_argument("--from", dest="since", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    bu.add_argument("--to", dest="until", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    bu.add_argument("--campaign", default=None)
+    bu.add_argument("--out", required=True, help="FILE.xlsx or FILE.pdf")
 
     e = sub.add_parser("export", help="export a table / 导出数据")
     e.add_argument("kind")
@@ -338,6 +347,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(to_json({"measure": args.measure, "seed": args.seed, "permutations": args.permutations,
                                "fdr": args.fdr, "classes": {c: int(counts.get(c, 0)) for c in CLASSES},
                                "cells": res.to_dict(orient="records")}))
+            elif args.command == "bulletin":
+                from grid.reports import bulletin_data, bulletin_pdf, bulletin_xlsx
+
+                suffix = Path(args.out).suffix.lower()
+                if suffix not in (".xlsx", ".pdf"):
+                    raise WarmGridError(f"通报只能导出为 .xlsx 或 .pdf：{args.out}",
+                                        f"the bulletin is written as .xlsx or .pdf: {args.out}")
+                b = bulletin_data(store, args.unit, args.since, args.until, args.campaign)
+                missing: list[str] = []
+                if suffix == ".xlsx":
+                    bulletin_xlsx(b, args.out)
+                else:
+                    missing = bulletin_pdf(b, args.out)
+                if missing:
+                    print(f"字体缺少这些字：{''.join(missing)} · the font lacks these characters", file=sys.stderr)
+                print(f"已生成 {args.out} · written {args.out}", file=sys.stderr)
             elif args.command == "audit":
                 from grid.campaigns import cli_audit
 

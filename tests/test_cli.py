@@ -171,3 +171,17 @@ def test_assistance_and_hotspots_json(district_file, store) -> None:
     assert sum(doc["classes"].values()) == store.count("cells") == len(doc["cells"])
     r = _run("hotspots", "--db", str(path), "--measure", "nonsense")
     assert r.returncode == 1 and "unknown measure" in r.stderr
+
+
+def test_bulletin_files(district_file, tmp_path: Path) -> None:
+    path, _ = district_file
+    for suffix in (".xlsx", ".pdf"):
+        out = tmp_path / f"通报{suffix}"
+        r = _run("bulletin", "--db", str(path), "--unit", "350203000000", "--from", "2025-11-01", "--to",
+                 "2026-02-28", "--campaign", "C2025W", "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        assert out.stat().st_size > 1000
+    assert (tmp_path / "通报.pdf").read_bytes().startswith(b"%PDF")
+    r = _run("bulletin", "--db", str(path), "--unit", "350203000000", "--from", "2025-11-01", "--to",
+             "2026-02-28", "--out", str(tmp_path / "x.docx"))
+    assert r.returncode == 1 and ".pdf" in r.stderr

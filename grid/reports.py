@@ -1,0 +1,779 @@
+"""The bulletin (情况通报) of a unit's visiting and assistance work over a period.
+
+One call, :func:`bulletin_data`, gathers every figure of the bulletin from a
+store; :func:`bulletin_xlsx` and :func:`bulletin_pdf` write it as an Excel
+workbook set up for A4 printing and as a PDF with an embedded CJK font.
+
+Definitions
+-----------
+Unit
+    A 12-digit ``admin_units`` code (district, street or community). Its
+    households are those whose derived cell belongs to a community at or below
+    the unit (``cells.community_code``, then ``admin_units.parent_code`` up the
+    chain). Households outside every cell are not in any unit's bulletin.
+Period
+    ``since`` 00:00 up to the end of ``until`` (both dates inclusive).
+Visits, aid, needs
+    Visits dated in the period, assistance given in the period and needs
+    raised in the period, of the unit's households (whatever their status
+    today: a visit to a household that has since moved away still happened).
+``households_visited``, ``people_visited``
+    Distinct households with at least one visit in the period, and the sum of
+    their ``size``.
+``cash_yuan``, ``goods_yuan``, ``total_yuan``
+    Sums of ``amount_yuan`` and ``goods_value_yuan`` of the period's aid,
+    rounded to the fen.
+``needs_raised``, ``needs_resolved``, ``resolution_rate``
+    Needs raised in the period; those of them whose status is ``resolved`` or
+    ``answered`` with ``resolved_at`` before the end of the period (a need
+    settled after the period is not counted as settled in it); the second over
+    the first (``None`` when no need was raised).
+``households``, ``vulnerable``, ``vulnerable_visited``, ``coverage``
+    Active households today, those with at least one hardship category, the
+    vulnerable ones visited in the period, and ``vulnerable_visited /
+    vulnerable`` (``None`` when there are none).
+Largest gaps (问题清单)
+    Communities ranked by the number of vulnerable households **not** visited
+    in the period (most first; ties by the lower coverage, then the code):
+    a count says how much work is left, where a rate would put a tiny
+    community with one unvisited household at the top.
+Campaign
+    With ``campaign_id``, the campaign's coverage audit
+    (:func:`grid.campaigns.audit_campaign`) restricted to the unit: its target
+    households, omissions (遗漏) and duplicates (重复). The audit uses the
+    campaign's own dates and definitions, not the bulletin's period.
+
+Examples
+--------
+>>> from datetime import date
+>>> period_words(date(2025, 12, 1), date(2026, 1, 31))
+'2025年12月1日至2026年1月31日'
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from grid.campaigns import audit_campaign, campaign_frames
+from grid.errors import WarmGridError
+from grid.store import Store
+
+__all__ = [
+    "HEADLINE_LABELS",
+    "COLUMN_LABELS",
+    "FONT_CANDIDATES",
+    "Bulletin",
+    "bulletin_data",
+    "bulletin_xlsx",
+    "bulletin_pdf",
+    "find_cjk_font",
+    "period_words",
+]
+
+#: Headline figures in print order: key -> Chinese label.
+HEADLINE_LABELS: dict[str, str] = {
+    "households": "在册住户（户）",
+    "vulnerable": "困难住户（户）",
+    "visits": "走访次数（次）",
+    "households_visited": "走访住户（户）",
+    "people_visited": "走访人数（人）",
+    "vulnerable_visited": "走访困难住户（户）",
+    "coverage": "困难住户走访覆盖率",
+    "households_helped": "受助住户（户）",
+    "cash_yuan": "发放慰问金（元）",
+    "goods_yuan": "发放物资折款（元）",
+    "total_yuan": "救助合计（元）",
+    "needs_raised": "收集诉求（件）",
+    "needs_resolved": "办结诉求（件）",
+    "resolution_rate": "诉求办结率",
+    "targets": "活动对象（户）",
+    "targets_visited": "活动对象已走访（户）",
+    "targets_helped": "活动对象已救助（户）",
+    "target_coverage": "活动对象走访覆盖率",
+    "omissions": "遗漏（条）",
+    "duplicates": "重复救助（条）",
+}
+
+#: Column headers of the tables: column -> Chinese header.
+COLUMN_LABELS: dict[str, str] = {
+    "street_code": "街道代码",
+    "street_name": "街道",
+    "community_code": "社区代码",
+    "community_name": "社区",
+    "programme": "项目",
+    "records": "笔数",
+    "hh_id": "住户编号",
+    "reason": "原因",
+    "zh": "说明",
+    "unvisited_vulnerable": "未走访困难户（户）",
+    "aid_ids": "救助记录",
+    "value_yuan": "金额（元）",
+    "excess_yuan": "重复金额（元）",
+    **{k: v for k, v in HEADLINE_LABELS.items()},
+}
+
+#: Where :func:`find_cjk_font` looks when ``fc-match`` finds nothing (Debian's fonts-noto-cjk).
+FONT_CANDIDATES: tuple[Path, ...] = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
+    Path("/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf"),
+    Path("/usr/share/fonts/OTF/NotoSansCJK-Regular.ttc"),
+)
+
+_ADMIN_RE = re.compile(r"[0-9]{12}")
+_COUNTS = ("households", "vulnerable", "visits", "households_visited", "people_visited", "vulnerable_visited",
+           "households_helped", "needs_raised", "needs_resolved")
+_MONEY = ("cash_yuan", "goods_yuan", "total_yuan")
+_TABLE_COLUMNS = ("households", "vulnerable", "visits", "households_visited", "people_visited",
+                  "vulnerable_visited", "coverage", "households_helped", "cash_yuan", "goods_yuan", "total_yuan",
+                  "needs_raised", "needs_resolved", "resolution_rate")
+
+
+@dataclass
+class Bulletin:
+    """Everything printed in a bulletin; see the module's definitions.
+
+    Attributes
+    ----------
+    unit_code, unit_name, unit_level : str
+        The unit reported on.
+    since, until : date
+        The period, both inclusive.
+    title : str
+        ``"<unit>关于<period or campaign>走访慰问工作的情况通报"``.
+    reporting_unit : str
+        填报单位 (the unit's name unless given).
+    report_date : date
+        填报日期 (today unless given).
+    headline : dict
+        Plain Python numbers keyed as :data:`HEADLINE_LABELS` (the campaign
+        keys only with a campaign); rates are floats in [0, 1] or ``None``.
+    programmes : DataFrame
+        ``programme, records, households_helped, cash_yuan, goods_yuan,
+        total_yuan``: the period's aid by programme, largest first.
+    by_street, by_community : DataFrame
+        One row per street / community of the unit (those without households
+        too): the codes and names, then the counts, sums and rates of the
+        headline. The rows add up to the headline.
+    gaps : DataFrame
+        The communities with the most unvisited vulnerable households:
+        ``community_code, community_name, street_name, vulnerable,
+        vulnerable_visited, unvisited_vulnerable, coverage``.
+    campaign : dict or None
+        :func:`grid.campaigns.load_campaign` of the chosen campaign.
+    omissions, duplicates : DataFrame
+        The campaign audit's omissions and duplicates within the unit (empty
+        without a campaign), with ``community_name``.
+    """
+
+    unit_code: str
+    unit_name: str
+    unit_level: str
+    since: date
+    until: date
+    title: str
+    reporting_unit: str
+    report_date: date
+    headline: dict[str, Any]
+    programmes: pd.DataFrame
+    by_street: pd.DataFrame
+    by_community: pd.DataFrame
+    gaps: pd.DataFrame
+    campaign: dict[str, Any] | None = None
+    omissions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+# --------------------------------------------------------------------------- data
+def period_words(since: date, until: date) -> str:
+    """The period in Chinese, e.g. ``2025年12月1日至2026年1月31日``."""
+
+    def one(d: date) -> str:
+        return f"{d.year}年{d.month}月{d.day}日"
+
+    return one(since) if since == until else f"{one(since)}至{one(until)}"
+
+
+#: Per-community figures of a unit over a period. Parameters: $unit, $start, $end.
+_COMMUNITY_SQL = """
+WITH RECURSIVE
+down(code) AS (
+    SELECT $unit::TEXT
+    UNION SELECT a.code FROM admin_units a JOIN down d ON a.parent_code = d.code
+),
+communities AS (
+    SELECT a.code AS community_code, a.name AS community_name, a.parent_code AS street_code
+    FROM admin_units a WHERE a.level = 'community' AND a.code IN (SELECT code FROM down)
+),
+hh AS (
+    SELECT h.hh_id, h.size, h.status = 'active' AS active,
+           h.status = 'active' AND len(h.categories) > 0 AS vulnerable, c.community_code
+    FROM households h JOIN cells c ON c.cell_id = h.cell_id
+    WHERE c.community_code IN (SELECT community_code FROM communities)
+),
+v AS (
+    SELECT hh_id, count(*) AS visits FROM visits
+    WHERE visited_at >= $start AND visited_at < $end GROUP BY hh_id
+),
+aid AS (
+    SELECT hh_id, sum(amount_yuan) AS cash, sum(goods_value_yuan) AS goods FROM assistance
+    WHERE given_at >= $start AND given_at < $end GROUP BY hh_id
+),
+n AS (
+    SELECT hh_id, count(*) AS raised,
+           count(*) FILTER (WHERE status IN ('resolved', 'answered') AND resolved_at < $end) AS resolved
+    FROM needs WHERE raised_at >= $start AND raised_at < $end GROUP BY hh_id
+),
+per_community AS (
+    SELECT hh.community_code,
+           count(*) FILTER (WHERE hh.active) AS households,
+           count(*) FILTER (WHERE hh.vulnerable) AS vulnerable,
+           coalesce(sum(v.visits), 0) AS visits,
+           count(v.hh_id) AS households_visited,
+           coalesce(sum(hh.size) FILTER (WHERE v.hh_id IS NOT NULL), 0) AS people_visited,
+           count(*) FILTER (WHERE hh.vulnerable AND v.hh_id IS NOT NULL) AS vulnerable_visited,
+           count(aid.hh_id) AS households_helped,
+           coalesce(sum(aid.cash), 0) AS cash,
+           coalesce(sum(aid.goods), 0) AS goods,
+           coalesce(sum(n.raised), 0) AS needs_raised,
+           coalesce(sum(n.resolved), 0) AS needs_resolved
+    FROM hh LEFT JOIN v USING (hh_id) LEFT JOIN aid USING (hh_id) LEFT JOIN n USING (hh_id)
+    GROUP BY hh.community_code
+)
+SELECT c.street_code, s.name AS street_name, c.community_code, c.community_name,
+       coalesce(p.households, 0)::BIGINT AS households,
+       coalesce(p.vulnerable, 0)::BIGINT AS vulnerable,
+       coalesce(p.visits, 0)::BIGINT AS visits,
+       coalesce(p.households_visited, 0)::BIGINT AS households_visited,
+       coalesce(p.people_visited, 0)::BIGINT AS people_visited,
+       coalesce(p.vulnerable_visited, 0)::BIGINT AS vulnerable_visited,
+       coalesce(p.households_helped, 0)::BIGINT AS households_helped,
+       round(coalesce(p.cash, 0), 2)::DOUBLE AS cash_yuan,
+       round(coalesce(p.goods, 0), 2)::DOUBLE AS goods_yuan,
+       coalesce(p.needs_raised, 0)::BIGINT AS needs_raised,
+       coalesce(p.needs_resolved, 0)::BIGINT AS needs_resolved
+FROM communities c
+LEFT JOIN per_community p USING (community_code)
+LEFT JOIN admin_units s ON s.code = c.street_code
+ORDER BY c.community_code
+"""
+
+#: The period's aid of a unit's households by programme. Parameters: $unit, $start, $end.
+_PROGRAMME_SQL = """
+WITH RECURSIVE down(code) AS (
+    SELECT $unit::TEXT
+    UNION SELECT a.code FROM admin_units a JOIN down d ON a.parent_code = d.code
+)
+SELECT a.programme, count(*)::BIGINT AS records, count(DISTINCT a.hh_id)::BIGINT AS households_helped,
+       round(sum(a.amount_yuan), 2)::DOUBLE AS cash_yuan,
+       round(sum(a.goods_value_yuan), 2)::DOUBLE AS goods_yuan,
+       round(sum(a.amount_yuan + a.goods_value_yuan), 2)::DOUBLE AS total_yuan
+FROM assistance a JOIN households h USING (hh_id) JOIN cells c ON c.cell_id = h.cell_id
+WHERE c.community_code IN (SELECT code FROM down) AND a.given_at >= $start AND a.given_at < $end
+GROUP BY a.programme
+ORDER BY total_yuan DESC, a.programme
+"""
+
+
+def _rate(num: float, den: float) -> float | None:
+    return float(num) / float(den) if den else None
+
+
+def _add_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["total_yuan"] = (out["cash_yuan"] + out["goods_yuan"]).round(2)
+    out["coverage"] = [_rate(a, b) for a, b in zip(out["vulnerable_visited"], out["vulnerable"], strict=True)]
+    out["resolution_rate"] = [_rate(a, b) for a, b in zip(out["needs_resolved"], out["needs_raised"],
+                                                          strict=True)]
+    for c in ("coverage", "resolution_rate"):
+        out[c] = out[c].astype(object)
+    return out
+
+
+def bulletin_data(
+    store: Store,
+    unit_code: str,
+    since: date,
+    until: date,
+    campaign_id: str | None = None,
+    *,
+    reporting_unit: str | None = None,
+    report_date: date | None = None,
+    top_gaps: int = 10,
+) -> Bulletin:
+    """Gather the figures of the bulletin of a unit over a period.
+
+    Parameters
+    ----------
+    store : Store
+        An open WarmGrid database.
+    unit_code : str
+        A 12-digit admin unit code (district, street or community).
+    since, until : date
+        The period, both days included.
+    campaign_id : str, optional
+        Add this campaign's audit (targets, omissions, duplicates) within the unit.
+    reporting_unit : str, optional
+        填报单位; the unit's name by default.
+    report_date : date, optional
+        填报日期; today by default.
+    top_gaps : int
+        How many communities :attr:`Bulletin.gaps` lists (those with no
+        unvisited vulnerable household are left out).
+
+    Returns
+    -------
+    Bulletin
+        See the module's definitions.
+
+    Raises
+    ------
+    WarmGridError
+        For an unknown unit, ``since`` after ``until``, or (with a campaign) an
+        unknown campaign or a unit outside the campaign's unit.
+    """
+    unit_code = str(unit_code).strip()
+    if isinstance(since, datetime) or isinstance(until, datetime):
+        since, until = pd.Timestamp(since).date(), pd.Timestamp(until).date()
+    if since > until:
+        raise WarmGridError(f"起始日期 {since} 晚于截止日期 {until}", f"the period starts ({since}) after it ends ({until})")
+    unit = store.query("SELECT code, name, level FROM admin_units WHERE code = ?", [unit_code]) \
+        if _ADMIN_RE.fullmatch(unit_code) else pd.DataFrame()
+    if unit.empty:
+        raise WarmGridError(f"{unit_code} 不是已知的行政区划代码（12位）",
+                            f"{unit_code} is not a known admin unit code (12 digits)")
+    unit_name, unit_level = str(unit["name"].iloc[0]), str(unit["level"].iloc[0])
+    start = datetime.combine(since, datetime.min.time())
+    end = datetime.combine(until + timedelta(days=1), datetime.min.time())
+    params = {"unit": unit_code, "start": start, "end": end}
+
+    community = _add_rates(store.query(_COMMUNITY_SQL, params))
+    sums = {c: "sum" for c in (*_COUNTS, "cash_yuan", "goods_yuan")}
+    street = community.groupby(["street_code", "street_name"], sort=True, dropna=False).agg(sums).reset_index()
+    street = _add_rates(street)
+    for frame in (community, street):
+        for c in _COUNTS:
+            frame[c] = frame[c].astype("int64")
+        for c in _MONEY:
+            frame[c] = frame[c].astype(float).round(2)
+    community = community[["street_code", "street_name", "community_code", "community_name", *_TABLE_COLUMNS]]
+    street = street[["street_code", "street_name", *_TABLE_COLUMNS]]
+
+    headline: dict[str, Any] = {c: int(community[c].sum()) for c in _COUNTS}
+    for c in ("cash_yuan", "goods_yuan"):
+        headline[c] = round(float(community[c].sum()), 2)
+    headline["total_yuan"] = round(headline["cash_yuan"] + headline["goods_yuan"], 2)
+    headline["coverage"] = _rate(headline["vulnerable_visited"], headline["vulnerable"])
+    headline["resolution_rate"] = _rate(headline["needs_resolved"], headline["needs_raised"])
+
+    programmes = store.query(_PROGRAMME_SQL, params)
+
+    gaps = community.assign(unvisited_vulnerable=community["vulnerable"] - community["vulnerable_visited"])
+    gaps = gaps[gaps["unvisited_vulnerable"] > 0].assign(_cov=gaps["coverage"].astype(float))
+    gaps = gaps.sort_values(["unvisited_vulnerable", "_cov", "community_code"], ascending=[False, True, True],
+                            kind="stable").head(max(int(top_gaps), 0))
+    gaps = gaps[["community_code", "community_name", "street_name", "vulnerable", "vulnerable_visited",
+                 "unvisited_vulnerable", "coverage"]].reset_index(drop=True)
+
+    campaign: dict[str, Any] | None = None
+    omissions = pd.DataFrame(columns=["hh_id", "reason", "zh", "community_code", "community_name"])
+    duplicates = pd.DataFrame(columns=["hh_id", "programme", "reason", "zh", "value_yuan", "excess_yuan",
+                                       "community_code", "community_name"])
+    if campaign_id is not None:
+        data = campaign_frames(store, campaign_id, area=unit_code)
+        audit = audit_campaign(data.targets, data.visits, data.assistance)
+        campaign = data.campaign
+        names = dict(zip(community["community_code"], community["community_name"], strict=True))
+        omissions = audit.omissions.assign(community_name=audit.omissions["community_code"].map(names))
+        omissions = omissions[list(omissions.columns.intersection(
+            ["hh_id", "reason", "zh", "community_code", "community_name"], sort=False))]
+        duplicates = audit.duplicates.assign(community_name=audit.duplicates["community_code"].map(names))
+        t = audit.totals
+        headline.update({
+            "targets": int(t["targets"]), "targets_visited": int(t["visited"]),
+            "targets_helped": int(t["helped"]),
+            "target_coverage": _rate(t["visited"], t["targets"]),
+            "omissions": len(audit.omissions), "duplicates": len(audit.duplicates),
+        })
+    what = f"“{campaign['name']}”" if campaign is not None else period_words(since, until)
+    return Bulletin(
+        unit_code=unit_code, unit_name=unit_name, unit_level=unit_level, since=since, until=until,
+        title=f"{unit_name}关于{what}走访慰问工作的情况通报",
+        reporting_unit=reporting_unit or unit_name, report_date=report_date or date.today(),
+        headline=headline, programmes=programmes, by_street=street.reset_index(drop=True),
+        by_community=community.reset_index(drop=True), gaps=gaps, campaign=campaign,
+        omissions=omissions.reset_index(drop=True), duplicates=duplicates.reset_index(drop=True),
+    )
+
+
+# --------------------------------------------------------------------------- shared formatting
+def _cell_text(key: str, value: Any) -> str:
+    """A figure as printed: rates as percentages, money with two decimals, '—' for none."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    if isinstance(value, (list, tuple)):
+        return "、".join(map(str, value))
+    if key in ("coverage", "resolution_rate", "target_coverage"):
+        return f"{float(value):.1%}"
+    if key.endswith("_yuan"):
+        return f"{float(value):,.2f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _date_words(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _meta_line(b: Bulletin) -> str:
+    return f"填报单位：{b.reporting_unit}　　填报日期：{_date_words(b.report_date)}"
+
+
+def _headline_rows(b: Bulletin) -> list[tuple[str, str, Any]]:
+    """``(key, label, value)`` of the headline in print order."""
+    return [(k, lab, b.headline[k]) for k, lab in HEADLINE_LABELS.items() if k in b.headline]
+
+
+def _sections(b: Bulletin) -> list[tuple[str, pd.DataFrame]]:
+    """The tables of the 问题清单 sheet / section."""
+    out: list[tuple[str, pd.DataFrame]] = [("走访缺口最大的社区（按未走访困难户数）", b.gaps)]
+    if b.campaign is not None:
+        out.append((f"活动“{b.campaign['name']}”遗漏清单", b.omissions[
+            [c for c in ("hh_id", "community_name", "reason", "zh") if c in b.omissions.columns]]))
+        out.append((f"活动“{b.campaign['name']}”重复救助清单", b.duplicates[
+            [c for c in ("hh_id", "community_name", "programme", "zh", "value_yuan", "excess_yuan")
+             if c in b.duplicates.columns]]))
+    return out
+
+
+# --------------------------------------------------------------------------- xlsx
+def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
+    """Write the bulletin as an Excel workbook set up for A4 printing.
+
+    Sheets 总体情况 (headline and aid by programme), 按街道, 按社区 and 问题清单
+    (largest gaps; the campaign's omissions and duplicates). Each sheet has the
+    title, a 填报单位/填报日期 row and the period above its table; prints A4
+    portrait, fitted to one page wide, with those rows and the table header
+    repeated on every page and "第 X 页 / 共 N 页" in the footer.
+
+    Parameters
+    ----------
+    b : Bulletin
+    path : str or Path
+        The ``.xlsx`` file; written to a temporary name and renamed.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    head_fill = PatternFill("solid", fgColor="DDEBF7")
+
+    def header(ws: Worksheet, ncols: int) -> None:
+        ncols = max(ncols, 2)
+        ws.append([b.title])
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
+        ws.cell(1, 1).font = Font(bold=True, size=16)
+        ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.row_dimensions[1].height = 42
+        ws.append([_meta_line(b)])
+        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
+        ws.append([f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}（{b.unit_code}）"])
+        ws.merge_cells(start_row=3, start_column=1, end_row=3, end_column=ncols)
+        ws.print_title_rows = "1:4"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.print_options.horizontalCentered = True
+        ws.page_margins.left = ws.page_margins.right = 0.5
+        ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
+        ws.evenFooter.center.text = "第 &P 页 / 共 &N 页"
+        ws.freeze_panes = "A5"
+
+    def table(ws: Worksheet, frame: pd.DataFrame, *, caption: str | None = None) -> None:
+        if caption is not None:
+            ws.append([caption])
+            ws.cell(ws.max_row, 1).font = Font(bold=True)
+        ws.append([COLUMN_LABELS.get(str(c), str(c)) for c in frame.columns])
+        first = ws.max_row
+        for cell in ws[first]:
+            cell.font = Font(bold=True)
+            cell.fill = head_fill
+            cell.border = border
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        for rec in frame.itertuples(index=False):
+            values: list[Any] = []
+            for c, v in zip(frame.columns, rec, strict=True):
+                if v is None or (isinstance(v, float) and pd.isna(v)):
+                    values.append(None)
+                elif isinstance(v, (list, tuple)):
+                    values.append("、".join(map(str, v)))
+                elif hasattr(v, "item") and not isinstance(v, str):
+                    values.append(v.item())
+                else:
+                    values.append(str(v) if str(c).endswith(("_code", "_id")) else v)
+            ws.append(values)
+            for j, c in enumerate(frame.columns):
+                cell = ws.cell(ws.max_row, j + 1)
+                cell.border = border
+                if c in ("coverage", "resolution_rate", "target_coverage"):
+                    cell.number_format = "0.0%"
+                elif str(c).endswith("_yuan"):
+                    cell.number_format = "#,##0.00"
+                elif str(c).endswith(("_code", "_id")):
+                    cell.number_format = "@"
+        ws.append([])
+
+    def widths(ws: Worksheet, ncols: int) -> None:
+        for j in range(1, max(ncols, 2) + 1):
+            ws.column_dimensions[get_column_letter(j)].width = 14
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "总体情况"
+    header(ws, 6)
+    ws.append(["指标", "数值"])
+    for cell in ws[ws.max_row]:
+        cell.font, cell.fill, cell.border = Font(bold=True), head_fill, border
+    for key, label, value in _headline_rows(b):
+        ws.append([label, value])
+        cell = ws.cell(ws.max_row, 2)
+        if key in ("coverage", "resolution_rate", "target_coverage"):
+            cell.number_format = "0.0%"
+        elif key.endswith("_yuan"):
+            cell.number_format = "#,##0.00"
+        for c in ws[ws.max_row]:
+            c.border = border
+    ws.append([])
+    table(ws, b.programmes, caption="按项目救助情况")
+    widths(ws, 6)
+    ws.column_dimensions["A"].width = 24
+
+    for name, frame in (("按街道", b.by_street), ("按社区", b.by_community)):
+        ws = wb.create_sheet(name)
+        header(ws, len(frame.columns))
+        table(ws, frame)
+        widths(ws, len(frame.columns))
+
+    ws = wb.create_sheet("问题清单")
+    ncols = max(len(f.columns) for _, f in _sections(b))
+    header(ws, ncols)
+    for caption, frame in _sections(b):
+        table(ws, frame, caption=caption)
+    widths(ws, ncols)
+
+    out = Path(path)
+    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
+    try:
+        wb.save(tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+# --------------------------------------------------------------------------- fonts
+def _face_index(path: Path, prefer: Sequence[str] = ("CJK SC", "SC", "CN", "Hans")) -> int | None:
+    """The face of ``path`` (a collection or single font) with CJK glyphs, preferring Simplified
+    Chinese; ``None`` if the file is unreadable or has no 中."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    try:
+        if path.suffix.lower() in (".ttc", ".otc"):
+            fonts = list(TTCollection(str(path), lazy=True).fonts)
+        else:
+            fonts = [TTFont(str(path), lazy=True)]
+    except Exception:  # any unreadable file is simply not a candidate
+        return None
+    usable: list[tuple[int, str]] = []
+    for i, f in enumerate(fonts):
+        cmap = f.getBestCmap() or {}
+        if ord("中") in cmap:
+            usable.append((i, str(f["name"].getDebugName(4) or "")))
+    for want in prefer:
+        for i, name in usable:
+            if want in name and "Mono" not in name:
+                return i
+    return usable[0][0] if usable else None
+
+
+def _fc_match() -> list[Path]:
+    exe = shutil.which("fc-match")
+    if exe is None:
+        return []
+    found = []
+    for family in ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC"):
+        try:
+            res = subprocess.run([exe, "-f", "%{file}\n%{family}", family], capture_output=True, text=True,
+                                 timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        lines = res.stdout.splitlines()
+        if len(lines) >= 2 and ("CJK" in lines[1] or "Han" in lines[1]):
+            found.append(Path(lines[0]))
+    return found
+
+
+def find_cjk_font(candidates: Sequence[str | Path] | None = None) -> tuple[Path, int]:
+    """Find a font with Chinese glyphs: Noto Sans/Serif CJK by ``fc-match``, then known paths.
+
+    Parameters
+    ----------
+    candidates : sequence of path, optional
+        Files to try instead of ``fc-match`` and :data:`FONT_CANDIDATES`.
+
+    Returns
+    -------
+    (Path, int)
+        The font file and the face index within it (0 for a single font; the
+        Simplified Chinese face of a ``.ttc`` collection).
+
+    Raises
+    ------
+    WarmGridError
+        If no candidate exists and has Chinese glyphs; it says how to install
+        the Noto CJK fonts.
+    """
+    paths = [Path(p) for p in candidates] if candidates is not None else [*_fc_match(), *FONT_CANDIDATES]
+    for p in dict.fromkeys(paths):
+        if p.is_file():
+            index = _face_index(p)
+            if index is not None:
+                return p, index
+    raise WarmGridError(
+        "未找到中文字体（Noto Sans CJK / Noto Serif CJK），无法生成 PDF。"
+        "请安装：apt-get install fonts-noto-cjk，或用 font_path 指定字体文件。",
+        "no CJK font (Noto Sans CJK / Noto Serif CJK) found, so the PDF cannot be written. "
+        "Install one with `apt-get install fonts-noto-cjk`, or pass font_path.",
+    )
+
+
+# --------------------------------------------------------------------------- pdf
+def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = None) -> list[str]:
+    """Write the bulletin as an A4 PDF with an embedded (subset) CJK font.
+
+    Parameters
+    ----------
+    b : Bulletin
+    path : str or Path
+        The ``.pdf`` file; written to a temporary name and renamed.
+    font_path : str or Path, optional
+        A TrueType/OpenType font or collection with Chinese glyphs; by default
+        :func:`find_cjk_font`. Noto Sans CJK SC covers the CJK extension B
+        characters used in names, such as 𠮷 (U+20BB7).
+
+    Returns
+    -------
+    list of str
+        The characters of the bulletin the font has no glyph for (printed as
+        blanks); empty when everything shows.
+
+    Raises
+    ------
+    WarmGridError
+        If no CJK font is found (see :func:`find_cjk_font`) or ``font_path``
+        has no Chinese glyphs.
+    """
+    from fontTools.ttLib import TTCollection, TTFont
+    from fpdf import FPDF, FontFace
+    from fpdf.enums import WrapMode
+
+    font, index = find_cjk_font([font_path] if font_path is not None else None)
+    if font.suffix.lower() in (".ttc", ".otc"):
+        cmap = set(TTCollection(str(font), lazy=True).fonts[index].getBestCmap() or {})
+    else:
+        cmap = set(TTFont(str(font), lazy=True).getBestCmap() or {})
+    used: set[str] = set()
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("cjk", size=9)
+            self.cell(0, 8, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
+
+    pdf = _Pdf(orientation="P", unit="mm", format="A4")
+    pdf.set_title(b.title)
+    pdf.set_creator("WarmGrid 暖网")
+    pdf.add_font("cjk", fname=str(font), collection_font_number=index)
+    pdf.set_auto_page_break(auto=True, margin=16)
+    pdf.set_margins(12, 12, 12)
+    pdf.add_page()
+
+    def text(s: str) -> str:
+        used.update(s)
+        return s
+
+    pdf.set_font("cjk", size=16)
+    pdf.multi_cell(0, 9, text(b.title), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=10)
+    pdf.cell(0, 7, text(_meta_line(b)), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, text(f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}（{b.unit_code}）"),
+             align="C", new_x="LMARGIN", new_y="NEXT")
+    heading_style = FontFace(emphasis="", fill_color=(221, 235, 247))
+
+    def caption(s: str) -> None:
+        pdf.ln(3)
+        pdf.set_font("cjk", size=12)
+        pdf.cell(0, 8, text(s), new_x="LMARGIN", new_y="NEXT")
+
+    def table(frame: pd.DataFrame, size: float = 8.0) -> None:
+        pdf.set_font("cjk", size=size)
+        if frame.empty:
+            pdf.cell(0, 6, text("（无）"), new_x="LMARGIN", new_y="NEXT")
+            return
+        cols = [str(c) for c in frame.columns]
+        with pdf.table(headings_style=heading_style, wrapmode=WrapMode.CHAR, text_align="CENTER",
+                       line_height=size * 0.55) as t:
+            row = t.row()
+            for c in cols:
+                row.cell(text(COLUMN_LABELS.get(c, c)))
+            for rec in frame.itertuples(index=False):
+                row = t.row()
+                for c, v in zip(cols, rec, strict=True):
+                    row.cell(text(_cell_text(c, v)))
+
+    caption("一、总体情况")
+    pairs = pd.DataFrame(
+        [(label, _cell_text(k, v)) for k, label, v in _headline_rows(b)], columns=["指标", "数值"])
+    table(pairs, 10)
+    caption("二、按项目救助情况")
+    table(b.programmes)
+    caption("三、按街道统计")
+    table(b.by_street.drop(columns=["street_code"]), 6.5)
+    caption("四、按社区统计")
+    table(b.by_community.drop(columns=["street_code", "community_code"]), 6)
+    for i, (title, frame) in enumerate(_sections(b)):
+        caption(f"{'五六七'[i]}、{title}")
+        table(frame)
+
+    out = Path(path)
+    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
+    try:
+        pdf.output(str(tmp))
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return sorted(ch for ch in used if not ch.isspace() and ord(ch) not in cmap)
