@@ -42,14 +42,15 @@ PAGES: dict[str, tuple[str, str]] = {
     "data": ("pages/data.py", "数据导入导出 Data"),
     "audit": ("pages/audit.py", "审计日志 Audit log"),
     "campaigns": ("pages/campaigns.py", "走访活动 Campaigns"),
+    "leader": ("pages/leader.py", "救助分布 Assistance"),
 }
 #: The pages each role sees (the menu is not the guard: every query takes the scope too).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("overview", "campaigns", "data", "audit"),
-    "leader": ("overview",),
-    "committee": ("overview", "campaigns"),
+    "admin": ("overview", "campaigns", "data", "audit", "leader"),
+    "leader": ("overview", "leader"),
+    "committee": ("overview", "campaigns", "leader"),
     "warden": ("my_cells",),
-    "inspector": ("audit", "overview"),
+    "inspector": ("audit", "overview", "leader"),
 }
 #: Minutes of inactivity after which a session signs out.
 SESSION_MINUTES_ENV = "WARMGRID_SESSION_MINUTES"

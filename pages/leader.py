@@ -1,0 +1,212 @@
+"""救助分布 — the leaders' assistance page: a choropleth switchable by measure and
+level, the Gi* hot-spot map, the Lorenz curve with the Gini, a monthly trend, and
+drill-down street -> community -> cell. Every figure can be downloaded as the CSV
+of the data behind it, after small-count protection (units with fewer than k
+households show "<k"); each download writes an audit row. Only aggregates reach
+the browser: never a household row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+import ui
+from grid import access
+from grid.assistance import MEASURE_COLUMNS, gini, load_assistance_inputs, lorenz, measures, monthly, suppress_small
+from grid.coverage import load_admin_units, load_cells
+from grid.errors import WarmGridError
+from grid.hotspots import CLASSES, gi_star, weights
+from maps.assistance import assistance_map, hotspot_map
+from ui import db_path, get_store
+
+#: Measure -> (Chinese label, is a share).
+MEASURE_LABELS: dict[str, tuple[str, bool]] = {
+    "households": ("住户数", False),
+    "people": ("人口", False),
+    "vulnerable": ("困难户数", False),
+    "households_helped": ("受助户数", False),
+    "cash_yuan": ("现金救助（元）", False),
+    "goods_yuan": ("物资折价（元）", False),
+    "total_yuan": ("救助总额（元）", False),
+    "per_household": ("户均救助（元）", False),
+    "per_vulnerable": ("困难户户均救助（元）", False),
+    "per_person": ("人均救助（元）", False),
+    "share_of_aid": ("救助金额占比", True),
+    "share_of_vulnerable": ("困难户占比", True),
+    "ratio": ("救助占比 / 困难户占比", False),
+}
+assert set(MEASURE_LABELS) == set(MEASURE_COLUMNS)
+LEVELS: dict[str, str] = {"street": "街道", "community": "社区", "cell": "网格",
+                          "h3:7": "六边形 H3-7", "h3:8": "六边形 H3-8", "h3:9": "六边形 H3-9"}
+ALL = "（全部 all）"
+
+
+@st.cache_data(show_spinner="正在读取救助记录 · reading assistance…", max_entries=16)
+def _inputs(path: str, generation: int, campaign: str | None, _store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return load_assistance_inputs(_store, campaign_id=campaign)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _geometry(path: str, generation: int, _store: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    return load_cells(_store), load_cells(_store, metric=True), load_admin_units(_store)
+
+
+def _download(frame: pd.DataFrame, what: str, key: str) -> None:
+    """A CSV download of ``frame`` (already protected), audited as an export."""
+    if st.download_button(f"下载数据 CSV · Download ({what})", frame.to_csv(index=False).encode("utf-8-sig"),
+                          file_name=f"{what}.csv", mime="text/csv", key=key):
+        access.audit(store, user, "export", object=f"leader:{what}", scope=list(user.scope), row_count=len(frame))
+
+
+store = get_store()
+user = ui.require_page("leader")
+cells_allowed = ui.allowed_cells(store, user)
+st.title("救助分布 · Assistance")
+
+path = str(db_path())
+campaigns = store.query("SELECT campaign_id, name FROM campaigns ORDER BY campaign_id")
+camp_names = dict(zip(campaigns["campaign_id"], campaigns["name"], strict=True))
+cells_wgs, cells_m, admin = _geometry(path, store.generation, store)
+cells_wgs = cells_wgs[cells_wgs["cell_id"].isin(cells_allowed)]
+streets = admin[admin["level"] == "street"]
+communities = admin[admin["level"] == "community"]
+scope_communities = set(cells_wgs["community_code"].dropna())
+scope_streets = set(communities.loc[communities["code"].isin(scope_communities), "parent_code"].dropna())
+
+with st.sidebar:
+    st.header("救助分布设置 · Settings")
+    level = st.selectbox("统计单元 Level", list(LEVELS), index=2, format_func=LEVELS.__getitem__, key="leader_level")
+    measure = st.selectbox("指标 Measure", list(MEASURE_COLUMNS), index=list(MEASURE_COLUMNS).index("per_vulnerable"),
+                           format_func=lambda c: f"{MEASURE_LABELS[c][0]} · {c}", key="leader_measure")
+    campaign = st.selectbox("走访活动 Campaign", [ALL, *camp_names],
+                            format_func=lambda c: c if c == ALL else f"{camp_names[c]}（{c}）", key="leader_campaign")
+    k = int(st.number_input("小数保护 k：少于 k 户不显示数字 · Hide units with fewer than k households",
+                            min_value=1, max_value=1000, value=5, step=1, key="leader_k"))
+    seed = int(st.number_input("热点分析随机种子 Hot-spot seed", min_value=0, max_value=2**31 - 1, value=0,
+                               step=1, key="leader_seed"))
+    st.subheader("下钻 Drill-down")
+    street_opts = streets[streets["code"].isin(scope_streets)]
+    street_name = dict(zip(street_opts["code"], street_opts["name"], strict=True))
+    street = st.selectbox("街道 Street", [ALL, *street_name], key="leader_street",
+                          format_func=lambda c: c if c == ALL else f"{street_name[c]}（{c}）")
+    comm_opts = communities[communities["code"].isin(scope_communities)]
+    if street != ALL:
+        comm_opts = comm_opts[comm_opts["parent_code"] == street]
+    comm_name = dict(zip(comm_opts["code"], comm_opts["name"], strict=True))
+    community = st.selectbox("社区 Community", [ALL, *comm_name], key="leader_community",
+                             format_func=lambda c: c if c == ALL else f"{comm_name[c]}（{c}）")
+
+# The area chosen: the scope's cells, narrowed by the drill-down.
+area = cells_wgs
+if street != ALL:
+    area = area[area["community_code"].isin(set(comm_name))]
+if community != ALL:
+    area = area[area["community_code"] == community]
+area_cells = set(area["cell_id"])
+if not area_cells:
+    st.info("您的范围内没有网格，没有可显示的数字。 · There are no cells in your scope: nothing to show.")
+    st.stop()
+
+households, aid = _inputs(path, store.generation, None if campaign == ALL else campaign, store)
+households = households[households["cell_id"].isin(area_cells)]
+aid = aid[aid["hh_id"].isin(set(households["hh_id"]))]
+m_label, share = MEASURE_LABELS[measure]
+where = " / ".join(x for x in (street_name.get(street, ""), comm_name.get(community, "")) if x) or "全部范围"
+st.caption(f"范围 Area：{where} · {len(area_cells)} 个网格 · 活动 Campaign：{camp_names.get(campaign, '全部')}"
+           f" · 住户少于 {k} 户的单元显示“<{k}” · units with fewer than {k} households show \"<{k}\"")
+
+# --------------------------------------------------------------------------- choropleth
+st.subheader(f"{m_label}（按{LEVELS[level]}）· {measure} by {level}")
+try:
+    by_unit = measures(households, aid, level)
+except WarmGridError as exc:
+    ui.show_error(exc)
+    raise  # unreachable: show_error stops the page
+unit_col = by_unit.columns[0]
+by_unit = by_unit[by_unit[unit_col].notna()].reset_index(drop=True)
+if level == "cell":
+    names = dict(zip(area["cell_id"], area["name"], strict=True))
+    shapes = area[["cell_id", "geometry"]]
+elif level in ("community", "street"):
+    units = communities if level == "community" else streets
+    names = dict(zip(units["code"], units["name"], strict=True))
+    shapes = units[["code", "geometry"]].rename(columns={"code": unit_col})
+else:
+    names, shapes = {}, None
+units_gdf = by_unit.assign(name=by_unit[unit_col].map(names))
+if shapes is not None:
+    units_gdf = gpd.GeoDataFrame(units_gdf.merge(shapes, on=unit_col, how="inner"), geometry="geometry",
+                                 crs="EPSG:4326")
+else:
+    units_gdf = gpd.GeoDataFrame(units_gdf, geometry=[None] * len(units_gdf), crs="EPSG:4326")
+if units_gdf.empty:
+    st.info("所选范围内没有住户。 · No household in the area.")
+    st.stop()
+fmap = assistance_map(units_gdf, measure, m_label, share=share, k=k,
+                      unit_label=LEVELS[level].split(" ")[0])
+st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="leader_map")
+unit_table = suppress_small(by_unit.assign(name=by_unit[unit_col].map(names))[[unit_col, "name", *MEASURE_COLUMNS]],
+                            k=k)
+_download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map")
+
+# --------------------------------------------------------------------------- hot spots
+st.subheader(f"热点与冷点（Gi*，每网格{m_label}）· Hot spots")
+by_cell = measures(households, aid, "cell")
+by_cell = by_cell[by_cell["cell_id"].notna()]
+vals = by_cell.set_index("cell_id")[measure].astype(float).dropna()
+hot_cells = cells_m[cells_m["cell_id"].isin(set(vals.index))]
+gi: pd.DataFrame | None = None
+try:
+    w = weights(hot_cells, "queen")
+    gi = gi_star(vals, w, permutations=999, seed=seed)
+except WarmGridError as exc:
+    st.info(f"无法做热点分析：{exc.zh} · No hot-spot analysis: {exc.en}")
+if gi is not None:
+    hh_per_cell = by_cell.set_index("cell_id")["households"]
+    hcells = area.assign(households=area["cell_id"].map(hh_per_cell).fillna(0))
+    st_folium(hotspot_map(hcells, gi, m_label, k=k), height=520, use_container_width=True, returned_objects=[],
+              key="leader_hotspots")
+    counts = gi["class"].value_counts()
+    st.caption(" · ".join(f"{CLASSES[c][0]} {int(counts[c])}" for c in CLASSES if c in counts)
+               + "（999 次置换，FDR 5%）")
+    cell_names = dict(zip(area["cell_id"], area["name"], strict=True))
+    gi_table = gi.assign(households=gi["cell_id"].map(hh_per_cell), name=gi["cell_id"].map(cell_names))
+    gi_table = gi_table[["cell_id", "name", "households", "value", "z", "p_sim", "p_norm", "q", "class"]]
+    gi_table = suppress_small(gi_table, k=k, cols=["households", "value", "z", "p_sim", "p_norm", "q", "class"])
+    _download(gi_table, f"hotspots_{measure}", "dl_hotspots")
+
+# --------------------------------------------------------------------------- Lorenz
+st.subheader(f"洛伦兹曲线（按{LEVELS[level]}的{m_label}）· Lorenz curve")
+shown_units = by_unit[(by_unit["households"] >= k)]
+lvals = shown_units[measure].astype(float)
+lvals = lvals[np.isfinite(lvals) & (lvals >= 0)]
+curve = lorenz(lvals.to_numpy())
+g = gini(lvals.to_numpy())
+curve = curve.assign(equality=curve["cum_share_units"])
+st.metric("基尼系数 Gini", "—" if not np.isfinite(g) else f"{g:.3f}",
+          help=f"{len(lvals)} 个单元（住户少于 {k} 户的单元不计入）· units with fewer than {k} households left out")
+st.line_chart(curve.rename(columns={"cum_share_value": "洛伦兹 Lorenz", "equality": "完全平均 equality"}),
+              x="cum_share_units", y=["洛伦兹 Lorenz", "完全平均 equality"],
+              x_label="单元累计占比 cumulative share of units", y_label=f"{m_label}累计占比")
+_download(curve.assign(gini=g), f"lorenz_{level.replace(':', '')}_{measure}", "dl_lorenz")
+
+# --------------------------------------------------------------------------- trend
+st.subheader("月度趋势 · Monthly trend")
+trend = monthly(aid)
+if trend.empty:
+    st.info("所选范围内没有救助记录。 · No aid in the area.")
+else:
+    # A month in which fewer than k households were helped shows "<k" instead of its figures.
+    small = (trend["households_helped"] > 0) & (trend["households_helped"] < k)
+    trend_out = trend.astype({c: object for c in trend.columns if c != "month"})
+    trend_out.loc[small, [c for c in trend.columns if c != "month"]] = f"<{k}"
+    chart = trend[["month", "total_yuan", "cash_yuan", "goods_yuan"]].copy()
+    chart.loc[small, ["total_yuan", "cash_yuan", "goods_yuan"]] = np.nan
+    st.line_chart(chart.rename(columns={"total_yuan": "总额", "cash_yuan": "现金", "goods_yuan": "物资"}),
+                  x="month", y=["总额", "现金", "物资"], x_label="月份 month", y_label="元 yuan")
+    _download(trend_out, "monthly", "dl_trend")

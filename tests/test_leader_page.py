@@ -1,0 +1,171 @@
+"""The leaders' assistance page: it renders for every role that has it, the
+warden cannot reach it, and no figure of a small (suppressed) unit reaches the
+map HTML or a download."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+from grid.assistance import load_assistance_inputs, measures
+from grid.store import open_store
+from tests.apptools import sign_in_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "pages/leader.py"
+
+
+@pytest.fixture()
+def app_db(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
+    """A copy of the small district for the app."""
+    import streamlit as st
+
+    path = tmp_path / "app.duckdb"
+    shutil.copyfile(district_file[0], path)
+    monkeypatch.setenv("WARMGRID_DB", str(path))
+    monkeypatch.chdir(ROOT)
+    ui._open.clear()
+    st.cache_data.clear()
+    yield path
+    ui._open.clear()
+
+
+def _map_features(at: AppTest) -> list[list[dict[str, Any]]]:
+    """The GeoJSON features of each map component on the page (JSON-decoded json_args)."""
+    maps: list[list[dict[str, Any]]] = []
+
+    def walk(node: object) -> None:
+        if type(node).__name__ == "UnknownElement":
+            args = json.loads(getattr(node.proto, "json_args", "") or "{}")  # type: ignore[attr-defined]
+            text = json.dumps(args, ensure_ascii=False)
+            html = "\n".join(v for v in args.values() if isinstance(v, str))
+            dec = json.JSONDecoder()
+            feats = []
+            for mt in re.finditer(r'\{"geometry":', html):  # folium writes features with sorted keys
+                obj, _ = dec.raw_decode(html, mt.start())
+                if obj.get("type") == "Feature":
+                    feats.append(obj)
+            if feats or "leaflet" in text.lower():
+                maps.append(feats)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return maps
+
+
+def _map_text(at: AppTest) -> str:
+    parts = []
+
+    def walk(node: object) -> None:
+        if type(node).__name__ == "UnknownElement":
+            args = json.loads(getattr(node.proto, "json_args", "") or "{}")  # type: ignore[attr-defined]
+            parts.append(json.dumps(args, ensure_ascii=False))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def _figures(row: Any) -> set[str]:
+    """How a unit's figures could be written: integers and rounded floats, plain and with thousands commas."""
+    out: set[str] = set()
+    for c in ("total_yuan", "cash_yuan", "per_household", "per_person", "per_vulnerable", "people"):
+        v = float(row[c])
+        if v != v or v == 0:
+            continue
+        if v == int(v):
+            out |= {f"{int(v)}", f"{int(v):,}"}
+        out |= {f"{v:.2f}", f"{v:,.2f}"}
+    return {s for s in out if len(s) >= 3}  # short numbers occur everywhere (coordinates, styles)
+
+
+@pytest.mark.parametrize("role", ["leader", "admin", "committee", "inspector"])
+def test_the_page_renders_for_its_roles(app_db, role) -> None:
+    assert "leader" in ui.ROLE_PAGES[role]
+    at = sign_in_demo(role)
+    at.switch_page(PAGE).run()
+    assert not at.exception, (role, at.exception)
+    assert not at.error, (role, [e.value for e in at.error])
+    assert len(_map_features(at)) >= 1
+    assert any("基尼" in m.label for m in at.metric)
+    assert len(at.get("download_button")) >= 3
+
+
+def test_the_warden_cannot_reach_it(app_db) -> None:
+    assert "leader" not in ui.ROLE_PAGES["warden"]
+    at = sign_in_demo("warden")
+    direct = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    direct.session_state["user"] = at.session_state["user"]
+    direct.session_state["user_seen"] = at.session_state["user_seen"]
+    direct.run()
+    assert any("无权查看" in e.value for e in direct.error)
+    assert not direct.metric and not _map_features(direct)
+
+
+def test_no_suppressed_figure_in_the_map(app_db) -> None:
+    k = 100
+    with open_store(app_db, read_only=True) as s:
+        hh, aid = load_assistance_inputs(s)
+    by_cell = measures(hh, aid, "cell")
+    by_cell = by_cell[by_cell["cell_id"].notna()]
+    small = by_cell[by_cell["households"] < k]
+    shown = by_cell[by_cell["households"] >= k]
+    assert len(small) >= 2 and len(shown) >= 2  # the small district has both kinds at k = 100
+
+    at = sign_in_demo("leader")
+    at.switch_page(PAGE).run()
+    at.selectbox(key="leader_level").set_value("cell")
+    at.selectbox(key="leader_measure").set_value("total_yuan")
+    at.number_input(key="leader_k").set_value(k).run()
+    assert not at.exception, at.exception
+
+    maps = _map_features(at)
+    choropleth = next(feats for feats in maps if feats and "unit" in feats[0]["properties"])
+    by_id = {f["properties"]["unit"]: f["properties"] for f in choropleth}
+    assert set(by_cell["cell_id"]) <= set(by_id)
+    for row in small.itertuples(index=False):
+        props = by_id[row.cell_id]
+        assert props["households"] == f"<{k}" and props["value"] == f"<{k}", props
+        numbers = {v for key, v in props.items() if key not in ("unit", "name", "_fill")}
+        assert numbers == {f"<{k}"}, props
+    for row in shown.itertuples(index=False):  # the shown units do carry their figures
+        assert by_id[row.cell_id]["households"] == f"{row.households:,}"
+        assert by_id[row.cell_id]["value"] == f"{row.total_yuan:,.0f}"
+    # No figure of a suppressed cell anywhere in any map's HTML (unless a shown cell has the same figure).
+    tokens = set(re.findall(r"(?<![\d.,])\d[\d,]*(?:\.\d+)?(?![\d,]|\.\d)", _map_text(at)))
+    shown_figs = set().union(*(_figures(r) for _, r in shown.iterrows()))
+    for _, row in small.iterrows():
+        for fig in _figures(row) - shown_figs:
+            assert fig not in tokens, (row["cell_id"], fig)
+    # The hot-spot map gives suppressed cells no class either.
+    hot = next(feats for feats in maps if feats and "class" in feats[0]["properties"])
+    hot_by_id = {f["properties"]["cell_id"]: f["properties"] for f in hot}
+    for cid in small["cell_id"]:
+        assert hot_by_id[cid]["class"] == f"<{k}"
+
+
+
+def test_levels_drill_down_and_campaign(app_db) -> None:
+    at = sign_in_demo("leader")
+    at.switch_page(PAGE).run()
+    street = at.selectbox(key="leader_street").options[1]
+    at.selectbox(key="leader_street").set_value(street.split("（")[-1].rstrip("）")).run()
+    assert not at.exception, at.exception
+    communities = at.selectbox(key="leader_community").options
+    assert 1 < len(communities) < 8  # only the street's communities are offered
+    at.selectbox(key="leader_campaign").set_value(at.selectbox(key="leader_campaign").options[-1].split("（")[-1]
+                                                   .rstrip("）"))
+    for level in ("street", "community", "h3:7", "h3:8", "h3:9", "cell"):
+        at.selectbox(key="leader_level").set_value(level).run()
+        assert not at.exception, (level, at.exception)
+        assert _map_features(at), level
