@@ -169,3 +169,40 @@ def test_levels_drill_down_and_campaign(app_db) -> None:
         at.selectbox(key="leader_level").set_value(level).run()
         assert not at.exception, (level, at.exception)
         assert _map_features(at), level
+
+
+def test_no_suppressed_figure_in_the_downloads(app_db, monkeypatch) -> None:
+    """The CSV behind every figure: a cell under k households shows "<k", never its numbers."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self: MemoryMediaFileStorage, path_or_data: Any, mimetype: str, kind: Any,
+            filename: str | None = None) -> str:
+        file_id = real(self, path_or_data, mimetype, kind, filename)
+        if isinstance(path_or_data, bytes):
+            files[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    k = 100
+    with open_store(app_db, read_only=True) as s:
+        hh, aid = load_assistance_inputs(s)
+    by_cell = measures(hh, aid, "cell")
+    small = by_cell[by_cell["cell_id"].notna() & (by_cell["households"] < k)]
+    at = sign_in_demo("leader")
+    at.switch_page(PAGE).run()
+    at.selectbox(key="leader_level").set_value("cell")
+    at.selectbox(key="leader_measure").set_value("total_yuan")
+    at.number_input(key="leader_k").set_value(k).run()
+    assert not at.exception, at.exception
+    urls = [b.proto.url for b in at.get("download_button")]
+    assert len(urls) >= 3
+    texts = [files[u.rsplit("/", 1)[-1].split(".")[0]].decode("utf-8-sig") for u in urls]
+    choropleth = next(t for t in texts if "total_yuan" in t.splitlines()[0])
+    rows = {line.split(",")[0]: line for line in choropleth.splitlines()[1:]}
+    for row in small.itertuples(index=False):
+        line = rows[row.cell_id]
+        assert f"<{k}" in line
+        assert f"{row.total_yuan}" not in line and f"{row.households}," not in line
