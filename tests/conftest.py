@@ -45,6 +45,25 @@ def db(district_file: tuple[Path, DemoDistrict], tmp_path: Path) -> Store:
 
 
 @pytest.fixture()
+def app_db(district_file: tuple[Path, DemoDistrict], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """A copy of the small district that the app opens (``WARMGRID_DB``), with fresh caches."""
+    import shutil
+
+    import streamlit as st
+
+    import ui
+
+    path = tmp_path / "app.duckdb"
+    shutil.copyfile(district_file[0], path)
+    monkeypatch.setenv("WARMGRID_DB", str(path))
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    ui._open.clear()
+    st.cache_data.clear()
+    yield path
+    ui._open.clear()
+
+
+@pytest.fixture()
 def fresh_store() -> Store:
     s = open_store(":memory:")
     yield s

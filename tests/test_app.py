@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,6 @@ from tests.apptools import sign_in_demo
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture()
-def app_env(district_file, monkeypatch, tmp_path) -> Path:
-    """A copy of the small district (the session's read-only store holds the original)."""
-    path = tmp_path / "app.duckdb"
-    shutil.copyfile(district_file[0], path)
-    monkeypatch.setenv("WARMGRID_DB", str(path))
-    monkeypatch.chdir(ROOT)
-    return path
-
-
 def _metric(at: AppTest, label_start: str) -> str:
     for m in at.metric:
         if m.label.startswith(label_start):
@@ -34,12 +23,12 @@ def _metric(at: AppTest, label_start: str) -> str:
     raise AssertionError(f"no metric {label_start!r}: {[m.label for m in at.metric]}")
 
 
-def test_overview_page_shows_the_library_figures(app_env) -> None:
+def test_overview_page_shows_the_library_figures(app_db) -> None:
     from ui import _open
 
     at = sign_in_demo("admin")
     try:
-        ov = cv.overview(_open(str(app_env)), "party_service")
+        ov = cv.overview(_open(str(app_db)), "party_service")
         assert _metric(at, "住户") == f"{ov.kpis['households']:,}"
         assert _metric(at, "困难户") == f"{ov.kpis['vulnerable']:,}"
         assert _metric(at, "党群服务站服务半径外住户") == f"{ov.kpis['outside']:,}"
@@ -47,7 +36,7 @@ def test_overview_page_shows_the_library_figures(app_env) -> None:
         # Switch the station type: the figures follow.
         at.sidebar.selectbox[0].set_value("clinic").run()
         assert not at.exception
-        ov2 = cv.overview(_open(str(app_env)), "clinic")
+        ov2 = cv.overview(_open(str(app_db)), "clinic")
         assert _metric(at, "卫生室服务半径外住户") == f"{ov2.kpis['outside']:,}"
         assert len(at.dataframe) == 1
     finally:
@@ -106,7 +95,7 @@ def test_tiles_only_when_configured(store) -> None:
         overview_map(ov, basemap="google")
 
 
-def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_env, monkeypatch) -> None:
+def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_db, monkeypatch) -> None:
     from ui import _open
 
     monkeypatch.setenv("WARMGRID_BASEMAP", "tianditu")  # without a key

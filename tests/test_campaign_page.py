@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import ui
 from grid.campaigns import audit_campaign, campaign_frames
 from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture()
-def app_db(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
-    path = tmp_path / "app.duckdb"
-    shutil.copyfile(district_file[0], path)
-    monkeypatch.setenv("WARMGRID_DB", str(path))
-    monkeypatch.chdir(ROOT)
-    ui._open.clear()
-    yield path
-    ui._open.clear()
 
 
 def test_committee_audits_and_plans_its_street(app_db) -> None:

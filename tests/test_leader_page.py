@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,6 @@ from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/leader.py"
-
-
-@pytest.fixture()
-def app_db(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
-    """A copy of the small district for the app."""
-    import streamlit as st
-
-    path = tmp_path / "app.duckdb"
-    shutil.copyfile(district_file[0], path)
-    monkeypatch.setenv("WARMGRID_DB", str(path))
-    monkeypatch.chdir(ROOT)
-    ui._open.clear()
-    st.cache_data.clear()
-    yield path
-    ui._open.clear()
 
 
 def _map_features(at: AppTest) -> list[list[dict[str, Any]]]:
