@@ -27,7 +27,7 @@ from maps.layers import (
 __all__ = ["warden_map", "DUE_COLOUR", "OK_COLOUR", "OTHER_COLOUR"]
 
 DUE_COLOUR = GAP_COLOUR
-OK_COLOUR = "#1a9850"
+OK_COLOUR = "#00a6ca"  # cyan: no station type uses it (clinics are green)
 OTHER_COLOUR = "#969696"
 
 

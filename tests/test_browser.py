@@ -1,132 +1,276 @@
-"""The app in a real browser (headless Chromium driven by Playwright): the map draws, the
-overview's figures are the library's, and no request leaves the machine.
+"""Every page for every role in a real browser (headless Chromium driven by Playwright):
+the maps draw (Leaflet's own count of cell polygons and station circles), the figures
+shown are the library's, no request leaves the machine, and a warden's browser never
+receives another cell's household. A screenshot of each page for each role is saved
+under ``artifacts/screenshots/`` (``docs/screenshot.png`` in the README is one of them).
 
-Chromium comes from Debian (``/usr/bin/chromium``). When it is missing, the tests install it
-(with ``fonts-noto-cjk``) if they run as root with ``CI`` or ``WARMGRID_INSTALL_TEST_DEPS`` set;
-otherwise they fail and say what to install.
+Chromium comes from Debian (``/usr/bin/chromium``). When it is missing, the tests install
+it (with ``fonts-noto-cjk``) if they run as root with ``CI`` or ``WARMGRID_INSTALL_TEST_DEPS``
+set; otherwise they fail and say what to install.
 """
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import shapely
 
-from grid import coverage as cv
+import ui
+from grid import access, coverage, model
+from grid.assistance import gini, load_assistance_inputs, measures
+from grid.campaigns import audit_campaign, campaign_frames
 from grid.demo import DEMO_ACCOUNTS
-from grid.store import open_store
+from grid.store import Store, open_store
+from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR
+from tests.browsing import app_server, chromium, ensure_chromium, open_session
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
+MARK_ID, MARK_NAME, MARK_ADDR = "H9999999", "泄露标记户", "标记路999号"
+#: Each page's heading (its st.title starts with it).
+HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数据导入导出", "audit": "审计日志",
+            "campaigns": "走访活动", "leader": "救助分布"}
+#: Pages with maps: how many st_folium maps each draws once it is open.
+MAPS = {"overview": 1, "my_cells": 1, "campaigns": 1, "leader": 2, "data": 0, "audit": 0}
+#: The order the roles are visited: the admin first, so the warden meets caches it warmed.
+ROLES = ("admin", "committee", "leader", "inspector", "warden")
+CASES = [(role, page) for role in ROLES for page in ui.ROLE_PAGES[role]]
 
 
-def _ensure_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.geteuid() == 0 and (os.environ.get("CI") or os.environ.get("WARMGRID_INSTALL_TEST_DEPS")):
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-cjk"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    if not Path(CHROMIUM).exists():
-        pytest.fail("browser tests need Debian's chromium: apt-get install chromium fonts-noto-cjk")
+def test_every_role_and_page_is_browsed() -> None:
+    assert set(HEADINGS) == set(ui.PAGES) == set(MAPS)
+    assert set(ROLES) == set(ui.ROLE_PAGES) == set(DEMO_ACCOUNTS)
+    assert len(CASES) == sum(len(p) for p in ui.ROLE_PAGES.values())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass
+class Seen:
+    """What the browser showed and received on one page."""
+
+    text: str
+    metrics: dict[str, str]
+    maps: list[dict[str, Any]]
+    foreign: list[str]
+    payload: bytes
+    errors: int
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
-def app_url(district_file, tmp_path_factory) -> Iterator[str]:
-    _ensure_chromium()
-    db = tmp_path_factory.mktemp("browser") / "app.duckdb"
-    shutil.copyfile(district_file[0], db)
-    port = _free_port()
-    env = {**os.environ, "WARMGRID_DB": str(db)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the app did not start within 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def browser_db(district_file, tmp_path_factory) -> Path:
+    """A copy of the small district with a marker household in a cell the demo warden does not hold."""
+    path = tmp_path_factory.mktemp("browser") / "app.duckdb"
+    shutil.copyfile(district_file[0], path)
+    with open_store(path) as s:
+        warden_cells = s.scalar("SELECT scope FROM users WHERE username = 'warden'")
+        cell, lon, lat = s.query(
+            "SELECT cell_id, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM cells"
+            " WHERE NOT list_contains(?, cell_id) ORDER BY cell_id LIMIT 1", [warden_cells]).iloc[0]
+        with s.transaction() as cur:
+            cur.execute("INSERT INTO households (hh_id, geom, address, size, categories, head_name, phone)"
+                        " VALUES (?, ST_Point(?, ?), ?, 2, ['dibao_urban'], ?, '13912345678')",
+                        [MARK_ID, float(lon), float(lat), MARK_ADDR, MARK_NAME])
+        s.refresh_derived()
+    return path
 
 
-def _browse(url: str, role: str, shot: str) -> tuple[str, list[str], dict[str, int]]:
-    """Sign in as the demo account of ``role`` and wait for the first page's map."""
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
+    """``seen(role, page)``: sign in as the role once, open each of its pages from the menu,
+    and remember what the browser showed (screenshots saved on the way)."""
+    problem = ensure_chromium()
+    if problem:
+        pytest.fail(problem)
+    results: dict[tuple[str, str], Seen] = {}
+    with app_server(browser_db) as server, chromium() as browser:
 
-    name, password = DEMO_ACCOUNTS[role]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(url + "/")
-            page.get_by_label("用户名 Username").fill(name)
-            page.get_by_label("密码 Password").fill(password)
-            page.get_by_role("button", name="登录 Sign in").click()
-            frame = None
-            for _ in range(120):
-                frames = [f for f in page.frames if "streamlit_folium" in f.url]
-                if frames and frames[0].query_selector(".leaflet-container canvas, .leaflet-container svg"):
-                    frame = frames[0]
-                    break
-                page.wait_for_timeout(500)
-            assert frame is not None, "the map did not draw"
-            counts = {
-                "containers": len(frame.query_selector_all(".leaflet-container")),
-                "legends": len(frame.query_selector_all(".wg-legend")),
-                "titles": len(frame.query_selector_all(".wg-title")),
-            }
-            page.wait_for_timeout(1000)
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
-            text = page.inner_text("body") + "\n" + frame.inner_text("body")
-            return text, requests, counts
-        finally:
-            browser.close()
+        def visit(role: str) -> None:
+            name, password = DEMO_ACCOUNTS[role]
+            width = 390 if role == "warden" else 1280
+            with open_session(browser, server.url, width=width, height=900, keep_payloads=True) as s:
+                s.sign_in(name, password)
+                for i, page in enumerate(ui.ROLE_PAGES[role]):
+                    s.reset_counters()
+                    if i == 0:  # signing in lands on the role's first page
+                        s.page.locator("h1", has_text=HEADINGS[page]).first.wait_for(timeout=60_000)
+                        s.wait_idle()
+                    else:
+                        s.open_page(ui.PAGES[page][1], HEADINGS[page])
+                    extra: dict[str, Any] = {}
+                    if page == "campaigns":  # the audit map lives in the second tab
+                        s.page.get_by_role("tab", name="核查 Audit").click()
+                        extra["tab"] = "audit"
+                    maps = s.wait_maps(MAPS[page], min_cells=1, timeout=60) if MAPS[page] else []
+                    s.page.wait_for_timeout(400)  # let the canvas paint before the screenshot
+                    s.screenshot(ARTIFACTS / f"{role}_{page}.png")
+                    results[(role, page)] = Seen(
+                        text=s.text(), metrics=s.metrics(), maps=maps, foreign=s.foreign_requests(),
+                        payload=b"".join(s.ws_payloads),
+                        errors=len(s.page.query_selector_all('[data-testid="stException"]')), extra=extra)
+                results[(role, "_all")] = Seen("", {}, [], s.foreign_requests(), b"".join(s.ws_payloads), 0)
 
+        def get(role: str, page: str) -> Seen:
+            if (role, page) not in results:
+                visit(role)
+            return results[(role, page)]
 
-def _local(url: str, requests: list[str]) -> list[str]:
-    return [r for r in requests if not (r.startswith(url) or r.startswith("data:") or r.startswith("blob:"))]
-
-
-def test_overview_draws_offline_with_the_library_figures(app_url, district_file) -> None:
-    text, requests, counts = _browse(app_url, "admin", "overview_admin.png")
-    assert counts == {"containers": 1, "legends": 1, "titles": 1}
-    assert _local(app_url, requests) == []
-    with open_store(district_file[0], read_only=True) as s:
-        ov = cv.overview(s, "party_service")
-    assert f"{ov.kpis['households']:,}" in text and f"{ov.kpis['outside']:,}" in text
+        yield get
 
 
-def test_warden_page_draws_offline(app_url) -> None:
-    # The warden's first (and only) page is 我的网格: signing in lands there.
-    text, requests, counts = _browse(app_url, "warden", "my_cells_warden.png")
-    assert counts["containers"] == 1 and counts["legends"] == 1
-    assert _local(app_url, requests) == []
-    assert "我的网格" in text
+def _store_copy(browser_db: Path, tmp_path: Path) -> Store:
+    path = tmp_path / "lib.duckdb"
+    shutil.copyfile(browser_db, path)
+    return open_store(path, read_only=True)
+
+
+@pytest.fixture(scope="module")
+def library(browser_db, tmp_path_factory) -> Iterator[Store]:
+    s = _store_copy(browser_db, tmp_path_factory.mktemp("lib"))
+    yield s
+    s.close()
+
+
+def _scope(store: Store, role: str) -> frozenset[str]:
+    user = access.get_user(store, DEMO_ACCOUNTS[role][0])
+    assert user is not None
+    cells = access.cells_in_scope(store, user)
+    return frozenset(cells) if cells is not None else frozenset()
+
+
+def _n(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+@pytest.mark.parametrize(("role", "page"), CASES, ids=[f"{r}-{p}" for r, p in CASES])
+def test_page_draws_offline(seen, role: str, page: str) -> None:
+    s = seen(role, page)
+    assert HEADINGS[page] in s.text
+    assert s.errors == 0, f"{role}/{page} shows an exception"
+    assert s.foreign == [], f"{role}/{page} requested {s.foreign[:5]}"
+    assert len(s.maps) == MAPS[page]
+    for m in s.maps:
+        assert m["legends"] == 1 and m["title"], "every map has a legend and a title"
+        assert m["size"][0] > 200 and m["size"][1] > 200, "the map has a size on the page"
+    assert (ARTIFACTS / f"{role}_{page}.png").stat().st_size > 10_000
+
+
+def test_no_role_ever_requests_another_host(seen) -> None:
+    for role in ROLES:
+        seen(role, ui.ROLE_PAGES[role][0])
+        assert seen(role, "_all").foreign == []
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if "overview" in ui.ROLE_PAGES[r]])
+def test_overview_map_and_figures_are_the_librarys(seen, library, role: str) -> None:
+    s = seen(role, "overview")
+    cells = _scope(library, role)
+    ov = coverage.overview(library, "party_service", cells=cells)
+    k = ov.kpis
+    assert _n(s.metrics["住户 Households"]) == k["households"]
+    assert _n(s.metrics["困难户 Vulnerable"]) == k["vulnerable"]
+    assert _n(s.metrics["网格 Cells"]) == k["cells"]
+    assert _n(s.metrics["党群服务站服务半径外住户"]) == k["outside"]
+    assert _n(s.metrics["其中困难户 Vulnerable out of reach"]) == k["vulnerable_outside"]
+    (m,) = s.maps
+    assert sorted(m["cells"]) == sorted(ov.cells["cell_id"]) and len(m["cells"]) == len(cells)
+    of_type = ov.stations[ov.stations["type"] == "party_service"]
+    assert len(m["circles"]) == len(of_type)
+    assert {r for *_, r in m["circles"]} == {model.STATION_TYPES["party_service"].radius_m}
+    got = sorted((round(lat, 5), round(lon, 5)) for lat, lon, _ in m["circles"])
+    assert got == sorted(zip(of_type["lat"].round(5), of_type["lon"].round(5), strict=True))
+    gap_marks = [mk for mk in m["markers"] if mk[2] == "#d7301f"]
+    if role in ("leader", "inspector"):  # counts per cell only: one circle per cell with any gap
+        assert len(gap_marks) == int((ov.cells["outside"] > 0).sum())
+        assert sum(int(re.search(r"(\d+) 户", t).group(1)) for *_, t in gap_marks) == k["outside"]  # type: ignore[union-attr]
+    else:
+        assert len(ov.gaps) <= 2000, "the small district draws each gap household"
+        got_gaps = sorted((round(a, 5), round(b, 5)) for a, b, *_ in gap_marks)
+        assert got_gaps == sorted(zip(ov.gaps["lat"].round(5), ov.gaps["lon"].round(5), strict=True))
+
+
+def test_warden_sees_own_cells_households_only(seen, library) -> None:
+    s = seen("warden", "my_cells")
+    cells = _scope(library, "warden")
+    assert cells and MARK_ID
+    hh = library.query("SELECT hh_id, address, cell_id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households")
+    mine = hh[hh["cell_id"].isin(cells)]
+    others = hh[~hh["cell_id"].isin(cells)]
+    (m,) = s.maps
+    assert sorted(m["cells"]) == sorted(cells)
+    homes = [mk for mk in m["markers"] if mk[2] in (DUE_COLOUR, OK_COLOUR, OTHER_COLOUR) and "服务半径" not in mk[3]]
+    assert {mk[2] for mk in homes} <= {DUE_COLOUR, OK_COLOUR, OTHER_COLOUR}
+    assert len(homes) == len(mine)
+    assert sorted((round(a, 5), round(b, 5)) for a, b, *_ in homes) == \
+        sorted(zip(mine["lat"].round(5), mine["lon"].round(5), strict=True))
+    polys = library.query("SELECT ST_AsWKB(ST_Union_Agg(geom)) AS g FROM cells WHERE list_contains(?, cell_id)",
+                          [sorted(cells)])
+    area = shapely.from_wkb(bytes(polys["g"].iloc[0]))
+    inside = shapely.covers(shapely.buffer(area, 1e-6), shapely.points([b for _, b, *_ in homes],
+                                                                        [a for a, *_ in homes]))
+    assert bool(np.all(inside))
+    assert _n(s.metrics["住户"]) == len(mine)
+    # Everything the browser received (every websocket frame, all pages): own households, none of another cell's.
+    data = b"".join(seen("warden", p).payload for p in ui.ROLE_PAGES["warden"]) + seen("warden", "_all").payload
+    ids = {x.decode() for x in re.findall(rb"H\d{7}", data)}
+    assert ids & set(mine["hh_id"]), "the warden's own households reach the browser (the check is not vacuous)"
+    assert not ids & set(others["hh_id"])
+    for marker in (MARK_ID, MARK_NAME, MARK_ADDR, "13912345678"):
+        assert marker.encode() not in data
+
+
+def test_committee_never_receives_another_streets_household(seen, library) -> None:
+    cells = _scope(library, "committee")
+    data = b"".join(seen("committee", p).payload for p in ui.ROLE_PAGES["committee"])
+    others = library.query("SELECT hh_id FROM households WHERE NOT list_contains(?, cell_id)", [sorted(cells)])
+    ids = {x.decode() for x in re.findall(rb"H\d{7}", data)}
+    assert not ids & set(others["hh_id"]) and MARK_ADDR.encode() not in data
+
+
+def test_leaders_receive_no_household(seen) -> None:
+    for role in ("leader", "inspector"):
+        data = b"".join(seen(role, p).payload for p in ui.ROLE_PAGES[role])
+        assert re.findall(rb"H\d{7}", data) == [], f"{role} received household ids"
+        assert MARK_ADDR.encode() not in data
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if "campaigns" in ui.ROLE_PAGES[r]])
+def test_campaign_audit_figures_are_the_librarys(seen, library, role: str) -> None:
+    s = seen(role, "campaigns")
+    cells = _scope(library, role)
+    first = library.scalar("SELECT campaign_id FROM campaigns ORDER BY starts_on DESC LIMIT 1")
+    area = library.scalar(
+        "SELECT code FROM (SELECT DISTINCT a.code, a.level FROM admin_units a JOIN cells c ON a.code = c.community_code"
+        " OR a.code = (SELECT parent_code FROM admin_units WHERE code = c.community_code)"
+        " WHERE list_contains(?, c.cell_id)) ORDER BY level DESC, code LIMIT 1", [sorted(cells)])
+    data = campaign_frames(library, first, area)
+    t = audit_campaign(data.targets, data.visits, data.assistance).totals
+    assert _n(s.metrics["对象户 Targets"]) == int(t["targets"])
+    assert _n(s.metrics["已走访 Visited"]) == int(t["visited"])
+    assert _n(s.metrics["已救助 Helped"]) == int(t["helped"])
+    assert _n(s.metrics["重复 Duplicates"]) == int(t["duplicate_households"])
+    (m,) = s.maps
+    assert sorted(m["cells"]) == sorted(cells)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if "leader" in ui.ROLE_PAGES[r]])
+def test_assistance_maps_and_gini_are_the_librarys(seen, library, role: str) -> None:
+    s = seen(role, "leader")
+    cells = _scope(library, role)
+    households, aid = load_assistance_inputs(library)
+    households = households[households["cell_id"].isin(cells)]
+    aid = aid[aid["hh_id"].isin(set(households["hh_id"]))]
+    by_cell = measures(households, aid, "cell")
+    by_cell = by_cell[by_cell["cell_id"].notna()]
+    choropleth, hot = s.maps
+    assert sorted(choropleth["units"]) == sorted(by_cell["cell_id"])
+    assert set(hot["cells"]) <= set(cells) and len(hot["cells"]) == len(cells)
+    v = by_cell.loc[by_cell["households"] >= 5, "per_vulnerable"].astype(float)
+    g = gini(v[np.isfinite(v) & (v >= 0)].to_numpy())
+    assert s.metrics["基尼系数 Gini"] == f"{g:.3f}"

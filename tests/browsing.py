@@ -1,0 +1,316 @@
+"""Drive the app in headless Chromium: start it on a free port, sign in, open pages
+through the menu, wait for the folium maps to draw, and read what the browser got.
+
+Shared by ``tests/test_browser.py`` (what the pages show, for every role) and
+``bench/app.py`` (how long they take and how many bytes they cost at 1,000,000
+households). Chromium is Debian's (``/usr/bin/chromium``), driven by Playwright.
+
+The maps draw polygons on a canvas (``prefer_canvas``), so nothing is counted in the
+DOM: :func:`map_stats` asks Leaflet itself (``window.map`` in the st_folium iframe)
+for the layers on the map.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+__all__ = ["CHROMIUM", "AppServer", "Session", "ensure_chromium", "app_server", "chromium", "open_session", "map_stats",
+           "peak_rss"]
+
+
+def ensure_chromium() -> str | None:
+    """Install Debian's chromium and CJK fonts when missing (as root under CI); the problem, or None."""
+    if Path(CHROMIUM).exists():
+        return None
+    if os.geteuid() == 0 and (os.environ.get("CI") or os.environ.get("WARMGRID_INSTALL_TEST_DEPS")):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-cjk"], check=True, env=env)
+    if not Path(CHROMIUM).exists():
+        return ("browser tests need Debian's chromium: apt-get install chromium fonts-noto-cjk"
+                " (or run them as root with CI=1 to install it)")
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AppServer:
+    """A running ``streamlit run app.py``: its URL and process."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def peak_rss(pid: int) -> int:
+    """The peak resident memory (``VmHWM``) of a process, in bytes (0 when unknown)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@contextmanager
+def app_server(db: Path, *, env: dict[str, str] | None = None, timeout: float = 120.0,
+               log: Path | None = None) -> Iterator[AppServer]:
+    """Run the app on a free local port against ``db``; stopped on exit."""
+    port = _free_port()
+    full_env = {**os.environ, "WARMGRID_DB": str(db), **(env or {})}
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the app exited with status {proc.returncode}")
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not start within {timeout:.0f} s")
+            time.sleep(0.3)
+        yield AppServer(url, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+#: JavaScript run in a map's iframe: what Leaflet has on the map.
+_MAP_JS = """() => {
+  const m = window.map;
+  if (!m || !(m instanceof L.Map)) { return null; }
+  const out = {cells: [], units: [], admin: 0, patrols: 0, other_polygons: 0, circles: [], markers: [],
+               title: (document.querySelector('.wg-title') || {}).textContent || '',
+               legends: document.querySelectorAll('.wg-legend').length,
+               size: [m.getSize().x, m.getSize().y]};
+  m.eachLayer(l => {
+    const p = (l.feature && l.feature.properties) || null;
+    if (l instanceof L.Polygon) {
+      if (p && p.cell_id !== undefined) { out.cells.push(String(p.cell_id)); }
+      else if (p && p.unit !== undefined) { out.units.push(String(p.unit)); }
+      else if (p && p.level !== undefined) { out.admin += 1; }
+      else if (p && p.area_id !== undefined) { out.patrols += 1; }
+      else { out.other_polygons += 1; }
+    } else if (l instanceof L.Circle) {
+      const c = l.getLatLng(); out.circles.push([c.lat, c.lng, l.getRadius()]);
+    } else if (l instanceof L.CircleMarker) {
+      const c = l.getLatLng(); const t = l.getTooltip && l.getTooltip();
+      out.markers.push([c.lat, c.lng, (l.options && l.options.fillColor) || '',
+                        t ? String(t.getContent()) : '']);
+    }
+  });
+  return out;
+}"""
+
+
+def map_stats(frame: Any) -> dict[str, Any] | None:
+    """Leaflet's own account of a map in a st_folium ``frame`` (None until it exists).
+
+    Keys: ``cells`` (the ``cell_id`` of each cell polygon), ``units`` (the ``unit`` of
+    each choropleth polygon on the assistance maps), ``admin`` and ``patrols``
+    (polygon counts), ``circles`` (``[lat, lon, radius_m]`` of service circles),
+    ``markers`` (``[lat, lon, fill colour, tooltip]`` of circle markers), ``title``,
+    ``legends`` and ``size`` (pixels).
+    """
+    try:
+        return frame.evaluate(_MAP_JS)  # type: ignore[no-any-return]
+    except Exception:  # the iframe is being replaced or Leaflet has not loaded yet
+        return None
+
+
+@dataclass
+class Session:
+    """One signed-in browser tab with every request and websocket byte it saw."""
+
+    page: Any
+    base: str
+    requests: list[str] = field(default_factory=list)
+    http_bytes: int = 0
+    ws_bytes: int = 0
+    ws_payloads: list[bytes] = field(default_factory=list)
+    keep_payloads: bool = False
+
+    # -- recording -------------------------------------------------------------------------
+    def _on_request_finished(self, request: Any) -> None:
+        try:
+            sizes = request.sizes()
+            self.http_bytes += int(sizes["responseBodySize"]) + int(sizes["responseHeadersSize"])
+        except Exception:
+            pass
+
+    def _on_websocket(self, ws: Any) -> None:
+        def received(payload: bytes | str) -> None:
+            data = payload.encode() if isinstance(payload, str) else payload
+            self.ws_bytes += len(data)
+            if self.keep_payloads:
+                self.ws_payloads.append(data)
+
+        ws.on("framereceived", received)
+
+    @property
+    def transferred(self) -> int:
+        """Bytes received so far: HTTP responses (headers and bodies) plus websocket frames."""
+        return self.http_bytes + self.ws_bytes
+
+    def reset_counters(self) -> None:
+        self.http_bytes = self.ws_bytes = 0
+        self.ws_payloads.clear()
+
+    def foreign_requests(self) -> list[str]:
+        """Requests that went anywhere but the app's own host."""
+        return [r for r in self.requests
+                if not (r.startswith(self.base + "/") or r == self.base or r.startswith(("data:", "blob:", "about:")))
+                and not r.startswith(self.base.replace("http://", "ws://") + "/")]
+
+    # -- driving ---------------------------------------------------------------------------
+    def sign_in(self, username: str, password: str) -> None:
+        p = self.page
+        p.get_by_label("用户名 Username").fill(username)
+        p.get_by_label("密码 Password").fill(password)
+        p.get_by_role("button", name="登录 Sign in").click()
+        p.get_by_role("button", name="退出 Sign out").wait_for(timeout=60_000)
+
+    def open_page(self, title: str, heading: str, timeout: float = 60.0) -> None:
+        """Open a page from the sidebar menu (a new URL would start a new, signed-out session)
+        and wait until its ``heading`` shows and the run has finished."""
+        link = self.page.locator('[data-testid="stSidebarNav"] a', has_text=title)
+        link.first.click()
+        self.page.locator("h1", has_text=heading).first.wait_for(timeout=timeout * 1000)
+        self.wait_idle(timeout)
+
+    def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until Streamlit has finished the current run (its status widget is gone)."""
+        p = self.page
+        deadline = time.monotonic() + timeout
+        p.wait_for_timeout(200)
+        while time.monotonic() < deadline:
+            running = p.query_selector('[data-testid="stStatusWidget"]')
+            if running is None or not running.is_visible():
+                return
+            p.wait_for_timeout(100)
+        raise TimeoutError(f"the page was still running after {timeout:.0f} s")
+
+    def map_frames(self) -> list[Any]:
+        """The st_folium iframes of the page, in page order."""
+        return [f for f in self.page.frames if "streamlit_folium" in f.url and not f.is_detached()]
+
+    def wait_maps(self, n: int = 1, *, title: str | re.Pattern[str] | None = None, min_cells: int = 0,
+                  timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Wait until ``n`` maps have drawn (the first with ``title`` in its title and at
+        least ``min_cells`` cell or unit polygons) and return their :func:`map_stats`."""
+        deadline = time.monotonic() + timeout
+        last: list[dict[str, Any] | None] = []
+        while time.monotonic() < deadline:
+            last = [map_stats(f) for f in self.map_frames()]
+            drawn = [s for s in last if s is not None]
+            if len(drawn) >= n and len(drawn) == len(last):
+                first = drawn[0]
+                ok_title = (title is None or (title.search(first["title"]) if isinstance(title, re.Pattern)
+                                              else title in first["title"]))
+                if ok_title and len(first["cells"]) + len(first["units"]) >= min_cells:
+                    return drawn
+            self.page.wait_for_timeout(50)
+        raise TimeoutError(f"{n} map(s) did not draw within {timeout:.0f} s (saw {last!r:.300})")
+
+    def text(self) -> str:
+        """The visible text of the page and of its component iframes."""
+        parts = [self.page.inner_text("body")]
+        for f in self.page.frames[1:]:
+            try:
+                parts.append(f.inner_text("body"))
+            except Exception:
+                pass
+        return "\n".join(parts)
+
+    def metrics(self) -> dict[str, str]:
+        """Streamlit metric cards: label -> value, as shown."""
+        out = {}
+        for el in self.page.query_selector_all('[data-testid="stMetric"]'):
+            label = el.query_selector('[data-testid="stMetricLabel"]')
+            value = el.query_selector('[data-testid="stMetricValue"]')
+            if label and value:
+                out[label.inner_text().strip()] = value.inner_text().strip()
+        return out
+
+    def screenshot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path), full_page=True)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, launched by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextmanager
+def open_session(browser: Any, base: str, *, width: int = 1280, height: int = 1000,
+                 keep_payloads: bool = False) -> Iterator[Session]:
+    """A fresh tab (its own cookies) on ``base``, recording every request, at the sign-in form."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    s = Session(page=page, base=base, keep_payloads=keep_payloads)
+    page.on("request", lambda r: s.requests.append(r.url))
+    page.on("requestfinished", s._on_request_finished)
+    page.on("websocket", s._on_websocket)
+    try:
+        page.goto(base + "/")
+        page.get_by_label("用户名 Username").wait_for(timeout=120_000)
+        yield s
+    finally:
+        context.close()
+
+
+def copy_db(src: Path, dst: Path) -> Path:
+    """Copy a database file (and its WAL, if any) for an app run."""
+    shutil.copyfile(src, dst)
+    wal = Path(str(src) + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(str(dst) + ".wal"))
+    return dst
