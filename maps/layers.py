@@ -40,6 +40,8 @@ __all__ = [
     "add_title",
     "class_breaks",
     "feature_collection",
+    "point_features",
+    "points_layer",
     "finish",
 ]
 
@@ -204,24 +206,74 @@ def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool =
     return fg, legend
 
 
+def point_features(lat: Any, lon: Any, props: dict[str, Any] | None = None, ndigits: int = 6) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of points from coordinate arrays and property columns.
+
+    Thousands of points travel as one GeoJSON layer (one folium element), not one
+    element each: that keeps the page's script small and quick to build and to send.
+
+    >>> fc = point_features([24.5], [118.1], {"kind": ["gap"]})
+    >>> fc["features"][0]["geometry"], fc["features"][0]["properties"]
+    ({'type': 'Point', 'coordinates': [118.1, 24.5]}, {'kind': 'gap'})
+    """
+    la = np.round(np.asarray(lat, dtype=float), ndigits).tolist()
+    lo = np.round(np.asarray(lon, dtype=float), ndigits).tolist()
+    cols = {k: (v.tolist() if hasattr(v, "tolist") else list(v)) for k, v in (props or {}).items()}
+    feats = []
+    for i, (y, x) in enumerate(zip(la, lo, strict=True)):
+        feats.append({"type": "Feature", "id": i, "properties": {k: v[i] for k, v in cols.items()},
+                      "geometry": {"type": "Point", "coordinates": [x, y]}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def points_layer(fc: dict[str, Any], marker: folium.Circle | folium.CircleMarker, *,
+                 style: Any = None, tooltip: str | None = None) -> folium.GeoJson:
+    """One GeoJSON layer drawing every point of ``fc`` with ``marker``'s options.
+
+    ``style`` (a function of the feature, as folium's ``style_function``) may set
+    per-point options such as ``radius`` or ``fillColor``; ``tooltip`` names a
+    property shown on hover (HTML allowed).
+    """
+    kwargs: dict[str, Any] = {"marker": marker}
+    if style is not None:
+        kwargs["style_function"] = style
+    if tooltip is not None:
+        kwargs["tooltip"] = folium.GeoJsonTooltip(fields=[tooltip], labels=False)
+    return folium.GeoJson(fc, **kwargs)
+
+
 def stations_layer(stations: pd.DataFrame, radius: float | None = None,
                    types: Sequence[str] | None = None) -> list[folium.FeatureGroup]:
-    """One layer per station type: a dot and the service circle (``radius`` or each ``radius_m``)."""
+    """One layer per station type: a dot and the service circle (``radius`` or each ``radius_m``).
+
+    Circles and dots are two GeoJSON layers per type (features of ``kind``
+    ``service_area`` and ``station``).
+    """
     groups = []
     for t in types or [t for t in model.STATION_TYPES if (stations["type"] == t).any()]:
         sub = stations[stations["type"] == t]
         colour = STATION_COLOURS.get(t, "#555555")
         fg = folium.FeatureGroup(name=f"站点：{model.label(t)}（{len(sub)}）", show=True)
-        for r in sub.itertuples(index=False):
-            rad = float(radius if radius is not None else r.radius_m)
-            tip = f"{html.escape(str(r.name))}<br>{model.label(t)} · 服务半径 {rad:.0f} m"
-            folium.Circle(location=[r.lat, r.lon], radius=rad, color=colour, weight=1,
-                          fill=True, fill_opacity=0.06, opacity=0.6).add_to(fg)
-            folium.CircleMarker(location=[r.lat, r.lon], radius=5, color="#ffffff", weight=1.5,
-                                fill=True, fill_color=colour, fill_opacity=1.0,
-                                tooltip=tip).add_to(fg)
+        if len(sub):
+            rad = (np.full(len(sub), float(radius)) if radius is not None
+                   else sub["radius_m"].to_numpy(dtype=float))
+            tips = [f"{html.escape(str(n))}<br>{model.label(t)} · 服务半径 {r:.0f} m"
+                    for n, r in zip(sub["name"], rad, strict=True)]
+            areas = point_features(sub["lat"], sub["lon"], {"kind": ["service_area"] * len(sub), "r": rad})
+            points_layer(areas, folium.Circle(radius=float(rad[0]), color=colour, weight=1, fill=True,
+                                              fill_opacity=0.06, opacity=0.6),
+                         style=lambda f: {"radius": f["properties"]["r"]}).add_to(fg)
+            dots = point_features(sub["lat"], sub["lon"], {"kind": ["station"] * len(sub), "tip": tips})
+            points_layer(dots, folium.CircleMarker(radius=5, color="#ffffff", weight=1.5, fill=True,
+                                                   fill_color=colour, fill_opacity=1.0),
+                         tooltip="tip").add_to(fg)
         groups.append(fg)
     return groups
+
+
+def _sized(n: np.ndarray, top: int, base: float, span: float) -> np.ndarray:
+    # Radii in half pixels: few distinct styles for folium's style map.
+    return np.round((base + span * np.sqrt(n / max(top, 1))) * 2) / 2
 
 
 def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
@@ -230,13 +282,16 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
 
     Up to ``max_points`` are drawn one by one; more are aggregated into
     ``bin_m``-metre squares drawn as circles sized by their count. ``gaps``
-    carries ``lon, lat, x_m, y_m`` (and ``vulnerable``).
+    carries ``lon, lat, x_m, y_m`` (and ``vulnerable``). One GeoJSON layer of
+    features of ``kind`` ``gap`` (one household) or ``gap_bin`` (``n`` households).
     """
     fg = folium.FeatureGroup(name=f"盲区住户：{label}（{len(gaps):,}）", show=True)
+    if not len(gaps):
+        return fg
     if len(gaps) <= max_points:
-        for r in gaps.itertuples(index=False):
-            folium.CircleMarker(location=[r.lat, r.lon], radius=2.5, color=GAP_COLOUR, weight=0,
-                                fill=True, fill_color=GAP_COLOUR, fill_opacity=0.8).add_to(fg)
+        fc = point_features(gaps["lat"], gaps["lon"], {"kind": ["gap"] * len(gaps)})
+        points_layer(fc, folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True,
+                                             fill_color=GAP_COLOUR, fill_opacity=0.8)).add_to(fg)
         return fg
     bx = np.floor(gaps["x_m"].to_numpy() / bin_m).astype(np.int64)
     by = np.floor(gaps["y_m"].to_numpy() / bin_m).astype(np.int64)
@@ -244,13 +299,13 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
                         "vul": gaps["vulnerable"].to_numpy(dtype=int) if "vulnerable" in gaps else 0})
     agg = agg.groupby(["bx", "by"]).agg(n=("lon", "size"), vul=("vul", "sum"), lon=("lon", "mean"),
                                         lat=("lat", "mean")).reset_index()
-    top = max(int(agg["n"].max()), 1)
-    for r in agg.itertuples(index=False):
-        folium.CircleMarker(
-            location=[r.lat, r.lon], radius=float(2.5 + 6 * np.sqrt(r.n / top)), color=GAP_COLOUR,
-            weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.6,
-            tooltip=f"{r.n} 户（困难户 {r.vul}）",
-        ).add_to(fg)
+    n = agg["n"].to_numpy()
+    fc = point_features(agg["lat"], agg["lon"], {
+        "kind": ["gap_bin"] * len(agg), "n": n, "r": _sized(n, int(n.max()), 2.5, 6),
+        "tip": [f"{a} 户（困难户 {b}）" for a, b in zip(n, agg["vul"], strict=True)]})
+    points_layer(fc, folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True, fill_color=GAP_COLOUR,
+                                         fill_opacity=0.6),
+                 style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip").add_to(fg)
     return fg
 
 
@@ -258,19 +313,24 @@ def gaps_by_cell_layer(cells: gpd.GeoDataFrame, label: str) -> folium.FeatureGro
     """Households out of reach as one circle per cell (count only): what leaders see.
 
     ``cells`` carries ``outside`` and ``vulnerable_outside`` per cell (WGS84).
+    Features of ``kind`` ``gap_cell`` with the count ``n``.
     """
     total = int(cells["outside"].sum()) if len(cells) else 0
     fg = folium.FeatureGroup(name=f"盲区住户（按网格汇总）：{label}（{total:,}）", show=True)
     if not len(cells):
         return fg
-    top = max(int(cells["outside"].max()), 1)
-    pts = cells.geometry.representative_point()
-    for (n, vul), p in zip(cells[["outside", "vulnerable_outside"]].itertuples(index=False), pts, strict=True):
-        if n <= 0:
-            continue
-        folium.CircleMarker(location=[p.y, p.x], radius=float(3 + 9 * np.sqrt(n / top)), color=GAP_COLOUR,
-                            weight=0, fill=True, fill_color=GAP_COLOUR, fill_opacity=0.6,
-                            tooltip=f"{int(n)} 户（困难户 {int(vul)}）").add_to(fg)
+    some = cells[cells["outside"] > 0]
+    if not len(some):
+        return fg
+    pts = some.geometry.representative_point()
+    n = some["outside"].to_numpy(dtype=int)
+    vul = some["vulnerable_outside"].to_numpy(dtype=int)
+    fc = point_features(pts.y, pts.x, {
+        "kind": ["gap_cell"] * len(some), "n": n, "r": _sized(n, int(n.max()), 3, 9),
+        "tip": [f"{a} 户（困难户 {b}）" for a, b in zip(n, vul, strict=True)]})
+    points_layer(fc, folium.CircleMarker(radius=3, color=GAP_COLOUR, weight=0, fill=True, fill_color=GAP_COLOUR,
+                                         fill_opacity=0.6),
+                 style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip").add_to(fg)
     return fg
 
 

@@ -8,6 +8,7 @@ import html
 
 import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from grid import model
@@ -21,6 +22,8 @@ from maps.layers import (
     feature_collection,
     finish,
     patrol_layer,
+    point_features,
+    points_layer,
     stations_layer,
 )
 
@@ -55,13 +58,17 @@ def warden_map(cells: gpd.GeoDataFrame, households: pd.DataFrame, stations: pd.D
     for layer in stations_layer(near):
         layer.add_to(m)
     hh = folium.FeatureGroup(name=f"住户（{len(households)}）")
-    due = households["target"] & (households["days_since"].isna() | (households["days_since"] > visit_days))
+    target = households["target"].to_numpy(dtype=bool)
+    due = target & (households["days_since"].isna().to_numpy() | (households["days_since"] > visit_days).to_numpy())
     n_due = int(due.sum())
-    for r, is_due in zip(households.itertuples(index=False), due, strict=True):
-        colour = DUE_COLOUR if is_due else (OK_COLOUR if r.target else OTHER_COLOUR)
-        folium.CircleMarker(location=[r.lat, r.lon], radius=5 if r.target else 3, color="#ffffff", weight=1,
-                            fill=True, fill_color=colour, fill_opacity=0.9,
-                            tooltip=html.escape(str(r.label))).add_to(hh)
+    colour = np.where(due, DUE_COLOUR, np.where(target, OK_COLOUR, OTHER_COLOUR))
+    fc = point_features(households["lat"], households["lon"], {
+        "kind": ["household"] * len(households), "hh_id": households["hh_id"].astype(str).to_numpy(),
+        "fill": colour, "r": np.where(target, 5.0, 3.0),
+        "tip": [html.escape(str(x)) for x in households["label"]]})
+    points_layer(fc, folium.CircleMarker(radius=3, color="#ffffff", weight=1, fill=True, fill_opacity=0.9),
+                 style=lambda f: {"radius": f["properties"]["r"], "fillColor": f["properties"]["fill"]},
+                 tooltip="tip").add_to(hh)
     hh.add_to(m)
     add_title(m, f"我的网格：{len(households)} 户，其中 {n_due} 户困难户超过 {visit_days} 天未走访")
     shown = [t for t in model.STATION_TYPES if (near["type"] == t).any()]

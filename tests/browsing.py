@@ -131,11 +131,10 @@ _MAP_JS = """() => {
       else if (p && p.area_id !== undefined) { out.patrols += 1; }
       else { out.other_polygons += 1; }
     } else if (l instanceof L.Circle) {
-      const c = l.getLatLng(); out.circles.push([c.lat, c.lng, l.getRadius()]);
+      const c = l.getLatLng(); out.circles.push([c.lat, c.lng, l.getRadius(), p]);
     } else if (l instanceof L.CircleMarker) {
-      const c = l.getLatLng(); const t = l.getTooltip && l.getTooltip();
-      out.markers.push([c.lat, c.lng, (l.options && l.options.fillColor) || '',
-                        t ? String(t.getContent()) : '']);
+      const c = l.getLatLng();
+      out.markers.push([c.lat, c.lng, (l.options && l.options.fillColor) || '', p || {}]);
     }
   });
   return out;
@@ -147,8 +146,9 @@ def map_stats(frame: Any) -> dict[str, Any] | None:
 
     Keys: ``cells`` (the ``cell_id`` of each cell polygon), ``units`` (the ``unit`` of
     each choropleth polygon on the assistance maps), ``admin`` and ``patrols``
-    (polygon counts), ``circles`` (``[lat, lon, radius_m]`` of service circles),
-    ``markers`` (``[lat, lon, fill colour, tooltip]`` of circle markers), ``title``,
+    (polygon counts),
+    ``circles`` (``[lat, lon, radius_m, properties]`` of service circles),
+    ``markers`` (``[lat, lon, fill colour, properties]`` of circle markers), ``title``,
     ``legends`` and ``size`` (pixels).
     """
     try:

@@ -66,14 +66,17 @@ def test_overview_map_is_offline_with_title_and_legend(store) -> None:
     # Every cell polygon is in the map's data.
     assert len(re.findall(r'"cell_id": "\d{15}"', html)) == len(ov.cells)
     # One service circle per station of the type.
-    assert html.count("L.circle(") == int((ov.stations["type"] == "clinic").sum())
+    n = int((ov.stations["type"] == "clinic").sum())
+    assert html.count('"kind": "service_area"') == html.count('"kind": "station"') == n
 
 
 def test_many_gap_households_are_aggregated(store) -> None:
     ov = cv.overview(store, "clinic", radius=100.0)
     assert len(ov.gaps) > 2000 or pytest.fail("the small district should have > 2,000 gaps at 100 m")
     html = overview_map(ov, "households").get_root().render()
-    assert html.count("L.circleMarker(") < len(ov.gaps) / 2
+    assert html.count('"kind": "gap"') == 0
+    bins = [int(x) for x in re.findall(r'"kind": "gap_bin", "n": (\d+)', html)]
+    assert 0 < len(bins) < len(ov.gaps) / 2 and sum(bins) == len(ov.gaps)
 
 
 @pytest.mark.parametrize("measure", list(cv.CELL_MEASURES))
@@ -112,4 +115,6 @@ def test_counts_only_map_has_no_household_positions(store) -> None:
     for lon, lat in ov.gaps[["lon", "lat"]].head(50).itertuples(index=False):
         assert f"{lat}, {lon}" not in html and f"[{lat}, {lon}]" not in html
     n_cells_with_gaps = int((ov.cells["outside"] > 0).sum())
-    assert html.count("L.circleMarker(") == n_cells_with_gaps + int((ov.stations["type"] == "clinic").sum())
+    per_cell = [int(x) for x in re.findall(r'"kind": "gap_cell", "n": (\d+)', html)]
+    assert len(per_cell) == n_cells_with_gaps and sum(per_cell) == len(ov.gaps)
+    assert html.count('"kind": "gap"') == html.count('"kind": "gap_bin"') == 0
