@@ -64,7 +64,9 @@ if ov.cells.empty:
 basemap, tianditu_key = basemap_setting()
 m = overview_map(ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types,
                  counts_only=counts_only)
-st_folium(m, height=620, use_container_width=True, returned_objects=[], key="overview_map")
+# st_folium redraws only when the map's script changes; the radius is also in the key so a
+# title-only change (default radii -> the same radius set by hand) redraws too.
+st_folium(m, height=620, use_container_width=True, returned_objects=[], key=f"overview_map:{radius}")
 
 st.subheader(f"按社区：{label}服务半径外住户 · Out of reach, by community")
 table = ov.by_community.assign(type=ov.by_community["type"].map(model.label)).rename(columns={

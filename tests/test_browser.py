@@ -28,6 +28,7 @@ from grid.assistance import gini, load_assistance_inputs, measures
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.demo import DEMO_ACCOUNTS
 from grid.store import Store, open_store
+from maps.layers import GAP_COLOUR
 from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR
 from tests.browsing import app_server, chromium, ensure_chromium, open_session
 
@@ -110,6 +111,10 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                     maps = s.wait_maps(MAPS[page], min_cells=1, timeout=60) if MAPS[page] else []
                     s.page.wait_for_timeout(400)  # let the canvas paint before the screenshot
                     s.screenshot(ARTIFACTS / f"{role}_{page}.png")
+                    if (role, page) == ("admin", "overview"):  # a radius set by hand redraws the map
+                        s.page.locator('[data-testid="stSidebar"]').get_by_text("自定义服务半径 Custom radius").click()
+                        extra["custom_radius"] = s.wait_maps(1, title="（300 m）", timeout=60)[0]
+                        s.wait_idle()
                     results[(role, page)] = Seen(
                         text=s.text(), metrics=s.metrics(), maps=maps, foreign=s.foreign_requests(),
                         payload=b"".join(s.ws_payloads),
@@ -142,6 +147,21 @@ def _scope(store: Store, role: str) -> frozenset[str]:
     assert user is not None
     cells = access.cells_in_scope(store, user)
     return frozenset(cells) if cells is not None else frozenset()
+
+
+def _same_points(got: list[tuple[float, float]], lat: Any, lon: Any) -> bool:
+    """The browser's points are the library's, one for one (within the maps' 1e-6° rounding)."""
+    from scipy.spatial import cKDTree
+
+    want = np.column_stack([np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)])
+    if len(got) != len(want):
+        return False
+    if not len(got):
+        return True
+    d, idx = cKDTree(want).query(np.asarray(got, dtype=float))
+    # Households share buildings, so two points may sit on one spot: compare the multisets.
+    close = bool(np.all(d < 2e-6))
+    return close and sorted(map(tuple, np.round(want[idx], 6))) == sorted(map(tuple, np.round(want, 6)))
 
 
 def _n(text: str) -> int:
@@ -182,17 +202,27 @@ def test_overview_map_and_figures_are_the_librarys(seen, library, role: str) -> 
     assert sorted(m["cells"]) == sorted(ov.cells["cell_id"]) and len(m["cells"]) == len(cells)
     of_type = ov.stations[ov.stations["type"] == "party_service"]
     assert len(m["circles"]) == len(of_type)
-    assert {r for *_, r in m["circles"]} == {model.STATION_TYPES["party_service"].radius_m}
-    got = sorted((round(lat, 5), round(lon, 5)) for lat, lon, _ in m["circles"])
-    assert got == sorted(zip(of_type["lat"].round(5), of_type["lon"].round(5), strict=True))
-    gap_marks = [mk for mk in m["markers"] if mk[2] == "#d7301f"]
+    assert {c[3]["kind"] for c in m["circles"]} == {"service_area"}
+    assert {r for _, _, r, _ in m["circles"]} == {model.STATION_TYPES["party_service"].radius_m}
+    assert _same_points([(a, b) for a, b, *_ in m["circles"]], of_type["lat"], of_type["lon"])
+    kinds = [mk[3].get("kind") for mk in m["markers"]]
+    assert kinds.count("station") == len(of_type)
     if role in ("leader", "inspector"):  # counts per cell only: one circle per cell with any gap
-        assert len(gap_marks) == int((ov.cells["outside"] > 0).sum())
-        assert sum(int(re.search(r"(\d+) 户", t).group(1)) for *_, t in gap_marks) == k["outside"]  # type: ignore[union-attr]
+        per_cell = [mk for mk in m["markers"] if mk[3].get("kind") == "gap_cell"]
+        assert set(kinds) == {"station", "gap_cell"}
+        assert len(per_cell) == int((ov.cells["outside"] > 0).sum())
+        assert sum(mk[3]["n"] for mk in per_cell) == k["outside"]
     else:
         assert len(ov.gaps) <= 2000, "the small district draws each gap household"
-        got_gaps = sorted((round(a, 5), round(b, 5)) for a, b, *_ in gap_marks)
-        assert got_gaps == sorted(zip(ov.gaps["lat"].round(5), ov.gaps["lon"].round(5), strict=True))
+        gap_marks = [mk for mk in m["markers"] if mk[3].get("kind") == "gap"]
+        assert all(mk[2] == GAP_COLOUR for mk in gap_marks)
+        assert _same_points([(a, b) for a, b, *_ in gap_marks], ov.gaps["lat"], ov.gaps["lon"])
+
+
+def test_a_radius_set_by_hand_redraws_the_map(seen) -> None:
+    # st_folium redraws only when its key or script changes: the same circles with a new title did not.
+    m = seen("admin", "overview").extra["custom_radius"]
+    assert "（300 m）" in m["title"] and {r for _, _, r, _ in m["circles"]} == {300.0}
 
 
 def test_warden_sees_own_cells_households_only(seen, library) -> None:
@@ -204,11 +234,10 @@ def test_warden_sees_own_cells_households_only(seen, library) -> None:
     others = hh[~hh["cell_id"].isin(cells)]
     (m,) = s.maps
     assert sorted(m["cells"]) == sorted(cells)
-    homes = [mk for mk in m["markers"] if mk[2] in (DUE_COLOUR, OK_COLOUR, OTHER_COLOUR) and "服务半径" not in mk[3]]
+    homes = [mk for mk in m["markers"] if mk[3].get("kind") == "household"]
     assert {mk[2] for mk in homes} <= {DUE_COLOUR, OK_COLOUR, OTHER_COLOUR}
-    assert len(homes) == len(mine)
-    assert sorted((round(a, 5), round(b, 5)) for a, b, *_ in homes) == \
-        sorted(zip(mine["lat"].round(5), mine["lon"].round(5), strict=True))
+    assert len(homes) == len(mine) and {mk[3]["hh_id"] for mk in homes} == set(mine["hh_id"])
+    assert _same_points([(a, b) for a, b, *_ in homes], mine["lat"], mine["lon"])
     polys = library.query("SELECT ST_AsWKB(ST_Union_Agg(geom)) AS g FROM cells WHERE list_contains(?, cell_id)",
                           [sorted(cells)])
     area = shapely.from_wkb(bytes(polys["g"].iloc[0]))

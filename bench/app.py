@@ -1,0 +1,219 @@
+"""Benchmark of the app in a real browser at 1,000,000 households.
+
+What is measured
+----------------
+The app (``streamlit run app.py``) is started on a free local port against a copy of
+the demo district (``bench/out/demo_{N}.duckdb``, built by ``grid.demo`` when missing)
+and driven by Debian's headless Chromium through Playwright (``tests/browsing.py``).
+In ONE run, each timing with :func:`time.perf_counter` in this process:
+
+1. **Overview, cold**: from the click on 登录 (sign in, as the demo admin) until the
+   overview's Leaflet map holds every cell polygon of the district. The server has
+   computed nothing yet, so this includes the coverage computation.
+2. **Overview, warm** (``--repeat`` times): the same in a new browser session (new
+   cookies); the server's caches are warm, the browser's HTTP cache is not.
+3. **Recomputation after a change of radius** (``--repeat`` times): in the admin's
+   session, the service radius is changed (the first time by switching on the custom
+   radius, then by one step of the slider, 50 m) and the clock runs until the map's
+   title names the new radius. Each radius is new to the server: a real recomputation.
+4. **Warden's page** (``--repeat`` times): from the click on 登录 as the demo warden
+   until 我的网格's map has drawn with the warden's cells.
+5. **Transferred bytes**: everything the browser received for the cold overview
+   (HTTP response headers and bodies as Chromium counts them, plus every websocket
+   frame) from opening the sign-in page to the drawn map; also the part after signing
+   in (the overview's own data) and the warden page's.
+6. **Server peak memory**: ``VmHWM`` of the app's process at the end of the run.
+
+Goals (issue 7): overview under 5 s, warden page under 2 s, recomputation under
+5 s, under 10 MB transferred for the overview, server under 3 GB (3e9 bytes).
+Missing a goal is reported, not an error. Timings on a shared machine are noisy;
+the load average is printed with the results. No timing is asserted in the tests.
+
+How to run
+----------
+From the repository root::
+
+    python bench/app.py                        # 1,000,000 households
+    python bench/app.py --households 50000 --json bench/out/app_50k.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_HERE = ROOT / "bench"
+# Run as a script, Python puts bench/ first on the path; put the repo root there instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from grid import model  # noqa: E402
+from grid.demo import DEMO_ACCOUNTS, DemoConfig, build_demo_file  # noqa: E402
+from grid.store import open_store  # noqa: E402
+from tests.browsing import app_server, chromium, copy_db, ensure_chromium, open_session, peak_rss  # noqa: E402
+
+GOALS = {"overview_s": 5.0, "warden_s": 2.0, "recompute_s": 5.0, "overview_bytes": 10e6, "server_bytes": 3e9}
+
+
+def ensure_demo(households: int, seed: int) -> Path:
+    """The demo database for ``households`` and ``seed`` in bench/out, built if needed."""
+    path = ROOT / "bench" / "out" / f"demo_{households}.duckdb"
+    if path.exists():
+        try:
+            with open_store(path) as s:
+                same = (s.meta("demo_households") == str(households) and s.meta("demo_seed") == str(seed)
+                        and s.scalar("SELECT count(*) FROM users WHERE username = 'warden'") == 1)
+        except Exception as exc:  # a broken or foreign file in our own scratch folder
+            print(f"  {path} unusable ({exc}); rebuilding", flush=True)
+            same = False
+        if same:
+            print(f"  reusing {path.relative_to(ROOT)}", flush=True)
+            return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"  building the demo district with {households:,} households ...", flush=True)
+    t0 = time.perf_counter()
+    build_demo_file(path, DemoConfig(households=households, seed=seed), force=True)
+    print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
+    return path
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.2f} MB"
+
+
+def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
+    src = ensure_demo(households, seed)
+    db = copy_db(src, ROOT / "bench" / "out" / f"app_{households}.duckdb")
+    with open_store(db, read_only=True) as s:
+        n_cells = int(s.scalar("SELECT count(*) FROM cells"))
+        n_hh = int(s.scalar("SELECT count(*) FROM households"))
+        n_st = int(s.scalar("SELECT count(*) FROM stations"))
+        warden_cells = list(s.scalar("SELECT scope FROM users WHERE username = 'warden'"))
+    print(f"  district: {n_hh:,} households, {n_cells:,} cells, {n_st:,} stations;"
+          f" the demo warden holds {len(warden_cells)} cell(s)", flush=True)
+    out: dict[str, Any] = {"households": n_hh, "cells": n_cells, "stations": n_st, "repeat": repeat,
+                           "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                       "load_before": os.getloadavg()}}
+    default_r = int(model.STATION_TYPES["party_service"].radius_m)
+    log = ROOT / "bench" / "out" / "app_server.log"
+    with app_server(db, log=log, timeout=300) as server, chromium() as browser:
+        # 1 + 5: the cold overview, and what it cost to transfer.
+        with open_session(browser, server.url) as s:
+            before = s.transferred
+            t0 = time.perf_counter()
+            s.sign_in(*DEMO_ACCOUNTS["admin"])
+            after_sign_in_bytes = s.transferred
+            maps = s.wait_maps(1, min_cells=n_cells, timeout=300)
+            cold = time.perf_counter() - t0
+            s.page.wait_for_timeout(1500)  # anything still arriving is counted too
+            out["overview_cold_s"] = cold
+            out["overview_bytes"] = s.transferred
+            out["overview_bytes_http"] = s.http_bytes
+            out["overview_bytes_ws"] = s.ws_bytes
+            out["overview_bytes_before_sign_in"] = before
+            out["overview_bytes_after_sign_in"] = s.transferred - after_sign_in_bytes
+            out["overview_map"] = {"cells": len(maps[0]["cells"]), "circles": len(maps[0]["circles"]),
+                                   "markers": len(maps[0]["markers"]), "title": maps[0]["title"]}
+            print(f"  overview, cold: {cold:.2f} s; {_mb(s.transferred)} transferred"
+                  f" (HTTP {_mb(s.http_bytes)}, websocket {_mb(s.ws_bytes)});"
+                  f" map: {out['overview_map']}", flush=True)
+
+            # 3: recomputation after a change of radius, in this session.
+            rec = []
+            sidebar = s.page.locator('[data-testid="stSidebar"]')
+            for i in range(repeat):
+                t0 = time.perf_counter()
+                if i == 0:
+                    sidebar.get_by_text("自定义服务半径 Custom radius").click()
+                    radius = default_r
+                else:
+                    sidebar.get_by_role("slider").press("ArrowRight")
+                    radius = default_r + 50 * i
+                s.wait_maps(1, title=f"（{radius} m）", min_cells=n_cells, timeout=300)
+                rec.append(time.perf_counter() - t0)
+                s.wait_idle(300)
+                print(f"  recomputation to {radius} m: {rec[-1]:.2f} s", flush=True)
+            out["recompute_s"] = rec
+
+        # 2: the overview again, new sessions, warm server.
+        warm = []
+        for _ in range(repeat):
+            with open_session(browser, server.url) as s:
+                t0 = time.perf_counter()
+                s.sign_in(*DEMO_ACCOUNTS["admin"])
+                s.wait_maps(1, min_cells=n_cells, timeout=300)
+                warm.append(time.perf_counter() - t0)
+        out["overview_warm_s"] = warm
+        print(f"  overview, warm: {', '.join(f'{t:.2f}' for t in warm)} s", flush=True)
+
+        # 4: the warden's page.
+        wt, wbytes = [], []
+        for _ in range(repeat):
+            with open_session(browser, server.url, width=390, height=844) as s:
+                mark = s.transferred
+                t0 = time.perf_counter()
+                s.sign_in(*DEMO_ACCOUNTS["warden"])
+                wm = s.wait_maps(1, min_cells=len(warden_cells), timeout=300)
+                wt.append(time.perf_counter() - t0)
+                wbytes.append(s.transferred - mark)
+        out["warden_s"] = wt
+        out["warden_bytes_after_sign_in"] = wbytes
+        out["warden_map"] = {"cells": len(wm[0]["cells"]), "markers": len(wm[0]["markers"])}
+        print(f"  warden page: {', '.join(f'{t:.2f}' for t in wt)} s; {_mb(statistics.median(wbytes))}"
+              f" after signing in; map {out['warden_map']}", flush=True)
+        out["server_peak_bytes"] = peak_rss(server.pid)
+        print(f"  server peak memory: {out['server_peak_bytes'] / 2**20:,.0f} MiB", flush=True)
+    out["machine"]["load_after"] = os.getloadavg()
+    med = statistics.median
+    out["summary"] = {
+        "overview_s": out["overview_cold_s"],
+        "overview_warm_s": med(warm),
+        "warden_s": med(wt),
+        "recompute_s": med(rec),
+        "overview_bytes": out["overview_bytes"],
+        "server_bytes": out["server_peak_bytes"],
+    }
+    out["goals"] = {k: {"goal": g, "measured": out["summary"][k], "met": out["summary"][k] < g}
+                    for k, g in GOALS.items()}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--households", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=DemoConfig().seed)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", type=Path, default=None, help="write the figures here")
+    args = ap.parse_args(argv)
+    problem = ensure_chromium()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    print(f"WarmGrid app benchmark: {args.households:,} households, {args.repeat} repeats", flush=True)
+    out = run(args.households, args.seed, args.repeat)
+    print("\nresults (goal → measured):")
+    for k, g in out["goals"].items():
+        unit = "s" if k.endswith("_s") else "bytes"
+        v = g["measured"]
+        shown = f"{v:.2f} s" if unit == "s" else (_mb(v) if "server" not in k else f"{v / 2**20:,.0f} MiB")
+        goal = f"{g['goal']:.0f} s" if unit == "s" else (_mb(g["goal"]) if "server" not in k else "3 GB")
+        print(f"  {k:16s} {goal:>10s} → {shown:>12s}  {'met' if g['met'] else 'MISSED'}")
+    print(f"  (warm overview: {out['summary']['overview_warm_s']:.2f} s; load {out['machine']['load_after']})")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
