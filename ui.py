@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import streamlit as st
 
 from grid import access
-from grid.coverage import Overview, overview
+from grid.coverage import Overview, OverviewInputs, overview_from, overview_inputs
 from grid.demo import DemoConfig, build_demo_file
 from grid.errors import WarmGridError
 from grid.store import Store, open_store
@@ -22,6 +23,7 @@ __all__ = [
     "db_path",
     "get_store",
     "cached_overview",
+    "shared_overview_inputs",
     "show_error",
     "basemap_setting",
     "PAGES",
@@ -116,18 +118,47 @@ def get_store() -> Store:
 
                     build_demo_file(path, DemoConfig(households=n), progress=progress)
                     bar.empty()
-        return _open(str(path))
+        store = _open(str(path))
+        _inputs_future(store)  # start reading the overview's inputs (no wait)
+        return store
     except WarmGridError as exc:
         show_error(exc)
         raise  # unreachable: st.stop() raises
+
+
+# The overview's inputs (every household, station, cell ...) are read once per store and data
+# generation and shared by every session and scope: a change of radius, station type or date
+# then recomputes only what depends on it. They are read in the background as soon as the
+# store opens, so the first overview does not wait for them.
+_INPUTS: dict[tuple[str, int, int], Future[OverviewInputs]] = {}
+_INPUTS_LOCK = threading.Lock()
+_INPUTS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgrid-inputs")
+_INPUTS_KEEP = 2
+
+
+def _inputs_future(store: Store) -> Future[OverviewInputs]:
+    key = (store.path, id(store), store.generation)
+    with _INPUTS_LOCK:
+        fut = _INPUTS.get(key)
+        if fut is None or (fut.done() and fut.exception() is not None):
+            fut = _INPUTS_POOL.submit(overview_inputs, store)
+            _INPUTS[key] = fut
+            while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
+                _INPUTS.pop(next(iter(_INPUTS)))
+        return fut
+
+
+def shared_overview_inputs(store: Store) -> OverviewInputs:
+    """The overview's inputs for the store's current data (read once, shared; read-only)."""
+    return _inputs_future(store).result()
 
 
 @st.cache_data(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=32)
 def cached_overview(path: str, generation: int, scope_key: str, cells: frozenset[str] | None, station_type: str,
                     radius: float | None, warden_target: int, visit_days: int, as_of: date) -> Overview:
     """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope and the store's generation."""
-    return overview(_open(path), station_type, radius=radius, warden_target=warden_target,
-                    visit_days=visit_days, as_of=as_of, cells=cells)
+    return overview_from(shared_overview_inputs(_open(path)), station_type, radius=radius,
+                         warden_target=warden_target, visit_days=visit_days, as_of=as_of, cells=cells)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

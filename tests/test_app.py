@@ -118,3 +118,18 @@ def test_counts_only_map_has_no_household_positions(store) -> None:
     per_cell = [int(x) for x in re.findall(r'"kind": "gap_cell", "n": (\d+)', html)]
     assert len(per_cell) == n_cells_with_gaps and sum(per_cell) == len(ov.gaps)
     assert html.count('"kind": "gap"') == html.count('"kind": "gap_bin"') == 0
+
+
+def test_overview_inputs_are_read_once_per_data_generation(db) -> None:
+    import ui
+
+    first = ui.shared_overview_inputs(db)
+    assert ui.shared_overview_inputs(db) is first  # shared, not re-read
+    with db.transaction(data=False) as cur:  # bookkeeping: the data did not change
+        cur.execute("SELECT 1")
+    assert ui.shared_overview_inputs(db) is first
+    with db.transaction() as cur:
+        cur.execute("UPDATE households SET size = size + 1 WHERE hh_id = (SELECT min(hh_id) FROM households)")
+    again = ui.shared_overview_inputs(db)
+    assert again is not first
+    assert int(again.households["size"].sum()) == int(first.households["size"].sum()) + 1

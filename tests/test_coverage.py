@@ -241,3 +241,21 @@ def test_overview_of_an_empty_scope_is_empty(store) -> None:
     ov = cv.overview(store, "clinic", as_of=AS_OF, cells=frozenset())
     assert ov.kpis["households"] == 0 and ov.kpis["cells"] == 0 and ov.kpis["outside"] == 0
     assert len(ov.gaps) == 0 and len(ov.cells) == 0
+
+
+def test_overview_from_shared_inputs_equals_overview_and_leaves_them_unchanged(store) -> None:
+    import copy
+
+    inputs = cv.overview_inputs(store)
+    before = copy.deepcopy(inputs)
+    some = frozenset(sorted(inputs.cells_m["cell_id"])[:5])
+    for kwargs in ({}, {"radius": 150.0}, {"cells": some, "visit_days": 30}, {"radius": 800.0, "cells": some}):
+        a = cv.overview(store, "clinic", as_of=date(2026, 11, 1), **kwargs)  # type: ignore[arg-type]
+        b = cv.overview_from(inputs, "clinic", as_of=date(2026, 11, 1), **kwargs)  # type: ignore[arg-type]
+        assert a.kpis == b.kpis
+        pd.testing.assert_frame_equal(a.gaps, b.gaps)
+        pd.testing.assert_frame_equal(pd.DataFrame(a.cells.drop(columns="geometry")),
+                                      pd.DataFrame(b.cells.drop(columns="geometry")))
+        pd.testing.assert_frame_equal(a.by_community, b.by_community)
+    for name in ("households", "stations", "cells_m", "cells_wgs", "patrols_m", "patrols_wgs", "last_visits", "admin"):
+        pd.testing.assert_frame_equal(getattr(inputs, name), getattr(before, name), obj=name)
