@@ -31,7 +31,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
-__all__ = ["CHROMIUM", "AppServer", "Session", "ensure_chromium", "app_server", "chromium", "open_session", "map_stats",
+__all__ = ["CHROMIUM", "AppServer", "Session", "ensure_chromium", "app_server", "chromium", "browser_context", "open_session", "map_stats",
            "peak_rss"]
 
 
@@ -192,8 +192,8 @@ class Session:
         return self.http_bytes + self.ws_bytes
 
     def reset_counters(self) -> None:
+        """Start counting bytes from zero (the kept payloads stay: slice them by index)."""
         self.http_bytes = self.ws_bytes = 0
-        self.ws_payloads.clear()
 
     def foreign_requests(self) -> list[str]:
         """Requests that went anywhere but the app's own host."""
@@ -290,11 +290,27 @@ def chromium() -> Iterator[Any]:
 
 
 @contextmanager
-def open_session(browser: Any, base: str, *, width: int = 1280, height: int = 1000,
-                 keep_payloads: bool = False) -> Iterator[Session]:
-    """A fresh tab (its own cookies) on ``base``, recording every request, at the sign-in form."""
+def browser_context(browser: Any, *, width: int = 1280, height: int = 1000) -> Iterator[Any]:
+    """A browser profile (cookies and HTTP cache) that several tabs may share: a returning user."""
     context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    page = context.new_page()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextmanager
+def open_session(browser: Any, base: str, *, width: int = 1280, height: int = 1000,
+                 keep_payloads: bool = False, context: Any = None) -> Iterator[Session]:
+    """A new tab on ``base`` at the sign-in form, recording every request.
+
+    Without ``context`` the tab gets a fresh profile (empty HTTP cache: a first visit);
+    with one, it shares that profile's cache (a returning visit; each tab is still a
+    new Streamlit session that must sign in).
+    """
+    own = context is None
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN") if own else context
+    page = ctx.new_page()
     s = Session(page=page, base=base, keep_payloads=keep_payloads)
     page.on("request", lambda r: s.requests.append(r.url))
     page.on("requestfinished", s._on_request_finished)
@@ -304,7 +320,9 @@ def open_session(browser: Any, base: str, *, width: int = 1280, height: int = 10
         page.get_by_label("用户名 Username").wait_for(timeout=120_000)
         yield s
     finally:
-        context.close()
+        page.close()
+        if own:
+            ctx.close()
 
 
 def copy_db(src: Path, dst: Path) -> Path:

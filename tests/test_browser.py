@@ -98,7 +98,7 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
             with open_session(browser, server.url, width=width, height=900, keep_payloads=True) as s:
                 s.sign_in(name, password)
                 for i, page in enumerate(ui.ROLE_PAGES[role]):
-                    s.reset_counters()
+                    start = len(s.ws_payloads)  # the first page's frames may arrive while signing in: keep them
                     if i == 0:  # signing in lands on the role's first page
                         s.page.locator("h1", has_text=HEADINGS[page]).first.wait_for(timeout=60_000)
                         s.wait_idle()
@@ -117,7 +117,7 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                         s.wait_idle()
                     results[(role, page)] = Seen(
                         text=s.text(), metrics=s.metrics(), maps=maps, foreign=s.foreign_requests(),
-                        payload=b"".join(s.ws_payloads),
+                        payload=b"".join(s.ws_payloads[0 if i == 0 else start:]),
                         errors=len(s.page.query_selector_all('[data-testid="stException"]')), extra=extra)
                 results[(role, "_all")] = Seen("", {}, [], s.foreign_requests(), b"".join(s.ws_payloads), 0)
 

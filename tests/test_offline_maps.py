@@ -304,3 +304,13 @@ def test_external_urls_anchors_and_duplicates() -> None:
     html = '<a href="https://x.org">x</a><img src="https://y.org/1.png"><img src="https://y.org/1.png">'
     assert external_urls(html) == ["https://y.org/1.png"]
     assert external_urls(html, include_anchors=True) == ["https://x.org", "https://y.org/1.png"]
+
+
+def test_maps_load_leaflet_and_nothing_else() -> None:
+    from maps.layers import base_map
+
+    html = base_map([118.0, 24.4, 118.2, 24.6]).get_root().render()
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert [s.rsplit("/", 1)[-1] for s in scripts] == ["leaflet.js"]
+    assert [s.rsplit("/", 1)[-1] for s in sheets] == ["leaflet.css"]
