@@ -114,8 +114,9 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
         # 1 + 5: the cold overview, and what it cost to transfer.
         with open_session(browser, server.url) as s:
             before = s.transferred
-            t0 = time.perf_counter()
-            s.sign_in(*DEMO_ACCOUNTS["admin"])
+            s.fill_sign_in(*DEMO_ACCOUNTS["admin"])
+            t0 = time.perf_counter()  # from the click on 登录
+            s.submit_sign_in()
             after_sign_in_bytes = s.transferred
             maps = s.wait_maps(1, min_cells=n_cells, timeout=300)
             cold = time.perf_counter() - t0
@@ -156,8 +157,9 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
         with browser_context(browser) as profile:
             for i in range(repeat + 1):
                 with open_session(browser, server.url, context=profile) as s:
-                    t0 = time.perf_counter()
-                    s.sign_in(*DEMO_ACCOUNTS["admin"])
+                    s.fill_sign_in(*DEMO_ACCOUNTS["admin"])
+                    t0 = time.perf_counter()  # from the click on 登录
+                    s.submit_sign_in()
                     s.wait_maps(1, min_cells=n_cells, timeout=300)
                     (warm if i == 0 else back).append(time.perf_counter() - t0)
         out["overview_warm_first_visit_s"] = warm
@@ -172,16 +174,18 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
         for _ in range(repeat):
             with open_session(browser, server.url, width=390, height=844) as s:
                 mark = s.transferred
-                t0 = time.perf_counter()
-                s.sign_in(*DEMO_ACCOUNTS["warden"])
+                s.fill_sign_in(*DEMO_ACCOUNTS["warden"])
+                t0 = time.perf_counter()  # from the click on 登录
+                s.submit_sign_in()
                 wm = s.wait_maps(1, min_cells=len(warden_cells), timeout=300)
                 first.append(time.perf_counter() - t0)
                 wbytes.append(s.transferred - mark)
         with browser_context(browser, width=390, height=844) as profile:
             for i in range(repeat + 1):
                 with open_session(browser, server.url, context=profile) as s:
-                    t0 = time.perf_counter()
-                    s.sign_in(*DEMO_ACCOUNTS["warden"])
+                    s.fill_sign_in(*DEMO_ACCOUNTS["warden"])
+                    t0 = time.perf_counter()  # from the click on 登录
+                    s.submit_sign_in()
                     wm = s.wait_maps(1, min_cells=len(warden_cells), timeout=300)
                     if i:  # the first tab fills the cache
                         wt.append(time.perf_counter() - t0)

@@ -18,6 +18,8 @@ from grid.errors import ValidationError, WarmGridError
 from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, resolve_need
 from maps.warden import warden_map
 
+#: The page's tabs: the due list, a household's card, the visit form, open needs.
+TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
 store = ui.get_store()
 user = ui.require_page("my_cells")
 cells = ui.allowed_cells(store, user)
@@ -46,81 +48,87 @@ c[0].metric("住户", f"{len(shown):,}")
 c[1].metric("困难户", f"{int(shown['target'].sum()):,}")
 c[2].metric("待走访", f"{int(overdue.sum()):,}")
 
-tab_due, tab_card, tab_log, tab_needs = st.tabs(["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"])
-with tab_due:
-    table = shown.loc[shown["target"]].head(200).assign(
-        类别=lambda d: d["categories"].map(lambda c: "、".join(model.label(x) for x in c)),
-        上次走访=lambda d: d["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未"),
-    )[["hh_id", "label", "类别", "上次走访", "open_needs", "size"]].rename(
-        columns={"hh_id": "户编号", "label": "地址·户主", "open_needs": "未办结诉求", "size": "人口"})
-    st.dataframe(table, hide_index=True, width="stretch", height=320)
+# Lazy tabs: only the open one runs and reaches the phone (the map draws sooner, and opening
+# the page views no household card until the card tab is opened).
+tab_due, tab_card, tab_log, tab_needs = st.tabs(TABS, key="warden_tab", on_change="rerun")
+if tab_due.open:
+    with tab_due:
+        table = shown.loc[shown["target"]].head(200).assign(
+            类别=lambda d: d["categories"].map(lambda c: "、".join(model.label(x) for x in c)),
+            上次走访=lambda d: d["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未"),
+        )[["hh_id", "label", "类别", "上次走访", "open_needs", "size"]].rename(
+            columns={"hh_id": "户编号", "label": "地址·户主", "open_needs": "未办结诉求", "size": "人口"})
+        st.dataframe(table, hide_index=True, width="stretch", height=320)
 
 options = shown["hh_id"].tolist()
 labels = dict(zip(shown["hh_id"], shown["label"], strict=True))
-with tab_card:
-    pick = st.selectbox("选择住户 Household", options, format_func=lambda h: f"{h} · {labels[h]}", key="card_hh")
-    if pick:
-        card = household_card(store, pick, allowed_cells=cells)
-        if st.session_state.get("_viewed") != pick:  # one audit row per household opened
-            access.audit(store, user, "view_household", object=pick, scope=list(user.scope), row_count=1)
-            st.session_state["_viewed"] = pick
-        d = access.mask_households(pd.DataFrame([card["details"]]), user, cells).iloc[0]
-        st.markdown(f"**{d['head_name'] or ''}** · {d['address']} · {int(d['size'])} 人")
-        st.markdown(f"电话 {d['phone'] or '—'} · 身份证 {d['id_number'] or '—'}")
-        st.markdown("类别：" + ("、".join(model.label(x) for x in d["categories"]) or "无"))
-        st.caption("走访记录 Visits")
-        st.dataframe(card["visits"].head(20), hide_index=True, width="stretch")
-        st.caption("诉求 Needs")
-        st.dataframe(card["needs"], hide_index=True, width="stretch")
-        st.caption("救助慰问 Assistance")
-        st.dataframe(card["assistance"], hide_index=True, width="stretch")
+if tab_card.open:
+    with tab_card:
+        pick = st.selectbox("选择住户 Household", options, format_func=lambda h: f"{h} · {labels[h]}", key="card_hh")
+        if pick:
+            card = household_card(store, pick, allowed_cells=cells)
+            if st.session_state.get("_viewed") != pick:  # one audit row per household opened
+                access.audit(store, user, "view_household", object=pick, scope=list(user.scope), row_count=1)
+                st.session_state["_viewed"] = pick
+            d = access.mask_households(pd.DataFrame([card["details"]]), user, cells).iloc[0]
+            st.markdown(f"**{d['head_name'] or ''}** · {d['address']} · {int(d['size'])} 人")
+            st.markdown(f"电话 {d['phone'] or '—'} · 身份证 {d['id_number'] or '—'}")
+            st.markdown("类别：" + ("、".join(model.label(x) for x in d["categories"]) or "无"))
+            st.caption("走访记录 Visits")
+            st.dataframe(card["visits"].head(20), hide_index=True, width="stretch")
+            st.caption("诉求 Needs")
+            st.dataframe(card["needs"], hide_index=True, width="stretch")
+            st.caption("救助慰问 Assistance")
+            st.dataframe(card["assistance"], hide_index=True, width="stretch")
 
-with tab_log:
-    if "visit_key" not in st.session_state:
-        st.session_state["visit_key"] = new_form_key()
-    if st.session_state.get("visit_saved"):
-        st.success(f"已保存 · Saved: {st.session_state['visit_saved']}")
-        if st.button("记录下一条 · Log another"):
+if tab_log.open:
+    with tab_log:
+        if "visit_key" not in st.session_state:
             st.session_state["visit_key"] = new_form_key()
-            st.session_state["visit_saved"] = None
-            st.rerun()
-    else:
-        with st.form("visit_form"):
-            who = st.selectbox("住户 Household", options, format_func=lambda h: f"{h} · {labels[h]}")
-            day = st.date_input("日期 Date", value=date.today(), max_value=date.today())
-            at = st.time_input("时间 Time", value=time(9, 0))
-            situation = st.text_area("走访情况 What you found", max_chars=1000)
-            need_cat = st.selectbox("提出诉求 Need raised", [""] + list(model.NEED_CATEGORIES),
-                                    format_func=lambda k: "无 none" if not k else model.label(k))
-            need_text = st.text_input("诉求内容 Need (text)")
-            sent = st.form_submit_button("保存 Save", type="primary")
-        if sent:
-            try:
-                vid = log_visit(store, hh_id=who, visitor_id=user.person_id, visited_at=datetime.combine(day, at),
-                                situation=situation, needs=[NeedInput(need_cat, need_text)] if need_cat else [],
-                                idempotency_key=st.session_state["visit_key"], username=user.username,
-                                allowed_cells=cells)
-                access.audit(store, user, "create", object=f"visit:{vid}", scope=list(user.scope), row_count=1)
-                st.session_state["visit_saved"] = vid
+        if st.session_state.get("visit_saved"):
+            st.success(f"已保存 · Saved: {st.session_state['visit_saved']}")
+            if st.button("记录下一条 · Log another"):
+                st.session_state["visit_key"] = new_form_key()
+                st.session_state["visit_saved"] = None
                 st.rerun()
-            except (ValidationError, WarmGridError) as exc:
-                st.error(f"{exc.zh}\n\n{exc.en}")
-
-with tab_needs:
-    open_needs = store.query(
-        "SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description FROM needs n"
-        " JOIN households h USING (hh_id) WHERE n.status = 'open' AND list_contains(?, h.cell_id)"
-        " ORDER BY n.raised_at", [sorted(cells)])
-    if open_needs.empty:
-        st.info("没有未办结的诉求 · No open needs")
-    for r in open_needs.head(50).itertuples(index=False):
-        with st.container(border=True):
-            st.markdown(f"**{model.label(r.category)}** · {r.hh_id} · {pd.Timestamp(r.raised_at):%Y-%m-%d}")
-            st.write(r.description)
-            b1, b2 = st.columns(2)
-            for col, status, text in ((b1, "resolved", "已解决"), (b2, "answered", "已答复")):
-                if col.button(text, key=f"{status}-{r.need_id}"):
-                    resolve_need(store, r.need_id, status=status, allowed_cells=cells)
-                    access.audit(store, user, "update", object=f"need:{r.need_id}", scope=list(user.scope),
-                                 row_count=1)
+        else:
+            with st.form("visit_form"):
+                who = st.selectbox("住户 Household", options, format_func=lambda h: f"{h} · {labels[h]}")
+                day = st.date_input("日期 Date", value=date.today(), max_value=date.today())
+                at = st.time_input("时间 Time", value=time(9, 0))
+                situation = st.text_area("走访情况 What you found", max_chars=1000)
+                need_cat = st.selectbox("提出诉求 Need raised", [""] + list(model.NEED_CATEGORIES),
+                                        format_func=lambda k: "无 none" if not k else model.label(k))
+                need_text = st.text_input("诉求内容 Need (text)")
+                sent = st.form_submit_button("保存 Save", type="primary")
+            if sent:
+                try:
+                    vid = log_visit(store, hh_id=who, visitor_id=user.person_id, visited_at=datetime.combine(day, at),
+                                    situation=situation, needs=[NeedInput(need_cat, need_text)] if need_cat else [],
+                                    idempotency_key=st.session_state["visit_key"], username=user.username,
+                                    allowed_cells=cells)
+                    access.audit(store, user, "create", object=f"visit:{vid}", scope=list(user.scope), row_count=1)
+                    st.session_state["visit_saved"] = vid
                     st.rerun()
+                except (ValidationError, WarmGridError) as exc:
+                    st.error(f"{exc.zh}\n\n{exc.en}")
+
+if tab_needs.open:
+    with tab_needs:
+        open_needs = store.query(
+            "SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description FROM needs n"
+            " JOIN households h USING (hh_id) WHERE n.status = 'open' AND list_contains(?, h.cell_id)"
+            " ORDER BY n.raised_at", [sorted(cells)])
+        if open_needs.empty:
+            st.info("没有未办结的诉求 · No open needs")
+        for r in open_needs.head(50).itertuples(index=False):
+            with st.container(border=True):
+                st.markdown(f"**{model.label(r.category)}** · {r.hh_id} · {pd.Timestamp(r.raised_at):%Y-%m-%d}")
+                st.write(r.description)
+                b1, b2 = st.columns(2)
+                for col, status, text in ((b1, "resolved", "已解决"), (b2, "answered", "已答复")):
+                    if col.button(text, key=f"{status}-{r.need_id}"):
+                        resolve_need(store, r.need_id, status=status, allowed_cells=cells)
+                        access.audit(store, user, "update", object=f"need:{r.need_id}", scope=list(user.scope),
+                                     row_count=1)
+                        st.rerun()

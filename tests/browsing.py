@@ -202,12 +202,20 @@ class Session:
                 and not r.startswith(self.base.replace("http://", "ws://") + "/")]
 
     # -- driving ---------------------------------------------------------------------------
+    def fill_sign_in(self, username: str, password: str) -> None:
+        """Type the name and password (without submitting)."""
+        self.page.get_by_label("用户名 Username").fill(username)
+        self.page.get_by_label("密码 Password").fill(password)
+
+    def submit_sign_in(self) -> None:
+        """Click 登录 (and return at once: the caller waits for what it measures)."""
+        self.page.get_by_role("button", name="登录 Sign in").click()
+
     def sign_in(self, username: str, password: str) -> None:
-        p = self.page
-        p.get_by_label("用户名 Username").fill(username)
-        p.get_by_label("密码 Password").fill(password)
-        p.get_by_role("button", name="登录 Sign in").click()
-        p.get_by_role("button", name="退出 Sign out").wait_for(timeout=60_000)
+        """Sign in and wait until the app shows the signed-in menu."""
+        self.fill_sign_in(username, password)
+        self.submit_sign_in()
+        self.page.get_by_role("button", name="退出 Sign out").wait_for(timeout=60_000, state="attached")
 
     def open_page(self, title: str, heading: str, timeout: float = 60.0) -> None:
         """Open a page from the sidebar menu (a new URL would start a new, signed-out session)

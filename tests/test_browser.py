@@ -111,6 +111,16 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                     maps = s.wait_maps(MAPS[page], min_cells=1, timeout=60) if MAPS[page] else []
                     s.page.wait_for_timeout(400)  # let the canvas paint before the screenshot
                     s.screenshot(ARTIFACTS / f"{role}_{page}.png")
+                    if page == "my_cells":  # the tabs are lazy: open each, so its data reaches the browser too
+                        texts = []
+                        for tab, shows in (("户卡 Household", "选择住户 Household"),
+                                           ("记日志 Log a visit", "走访情况 What you found"),
+                                           ("诉求 Needs", re.compile("已解决|没有未办结的诉求"))):
+                            s.page.get_by_role("tab", name=tab).click()
+                            s.page.get_by_text(shows).first.wait_for(timeout=30_000)
+                            s.wait_idle()
+                            texts.append(s.text())
+                        extra["tabs_text"] = "\n".join(texts)
                     if (role, page) == ("admin", "overview"):  # a radius set by hand redraws the map
                         s.page.locator('[data-testid="stSidebar"]').get_by_text("自定义服务半径 Custom radius").click()
                         extra["custom_radius"] = s.wait_maps(1, title="（300 m）", timeout=60)[0]
@@ -252,6 +262,7 @@ def test_warden_sees_own_cells_households_only(seen, library) -> None:
     assert not ids & set(others["hh_id"])
     for marker in (MARK_ID, MARK_NAME, MARK_ADDR, "13912345678"):
         assert marker.encode() not in data
+    assert "走访情况" in s.extra["tabs_text"], "the visit form's tab was opened"
 
 
 def test_committee_never_receives_another_streets_household(seen, library) -> None:

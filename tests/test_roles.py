@@ -20,6 +20,8 @@ from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK_ID, MARK_NAME, MARK_ADDR = "ZZMARK01", "泄露标记户", "标记路999号"
+#: The warden page's (lazy) tabs, as pages/my_cells.py names them.
+MY_CELLS_TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
 
 
 @pytest.fixture()
@@ -132,11 +134,20 @@ def test_a_warden_never_sees_another_cells_household(app_db, warm_as_admin) -> N
     at = sign_in_demo("warden")
     at.switch_page("pages/my_cells.py").run()
     assert not at.exception, at.exception
-    text = everything(at)
+    texts = []
+    for tab in MY_CELLS_TABS:  # the tabs are lazy: open each one
+        at.session_state["warden_tab"] = tab
+        at.run()
+        assert not at.exception, at.exception
+        texts.append(everything(at))
+    text = "\n".join(texts)
     assert "我的网格" in text and '\\"kind\\": \\"household\\"' in text  # the map's data, JSON in JSON
+    assert "户编号" in texts[0] and "走访情况" in texts[2]  # each tab's own content was seen
     for marker in (MARK_ID, MARK_NAME, MARK_ADDR, "13912345678"):
         assert marker not in text
     # Every household the warden's page offers is in the warden's cells.
+    at.session_state["warden_tab"] = MY_CELLS_TABS[1]
+    at.run()
     offered = {o.split(" · ")[0] for o in at.selectbox(key="card_hh").options}
     store = ui._open(str(app_db))
     mine = set(store.query("SELECT hh_id FROM households WHERE list_contains("
@@ -174,6 +185,9 @@ def test_each_view_and_write_is_audited_once(app_db) -> None:
     at = sign_in_demo("warden")
     assert _audit(app_db).get("login", 0) == before.get("login", 0) + 1
     at.switch_page("pages/my_cells.py").run()
+    assert _audit(app_db).get("view_household", 0) == before.get("view_household", 0)  # the map is no card
+    at.session_state["warden_tab"] = MY_CELLS_TABS[1]
+    at.run()
     views = _audit(app_db).get("view_household", 0)
     assert views == before.get("view_household", 0) + 1  # the card shows the first household
     at.run()  # a rerun of the same card is not a second view
@@ -183,6 +197,8 @@ def test_each_view_and_write_is_audited_once(app_db) -> None:
     assert _audit(app_db).get("view_household", 0) == views + 1
     store = ui._open(str(app_db))
     n_visits = store.count("visits")
+    at.session_state["warden_tab"] = MY_CELLS_TABS[2]
+    at.run()
     at.text_area[0].input("老人身体状况良好")
     next(b for b in at.button if "保存" in b.label).click().run()
     assert not at.exception, at.exception
