@@ -268,15 +268,15 @@ def create_user(store: Store, username: str, password: str, role: str, scope: It
                                 "unknown role (one of: " + ", ".join(model.USER_ROLES) + ")"))
     if codes:
         known = set(store.query(
-            "SELECT code FROM admin_units WHERE list_contains(?, code)"
-            " UNION SELECT cell_id FROM cells WHERE list_contains(?, cell_id)", [codes, codes]
+            "SELECT code FROM admin_units WHERE code IN (SELECT unnest(?::TEXT[]))"
+            " UNION SELECT cell_id FROM cells WHERE cell_id IN (SELECT unnest(?::TEXT[]))", [codes, codes]
         ).iloc[:, 0].astype(str))
         for code in codes:
             if code not in known:
                 problems.append(Problem("users", None, "scope", code, "行政区划或网格编号不存在",
                                         "no admin unit or cell has this code"))
         if role == "warden":  # a warden sees full details: only ever of their own cells
-            cells = set(store.query("SELECT cell_id FROM cells WHERE list_contains(?, cell_id)", [codes])
+            cells = set(store.query("SELECT cell_id FROM cells WHERE cell_id IN (SELECT unnest(?::TEXT[]))", [codes])
                         .iloc[:, 0].astype(str))
             for code in codes:
                 if code in known and code not in cells:
@@ -534,8 +534,8 @@ WITH RECURSIVE up(community_code, code, depth) AS (
     WHERE a.parent_code IS NOT NULL AND up.depth < 8
 )
 SELECT c.cell_id FROM cells c
-WHERE list_contains($scope, c.cell_id)
-   OR c.community_code IN (SELECT community_code FROM up WHERE list_contains($scope, code))
+WHERE c.cell_id IN (SELECT unnest($scope::TEXT[]))
+   OR c.community_code IN (SELECT community_code FROM up WHERE code IN (SELECT unnest($scope::TEXT[])))
 """
 
 
@@ -585,11 +585,11 @@ def scope_sql(cells: Collection[str], column: str = "cell_id") -> tuple[str, lis
     Examples
     --------
     >>> scope_sql({"b", "a"}, "h.cell_id")
-    ('list_contains(?::TEXT[], h.cell_id)', [['a', 'b']])
+    ('h.cell_id IN (SELECT unnest(?::TEXT[]))', [['a', 'b']])
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", column):
         raise ValueError(f"not a column name: {column!r}")
-    return f"list_contains(?::TEXT[], {column})", [sorted(cells)]
+    return f"{column} IN (SELECT unnest(?::TEXT[]))", [sorted(cells)]
 
 
 def filter_households(frame: pd.DataFrame, cells: Collection[str], *, column: str | None = None) -> pd.DataFrame:

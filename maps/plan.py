@@ -9,7 +9,16 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from maps.layers import GAP_COLOUR, add_legend, add_title, base_map, feature_collection, finish
+from maps.layers import (
+    GAP_COLOUR,
+    add_legend,
+    add_title,
+    base_map,
+    feature_collection,
+    finish,
+    point_features,
+    points_layer,
+)
 
 __all__ = ["ROUTE_COLOURS", "plan_map", "audit_map"]
 
@@ -30,7 +39,7 @@ def _area(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
 def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame, title: str) -> folium.Map:
     """Routes of a plan.
 
-    ``items``: ``visitor_id, seq, lon, lat, label``; ``starts``: ``visitor_id, name, lon, lat``.
+    ``items``: ``visitor_id, seq, hh_id, lon, lat, label``; ``starts``: ``visitor_id, name, lon, lat``.
     """
     m = base_map(cells.total_bounds)
     _area(m, cells)
@@ -46,10 +55,12 @@ def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame,
         if len(st):
             folium.CircleMarker(path[0], radius=6, color="#000000", weight=2, fill=True, fill_color=colour,
                                 fill_opacity=1, tooltip=f"{html.escape(name)} 出发点").add_to(fg)
-        for r in sub.itertuples(index=False):
-            folium.CircleMarker([r.lat, r.lon], radius=4, color="#ffffff", weight=1, fill=True,
-                                fill_color=colour, fill_opacity=1,
-                                tooltip=f"{html.escape(name)} 第{int(r.seq)}站：{html.escape(str(r.label))}").add_to(fg)
+        stops = point_features(sub["lat"], sub["lon"], {
+            "kind": ["stop"] * len(sub), "hh_id": sub["hh_id"].astype(str).to_numpy(),
+            "tip": [f"{html.escape(name)} 第{int(q)}站：{html.escape(str(lb))}"
+                    for q, lb in zip(sub["seq"], sub["label"], strict=True)]})
+        points_layer(stops, folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_color=colour,
+                                                fill_opacity=1), tooltip="tip").add_to(fg)
         fg.add_to(m)
         entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
     shown = entries[:12] + ([("#ffffff", "box", f"……另有 {len(entries) - 12} 名走访人")] if len(entries) > 12 else [])
@@ -64,9 +75,14 @@ def audit_map(cells: gpd.GeoDataFrame, omissions: pd.DataFrame, duplicates: pd.D
     _area(m, cells)
     for frame, colour, label in ((omissions, GAP_COLOUR, "遗漏"), (duplicates, DUPLICATE_COLOUR, "重复")):
         fg = folium.FeatureGroup(name=f"{label}（{frame['hh_id'].nunique() if len(frame) else 0} 户）")
-        for r in frame.drop_duplicates("hh_id").itertuples(index=False):
-            folium.CircleMarker([r.lat, r.lon], radius=5, color="#ffffff", weight=1, fill=True, fill_color=colour,
-                                fill_opacity=0.95, tooltip=f"{r.hh_id} · {html.escape(str(r.reason))}").add_to(fg)
+        one = frame.drop_duplicates("hh_id")
+        if len(one):  # one GeoJSON layer: a campaign may have thousands of omissions
+            fc = point_features(one["lat"], one["lon"], {
+                "kind": ["omission" if label == "遗漏" else "duplicate"] * len(one),
+                "hh_id": one["hh_id"].astype(str).to_numpy(),
+                "tip": [f"{h} · {html.escape(str(r))}" for h, r in zip(one["hh_id"], one["reason"], strict=True)]})
+            points_layer(fc, folium.CircleMarker(radius=5, color="#ffffff", weight=1, fill=True, fill_color=colour,
+                                                 fill_opacity=0.95), tooltip="tip").add_to(fg)
         fg.add_to(m)
     add_title(m, title)
     add_legend(m, [("核查结果", [(GAP_COLOUR, "dot", "遗漏：未走访或未救助"),

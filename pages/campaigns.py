@@ -37,7 +37,7 @@ def _error(exc: WarmGridError) -> None:
 areas = store.query(
     "SELECT DISTINCT a.code, a.name, a.level FROM admin_units a JOIN cells c"
     " ON a.code = c.community_code OR a.code = (SELECT parent_code FROM admin_units WHERE code = c.community_code)"
-    " WHERE list_contains(?, c.cell_id) ORDER BY a.level DESC, a.code", [sorted(cells)])
+    " WHERE c.cell_id IN (SELECT unnest(?::TEXT[])) ORDER BY a.level DESC, a.code", [sorted(cells)])
 area_names = dict(zip(areas["code"], areas["name"] + "（" + areas["level"].map(model.label) + "）", strict=True))
 campaigns = store.query("SELECT campaign_id, name, starts_on, ends_on FROM campaigns ORDER BY starts_on DESC")
 
@@ -91,7 +91,7 @@ with tab_audit:
         c[2].metric("已救助 Helped", f"{int(t['helped']):,}", help=f"{t['help_rate']:.1%}")
         c[3].metric("重复 Duplicates", f"{int(t['duplicate_households']):,}")
         pos = store.query("SELECT hh_id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households"
-                          " WHERE list_contains(?, hh_id)", [sorted(data.targets["hh_id"])]).set_index("hh_id")
+                          " WHERE hh_id IN (SELECT unnest(?::TEXT[]))", [sorted(data.targets["hh_id"])]).set_index("hh_id")
         if len(pos):
             om = au.omissions.join(pos, on="hh_id").assign(reason=lambda d: d["zh"])
             du = au.duplicates.join(pos, on="hh_id").assign(reason=lambda d: d["zh"])
@@ -134,7 +134,7 @@ with tab_plan:
     st.dataframe(prog, hide_index=True, width="stretch")
     items = plan.items.copy()
     lonlat = store.query("SELECT hh_id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households"
-                         " WHERE list_contains(?, hh_id)", [sorted(items["hh_id"])])
+                         " WHERE hh_id IN (SELECT unnest(?::TEXT[]))", [sorted(items["hh_id"])])
     items = items.merge(lonlat, on="hh_id")
     items["label"] = items["address"]
     m = plan_map(cell_gdf, items, plan.visitors, f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")

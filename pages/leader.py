@@ -17,7 +17,16 @@ from streamlit_folium import st_folium
 
 import ui
 from grid import access
-from grid.assistance import MEASURE_COLUMNS, gini, load_assistance_inputs, lorenz, measures, monthly, suppress_small
+from grid.assistance import (
+    MEASURE_COLUMNS,
+    aid_for,
+    gini,
+    load_assistance_inputs,
+    lorenz,
+    measures,
+    monthly,
+    suppress_small,
+)
 from grid.coverage import load_admin_units, load_cells
 from grid.errors import WarmGridError
 from grid.hotspots import CLASSES, gi_star, weights
@@ -114,7 +123,7 @@ if not area_cells:
 
 households, aid = _inputs(path, store.generation, None if campaign == ALL else campaign, store)
 households = households[households["cell_id"].isin(area_cells)]
-aid = aid[aid["hh_id"].isin(set(households["hh_id"]))]
+aid = aid_for(aid, households)
 m_label, share = MEASURE_LABELS[measure]
 where = " / ".join(x for x in (street_name.get(street, ""), comm_name.get(community, "")) if x) or "全部范围"
 st.caption(f"范围 Area：{where} · {len(area_cells)} 个网格 · 活动 Campaign：{camp_names.get(campaign, '全部')}"
@@ -156,7 +165,7 @@ _download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map"
 
 # --------------------------------------------------------------------------- hot spots
 st.subheader(f"热点与冷点（Gi*，每网格{m_label}）· Hot spots")
-by_cell = measures(households, aid, "cell")
+by_cell = by_unit if level == "cell" else measures(households, aid, "cell")
 by_cell = by_cell[by_cell["cell_id"].notna()]
 vals = by_cell.set_index("cell_id")[measure].astype(float).dropna()
 hot_cells = cells_m[cells_m["cell_id"].isin(set(vals.index))]

@@ -117,7 +117,7 @@ if tab_needs.open:
     with tab_needs:
         open_needs = store.query(
             "SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description FROM needs n"
-            " JOIN households h USING (hh_id) WHERE n.status = 'open' AND list_contains(?, h.cell_id)"
+            " JOIN households h USING (hh_id) WHERE n.status = 'open' AND h.cell_id IN (SELECT unnest(?::TEXT[]))"
             " ORDER BY n.raised_at", [sorted(cells)])
         if open_needs.empty:
             st.info("没有未办结的诉求 · No open needs")

@@ -265,3 +265,15 @@ def test_district_suppression(inputs: tuple[pd.DataFrame, pd.DataFrame]) -> None
     assert (s.loc[small, "households"] == f"<{k}").all()
     assert not (s.loc[~small, "total_yuan"].astype(str) == f"<{k}").any()
     assert s["h3_cell"].tolist() == m["h3_cell"].tolist()
+
+
+def test_aid_for_equals_pandas_isin() -> None:
+    from grid.assistance import aid_for
+
+    rng = np.random.default_rng(3)
+    ids = np.array([f"H{i:07d}" for i in range(5_000)], dtype=object)
+    aid = pd.DataFrame({"hh_id": rng.choice(np.append(ids, [None, "Z1"]), 2_000), "value_yuan": rng.random(2_000)})
+    households = pd.DataFrame({"hh_id": rng.choice(ids, 3_000, replace=False)})
+    want = aid[aid["hh_id"].isin(set(households["hh_id"]))]
+    pd.testing.assert_frame_equal(aid_for(aid, households), want)
+    assert aid_for(aid.iloc[0:0], households).empty and aid_for(aid, households.iloc[0:0]).empty
