@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from grid import access
+from grid import access, model
 from grid.coverage import Overview, OverviewInputs, overview_from, overview_inputs
 from grid.demo import DemoConfig, build_demo_file
 from grid.errors import WarmGridError
@@ -24,6 +24,8 @@ __all__ = [
     "get_store",
     "cached_overview",
     "shared_overview_inputs",
+    "shared_overview",
+    "OVERVIEW_DEFAULTS",
     "show_error",
     "basemap_setting",
     "PAGES",
@@ -136,12 +138,34 @@ _INPUTS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgrid-in
 _INPUTS_KEEP = 2
 
 
+#: The overview page's default settings (its first view for everyone).
+OVERVIEW_DEFAULTS: dict[str, int] = {"visit_days": 90, "warden_target": 400}
+#: Whole-district overviews with the default settings, computed in the background with the inputs
+#: (what every district-wide user sees first), by (store, generation, cells, as_of).
+_DEFAULT_OVERVIEWS: dict[tuple[str, int, int, frozenset[str], date], Overview] = {}
+
+
+def _default_args(inputs: OverviewInputs) -> tuple[frozenset[str], date]:
+    return frozenset(inputs.cells_m["cell_id"]), date.today()
+
+
+def _read_inputs(store: Store, key: tuple[str, int, int]) -> OverviewInputs:
+    inputs = overview_inputs(store)
+    cells, today = _default_args(inputs)
+    ov = overview_from(inputs, next(iter(model.STATION_TYPES)), as_of=today, cells=cells, **OVERVIEW_DEFAULTS)
+    with _INPUTS_LOCK:
+        _DEFAULT_OVERVIEWS[(*key, cells, today)] = ov
+        while len(_DEFAULT_OVERVIEWS) > _INPUTS_KEEP:
+            _DEFAULT_OVERVIEWS.pop(next(iter(_DEFAULT_OVERVIEWS)))
+    return inputs
+
+
 def _inputs_future(store: Store) -> Future[OverviewInputs]:
     key = (store.path, id(store), store.generation)
     with _INPUTS_LOCK:
         fut = _INPUTS.get(key)
         if fut is None or (fut.done() and fut.exception() is not None):
-            fut = _INPUTS_POOL.submit(overview_inputs, store)
+            fut = _INPUTS_POOL.submit(_read_inputs, store, key)
             _INPUTS[key] = fut
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
                 _INPUTS.pop(next(iter(_INPUTS)))
@@ -153,12 +177,27 @@ def shared_overview_inputs(store: Store) -> OverviewInputs:
     return _inputs_future(store).result()
 
 
+def shared_overview(store: Store, station_type: str, *, radius: float | None, warden_target: int, visit_days: int,
+                    as_of: date, cells: frozenset[str] | None) -> Overview:
+    """:func:`grid.coverage.overview_from` on the shared inputs; the district-wide default view
+    is taken from the background computation when it is ready."""
+    inputs = shared_overview_inputs(store)
+    if (station_type == next(iter(model.STATION_TYPES)) and radius is None and cells is not None
+            and {"warden_target": warden_target, "visit_days": visit_days} == OVERVIEW_DEFAULTS):
+        with _INPUTS_LOCK:
+            hit = _DEFAULT_OVERVIEWS.get((store.path, id(store), store.generation, cells, as_of))
+        if hit is not None:
+            return hit
+    return overview_from(inputs, station_type, radius=radius, warden_target=warden_target, visit_days=visit_days,
+                         as_of=as_of, cells=cells)
+
+
 @st.cache_data(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=32)
 def cached_overview(path: str, generation: int, scope_key: str, cells: frozenset[str] | None, station_type: str,
                     radius: float | None, warden_target: int, visit_days: int, as_of: date) -> Overview:
     """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope and the store's generation."""
-    return overview_from(shared_overview_inputs(_open(path)), station_type, radius=radius,
-                         warden_target=warden_target, visit_days=visit_days, as_of=as_of, cells=cells)
+    return shared_overview(_open(path), station_type, radius=radius, warden_target=warden_target,
+                           visit_days=visit_days, as_of=as_of, cells=cells)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -61,34 +61,13 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bench.demo import ensure_demo  # noqa: E402
 from grid import model  # noqa: E402
-from grid.demo import DEMO_ACCOUNTS, DemoConfig, build_demo_file  # noqa: E402
+from grid.demo import DEMO_ACCOUNTS, DemoConfig  # noqa: E402
 from grid.store import open_store  # noqa: E402
 from tests.browsing import app_server, browser_context, chromium, copy_db, ensure_chromium, open_session, peak_rss  # noqa: E402
 
 GOALS = {"overview_s": 5.0, "warden_s": 2.0, "recompute_s": 5.0, "overview_bytes": 10e6, "server_bytes": 3e9}
-
-
-def ensure_demo(households: int, seed: int) -> Path:
-    """The demo database for ``households`` and ``seed`` in bench/out, built if needed."""
-    path = ROOT / "bench" / "out" / f"demo_{households}.duckdb"
-    if path.exists():
-        try:
-            with open_store(path) as s:
-                same = (s.meta("demo_households") == str(households) and s.meta("demo_seed") == str(seed)
-                        and s.scalar("SELECT count(*) FROM users WHERE username = 'warden'") == 1)
-        except Exception as exc:  # a broken or foreign file in our own scratch folder
-            print(f"  {path} unusable ({exc}); rebuilding", flush=True)
-            same = False
-        if same:
-            print(f"  reusing {path.relative_to(ROOT)}", flush=True)
-            return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"  building the demo district with {households:,} households ...", flush=True)
-    t0 = time.perf_counter()
-    build_demo_file(path, DemoConfig(households=households, seed=seed), force=True)
-    print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
-    return path
 
 
 def _mb(n: float) -> str:

@@ -91,10 +91,11 @@ import scipy  # noqa: E402
 import shapely  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
+from bench.demo import ensure_demo  # noqa: E402
 from bench.memory import peak_rss_bytes, ru_maxrss_bytes  # noqa: E402
 from grid import coverage as cov  # noqa: E402
 from grid import model  # noqa: E402
-from grid.demo import DemoConfig, build_demo_file  # noqa: E402
+from grid.demo import DemoConfig  # noqa: E402
 from grid.store import CELL_JOIN_SQL, Store, open_store  # noqa: E402
 
 T = TypeVar("T")
@@ -213,27 +214,6 @@ class Report:
 
 
 # --------------------------------------------------------------------------- database
-def ensure_demo(households: int, seed: int) -> Path:
-    """The demo database for ``households`` and ``seed`` in bench/out, built if needed."""
-    path = ROOT / "bench" / "out" / f"demo_{households}.duckdb"
-    if path.exists():
-        try:
-            with open_store(path, read_only=True) as s:
-                same = s.meta("demo_households") == str(households) and s.meta("demo_seed") == str(seed)
-        except Exception as exc:  # a broken or foreign file in our own scratch folder
-            print(f"  {path} unusable ({exc}); rebuilding", flush=True)
-            same = False
-        if same:
-            print(f"  reusing {path.relative_to(ROOT)}", flush=True)
-            return path
-    print(f"  building the demo district with {households:,} households into {path.relative_to(ROOT)} ...",
-          flush=True)
-    t0 = time.perf_counter()
-    build_demo_file(path, DemoConfig(households=households, seed=seed), force=True)
-    print(f"  built in {time.perf_counter() - t0:.1f} s", flush=True)
-    return path
-
-
 def read_points(store: Store, active_only: bool) -> pd.DataFrame:
     """``hh_id, lon, lat, x_m, y_m`` of households, ordered by ``hh_id`` (for the Python paths)."""
     where = " WHERE status = 'active'" if active_only else ""

@@ -34,8 +34,10 @@ with st.sidebar:
     radius = float(st.slider("服务半径（米）Radius (m)", 100, 2000, int(default_r), step=50)) if custom else None
     measure = st.selectbox("网格着色 Cell colour", list(CELL_MEASURES),
                            format_func=lambda k: f"{CELL_MEASURES[k][0]} · {CELL_MEASURES[k][1]}")
-    visit_days = int(st.number_input("走访期限（天）Visit within (days)", 7, 365, 90, step=7))
-    warden_target = int(st.number_input("网格员目标户数 Households per warden", 50, 3000, 400, step=50))
+    visit_days = int(st.number_input("走访期限（天）Visit within (days)", 7, 365, ui.OVERVIEW_DEFAULTS["visit_days"],
+                                     step=7))
+    warden_target = int(st.number_input("网格员目标户数 Households per warden", 50, 3000,
+                                        ui.OVERVIEW_DEFAULTS["warden_target"], step=50))
     as_of = st.date_input("统计日期 As of", value=date.today())
     all_types = st.checkbox("显示全部站点类型 Show all station types", value=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -133,3 +134,22 @@ def test_overview_inputs_are_read_once_per_data_generation(db) -> None:
     again = ui.shared_overview_inputs(db)
     assert again is not first
     assert int(again.households["size"].sum()) == int(first.households["size"].sum()) + 1
+
+
+def test_the_district_wide_default_overview_is_precomputed_and_equal(db) -> None:
+    from datetime import date
+
+    import ui
+    from grid import model
+
+    inputs = ui.shared_overview_inputs(db)
+    cells = frozenset(inputs.cells_m["cell_id"])
+    first = next(iter(model.STATION_TYPES))
+    args = {"radius": None, "as_of": date.today(), "cells": cells, **ui.OVERVIEW_DEFAULTS}
+    got = ui.shared_overview(db, first, **args)  # type: ignore[arg-type]
+    assert ui.shared_overview(db, first, **args) is got  # the background result, not a recomputation
+    want = cv.overview_from(inputs, first, **args)  # type: ignore[arg-type]
+    assert got.kpis == want.kpis
+    pd.testing.assert_frame_equal(got.gaps, want.gaps)
+    other = ui.shared_overview(db, first, **{**args, "radius": 250.0})  # type: ignore[arg-type]
+    assert other is not got and other.radius == 250.0
