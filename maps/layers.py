@@ -122,8 +122,8 @@ def base_map(bounds: Sequence[float], basemap: str = "none", tianditu_key: str =
         folium.TileLayer(tiles=url, attr=spec["attr"], name=spec["zh"], control=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     css = Template(
-        "{% macro header(this, kwargs) %}<style>.leaflet-container{background:"
-        + BACKGROUND + ";font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif}</style>"
+        "{% macro header(this, kwargs) %}<style>body,.leaflet-container{font-family:'Noto Sans CJK SC',"
+        "'Microsoft YaHei','PingFang SC',sans-serif}.leaflet-container{background:" + BACKGROUND + "}</style>"
         "{% endmacro %}"
     )
     style = MacroElement()

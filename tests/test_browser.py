@@ -4,9 +4,9 @@ shown are the library's, no request leaves the machine, and a warden's browser n
 receives another cell's household. A screenshot of each page for each role is saved
 under ``artifacts/screenshots/`` (``docs/screenshot.png`` in the README is one of them).
 
-Chromium comes from Debian (``/usr/bin/chromium``). When it is missing, the tests install
-it (with ``fonts-noto-cjk``) if they run as root with ``CI`` or ``WARMGRID_INSTALL_TEST_DEPS``
-set; otherwise they fail and say what to install.
+Chromium comes from Debian (``/usr/bin/chromium``). When it or ``fonts-noto-cjk`` is missing,
+the tests install them with apt-get if they run as root (unless ``WARMGRID_NO_INSTALL`` is
+set); otherwise they fail and say what to install.
 """
 
 from __future__ import annotations
