@@ -140,24 +140,16 @@ _INPUTS_KEEP = 2
 
 #: The overview page's default settings (its first view for everyone).
 OVERVIEW_DEFAULTS: dict[str, int] = {"visit_days": 90, "warden_target": 400}
-#: Whole-district overviews with the default settings, computed in the background with the inputs
-#: (what every district-wide user sees first), by (store, generation, cells, as_of).
-_DEFAULT_OVERVIEWS: dict[tuple[str, int, int, frozenset[str], date], Overview] = {}
+_DEFAULT_TYPE = next(iter(model.STATION_TYPES))
+#: The whole-district overview with the default settings (what every district-wide user sees
+#: first), computed in the background right after the inputs: (cells, as_of, overview).
+_DEFAULTS: dict[tuple[str, int, int], Future[tuple[frozenset[str], date, Overview]]] = {}
 
 
-def _default_args(inputs: OverviewInputs) -> tuple[frozenset[str], date]:
-    return frozenset(inputs.cells_m["cell_id"]), date.today()
-
-
-def _read_inputs(store: Store, key: tuple[str, int, int]) -> OverviewInputs:
-    inputs = overview_inputs(store)
-    cells, today = _default_args(inputs)
-    ov = overview_from(inputs, next(iter(model.STATION_TYPES)), as_of=today, cells=cells, **OVERVIEW_DEFAULTS)
-    with _INPUTS_LOCK:
-        _DEFAULT_OVERVIEWS[(*key, cells, today)] = ov
-        while len(_DEFAULT_OVERVIEWS) > _INPUTS_KEEP:
-            _DEFAULT_OVERVIEWS.pop(next(iter(_DEFAULT_OVERVIEWS)))
-    return inputs
+def _default_overview(inputs: Future[OverviewInputs]) -> tuple[frozenset[str], date, Overview]:
+    got = inputs.result()  # already read: the pool's one worker ran that job first
+    cells, today = frozenset(got.cells_m["cell_id"]), date.today()
+    return cells, today, overview_from(got, _DEFAULT_TYPE, as_of=today, cells=cells, **OVERVIEW_DEFAULTS)
 
 
 def _inputs_future(store: Store) -> Future[OverviewInputs]:
@@ -165,10 +157,13 @@ def _inputs_future(store: Store) -> Future[OverviewInputs]:
     with _INPUTS_LOCK:
         fut = _INPUTS.get(key)
         if fut is None or (fut.done() and fut.exception() is not None):
-            fut = _INPUTS_POOL.submit(_read_inputs, store, key)
+            fut = _INPUTS_POOL.submit(overview_inputs, store)
             _INPUTS[key] = fut
+            _DEFAULTS[key] = _INPUTS_POOL.submit(_default_overview, fut)
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
-                _INPUTS.pop(next(iter(_INPUTS)))
+                old = next(iter(_INPUTS))
+                _INPUTS.pop(old)
+                _DEFAULTS.pop(old, None)
         return fut
 
 
@@ -180,14 +175,16 @@ def shared_overview_inputs(store: Store) -> OverviewInputs:
 def shared_overview(store: Store, station_type: str, *, radius: float | None, warden_target: int, visit_days: int,
                     as_of: date, cells: frozenset[str] | None) -> Overview:
     """:func:`grid.coverage.overview_from` on the shared inputs; the district-wide default view
-    is taken from the background computation when it is ready."""
+    comes from the background computation."""
     inputs = shared_overview_inputs(store)
-    if (station_type == next(iter(model.STATION_TYPES)) and radius is None and cells is not None
+    if (station_type == _DEFAULT_TYPE and radius is None and cells is not None
             and {"warden_target": warden_target, "visit_days": visit_days} == OVERVIEW_DEFAULTS):
         with _INPUTS_LOCK:
-            hit = _DEFAULT_OVERVIEWS.get((store.path, id(store), store.generation, cells, as_of))
-        if hit is not None:
-            return hit
+            pending = _DEFAULTS.get((store.path, id(store), store.generation))
+        if pending is not None and pending.exception() is None:  # waits while it is being computed
+            d_cells, d_day, ov = pending.result()
+            if d_cells == cells and d_day == as_of:
+                return ov
     return overview_from(inputs, station_type, radius=radius, warden_target=warden_target, visit_days=visit_days,
                          as_of=as_of, cells=cells)
 
