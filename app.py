@@ -1,70 +1,101 @@
-"""WarmGrid 暖网 — Streamlit entry point: ``streamlit run app.py``.
+"""WarmGrid 暖网 — the web server: ``streamlit run app.py``.
 
-Opens the database (building the demo district on first run), asks who you
-are, and shows each role its own pages (``ui.ROLE_PAGES``). The menu is not the
-guard: every page asks for the signed-in user and its queries take the user's
-scope.
+Streamlit serves the script ``main.py`` (sign-in, then each role's pages from
+``views/``) through this :class:`streamlit.App`, which adds what a bare
+``streamlit run main.py`` cannot:
+
+- ``/_stcore/metrics`` (Streamlit's Prometheus figures: sessions, cache sizes)
+  answers 404: nobody outside needs it;
+- every response carries security headers: a Content-Security-Policy that lets
+  the browser load scripts, styles, images, fonts and frames only from the app
+  itself (plus the tile server when a network basemap is configured), so that
+  even a slipped-through ``<img src=http://…>`` fetches nothing;
+  ``X-Content-Type-Options: nosniff``; ``Referrer-Policy: no-referrer``; and
+  ``X-Frame-Options: SAMEORIGIN`` (no other site may frame the app).
+
+What stays public before sign-in, and why, is in the README's security section.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-import ui
-from grid import model
-from grid.errors import WarmGridError
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# A local icon: Material and emoji icons make the browser fetch them from the internet.
-_ICON = Path(__file__).resolve().parent / "static" / "favicon.png"
-st.set_page_config(page_title="暖网 WarmGrid", page_icon=str(_ICON), layout="wide")
-store = ui.get_store()
-
-
-def _oidc_enabled() -> bool:
-    """OpenID Connect sign-in is on when the deployment configures ``[auth]`` in secrets.toml."""
-    try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
+#: Paths answered with 404 (ends of the path, after any base URL).
+BLOCKED = ("/_stcore/metrics",)
+#: Tile hosts a configured network basemap needs (``WARMGRID_BASEMAP``).
+_TILE_HOSTS = {"osm": "https://tile.openstreetmap.org", "tianditu": "https://*.tianditu.gov.cn"}
 
 
-def login_page() -> None:
-    st.title("暖网 WarmGrid")
-    st.caption("网格化管理 · 走访慰问 — 请登录 · Please sign in")
-    if st.session_state.pop("expired", False):
-        st.info("长时间未操作，已自动退出 · Signed out after inactivity.")
-    if _oidc_enabled():
-        if getattr(st.user, "is_logged_in", False):
-            try:  # the provider vouches for the e-mail; roles and scope still come from our users table
-                ui.sign_in_sso(store, str(st.user.get("email") or ""))
-                st.rerun()
-            except WarmGridError as exc:
-                st.error(f"{exc.zh}\n\n{exc.en}")
-        elif st.button("统一身份认证登录 · Sign in with SSO"):
-            st.login()
-    with st.form("login"):
-        name = st.text_input("用户名 Username")
-        password = st.text_input("密码 Password", type="password")
-        if st.form_submit_button("登录 Sign in", type="primary"):
-            try:
-                ui.sign_in(store, name.strip(), password)
-                st.rerun()
-            except WarmGridError as exc:
-                st.error(f"{exc.zh}\n\n{exc.en}")
+def content_security_policy(basemap: str = "none") -> str:
+    """The Content-Security-Policy of every response (tiles allowed only for a network basemap).
+
+    >>> "img-src 'self' data: blob:;" in content_security_policy()
+    True
+    >>> "https://tile.openstreetmap.org" in content_security_policy("osm")
+    True
+    """
+    tiles = _TILE_HOSTS.get(basemap, "")
+    img = "img-src 'self' data: blob:" + (f" {tiles}" if tiles else "")
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
+        "style-src 'self' 'unsafe-inline'",
+        img,
+        "font-src 'self' data:",
+        "connect-src 'self' ws: wss:",
+        "frame-src 'self' blob: data:",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]) + ";"
 
 
-user = ui.current_user()
-if user is None:
-    page = st.navigation([st.Page(login_page, title="登录 Sign in")])
-else:
-    with st.sidebar:
-        st.markdown(f"**{user.display_name or user.username}** · {model.USER_ROLES[user.role].zh}")
-        if st.button("退出 Sign out"):
-            ui.sign_out()
-            st.rerun()
-    keys = ui.ROLE_PAGES.get(user.role, ())
-    page = st.navigation([st.Page(ui.PAGES[k][0], title=ui.PAGES[k][1], default=(i == 0))
-                          for i, k in enumerate(keys)])
-page.run()
+class Guard:
+    """ASGI middleware: 404 for :data:`BLOCKED` paths, security headers on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        basemap = os.environ.get("WARMGRID_BASEMAP", "none").strip().lower() or "none"
+        self.headers = [
+            (b"content-security-policy", content_security_policy(basemap).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"SAMEORIGIN"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", "")).rstrip("/")
+        if path.endswith(BLOCKED):
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), *self.headers]})
+            await send({"type": "http.response.body", "body": b"not found"})
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((k, v) for k, v in self.headers if k not in names)]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+app = st.App(str(Path(__file__).resolve().parent / "main.py"), middleware=[Middleware(Guard)])

@@ -1,11 +1,20 @@
-"""App plumbing shared by app.py and the pages: where the database is, opening it
-once per process (building the demo district on first run, with progress), and
-analyses cached by their inputs. Pages import from here and from grid/ and
-maps/; nothing here computes an analysis itself."""
+"""App plumbing shared by main.py and the pages: where the database is, opening it
+once per process (building the demo district on first run, with progress), who is
+signed in (re-read from the database on every run), safe text for the screen, and
+analyses cached by their inputs. Pages import from here and from grid/ and maps/;
+nothing here computes an analysis itself.
+
+User text never reaches the screen as Markdown: Streamlit renders Markdown in
+``st.markdown``, ``st.caption``, ``st.error`` and other messages, titles and widget
+labels (an image written ``![p](http://…)`` would be fetched). Pages put data into
+such text only through :func:`md` (or :func:`esc`), which backslash-escapes every
+ASCII punctuation character, and show errors through :func:`error`."""
 
 from __future__ import annotations
 
 import os
+import re
+import string
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
@@ -13,10 +22,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from grid import access, model
+from grid import access, audit, model, users
+from grid.access import Actor, Scope
 from grid.coverage import Overview, OverviewInputs, overview_from, overview_inputs
 from grid.demo import DemoConfig, build_demo_file
-from grid.errors import WarmGridError
+from grid.errors import StoreError, WarmGridError
 from grid.store import Store, open_store
 
 __all__ = [
@@ -26,41 +36,32 @@ __all__ = [
     "shared_overview_inputs",
     "shared_overview",
     "OVERVIEW_DEFAULTS",
+    "esc",
+    "md",
+    "error",
     "show_error",
     "basemap_setting",
     "PAGES",
-    "ROLE_PAGES",
-    "current_user",
-    "require_user",
+    "current_actor",
+    "require_actor",
     "require_page",
     "sign_in",
     "sign_in_sso",
     "sign_out",
-    "allowed_cells",
+    "client_address",
 ]
 
-#: Every page: key -> (file, title). A page missing from ROLE_PAGES is shown to nobody.
-PAGES: dict[str, tuple[str, str]] = {
-    "overview": ("pages/overview.py", "覆盖总览 Overview"),
-    "my_cells": ("pages/my_cells.py", "我的网格 My cells"),
-    "data": ("pages/data.py", "数据导入导出 Data"),
-    "audit": ("pages/audit.py", "审计日志 Audit log"),
-    "campaigns": ("pages/campaigns.py", "走访活动 Campaigns"),
-    "leader": ("pages/leader.py", "救助分布 Assistance"),
-}
-#: The pages each role sees (the menu is not the guard: every query takes the scope too).
-ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "admin": ("overview", "campaigns", "data", "audit", "leader"),
-    "leader": ("overview", "leader"),
-    "committee": ("overview", "campaigns", "leader"),
-    "warden": ("my_cells",),
-    "inspector": ("audit", "overview", "leader"),
-}
+#: Every page: key (:data:`grid.access.PAGES`) -> file. Who sees which is the access policy's
+#: decision (``grid.access.GRANTS``): the menu lists :func:`grid.access.pages_for` the actor, and
+#: every page asks again (:func:`require_page`).
+PAGES: dict[str, str] = {key: f"views/{key}.py" for key in access.PAGES}
 #: Minutes of inactivity after which a session signs out.
 SESSION_MINUTES_ENV = "WARMGRID_SESSION_MINUTES"
 
 #: Environment variable naming the database file.
 DB_ENV = "WARMGRID_DB"
+#: Set to 1 to build the demo district into a missing ``WARMGRID_DB`` file (the default path needs nothing).
+DEMO_ENV = "WARMGRID_DEMO"
 #: Environment variable with the demo's number of households (first run only).
 DEMO_HOUSEHOLDS_ENV = "WARMGRID_DEMO_HOUSEHOLDS"
 #: Basemap: ``none`` (default, offline), ``osm`` or ``tianditu`` (tiles from the network).
@@ -87,15 +88,54 @@ def basemap_setting() -> tuple[str, str]:
     return name, key
 
 
+def default_db_path() -> Path:
+    """``data/warmgrid.duckdb`` beside this file: where the demo district is built on first run."""
+    return Path(__file__).resolve().parent / "data" / "warmgrid.duckdb"
+
+
 def db_path() -> Path:
-    """The database file: ``$WARMGRID_DB`` or ``data/warmgrid.duckdb`` beside this file."""
+    """The database file: ``$WARMGRID_DB`` or :func:`default_db_path`."""
     env = os.environ.get(DB_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent / "data" / "warmgrid.duckdb"
+    return Path(env) if env else default_db_path()
+
+
+_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+
+
+def esc(value: object) -> str:
+    r"""``value`` as text that Markdown shows literally: every ASCII punctuation character escaped.
+
+    >>> esc("![p](http://example.org/p.png)")
+    '\\!\\[p\\]\\(http\\:\\/\\/example\\.org\\/p\\.png\\)'
+    >>> esc(None), esc(3)
+    ('', '3')
+    """
+    if value is None:
+        return ""
+    return _MD_SPECIAL.sub(r"\\\1", str(value))
+
+
+def md(template: str, *args: object, **kwargs: object) -> str:
+    r"""``template.format`` with every argument escaped (:func:`esc`): Markdown from our text and user data.
+
+    >>> md("**{}** · {n} 人", "*张三*", n=3)
+    '**\\*张三\\*** · 3 人'
+    """
+    return template.format(*(esc(a) for a in args), **{k: esc(v) for k, v in kwargs.items()})
+
+
+def error(exc: BaseException) -> None:
+    """Show an error in Chinese and English, its text escaped (it may quote a file's values)."""
+    if isinstance(exc, WarmGridError):
+        st.error(esc(exc.zh) + "\n\n" + esc(exc.en))
+    else:
+        st.error(md("意外错误，未作任何修改：{}: {}\n\nUnexpected error; nothing was changed: {}: {}",
+                    type(exc).__name__, exc, type(exc).__name__, exc))
 
 
 def show_error(exc: WarmGridError) -> None:
-    """Show a WarmGrid error in both languages and stop the page."""
-    st.error(f"{exc.zh}\n\n{exc.en}")
+    """Show a WarmGrid error in both languages (escaped) and stop the page."""
+    error(exc)
     st.stop()
 
 
@@ -104,11 +144,25 @@ def _open(path: str) -> Store:
     return open_store(path)
 
 
+def _demo_wanted(path: Path) -> bool:
+    return path.resolve() == default_db_path().resolve() or os.environ.get(DEMO_ENV, "").strip() == "1"
+
+
 def get_store() -> Store:
-    """The process's store, building the demo district first if the file is missing."""
+    """The process's store, building the demo district first if the file is missing.
+
+    The demo (with its published passwords) is built only at :func:`default_db_path`
+    or when ``WARMGRID_DEMO=1``; a ``WARMGRID_DB`` naming a missing file otherwise
+    stops the app with a message.
+    """
     path = db_path()
     try:
         if not path.exists():
+            if not _demo_wanted(path):
+                raise StoreError(
+                    f"数据库文件不存在：{path}。请检查 {DB_ENV} 设置；若要在此生成演示区，请设置 {DEMO_ENV}=1。",
+                    f"the database file does not exist: {path}. Check {DB_ENV}; to build the demo district "
+                    f"there, set {DEMO_ENV}=1.")
             with _BUILD_LOCK:
                 if not path.exists():
                     n = int(os.environ.get(DEMO_HOUSEHOLDS_ENV, "50000"))
@@ -142,14 +196,14 @@ _INPUTS_KEEP = 2
 OVERVIEW_DEFAULTS: dict[str, int] = {"visit_days": 90, "warden_target": 400}
 _DEFAULT_TYPE = next(iter(model.STATION_TYPES))
 #: The whole-district overview with the default settings (what every district-wide user sees
-#: first), computed in the background right after the inputs: (cells, as_of, overview).
-_DEFAULTS: dict[tuple[str, int, int], Future[tuple[frozenset[str], date, Overview]]] = {}
+#: first), computed in the background right after the inputs: (as_of, overview).
+_DEFAULTS: dict[tuple[str, int, int], Future[tuple[date, Overview]]] = {}
 
 
-def _default_overview(inputs: Future[OverviewInputs]) -> tuple[frozenset[str], date, Overview]:
+def _default_overview(inputs: Future[OverviewInputs]) -> tuple[date, Overview]:
     got = inputs.result()  # already read: the pool's one worker ran that job first
-    cells, today = frozenset(got.cells_m["cell_id"]), date.today()
-    return cells, today, overview_from(got, _DEFAULT_TYPE, as_of=today, cells=cells, **OVERVIEW_DEFAULTS)
+    today = date.today()
+    return today, overview_from(got, _DEFAULT_TYPE, scope=Scope.everything(), as_of=today, **OVERVIEW_DEFAULTS)
 
 
 def _inputs_future(store: Store) -> Future[OverviewInputs]:
@@ -172,41 +226,44 @@ def shared_overview_inputs(store: Store) -> OverviewInputs:
     return _inputs_future(store).result()
 
 
-def shared_overview(store: Store, station_type: str, *, radius: float | None, warden_target: int, visit_days: int,
-                    as_of: date, cells: frozenset[str] | None) -> Overview:
+def _whole_district(inputs: OverviewInputs, scope: Scope) -> bool:
+    """Whether ``scope`` counts exactly what everything counts (every cell, no household outside a cell)."""
+    if scope.is_everything:
+        return True
+    cells = inputs.cells_m["cell_id"]
+    return (len(scope.cells or ()) == len(cells) and bool(cells.isin(scope.cells or ()).all())
+            and not inputs.households["cell_id"].isna().any())
+
+
+def shared_overview(store: Store, station_type: str, *, scope: Scope, radius: float | None, warden_target: int,
+                    visit_days: int, as_of: date) -> Overview:
     """:func:`grid.coverage.overview_from` on the shared inputs; the district-wide default view
     comes from the background computation."""
     inputs = shared_overview_inputs(store)
-    if (station_type == _DEFAULT_TYPE and radius is None and cells is not None
+    if (station_type == _DEFAULT_TYPE and radius is None
             and {"warden_target": warden_target, "visit_days": visit_days} == OVERVIEW_DEFAULTS):
         with _INPUTS_LOCK:
             pending = _DEFAULTS.get((store.path, id(store), store.generation))
-        if pending is not None and pending.exception() is None:  # waits while it is being computed
-            d_cells, d_day, ov = pending.result()
-            if d_cells == cells and d_day == as_of:
+        if pending is not None and _whole_district(inputs, scope) and pending.exception() is None:
+            d_day, ov = pending.result()  # waits while it is being computed
+            if d_day == as_of:
                 return ov
-    return overview_from(inputs, station_type, radius=radius, warden_target=warden_target, visit_days=visit_days,
-                         as_of=as_of, cells=cells)
+    return overview_from(inputs, station_type, scope=scope, radius=radius, warden_target=warden_target,
+                         visit_days=visit_days, as_of=as_of)
 
 
 @st.cache_data(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=32)
-def cached_overview(path: str, generation: int, scope_key: str, cells: frozenset[str] | None, station_type: str,
+def cached_overview(path: str, generation: int, scope_key: str, _scope: Scope, station_type: str,
                     radius: float | None, warden_target: int, visit_days: int, as_of: date) -> Overview:
-    """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope and the store's generation."""
-    return shared_overview(_open(path), station_type, radius=radius, warden_target=warden_target,
-                           visit_days=visit_days, as_of=as_of, cells=cells)
+    """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope's key and the store's generation."""
+    return shared_overview(_open(path), station_type, scope=_scope, radius=radius, warden_target=warden_target,
+                           visit_days=visit_days, as_of=as_of)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cells_for(path: str, generation: int, scope_key: str, _user: access.User) -> frozenset[str] | None:
-    cells = access.cells_in_scope(_open(path), _user)
-    return cells
-
-
-def allowed_cells(store: Store, user: access.User) -> frozenset[str]:
-    """The cells a user may see (none without a scope), cached by scope and data generation."""
-    cells = _cells_for(store.path, store.generation, access.scope_key(user), user)
-    return cells if cells is not None else frozenset()
+def _scope_for(path: str, generation: int, role: str, codes: tuple[str, ...]) -> Scope:
+    store = _open(path)
+    return access.actor_for(store, users.User("_", role, codes)).scope
 
 
 def _session_minutes() -> int:
@@ -216,70 +273,99 @@ def _session_minutes() -> int:
         return 30
 
 
-def current_user() -> access.User | None:
-    """The signed-in user, or None (also after the session has expired)."""
-    user = st.session_state.get("user")
+def client_address() -> str:
+    """The signed-in browser's address as Streamlit sees it (``local`` when unknown)."""
+    try:
+        ip = st.context.ip_address
+    except Exception:  # no script context (tests)
+        ip = None
+    return str(ip) if ip else users.LOCAL
+
+
+def _start_session(user: users.User, fp: str) -> None:
+    st.session_state["user"] = user.username
+    st.session_state["user_fp"] = fp
+    st.session_state["user_seen"] = datetime.now()
+
+
+def current_actor() -> Actor | None:
+    """Whoever is signed in, as re-read from the database now, or None.
+
+    The account is read again on every page run: a disabled account or a
+    changed password ends the session at once, and a changed role or scope
+    takes effect at once. A session idle for ``WARMGRID_SESSION_MINUTES`` ends too.
+    """
+    name = st.session_state.get("user")
     seen = st.session_state.get("user_seen")
-    if user is None or seen is None:
+    if not isinstance(name, str) or seen is None:
         return None
     if datetime.now() - seen > timedelta(minutes=_session_minutes()):
         sign_out(expired=True)
         return None
-    st.session_state["user_seen"] = datetime.now()
-    return user  # type: ignore[no-any-return]
-
-
-def require_user() -> access.User:
-    """The signed-in user; stops the page when there is none."""
-    user = current_user()
+    store = get_store()
+    user = users.session_user(store, name, str(st.session_state.get("user_fp", "")))
     if user is None:
+        sign_out(revoked=True)
+        return None
+    st.session_state["user_seen"] = datetime.now()
+    scope = _scope_for(store.path, store.generation, user.role, user.scope)
+    return Actor(user.username, user.role, scope, user)
+
+
+def require_actor() -> Actor:
+    """The signed-in actor; stops the page when there is none."""
+    actor = current_actor()
+    if actor is None:
         st.warning("请先登录 · Please sign in.")
         st.stop()
-    return user
+    return actor
 
 
-def require_page(key: str) -> access.User:
-    """The signed-in user, if their role may see page ``key``; otherwise the page stops.
+def require_page(key: str) -> Actor:
+    """The signed-in actor, if the access policy lets it view page ``key``; otherwise the page stops.
 
-    The menu only lists a role's pages; this is the guard for a page reached another way.
+    The menu lists only the actor's pages; this is the guard for a page reached another way.
     """
-    user = require_user()
-    if key not in ROLE_PAGES.get(user.role, ()):
-        st.error("您的角色无权查看此页面 · Your role may not see this page.")
-        st.stop()
-    return user
+    actor = require_actor()
+    try:
+        access.ensure(actor, "view_page", key, log=get_store())
+    except WarmGridError as exc:
+        show_error(exc)
+    return actor
 
 
-def sign_in(store: Store, username: str, password: str) -> access.User:
+def sign_in(store: Store, username: str, password: str) -> Actor:
     """Check the password and start a session (raises access errors with both languages)."""
-    user = access.authenticate(store, username, password)
-    st.session_state["user"] = user
-    st.session_state["user_seen"] = datetime.now()
-    return user
+    user, fp = users.authenticate(store, username, password, client=client_address())
+    _start_session(user, fp)
+    return access.actor_for(store, user)
 
 
-def sign_in_sso(store: Store, email: str) -> access.User:
+def sign_in_sso(store: Store, email: str) -> Actor:
     """Start a session for a user signed in by the OpenID Connect provider.
 
     The provider's e-mail must be a WarmGrid username; its role and scope come from
     the users table, so an unknown or disabled account is refused.
     """
-    user = access.get_user(store, email) if email else None
+    user = users.get_user(store, email) if email else None
     if user is None:
-        access.audit(store, email or None, "login_failed", object="sso_unknown_user")
+        audit.record(store, email or None, "login_failed", object="sso_unknown_user", client=client_address())
         raise WarmGridError(f"统一身份认证账号 {email} 未在暖网中登记，请联系管理员。",
                             f"the SSO account {email} is not registered in WarmGrid; ask an administrator.")
-    access.audit(store, user, "login", object="sso")
-    st.session_state["user"] = user
-    st.session_state["user_seen"] = datetime.now()
-    return user
+    audit.record(store, user, "login", object="sso", client=client_address())
+    fp = users.fingerprint(store.scalar("SELECT password_hash FROM users WHERE username = ?", [user.username]))
+    _start_session(user, fp)
+    return access.actor_for(store, user)
 
 
-def sign_out(expired: bool = False) -> None:
-    """End the session (and say so when it expired)."""
-    user = st.session_state.pop("user", None)
+def sign_out(expired: bool = False, revoked: bool = False) -> None:
+    """End the session (and say why on the sign-in page when it expired or the account changed)."""
+    name = st.session_state.pop("user", None)
     st.session_state.pop("user_seen", None)
-    if user is not None and not expired:
-        access.audit(get_store(), user, "logout")
+    st.session_state.pop("user_fp", None)
+    if isinstance(name, str) and not expired and not revoked:
+        audit.record(get_store(), name, "logout")
     if expired:
         st.session_state["expired"] = True
+    if revoked:
+        st.session_state["revoked"] = True

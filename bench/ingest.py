@@ -79,6 +79,7 @@ import shapely  # noqa: E402
 
 from bench.memory import peak_rss_bytes  # noqa: E402
 from grid import model  # noqa: E402
+from grid.access import operator  # noqa: E402
 from grid.demo import DemoConfig, build_demo_file  # noqa: E402
 from grid.store import open_store  # noqa: E402
 
@@ -276,7 +277,7 @@ def run_phases(base: Path, csv: Path, profile: Path | None = None) -> dict[str, 
         if prep.problems:
             raise SystemExit(f"validation found {len(prep.problems)} problems, e.g. {prep.problems[0]}")
         w_clock = Clock()
-        rep = write(store, prep, mode="insert", progress=w_clock)
+        rep = write(store, prep, actor=operator("bench"), mode="insert", progress=w_clock)
         t4 = time.perf_counter()
         if prof:
             prof.disable()
@@ -305,7 +306,7 @@ def run_child(db: str, csv: str) -> dict[str, Any]:
     rss0 = peak_rss_bytes()
     t0 = time.perf_counter()
     with open_store(db) as store:
-        rep = import_file(store, "households", csv)
+        rep = import_file(store, operator("bench"), "households", csv)
         n = store.count("households")
     t1 = time.perf_counter()
     return {"seconds": t1 - t0, "peak_rss_bytes": peak_rss_bytes(), "peak_rss_before_bytes": rss0,

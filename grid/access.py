@@ -1,530 +1,288 @@
-"""Who sees what: users, sign-in, scope, masking of personal data, and the audit log.
+"""Who may do what: the one access policy of WarmGrid.
 
-Five roles (codes in :data:`grid.model.USER_ROLES`):
+Every page, menu entry, export, download and command asks this module, in one
+way: :func:`allowed` (``True``/``False``) or :func:`ensure` (raises
+:class:`~grid.errors.AccessDenied`). The rules are one table, :data:`GRANTS`:
+for each role, the actions of :data:`ACTIONS` it may take and on which
+resources — pages and tables by name, household data by the cells of the
+actor's scope.
 
-- ``admin`` — everything (an empty scope means the whole database);
-- ``leader`` — a district or a street, read-only, aggregates only: never
-  household rows (:func:`households_visible`);
-- ``committee`` — a street: plans and campaigns;
-- ``warden`` — their own cells; the only non-admin who sees the personal data
-  of households unmasked, and only in those cells;
-- ``inspector`` — read-only, and the audit log.
+Roles (codes in :data:`grid.model.USER_ROLES`):
 
-A user's *scope* is a tuple of codes: 12-digit admin unit codes (district,
-street, community) or cell ids. :func:`cells_in_scope` turns it into the set
-of cell ids the user may see; an empty scope sees nothing (deny by default),
-except an admin's, which sees everything.
+- ``admin`` — everything (an empty scope is the whole database);
+- ``leader`` — a district or a street, read-only, aggregates only;
+- ``committee`` — a street: campaigns, visit plans and their sheets, household
+  lists (masked);
+- ``warden`` — their own cells; the only non-admin who sees households'
+  personal data unmasked, and only in those cells;
+- ``inspector`` — read-only aggregates and the audit log.
 
-Masking is done here, on the server side, before a frame reaches a page:
-:func:`mask_households` and the pure functions :func:`mask_name`,
-:func:`mask_phone` and :func:`mask_id`.
-
-Every sign-in attempt and every sensitive action writes one row to
-``audit_log`` through :func:`audit`; nothing in this module updates or
-deletes that table.
-
-Passwords are hashed with argon2id (argon2-cffi). :data:`HASHER` is read at
-each call, so tests may replace it with a cheaper hasher.
+Who acts is an :class:`Actor`: a user with its resolved :class:`Scope` (the set
+of cells it may see), made by :func:`actor_for` for a signed-in user or
+:func:`operator` for the command line. Library functions that read household
+data take a scope as a required argument; "everything" is an explicit value
+(:meth:`Scope.everything`) that only an admin's actor (and the command line's
+operator) holds. An empty scope sees nothing.
 
 Examples
 --------
->>> mask_name("欧阳娜娜"), mask_phone("13800138000"), mask_id("11010519491231002X")
-('欧阳**', '138****8000', '110105********002X')
->>> scope_key(User("li", "committee", ("350203002000", "350203001000")))
-'committee|350203001000,350203002000'
+>>> w = Actor("wang", "warden", Scope.of_cells({"c1"}, codes=("c1",)))
+>>> allowed(w, "view_page", "my_cells"), allowed(w, "view_page", "data")
+(True, False)
+>>> allowed(w, "view_personal", "c1"), allowed(w, "view_personal", "c2")
+(True, False)
+>>> allowed(Actor("li", "leader", Scope.of_cells({"c1"})), "view_households")
+False
+>>> allowed(operator("alice"), "export_table", "households")
+True
 """
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, NoReturn
+import getpass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-import duckdb
 import pandas as pd
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
-from grid import model
-from grid.errors import Problem, ValidationError, WarmGridError
+from grid import audit, masking
+from grid.errors import AccessDenied
 from grid.store import Store
+from grid.users import User
 
 __all__ = [
-    "HASHER",
-    "MAX_FAILED_LOGINS",
-    "LOCKOUT",
-    "AUDIT_ACTIONS",
-    "COMPOUND_SURNAMES",
-    "NAME_COLUMNS",
-    "PHONE_COLUMNS",
-    "ID_COLUMNS",
-    "AccessError",
-    "AuthError",
-    "UnknownUserError",
-    "User",
-    "create_user",
-    "set_password",
-    "disable_user",
-    "enable_user",
-    "get_user",
-    "list_users",
-    "authenticate",
+    "Action",
+    "ACTIONS",
+    "PAGES",
+    "DOWNLOADS",
+    "ANY",
+    "IN_SCOPE",
+    "GRANTS",
+    "Scope",
+    "Actor",
+    "actor_for",
+    "operator",
+    "allowed",
+    "ensure",
+    "pages_for",
     "cells_in_scope",
-    "scope_key",
     "scope_sql",
     "filter_households",
-    "households_visible",
-    "needs_unmasked",
-    "mask_name",
-    "mask_phone",
-    "mask_id",
     "mask_households",
-    "audit",
-    "audit_log",
+    "grants_table",
 ]
 
-#: The password hasher (argon2id, argon2-cffi's defaults). Replace it in tests
-#: with a cheap one, e.g. ``PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)``.
-HASHER: PasswordHasher = PasswordHasher()
 
-#: Consecutive failed sign-ins after which an account is locked.
-MAX_FAILED_LOGINS = 5
-#: How long a locked account stays locked.
-LOCKOUT = timedelta(minutes=15)
-
-#: The vocabulary of ``audit_log.action``.
-AUDIT_ACTIONS: tuple[str, ...] = (
-    "login",
-    "login_failed",
-    "logout",
-    "view_household",
-    "create",
-    "update",
-    "delete",
-    "import",
-    "export",
-    "user_admin",
-)
-
-#: Two-character surnames (复姓) kept whole by :func:`mask_name`.
-COMPOUND_SURNAMES: tuple[str, ...] = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙",
-    "宇文", "司徒", "夏侯", "轩辕", "端木", "独孤", "南宫", "西门", "百里", "呼延", "澹台",
-)
-
-#: Column names (stored and Chinese headers) masked by :func:`mask_households`.
-NAME_COLUMNS: tuple[str, ...] = ("head_name", "户主姓名", "姓名")
-PHONE_COLUMNS: tuple[str, ...] = ("phone", "联系电话", "电话", "手机号")
-ID_COLUMNS: tuple[str, ...] = ("id_number", "身份证号", "身份证号码")
-#: Columns holding a household's cell id (stored and Chinese header).
-_CELL_COLUMNS: tuple[str, ...] = ("cell_id", "网格编号")
-
-_USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-\u3400-\u4dbf\u4e00-\u9fff]{3,32}")
-_LANDLINE_RE = re.compile(r"(0\d{2,3})([- ])(\d{7,8})")
-_MIN_PASSWORD = 8
-_MAX_PASSWORD = 1024
-
-_AUTH_ZH = (
-    "用户名或密码错误，或账户已停用或暂时锁定（连续失败 {n} 次后锁定 {m} 分钟）。"
-)
-_AUTH_EN = (
-    "Wrong username or password, or the account is disabled or temporarily locked "
-    "(locked for {m} minutes after {n} consecutive failures)."
-)
-
-
-# --------------------------------------------------------------------------- errors
-class AccessError(WarmGridError):
-    """Base class of the errors of this module."""
-
-
-class AuthError(AccessError):
-    """Sign-in refused. The message is the same whatever the reason.
-
-    It never tells whether the username exists, whether the account is
-    locked or disabled; the reason is recorded in ``audit_log.object`` only.
-    """
-
-    def __init__(self) -> None:
-        m = int(LOCKOUT.total_seconds() // 60)
-        super().__init__(_AUTH_ZH.format(n=MAX_FAILED_LOGINS, m=m), _AUTH_EN.format(n=MAX_FAILED_LOGINS, m=m))
-
-
-class UnknownUserError(AccessError):
-    """An administrative operation named a user that does not exist."""
-
-    def __init__(self, username: str) -> None:
-        super().__init__(f"没有名为 {username} 的用户。", f"there is no user named {username}.")
-
-
-# --------------------------------------------------------------------------- users
 @dataclass(frozen=True)
-class User:
-    """A signed-in user.
+class Action:
+    """An action of the policy.
 
-    Parameters
-    ----------
-    username : str
-        The unique sign-in name.
-    role : str
-        A code of :data:`grid.model.USER_ROLES`.
-    scope : tuple of str
-        Admin unit codes (12 digits) and cell ids. Empty: everything for an
-        admin, nothing for anyone else.
-    display_name : str or None
-        The name shown in the app.
-    person_id : str or None
-        The ``people`` row of this user (a warden's, for example).
+    ``resource`` says what the action is taken on: ``"page"`` (a key of
+    :data:`PAGES`), ``"table"`` (a table or import kind), ``"download"`` (a key
+    of :data:`DOWNLOADS`), ``"cells"`` (a cell id, or a :class:`Scope` that
+    must lie inside the actor's), or ``None`` (nothing in particular).
     """
 
-    username: str
-    role: str
-    scope: tuple[str, ...] = ()
-    display_name: str | None = None
-    person_id: str | None = None
+    zh: str
+    en: str
+    resource: str | None
 
 
-def _now(now: datetime | None) -> datetime:
-    """Local naive time, as DuckDB's ``current_timestamp`` stores into TIMESTAMP."""
-    if now is None:
-        return datetime.now()
-    if now.tzinfo is not None:
-        return now.astimezone().replace(tzinfo=None)
-    return now
+#: Every action, by name.
+ACTIONS: dict[str, Action] = {
+    "view_page": Action("查看页面", "view a page", "page"),
+    "view_counts": Action("查看统计数字", "see counts and aggregates", "cells"),
+    "view_households": Action("查看住户名单（个人信息脱敏）", "see household rows (personal data masked)", "cells"),
+    "view_personal": Action("查看住户个人信息（不脱敏）", "see households' personal data unmasked", "cells"),
+    "view_household": Action("打开户卡", "open a household's card", "cells"),
+    "log_visit": Action("记录走访", "log a visit", "cells"),
+    "update_need": Action("办理诉求", "act on a need", "cells"),
+    "manage_campaigns": Action("创建走访活动", "create campaigns", "cells"),
+    "plan_visits": Action("制定走访计划", "make and change visit plans", "cells"),
+    "import": Action("导入数据", "import a file into a table", "table"),
+    "export_table": Action("导出数据表", "export a whole table", "table"),
+    "download": Action("下载页面数据", "download a page's figures or lists", "download"),
+    "manage_users": Action("管理用户", "manage users", None),
+    "read_audit": Action("查看审计日志", "read the audit log", None),
+}
 
+#: The app's pages, in menu order: key -> title. A role's first page is where it lands.
+PAGES: dict[str, str] = {
+    "overview": "覆盖总览 Overview",
+    "my_cells": "我的网格 My cells",
+    "campaigns": "走访活动 Campaigns",
+    "leader": "救助分布 Assistance",
+    "data": "数据导入导出 Data",
+    "audit": "审计日志 Audit log",
+}
 
-def _username_problems(username: str) -> list[Problem]:
-    if _USERNAME_RE.fullmatch(username):
-        return []
-    return [Problem("users", None, "username", username,
-                    "用户名须为 3–32 个字符，只能包含字母、数字、_ . - 或汉字",
-                    "a username is 3–32 characters: letters, digits, _ . - or Chinese characters")]
+#: What pages offer for download: key -> (Chinese, English) description.
+DOWNLOADS: dict[str, tuple[str, str]] = {
+    "coverage_by_community": ("按社区的覆盖统计", "coverage by community"),
+    "gap_list": ("服务半径外住户名单", "list of households out of reach"),
+    "assistance": ("救助分布统计（小数保护后）", "assistance figures (small counts suppressed)"),
+    "visit_sheets": ("走访单", "visit sheets"),
+    "audit_log": ("审计日志", "the audit log"),
+    "problems": ("导入问题清单", "an import's list of problems"),
+    "bulletin": ("情况通报", "the situation bulletin"),
+}
 
+#: A grant on every resource of an action.
+ANY = "*"
+#: A grant on the resources inside the actor's scope (actions on ``"cells"``).
+IN_SCOPE = "scope"
 
-def _password_problems(password: str) -> list[Problem]:
-    # The value is never put into the problem: a password must not be printed.
-    if not isinstance(password, str) or len(password) < _MIN_PASSWORD:
-        return [Problem("users", None, "password", "", f"密码至少 {_MIN_PASSWORD} 个字符",
-                        f"a password has at least {_MIN_PASSWORD} characters")]
-    if len(password) > _MAX_PASSWORD:
-        return [Problem("users", None, "password", "", f"密码不能超过 {_MAX_PASSWORD} 个字符",
-                        f"a password has at most {_MAX_PASSWORD} characters")]
-    if password.isdigit():
-        return [Problem("users", None, "password", "", "密码不能全是数字", "a password cannot be all digits")]
-    return []
+_DISTRICT_PAGES = frozenset({"overview", "leader"})
 
-
-def _user_from_row(username: str, role: str, scope: Any, display_name: Any, person_id: Any) -> User:
-    return User(username=str(username), role=str(role), scope=tuple(str(c) for c in (scope or ())),
-                display_name=None if display_name is None else str(display_name),
-                person_id=None if person_id is None else str(person_id))
-
-
-def create_user(store: Store, username: str, password: str, role: str, scope: Iterable[str] = (), *,
-                display_name: str | None = None, person_id: str | None = None,
-                by: User | str | None = None) -> User:
-    """Create a user with an argon2id password hash.
-
-    Parameters
-    ----------
-    store : Store
-        A store opened for writing.
-    username : str
-        3–32 characters: ASCII letters, digits, ``_ . -`` or Chinese characters;
-        unique regardless of letter case. Surrounding spaces are removed.
-    password : str
-        At least 8 characters, not all digits.
-    role : str
-        A code of :data:`grid.model.USER_ROLES`.
-    scope : iterable of str
-        Codes present in ``admin_units.code`` or ``cells.cell_id``; stored
-        sorted and without duplicates. An admin's empty scope means
-        everything; anyone else's, nothing.
-    display_name : str, optional
-        The name shown in the app.
-    person_id : str, optional
-        Must exist in ``people.person_id``.
-    by : User or str, optional
-        Who does this, for the audit log (a user, or a label such as ``"cli"``).
-
-    Returns
-    -------
-    User
-
-    Raises
-    ------
-    ValidationError
-        Once, listing every problem found.
-    """
-    username = username.strip()
-    codes = sorted({str(c).strip() for c in scope})
-    display = display_name.strip() if display_name and display_name.strip() else None
-    problems = _username_problems(username) + _password_problems(password)
-    if role not in model.USER_ROLES:
-        problems.append(Problem("users", None, "role", str(role), "未知的角色（可选：" + "、".join(model.USER_ROLES) + "）",
-                                "unknown role (one of: " + ", ".join(model.USER_ROLES) + ")"))
-    if codes:
-        known = set(store.query(
-            "SELECT code FROM admin_units WHERE code IN (SELECT unnest(?::TEXT[]))"
-            " UNION SELECT cell_id FROM cells WHERE cell_id IN (SELECT unnest(?::TEXT[]))", [codes, codes]
-        ).iloc[:, 0].astype(str))
-        for code in codes:
-            if code not in known:
-                problems.append(Problem("users", None, "scope", code, "行政区划或网格编号不存在",
-                                        "no admin unit or cell has this code"))
-        if role == "warden":  # a warden sees full details: only ever of their own cells
-            cells = set(store.query("SELECT cell_id FROM cells WHERE cell_id IN (SELECT unnest(?::TEXT[]))", [codes])
-                        .iloc[:, 0].astype(str))
-            for code in codes:
-                if code in known and code not in cells:
-                    problems.append(Problem("users", None, "scope", code, "网格员的范围只能是网格编号",
-                                            "a warden's scope may only name cells"))
-    if person_id is not None and not store.scalar("SELECT count(*) FROM people WHERE person_id = ?", [person_id]):
-        problems.append(Problem("users", None, "person_id", str(person_id), "人员不存在", "no such person"))
-    if not problems and store.scalar("SELECT count(*) FROM users WHERE lower(username) = lower(?)", [username]):
-        problems.append(Problem("users", None, "username", username, "用户名已存在", "this username is taken"))
-    if problems:
-        raise ValidationError(problems)
-    pw_hash = HASHER.hash(password)
-    user = User(username, role, tuple(codes), display, person_id)
-    with store.transaction() as cur:
-        # Checked again under the write lock: another writer may have taken the name.
-        if cur.execute("SELECT count(*) FROM users WHERE lower(username) = lower(?)", [username]).fetchone() != (0,):
-            raise ValidationError([Problem("users", None, "username", username, "用户名已存在",
-                                           "this username is taken")])
-        cur.execute(
-            "INSERT INTO users (user_id, username, role, scope, password_hash, person_id, display_name,"
-            " failed_logins) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-            [uuid.uuid4().hex, username, role, codes, pw_hash, person_id, display],
-        )
-        audit(cur, by, "user_admin", object=f"create_user {username}", scope=list(codes))
-    return user
-
-
-def _require_user(cur: duckdb.DuckDBPyConnection, username: str) -> None:
-    if cur.execute("SELECT count(*) FROM users WHERE username = ?", [username]).fetchone() == (0,):
-        raise UnknownUserError(username)
-
-
-def set_password(store: Store, username: str, password: str, *, by: User | str | None = None) -> None:
-    """Set a user's password; this also clears failed sign-ins and any lock.
-
-    Raises
-    ------
-    ValidationError
-        If the password is too weak.
-    UnknownUserError
-        If there is no such user.
-    """
-    problems = _password_problems(password)
-    if problems:
-        raise ValidationError(problems)
-    pw_hash = HASHER.hash(password)
-    with store.transaction() as cur:
-        _require_user(cur, username)
-        cur.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE username = ?",
-                    [pw_hash, username])
-        audit(cur, by, "user_admin", object=f"set_password {username}")
-
-
-def _set_disabled(store: Store, username: str, disabled: bool, by: User | str | None) -> None:
-    with store.transaction() as cur:
-        _require_user(cur, username)
-        cur.execute("UPDATE users SET disabled = ? WHERE username = ?", [disabled, username])
-        audit(cur, by, "user_admin", object=f"{'disable' if disabled else 'enable'}_user {username}")
-
-
-def disable_user(store: Store, username: str, *, by: User | str | None = None) -> None:
-    """Disable a user: every later sign-in is refused. The row is kept.
-
-    Raises
-    ------
-    UnknownUserError
-        If there is no such user.
-    """
-    _set_disabled(store, username, True, by)
-
-
-def enable_user(store: Store, username: str, *, by: User | str | None = None) -> None:
-    """Enable a disabled user again.
-
-    Raises
-    ------
-    UnknownUserError
-        If there is no such user.
-    """
-    _set_disabled(store, username, False, by)
-
-
-def get_user(store: Store, username: str) -> User | None:
-    """The enabled user of this name, or ``None`` (unknown or disabled).
-
-    For a page to re-check its signed-in user on every run: a user disabled
-    meanwhile gets ``None``.
-    """
-    frame = store.query(
-        "SELECT username, role, scope, display_name, person_id FROM users WHERE username = ? AND NOT disabled",
-        [username],
-    )
-    if frame.empty:
-        return None
-    r = frame.iloc[0]
-    return _user_from_row(r["username"], r["role"], list(r["scope"]), _none(r["display_name"]),
-                          _none(r["person_id"]))
-
-
-def _none(value: Any) -> Any:
-    return None if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)) else value
-
-
-def list_users(store: Store, *, now: datetime | None = None) -> pd.DataFrame:
-    """Every user, without password hashes, sorted by username.
-
-    Columns: ``username, display_name, role, role_zh, scope`` (a list),
-    ``person_id, disabled, locked`` (locked at ``now``), ``locked_until,
-    failed_logins, last_login, created_at``.
-    """
-    frame = store.query(
-        "SELECT username, display_name, role, scope, person_id, disabled, locked_until,"
-        " coalesce(failed_logins, 0) AS failed_logins, last_login, created_at"
-        " FROM users ORDER BY username"
-    )
-    at = _now(now)
-    frame.insert(3, "role_zh", [model.USER_ROLES[r].zh if r in model.USER_ROLES else r for r in frame["role"]])
-    frame["scope"] = [[str(c) for c in s] for s in frame["scope"]]
-    locked = [pd.notna(t) and pd.Timestamp(t) > pd.Timestamp(at) for t in frame["locked_until"]]
-    frame.insert(7, "locked", pd.Series(locked, index=frame.index, dtype=bool))
-    return frame
-
-
-# --------------------------------------------------------------------------- sign-in
-_dummy: tuple[PasswordHasher, str] | None = None
-
-
-def _dummy_verify(password: str) -> None:
-    """Spend the time of a real check, so timing does not tell whether a user exists."""
-    global _dummy
-    if _dummy is None or _dummy[0] is not HASHER:
-        _dummy = (HASHER, HASHER.hash("warmgrid-dummy-password"))
-    try:
-        HASHER.verify(_dummy[1], password)
-    except (VerificationError, InvalidHashError):
-        pass
-
-
-def _verify(pw_hash: str | None, password: str) -> bool:
-    if not pw_hash:
-        _dummy_verify(password)
-        return False
-    try:
-        return bool(HASHER.verify(pw_hash, password))
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-_USER_ROW_SQL = (
-    "SELECT username, role, scope, display_name, person_id, password_hash, disabled,"
-    " coalesce(failed_logins, 0), locked_until FROM users WHERE username = ?"
-)
-
-
-def authenticate(store: Store, username: str, password: str, *, now: datetime | None = None) -> User:
-    """Check a username and password; return the user.
-
-    After :data:`MAX_FAILED_LOGINS` consecutive failures an account is locked
-    for :data:`LOCKOUT`; while locked it refuses even the right password.
-    Attempts on a locked account neither count nor extend the lock; when the
-    lock has passed, the count starts again from zero. A success resets the
-    count, records ``last_login`` and rehashes the password when argon2's
-    parameters have changed. Every attempt writes exactly one audit row:
-    ``login``, or ``login_failed`` with the reason in ``object``
-    (``unknown_user``, ``wrong_password``, ``locked_now`` — this failure locked
-    the account —, ``locked``, ``disabled``).
-
-    Parameters
-    ----------
-    store : Store
-        A store opened for writing (the attempt is recorded).
-    username, password : str
-        As typed; surrounding spaces are removed from the username only.
-    now : datetime, optional
-        The time of the attempt (default: now, local time).
-
-    Returns
-    -------
-    User
-
-    Raises
-    ------
-    AuthError
-        With the same message whatever the reason.
-    """
-    at = _now(now)
-    name = str(username).strip()[:64]
-    row = store.cursor().execute(_USER_ROW_SQL, [name]).fetchone()
-    if row is None:
-        _dummy_verify(password)
-        _fail(store, name, None, "unknown_user")
-    user = _user_from_row(row[0], row[1], row[2], row[3], row[4])
-    pw_hash, disabled, locked_until = row[5], bool(row[6]), row[8]
-    if disabled:
-        _dummy_verify(password)
-        _fail(store, name, user, "disabled")
-    if locked_until is not None and locked_until > at:
-        _dummy_verify(password)
-        _fail(store, name, user, "locked")
-    if not _verify(pw_hash, password):
-        _fail(store, name, user, "wrong_password", count=True, at=at)
-    new_hash = HASHER.hash(password) if HASHER.check_needs_rehash(pw_hash) else None
-    with store.transaction(data=False) as cur:
-        # Re-read under the write lock: the account may have been locked or
-        # disabled, or its password changed, since the check above.
-        now_row = cur.execute(_USER_ROW_SQL, [name]).fetchone()
-        if now_row is None or now_row[5] != pw_hash or bool(now_row[6]) or (
-                now_row[8] is not None and now_row[8] > at):
-            audit(cur, user, "login_failed", object="changed_during_login")
-            raise_after = True
-        else:
-            raise_after = False
-            cur.execute(
-                "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = ?,"
-                " password_hash = coalesce(?, password_hash) WHERE username = ?",
-                [at, new_hash, name],
-            )
-            audit(cur, user, "login")
-    if raise_after:
-        raise AuthError()
-    return user
-
-
-def _fail(store: Store, name: str, user: User | None, reason: str, *, count: bool = False,
-          at: datetime | None = None) -> NoReturn:
-    """Record a failed attempt (and count it, for a wrong password); raise :class:`AuthError`."""
-    with store.transaction(data=False) as cur:
-        if count and at is not None:
-            row = cur.execute("SELECT coalesce(failed_logins, 0), locked_until FROM users WHERE username = ?",
-                              [name]).fetchone()
-            if row is not None:
-                failures, locked_until = int(row[0]), row[1]
-                if locked_until is not None and locked_until > at:
-                    reason = "locked"  # locked meanwhile by a concurrent attempt: neither count nor extend
-                else:
-                    if locked_until is not None:
-                        failures = 0  # the lock has passed: start again
-                    failures += 1
-                    lock = at + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
-                    cur.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?",
-                                [failures, lock, name])
-                    if lock is not None:
-                        reason = "locked_now"
-        audit(cur, user if user is not None else name, "login_failed", object=reason)
-    raise AuthError()
+#: role -> action -> what the role may take it on: :data:`ANY`, :data:`IN_SCOPE`, or a
+#: set of resource names. An action missing from a role's row is refused.
+GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
+    "admin": {**{name: (IN_SCOPE if a.resource == "cells" else ANY) for name, a in ACTIONS.items()},
+              "view_page": frozenset({"overview", "campaigns", "leader", "data", "audit"})},
+    "leader": {
+        "view_page": _DISTRICT_PAGES,
+        "view_counts": IN_SCOPE,
+        "download": frozenset({"coverage_by_community", "assistance", "bulletin"}),
+    },
+    "committee": {
+        "view_page": frozenset({"overview", "campaigns", "leader"}),
+        "view_counts": IN_SCOPE,
+        "view_households": IN_SCOPE,
+        "manage_campaigns": IN_SCOPE,
+        "plan_visits": IN_SCOPE,
+        "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin"}),
+    },
+    "warden": {
+        "view_page": frozenset({"my_cells"}),
+        "view_counts": IN_SCOPE,
+        "view_households": IN_SCOPE,
+        "view_personal": IN_SCOPE,
+        "view_household": IN_SCOPE,
+        "log_visit": IN_SCOPE,
+        "update_need": IN_SCOPE,
+    },
+    "inspector": {
+        "view_page": frozenset({"audit", "overview", "leader"}),
+        "view_counts": IN_SCOPE,
+        "read_audit": ANY,
+        "download": frozenset({"coverage_by_community", "assistance", "audit_log"}),
+    },
+}
 
 
 # --------------------------------------------------------------------------- scope
+@dataclass(frozen=True)
+class Scope:
+    """The cells an actor may see: a set of cell ids, or everything.
+
+    ``codes`` are the admin-unit codes and cell ids the scope was made from
+    (what the audit log records).
+
+    Examples
+    --------
+    >>> s = Scope.of_cells({"c2", "c1"})
+    >>> "c1" in s, "c3" in s, None in s, s.key
+    (True, False, False, 'c1,c2')
+    >>> "anything" in Scope.everything(), None in Scope.everything(), Scope.everything().key
+    (True, True, '*')
+    >>> Scope.everything().covers(s), s.covers(Scope.everything()), s.covers(Scope.of_cells({"c1"}))
+    (True, False, True)
+    """
+
+    cells: frozenset[str] | None
+    codes: tuple[str, ...] = ()
+
+    @classmethod
+    def everything(cls, codes: Iterable[str] = ()) -> Scope:
+        """The whole database (an admin's empty scope; the command line)."""
+        return cls(None, tuple(codes))
+
+    @classmethod
+    def of_cells(cls, cells: Iterable[str], codes: Iterable[str] = ()) -> Scope:
+        """Exactly these cells."""
+        return cls(frozenset(str(c) for c in cells), tuple(codes))
+
+    @property
+    def is_everything(self) -> bool:
+        """Whether this is the explicit "everything"."""
+        return self.cells is None
+
+    @property
+    def key(self) -> str:
+        """A stable key for caches of scoped results."""
+        return "*" if self.cells is None else ",".join(sorted(self.cells))
+
+    def __contains__(self, cell_id: object) -> bool:
+        if self.cells is None:
+            return True
+        return isinstance(cell_id, str) and cell_id in self.cells
+
+    def __bool__(self) -> bool:
+        return self.cells is None or bool(self.cells)
+
+    def covers(self, other: Scope) -> bool:
+        """Whether every cell of ``other`` is in this scope."""
+        if self.cells is None:
+            return True
+        return other.cells is not None and other.cells <= self.cells
+
+    def cell_list(self, all_cells: Iterable[str] = ()) -> list[str]:
+        """The sorted cell ids (for everything: ``all_cells``, sorted)."""
+        return sorted(self.cells if self.cells is not None else {str(c) for c in all_cells})
+
+    def restrict(self, frame: pd.DataFrame, column: str = "cell_id") -> pd.DataFrame:
+        """The rows of ``frame`` whose ``column`` is in the scope (a copy).
+
+        Rows with no cell (a household outside every cell) are kept only by
+        everything.
+        """
+        if self.cells is None:
+            return frame.copy()
+        return frame.loc[frame[column].astype(object).isin(list(self.cells))].copy()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever acts: a name, a role and a resolved scope.
+
+    Parameters
+    ----------
+    name : str
+        The username (``cli:alice`` for the command line's operator).
+    role : str
+        A code of :data:`grid.model.USER_ROLES`.
+    scope : Scope
+        What the actor may see.
+    user : User, optional
+        The stored user, for a signed-in actor.
+    """
+
+    name: str
+    role: str
+    scope: Scope
+    user: User | None = field(default=None, compare=False)
+
+    @property
+    def person_id(self) -> str | None:
+        """The ``people`` row of the user (a warden's), if any."""
+        return None if self.user is None else self.user.person_id
+
+    @property
+    def display_name(self) -> str:
+        """The name to show for the actor."""
+        return (self.user.display_name if self.user is not None else None) or self.name
+
+    @property
+    def cache_key(self) -> str:
+        """A stable key for caches of what this actor may see: role and scope."""
+        return f"{self.role}|{self.scope.key}"
+
+    def audit_identity(self) -> tuple[str, str | None, list[str] | None]:
+        """``(name, role, scope codes)`` for the audit log."""
+        return self.name, self.role, list(self.scope.codes)
+
+
 _SCOPE_CELLS_SQL = """
 WITH RECURSIVE up(community_code, code, depth) AS (
     SELECT DISTINCT community_code, community_code, 0 FROM cells
@@ -539,352 +297,213 @@ WHERE c.cell_id IN (SELECT unnest($scope::TEXT[]))
 """
 
 
-def cells_in_scope(store: Store, user: User) -> frozenset[str]:
-    """The ids of the cells a user may see.
+def cells_in_scope(store: Store, codes: Collection[str]) -> frozenset[str]:
+    """The ids of the cells that admin-unit codes and cell ids name.
 
-    An admin with an empty scope sees every cell. Otherwise, the cells whose
-    ``cell_id`` is in the scope, or whose community, or an ancestor of it
-    (street, district, following ``admin_units.parent_code``), is in the
-    scope. Anyone else with an empty scope sees nothing (deny by default).
+    The cells whose ``cell_id`` is among ``codes``, or whose community, or an
+    ancestor of it (street, district, following ``admin_units.parent_code``),
+    is. No codes name no cell.
 
     Parameters
     ----------
     store : Store
-    user : User
+    codes : collection of str
 
     Returns
     -------
     frozenset of str
     """
-    if not user.scope:
-        if user.role == "admin":
-            return frozenset(store.query("SELECT cell_id FROM cells")["cell_id"].astype(str))
+    if not codes:
         return frozenset()
-    frame = store.query(_SCOPE_CELLS_SQL, {"scope": list(user.scope)})
+    frame = store.query(_SCOPE_CELLS_SQL, {"scope": sorted(str(c) for c in codes)})
     return frozenset(frame["cell_id"].astype(str))
 
 
-def scope_key(user: User) -> str:
-    """A stable key for caches of scoped results: the role and the sorted scope.
+def actor_for(store: Store, user: User) -> Actor:
+    """The actor of a signed-in user, its scope resolved to cells.
 
-    Examples
-    --------
-    >>> scope_key(User("a", "admin"))
-    'admin|'
-    >>> scope_key(User("w", "warden", ("2", "1", "2")))
-    'warden|1,2'
+    An admin with an empty scope gets :meth:`Scope.everything`; anyone else
+    the cells its codes name (none for an empty scope: deny by default).
     """
-    return f"{user.role}|{','.join(sorted(set(user.scope)))}"
+    if user.role == "admin" and not user.scope:
+        scope = Scope.everything()
+    else:
+        scope = Scope.of_cells(cells_in_scope(store, user.scope), codes=user.scope)
+    return Actor(user.username, user.role, scope, user)
 
 
-def scope_sql(cells: Collection[str], column: str = "cell_id") -> tuple[str, list[Any]]:
-    """A SQL condition and its bound parameter restricting ``column`` to ``cells``.
+def operator(name: str | None = None) -> Actor:
+    """The command line's actor: the operating-system user, as an administrator.
+
+    Whoever can run ``python -m grid`` on the database file (or reach a running
+    app's command channel, which only the app's own operating-system user can)
+    already holds all of its data; the audit log records who it was, e.g.
+    ``cli:alice``.
+    """
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except Exception:  # no login name in some containers
+            name = "unknown"
+    label = name if name.startswith("cli:") else f"cli:{name}"
+    return Actor(label, "admin", Scope.everything())
+
+
+def _resource_text(resource: object) -> str:
+    if isinstance(resource, Scope):
+        return "所选范围" if not resource.is_everything else "全部"
+    return "" if resource is None else str(resource)
+
+
+def allowed(actor: Actor, action: str, resource: object = None) -> bool:
+    """Whether ``actor`` may take ``action`` on ``resource``.
+
+    Parameters
+    ----------
+    actor : Actor
+    action : str
+        A key of :data:`ACTIONS`.
+    resource : str, Scope or None
+        A page, table or download name; for actions on cells, a cell id or a
+        :class:`Scope` (which must lie inside the actor's), or ``None``: the
+        action somewhere in the actor's scope (a non-empty one).
+
+    Raises
+    ------
+    ValueError
+        For an unknown action.
+    """
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise ValueError(f"unknown action {action!r}; one of {sorted(ACTIONS)}")
+    grant = GRANTS.get(actor.role, {}).get(action)
+    if grant is None:
+        return False
+    if spec.resource == "cells":
+        if resource is None:
+            return bool(actor.scope)
+        if isinstance(resource, Scope):
+            return actor.scope.covers(resource)
+        return resource in actor.scope
+    if grant == ANY:
+        return True
+    return isinstance(grant, frozenset) and resource in grant
+
+
+def ensure(actor: Actor, action: str, resource: object = None, *, log: Store | None = None) -> None:
+    """Raise :class:`~grid.errors.AccessDenied` unless :func:`allowed`.
+
+    With ``log``, a refusal writes a ``denied`` row to the audit log.
+    """
+    if allowed(actor, action, resource):
+        return
+    spec = ACTIONS[action]
+    what = _resource_text(resource)
+    if log is not None and not log.read_only:
+        audit.record(log, actor, "denied", object=f"{action}:{what}"[:200])
+    raise AccessDenied(action, resource,
+                       f"您的角色无权{spec.zh}" + (f"（{what}）" if what else "") + "。",
+                       f"your role may not {spec.en}" + (f" ({what})" if what else "") + ".")
+
+
+def pages_for(actor: Actor) -> list[str]:
+    """The pages the actor may view, in menu order (:data:`PAGES`' order)."""
+    return [p for p in PAGES if allowed(actor, "view_page", p)]
+
+
+# --------------------------------------------------------------------------- data in scope
+def scope_sql(scope: Scope, column: str = "cell_id") -> tuple[str, list[Any]]:
+    """A SQL condition and its bound parameters restricting ``column`` to ``scope``.
 
     ``column`` must be a column name written by the caller, never user input.
 
     Examples
     --------
-    >>> scope_sql({"b", "a"}, "h.cell_id")
+    >>> scope_sql(Scope.of_cells({"b", "a"}), "h.cell_id")
     ('h.cell_id IN (SELECT unnest(?::TEXT[]))', [['a', 'b']])
+    >>> scope_sql(Scope.everything())
+    ('TRUE', [])
     """
+    import re
+
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", column):
         raise ValueError(f"not a column name: {column!r}")
-    return f"{column} IN (SELECT unnest(?::TEXT[]))", [sorted(cells)]
+    if scope.is_everything:
+        return "TRUE", []
+    return f"{column} IN (SELECT unnest(?::TEXT[]))", [scope.cell_list()]
 
 
-def filter_households(frame: pd.DataFrame, cells: Collection[str], *, column: str | None = None) -> pd.DataFrame:
-    """The rows of ``frame`` whose cell is in ``cells`` (a copy).
+_CELL_COLUMNS: tuple[str, ...] = ("cell_id", "网格编号", "所属网格")
 
-    Works on any frame with a cell id column (households, cells, per-cell
-    tables). Rows with no cell (a household outside every cell) are dropped.
 
-    Parameters
-    ----------
-    frame : DataFrame
-    cells : collection of str
-        From :func:`cells_in_scope`.
-    column : str, optional
-        The cell id column; default ``cell_id``, else ``网格编号``.
+def _cell_column(frame: pd.DataFrame) -> str | None:
+    return next((c for c in _CELL_COLUMNS if c in frame.columns), None)
+
+
+def filter_households(frame: pd.DataFrame, scope: Scope, *, column: str | None = None) -> pd.DataFrame:
+    """The rows of ``frame`` whose cell is in ``scope`` (a copy).
+
+    Works on any frame with a cell id column (``cell_id``, ``网格编号`` or
+    ``所属网格``). Rows with no cell are kept only by everything.
 
     Examples
     --------
     >>> f = pd.DataFrame({"hh_id": ["h1", "h2", "h3"], "cell_id": ["c1", "c2", None]})
-    >>> filter_households(f, {"c1"})["hh_id"].tolist()
+    >>> filter_households(f, Scope.of_cells({"c1"}))["hh_id"].tolist()
     ['h1']
     """
-    col = column or _find(frame, _CELL_COLUMNS)
+    col = column or _cell_column(frame)
     if col is None:
         raise KeyError("the frame has no cell id column (cell_id or 网格编号)")
-    keep = frame[col].astype(object).isin(list(cells))
-    return frame.loc[keep].copy()
+    return scope.restrict(frame, col)
 
 
-def _find(frame: pd.DataFrame, names: Sequence[str]) -> str | None:
-    return next((n for n in names if n in frame.columns), None)
+def mask_households(frame: pd.DataFrame, actor: Actor) -> pd.DataFrame:
+    """A copy of a household frame for ``actor``: only rows it may see, personal data masked
+    where it may not see it unmasked.
 
-
-# --------------------------------------------------------------------------- masking
-def households_visible(user: User) -> bool:
-    """Whether a user may see household rows at all (leaders see only counts).
-
-    Examples
-    --------
-    >>> households_visible(User("l", "leader")), households_visible(User("i", "inspector"))
-    (False, True)
-    """
-    return user.role != "leader"
-
-
-def needs_unmasked(user: User, cell_id: str | None, own_cells: Collection[str]) -> bool:
-    """Whether a household's personal data is shown unmasked to a user.
-
-    True only for an admin, and for a warden on a household in one of their
-    own cells (``own_cells``: the warden's :func:`cells_in_scope`).
-
-    Examples
-    --------
-    >>> needs_unmasked(User("w", "warden", ("c1",)), "c1", {"c1"})
-    True
-    >>> needs_unmasked(User("c", "committee", ("s",)), "c1", {"c1"})
-    False
-    """
-    if user.role == "admin":
-        return True
-    return user.role == "warden" and cell_id is not None and cell_id in own_cells
-
-
-def _stars(n: int) -> str:
-    return "*" * max(n, 0)
-
-
-def mask_name(name: str | None) -> str | None:
-    """Mask a name: keep the surname (a compound one whole), star the rest.
-
-    Empty and missing names are returned as they are.
-
-    Examples
-    --------
-    >>> [mask_name(n) for n in ["张", "张三", "张三丰", "张三丰四", "欧阳娜娜", "欧阳娜", "司马"]]
-    ['*', '张*', '张**', '张***', '欧阳**', '欧阳*', '司*']
-    >>> mask_name(""), mask_name(None)
-    ('', None)
-    """
-    if not name:
-        return name
-    text = name.strip()
-    if len(text) <= 1:
-        return _stars(len(text)) or name
-    keep = 2 if len(text) > 2 and text[:2] in COMPOUND_SURNAMES else 1
-    return text[:keep] + _stars(len(text) - keep)
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """Mask a phone number.
-
-    A mobile (11 digits) keeps the first 3 and last 4; a landline written with
-    its area code (``0592-1234567``) keeps the area code and the last 4; any
-    other keeps the first 3 and last 2 characters (all starred when 5 or fewer).
-
-    Examples
-    --------
-    >>> mask_phone("13800138000"), mask_phone("0592-1234567"), mask_phone("010 87654321")
-    ('138****8000', '0592-***4567', '010 ****4321')
-    >>> mask_phone("12345678"), mask_phone("12345"), mask_phone(None)
-    ('123***78', '*****', None)
-    """
-    if not phone:
-        return phone
-    text = phone.strip()
-    m = _LANDLINE_RE.fullmatch(text)
-    if m:
-        local = m.group(3)
-        return m.group(1) + m.group(2) + _stars(len(local) - 4) + local[-4:]
-    if len(text) == 11 and text.isdigit():
-        return text[:3] + "****" + text[-4:]
-    if len(text) <= 5:
-        return _stars(len(text))
-    return text[:3] + _stars(len(text) - 5) + text[-2:]
-
-
-def mask_id(id_number: str | None) -> str | None:
-    """Mask a resident ID number: the first 6 (region) and last 4 characters stay.
-
-    18 characters give 8 stars, 15 give 5; anything else is starred whole.
-
-    Examples
-    --------
-    >>> mask_id("11010519491231002X")
-    '110105********002X'
-    >>> mask_id("110105491231002")
-    '110105*****1002'
-    >>> mask_id("AB12"), mask_id(None)
-    ('****', None)
-    """
-    if not id_number:
-        return id_number
-    text = id_number.strip()
-    if len(text) in (15, 18):
-        return text[:6] + _stars(len(text) - 10) + text[-4:]
-    return _stars(len(text))
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a phone number read as a number
-    return str(value)
-
-
-def mask_households(frame: pd.DataFrame, user: User, own_cells: Collection[str]) -> pd.DataFrame:
-    """A copy of a household frame with personal data masked for ``user``.
-
-    Names (``head_name``, ``户主姓名``, ``姓名``), phones (``phone``,
-    ``联系电话``, ``电话``, ``手机号``) and ID numbers (``id_number``,
-    ``身份证号``, ``身份证号码``) are masked on every row that
-    :func:`needs_unmasked` does not release. A warden's rows are released by
-    the frame's ``cell_id`` (or ``网格编号``) column; without one, every row is
-    masked. A leader gets no rows at all (the columns are kept).
-
-    Parameters
-    ----------
-    frame : DataFrame
-    user : User
-    own_cells : collection of str
-        The user's :func:`cells_in_scope`.
+    An actor without ``view_households`` gets no rows (the columns are
+    kept). Otherwise rows outside its scope are dropped (a frame without a
+    cell column is kept whole), and names, phones and ID numbers are masked
+    (:func:`grid.masking.mask_rows`) on every row whose cell it may not
+    ``view_personal``.
 
     Examples
     --------
     >>> f = pd.DataFrame({"cell_id": ["c1", "c2"], "head_name": ["张三", "李四"]})
-    >>> mask_households(f, User("w", "warden", ("c1",)), {"c1"})["head_name"].tolist()
-    ['张三', '李*']
-    >>> len(mask_households(f, User("l", "leader", ("d",)), {"c1", "c2"}))
+    >>> mask_households(f, Actor("w", "warden", Scope.of_cells({"c1", "c2"})))["head_name"].tolist()
+    ['张三', '李四']
+    >>> mask_households(f, Actor("c", "committee", Scope.of_cells({"c1"})))["head_name"].tolist()
+    ['张*']
+    >>> len(mask_households(f, Actor("l", "leader", Scope.everything())))
     0
     """
-    if not households_visible(user):
+    if not allowed(actor, "view_households"):
         return frame.iloc[0:0].copy()
-    out = frame.copy()
-    if user.role == "admin":
-        return out
-    cell_col = _find(out, _CELL_COLUMNS)
-    if cell_col is not None and user.role == "warden":
-        cells = out[cell_col].astype(object)
-        hide = pd.Series([not needs_unmasked(user, None if pd.isna(c) else str(c), own_cells) for c in cells],
+    col = _cell_column(frame)
+    out = frame if col is None else actor.scope.restrict(frame, col)
+    if col is None:
+        hide = pd.Series(not allowed(actor, "view_personal", Scope.everything()), index=out.index, dtype=bool)
+    else:
+        cells = out[col].astype(object)
+        hide = pd.Series([not allowed(actor, "view_personal", None if pd.isna(c) else str(c)) for c in cells],
                          index=out.index, dtype=bool)
-    else:
-        hide = pd.Series(True, index=out.index, dtype=bool)
-    if not hide.any():
-        return out
-    for names, fn in ((NAME_COLUMNS, mask_name), (PHONE_COLUMNS, mask_phone), (ID_COLUMNS, mask_id)):
-        for col in names:
-            if col not in out.columns:
-                continue
-            values = out[col].astype(object)
-            masked = [fn(_as_text(v)) if h and v is not None and not pd.isna(v) else v
-                      for v, h in zip(values, hide, strict=True)]
-            out[col] = pd.Series(masked, index=out.index, dtype=object)
-    return out
+    return masking.mask_rows(out, hide)
 
 
-# --------------------------------------------------------------------------- audit
-def audit(store_or_cursor: Store | duckdb.DuckDBPyConnection, user: User | str | None, action: str,
-          object: str | None = None, scope: Iterable[str] | None = None, row_count: int | None = None) -> int:
-    """Append one row to ``audit_log``; return its ``log_id``.
+def grants_table(actions: Mapping[str, Action] | None = None) -> pd.DataFrame:
+    """The policy as a table: one row per role and action, with what is granted.
 
-    Parameters
-    ----------
-    store_or_cursor : Store or DuckDBPyConnection
-        A store (the row is written in a transaction, joining one already
-        open in this thread), or the cursor of an open transaction.
-    user : User, str or None
-        Who acted: a user, a bare name (an unknown sign-in name, ``"cli"``),
-        or nobody.
-    action : str
-        One of :data:`AUDIT_ACTIONS`.
-    object : str, optional
-        What was acted on (a table, a household id, a file name, a reason).
-    scope : iterable of str, optional
-        The codes concerned; default: the user's scope (``NULL`` without a user).
-    row_count : int, optional
-        How many rows were read or written.
-
-    Raises
-    ------
-    ValueError
-        For an action outside the vocabulary or a negative ``row_count``.
+    Examples
+    --------
+    >>> t = grants_table()
+    >>> t[(t.role == "warden") & (t.action == "view_page")]["granted"].item()
+    'my_cells'
     """
-    if action not in AUDIT_ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}; one of {AUDIT_ACTIONS}")
-    if row_count is not None and row_count < 0:
-        raise ValueError("row_count must not be negative")
-    username: str | None
-    role: str | None
-    codes: list[str] | None
-    if isinstance(user, User):
-        username, role = user.username, user.role
-        codes = list(user.scope) if scope is None else [str(c) for c in scope]
-    else:
-        username, role = user, None
-        codes = None if scope is None else [str(c) for c in scope]
-    params = [username, role, action, object, codes, row_count]
-    sql = ("INSERT INTO audit_log (username, role, action, object, scope, row_count)"
-           " VALUES (?, ?, ?, ?, ?::TEXT[], ?) RETURNING log_id")
-    if isinstance(store_or_cursor, Store):
-        with store_or_cursor.transaction(data=False) as cur:  # bookkeeping: caches stay valid
-            row = cur.execute(sql, params).fetchone()
-    else:
-        row = store_or_cursor.execute(sql, params).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def audit_log(store: Store, *, username: str | None = None, action: str | Iterable[str] | None = None,
-              since: datetime | date | None = None, until: datetime | date | None = None,
-              limit: int | None = 1000) -> pd.DataFrame:
-    """Rows of ``audit_log``, newest first, for the inspector's page.
-
-    Parameters
-    ----------
-    store : Store
-    username : str, optional
-        Only this user's rows.
-    action : str or iterable of str, optional
-        Only these actions.
-    since : datetime or date, optional
-        Rows logged at or after this time (a date: from its start).
-    until : datetime or date, optional
-        Rows logged before this time (a date: up to its end, inclusive).
-    limit : int or None
-        At most this many rows (``None``: all).
-
-    Returns
-    -------
-    DataFrame
-        ``log_id, logged_at, username, role, action, object, scope`` (a list
-        or ``None``), ``row_count``.
-    """
-    where: list[str] = []
-    params: list[Any] = []
-    if username is not None:
-        where.append("username = ?")
-        params.append(username)
-    if action is not None:
-        actions = [action] if isinstance(action, str) else list(action)
-        where.append("list_contains(?::TEXT[], action)")
-        params.append(actions)
-    if since is not None:
-        where.append("logged_at >= ?")
-        params.append(since if isinstance(since, datetime) else datetime.combine(since, datetime.min.time()))
-    if until is not None:
-        where.append("logged_at < ?")
-        params.append(until if isinstance(until, datetime)
-                      else datetime.combine(until + timedelta(days=1), datetime.min.time()))
-    sql = "SELECT log_id, logged_at, username, role, action, object, scope, row_count FROM audit_log"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY logged_at DESC, log_id DESC"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(max(int(limit), 0))
-    frame = store.query(sql, params)
-    frame["scope"] = [None if s is None or (not hasattr(s, "__len__") and pd.isna(s)) else [str(c) for c in s]
-                      for s in frame["scope"]]
-    return frame
+    rows = []
+    for role, grants in GRANTS.items():
+        for name in actions or ACTIONS:
+            g = grants.get(name)
+            text = "" if g is None else g if isinstance(g, str) else ",".join(sorted(g))
+            rows.append({"role": role, "action": name, "granted": text})
+    return pd.DataFrame(rows)

@@ -46,6 +46,7 @@ __all__ = [
     "MEASURE_COLUMNS",
     "load_assistance_inputs",
     "aid_for",
+    "for_cells",
     "measures",
     "lorenz",
     "gini",
@@ -221,6 +222,19 @@ def aid_for(aid: pd.DataFrame, households: pd.DataFrame) -> pd.DataFrame:
     ids = pa.array(households["hh_id"].dropna().astype(str).unique())
     mask = pc.fill_null(pc.is_in(pa.array(aid["hh_id"].astype(object), type=pa.string()), value_set=ids), False)
     return aid[np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)]
+
+
+def for_cells(households: pd.DataFrame, aid: pd.DataFrame, cells: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The households of ``cells`` and their aid records (what a leader's chosen area holds).
+
+    >>> hh = pd.DataFrame({"hh_id": ["a", "b"], "cell_id": ["c1", "c2"]})
+    >>> aid = pd.DataFrame({"hh_id": ["a", "b", "b"], "amount_yuan": [1.0, 2.0, 3.0]})
+    >>> h, a = for_cells(hh, aid, ["c2"])
+    >>> h["hh_id"].tolist(), a["amount_yuan"].tolist()
+    (['b'], [2.0, 3.0])
+    """
+    keep = households[households["cell_id"].isin(set(cells))]
+    return keep, aid_for(aid, keep)
 
 
 def measures(households: pd.DataFrame, aid: pd.DataFrame, by: str) -> pd.DataFrame:

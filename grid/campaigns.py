@@ -78,8 +78,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from grid.errors import WarmGridError
+from grid import audit as audit_log
+from grid import model
+from grid.access import Actor, Scope, cells_in_scope, ensure
+from grid.errors import Problem, ValidationError, WarmGridError
 from grid.store import Store
+from grid.validators import date_value, nonempty_text
 
 __all__ = [
     "REASONS",
@@ -90,6 +94,9 @@ __all__ = [
     "campaign_frames",
     "audit_campaign",
     "cli_audit",
+    "list_campaigns",
+    "plannable_areas",
+    "create_campaign",
 ]
 
 #: Reason codes of omissions and duplicates: code -> (Chinese, English).
@@ -131,7 +138,7 @@ class CampaignData:
     area : str or None
         The area the frames are restricted to (``None``: the campaign's unit).
     targets : DataFrame
-        ``hh_id, cell_id, community_code, street_code, address, categories``
+        ``hh_id, cell_id, community_code, street_code, address, categories, lon, lat``
         (``categories`` a list of codes), ordered by ``hh_id``.
     visits : DataFrame
         Campaign visits of the targets: ``visit_id, hh_id, visitor_id,
@@ -292,12 +299,13 @@ fallback AS (
 ),
 placed AS (
     SELECT e.hh_id, e.cell_id, coalesce(c.community_code, f.community_code) AS community_code,
-           e.address, e.categories
+           e.address, e.categories, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
     FROM eligible e
     LEFT JOIN cells c ON c.cell_id = e.cell_id
     LEFT JOIN fallback f ON f.hh_id = e.hh_id
 )
-SELECT p.hh_id, p.cell_id, p.community_code, cu.parent_code AS street_code, p.address, p.categories
+SELECT p.hh_id, p.cell_id, p.community_code, cu.parent_code AS street_code, p.address, p.categories,
+       p.lon, p.lat
 FROM placed p LEFT JOIN admin_units cu ON cu.code = p.community_code
 WHERE (p.cell_id = $unit OR p.community_code IN (SELECT code FROM unit_down))
   AND (p.cell_id = $area OR p.community_code IN (SELECT code FROM area_down))
@@ -305,7 +313,7 @@ ORDER BY p.hh_id
 """
 
 
-def campaign_frames(store: Store, campaign_id: str, area: str | None = None) -> CampaignData:
+def campaign_frames(store: Store, campaign_id: str, area: str | None = None, *, scope: Scope) -> CampaignData:
     """Read the target households, visits and assistance of a campaign.
 
     Parameters
@@ -315,6 +323,9 @@ def campaign_frames(store: Store, campaign_id: str, area: str | None = None) -> 
     area : str, optional
         Restrict to an area inside the campaign's unit: a 12-digit admin unit
         code (street or community) or a cell id.
+    scope : Scope
+        The caller's: only target households in its cells are read (those
+        outside every cell only by :meth:`~grid.access.Scope.everything`).
 
     Returns
     -------
@@ -346,6 +357,7 @@ def campaign_frames(store: Store, campaign_id: str, area: str | None = None) -> 
     targets = store.query(
         _TARGETS_SQL, {"cats": camp["target_categories"], "unit": unit, "area": area or unit}
     )
+    targets = scope.restrict(targets).reset_index(drop=True)
     targets["categories"] = [[str(c) for c in _as_list(v)] for v in targets["categories"]]
     ids = targets["hh_id"].tolist()
     start = pd.Timestamp(camp["starts_on"]).to_pydatetime()
@@ -635,7 +647,7 @@ def _records(frame: pd.DataFrame, names: dict[str, str], key: str) -> list[dict[
     return out
 
 
-def cli_audit(store: Store, campaign_id: str, area: str | None = None) -> dict[str, Any]:
+def cli_audit(store: Store, campaign_id: str, area: str | None = None, *, scope: Scope) -> dict[str, Any]:
     """The audit of a campaign as one JSON-ready document (``python -m grid audit --json``).
 
     Parameters
@@ -665,7 +677,7 @@ def cli_audit(store: Store, campaign_id: str, area: str | None = None) -> dict[s
     WarmGridError
         As :func:`campaign_frames`.
     """
-    data = campaign_frames(store, campaign_id, area)
+    data = campaign_frames(store, campaign_id, area, scope=scope)
     audit = audit_campaign(data.targets, data.visits, data.assistance)
     names = {str(k): str(v) for k, v in store.query("SELECT code, name FROM admin_units")
              .itertuples(index=False)}
@@ -688,3 +700,90 @@ def cli_audit(store: Store, campaign_id: str, area: str | None = None) -> dict[s
         "by_community": _records(audit.by_community, names, "community_code"),
     }
     return dict(_plain(doc))
+
+
+# --------------------------------------------------------------------------- managing campaigns
+def list_campaigns(store: Store) -> pd.DataFrame:
+    """Every campaign, newest first: ``campaign_id, name, unit_code, starts_on, ends_on``."""
+    return store.query("SELECT campaign_id, name, unit_code, starts_on, ends_on FROM campaigns"
+                       " ORDER BY starts_on DESC, campaign_id")
+
+
+def plannable_areas(store: Store, scope: Scope) -> pd.DataFrame:
+    """The streets and communities that hold cells of ``scope`` (for a campaign's unit or a plan's area).
+
+    Columns ``code, name, level, label`` (``label``: the name with its level in
+    Chinese), streets first.
+    """
+    cond = "TRUE" if scope.is_everything else "c.cell_id IN (SELECT unnest(?::TEXT[]))"
+    params = [] if scope.is_everything else [scope.cell_list()]
+    frame = store.query(
+        "SELECT DISTINCT a.code, a.name, a.level FROM admin_units a JOIN cells c"
+        " ON a.code = c.community_code OR a.code = (SELECT parent_code FROM admin_units WHERE code = c.community_code)"
+        f" WHERE {cond} ORDER BY a.level DESC, a.code", params)
+    frame["label"] = frame["name"] + "（" + frame["level"].map(model.label) + "）"
+    return frame
+
+
+def create_campaign(store: Store, actor: Actor, *, campaign_id: str, name: str, unit_code: str,
+                    starts_on: date | str, ends_on: date | str, targets: Iterable[str],
+                    budget_yuan: float | None = None) -> str:
+    """Create a campaign, with its audit row, in one transaction; return its id.
+
+    The actor must be allowed to ``manage_campaigns`` over every cell of the unit.
+
+    Raises
+    ------
+    ValidationError
+        Once, with every problem: an empty or over-long id or name, control
+        characters, an end before the start, no or unknown target categories,
+        a negative budget, an id that exists.
+    AccessDenied
+        When the unit is outside the actor's scope.
+    """
+    problems: list[Problem] = []
+
+    def text(field: str, value: str, max_len: int) -> str:
+        check = nonempty_text(value, max_len=max_len)
+        if not check.ok:
+            problems.append(check.problem("走访活动", None, field, value))
+            return ""
+        return str(check.value)
+
+    cid = text("campaign_id", campaign_id, 64)
+    title = text("name", name, 200)
+    start, end = date_value(starts_on), date_value(ends_on)
+    for field_name, check, raw in (("starts_on", start, starts_on), ("ends_on", end, ends_on)):
+        if not check.ok:
+            problems.append(check.problem("走访活动", None, field_name, raw))
+    if start.ok and end.ok and end.value < start.value:  # type: ignore[operator]
+        problems.append(Problem("走访活动", None, "ends_on", str(end.value), "结束日期早于开始日期",
+                                "the end is before the start"))
+    cats = [str(c) for c in targets]
+    if not cats:
+        problems.append(Problem("走访活动", None, "target_categories", "", "请选择至少一个对象类别",
+                                "choose at least one target category"))
+    for c in cats:
+        if c not in model.HARDSHIP:
+            problems.append(Problem("走访活动", None, "target_categories", c, "未知的困难类别",
+                                    "unknown hardship category"))
+    if budget_yuan is not None and not (budget_yuan >= 0):
+        problems.append(Problem("走访活动", None, "budget_yuan", str(budget_yuan), "预算不能为负",
+                                "the budget cannot be negative"))
+    unit = str(unit_code).strip()
+    unit_cells = cells_in_scope(store, [unit])
+    if not unit_cells:
+        problems.append(Problem("走访活动", None, "unit_code", unit, "没有这个单位（或其下没有网格）",
+                                "no such unit (or it holds no cell)"))
+    if problems:
+        raise ValidationError(problems)
+    ensure(actor, "manage_campaigns", Scope.of_cells(unit_cells), log=store)
+    with store.transaction() as cur:
+        if cur.execute("SELECT count(*) FROM campaigns WHERE campaign_id = ?", [cid]).fetchone() != (0,):
+            raise ValidationError([Problem("走访活动", None, "campaign_id", cid, "活动编号已存在",
+                                           "this campaign id exists")])
+        cur.execute("INSERT INTO campaigns (campaign_id, name, unit_code, starts_on, ends_on, target_categories,"
+                    " budget_yuan) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [cid, title, unit, start.value, end.value, cats, budget_yuan or None])
+        audit_log.record(cur, actor, "create", object=f"campaign:{cid}", row_count=1)
+    return cid

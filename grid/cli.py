@@ -190,9 +190,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from grid import access
     from grid.errors import ValidationError
     from grid.ingest import auto_mapping, import_file, problems_frame, read_source
     from grid.store import open_store
+
+    op = access.operator()
+    access.ensure(op, "import", args.kind)
 
     overrides = {}
     for item in args.map:
@@ -206,7 +210,7 @@ def _import(args: argparse.Namespace) -> int:
         for col in src.frame.columns:
             print(f"  {col} -> {mapping.get(col, '(忽略 ignored)')}", file=sys.stderr)
         try:
-            rep = import_file(store, args.kind, args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
+            rep = import_file(store, op, args.kind, args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
                               mapping=overrides, fix_swaps=args.fix_swaps, repair=args.repair, sheet=args.sheet,
                               progress=_progress, source=src)
         except ValidationError as exc:
@@ -222,11 +226,12 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from grid import access
     from grid.export import export_table
     from grid.store import open_store
 
-    with open_store(args.db, read_only=True) as store:
-        n = export_table(store, args.kind, args.out, crs=args.crs)
+    with open_store(args.db, create=False) as store:  # writable: the export writes its audit row
+        n = export_table(store, access.operator(), args.kind, args.out, crs=args.crs)
     print(f"已导出 {n} 行到 {args.out} · exported {n} rows to {args.out}", file=sys.stderr)
     return 0
 
@@ -250,36 +255,32 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    from grid import access
+    from grid import access, users
     from grid.store import open_store
 
+    op = access.operator()
+    access.ensure(op, "manage_users")
     if args.user_command == "list":
         with open_store(args.db, read_only=True) as store:
-            users = access.list_users(store)
+            listed = users.list_users(store)
         if args.json:
-            print(to_json(users.to_dict(orient="records")))
+            print(to_json(listed.to_dict(orient="records")))
         else:
-            print(users.to_string(index=False) if len(users) else "（没有用户 no users）")
+            print(listed.to_string(index=False) if len(listed) else "（没有用户 no users）")
         return 0
     password = _read_password(args.password_stdin) if args.user_command in ("add", "passwd") else ""
-    import getpass
-
-    try:
-        actor = f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers
-        actor = "cli"
     with open_store(args.db, create=False) as store:
         if args.user_command == "add":
-            user = access.create_user(store, args.name, password, args.role, args.scope,
-                                      display_name=args.display_name, person_id=args.person_id, by=actor)
+            user = users.create_user(store, args.name, password, args.role, args.scope,
+                                     display_name=args.display_name, person_id=args.person_id, by=op)
             role = model.USER_ROLES[user.role]
             print(f"已创建用户 {user.username}（{role.zh}）· created user {user.username} ({role.en})",
                   file=sys.stderr)
         elif args.user_command == "passwd":
-            access.set_password(store, args.name, password, by=actor)
+            users.set_password(store, args.name, password, by=op)
             print(f"已修改 {args.name} 的密码 · password of {args.name} changed", file=sys.stderr)
         else:
-            access.disable_user(store, args.name, by=actor)
+            users.disable_user(store, args.name, by=op)
             print(f"已停用用户 {args.name} · user {args.name} disabled", file=sys.stderr)
     return 0
 
@@ -304,22 +305,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _export(args)
         if args.command == "plan":
+            from grid import access
             from grid.planning import cli_plan
             from grid.store import open_store
 
-            with open_store(args.db, read_only=args.no_save, create=False) as wstore:
-                print(to_json(cli_plan(wstore, args.campaign, args.area, min_per=args.min_per,
+            with open_store(args.db, create=False) as wstore:
+                print(to_json(cli_plan(wstore, access.operator(), args.campaign, args.area, min_per=args.min_per,
                                        max_per=args.max_per, planning_date=args.date, save=not args.no_save)))
             return 0
         if args.command == "user":
             return _user(args)
+        from grid import access
         from grid.store import open_store
 
-        with open_store(args.db, read_only=True) as store:
+        op = access.operator()
+        # The bulletin writes its audit row; the other commands only read.
+        with open_store(args.db, read_only=args.command != "bulletin", create=False) as store:
             if args.command == "coverage":
                 from grid.coverage import coverage_report
 
-                doc = coverage_report(store, radius=args.radius, warden_target=args.warden_target,
+                doc = coverage_report(store, scope=op.scope, radius=args.radius, warden_target=args.warden_target,
                                       visit_days=args.visit_days, as_of=args.as_of)
                 print(to_json(doc))
             elif args.command == "assistance":
@@ -332,41 +337,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.command == "hotspots":
                 from grid.assistance import MEASURE_COLUMNS, load_assistance_inputs, measures
                 from grid.coverage import load_cells
-                from grid.hotspots import CLASSES, gi_star, weights
+                from grid.hotspots import CLASSES, cell_values, gi_star, weights
 
                 if args.measure not in MEASURE_COLUMNS:
                     raise WarmGridError(f"未知的指标：{args.measure}（可选：{', '.join(MEASURE_COLUMNS)}）",
                                         f"unknown measure: {args.measure} (one of: {', '.join(MEASURE_COLUMNS)})")
                 cells = load_cells(store, metric=True)
                 hh, aid = load_assistance_inputs(store)
-                per = measures(hh, aid, "cell").dropna(subset=["cell_id"]).set_index("cell_id")
-                # Cells with no household (or no vulnerable household for per_vulnerable) count as 0.
-                values = per[args.measure].reindex(cells["cell_id"]).astype(float).fillna(0.0)
+                values = cell_values(measures(hh, aid, "cell"), args.measure, cells["cell_id"])
+                cells = cells[cells["cell_id"].isin(set(values.index))]
                 res = gi_star(values, weights(cells), permutations=args.permutations, seed=args.seed, fdr=args.fdr)
                 counts = res["class"].value_counts()
                 print(to_json({"measure": args.measure, "seed": args.seed, "permutations": args.permutations,
                                "fdr": args.fdr, "classes": {c: int(counts.get(c, 0)) for c in CLASSES},
                                "cells": res.to_dict(orient="records")}))
             elif args.command == "bulletin":
-                from grid.reports import bulletin_data, bulletin_pdf, bulletin_xlsx
+                from grid.reports import bulletin_file
 
-                suffix = Path(args.out).suffix.lower()
-                if suffix not in (".xlsx", ".pdf"):
-                    raise WarmGridError(f"通报只能导出为 .xlsx 或 .pdf：{args.out}",
-                                        f"the bulletin is written as .xlsx or .pdf: {args.out}")
-                b = bulletin_data(store, args.unit, args.since, args.until, args.campaign)
-                missing: list[str] = []
-                if suffix == ".xlsx":
-                    bulletin_xlsx(b, args.out)
-                else:
-                    missing = bulletin_pdf(b, args.out)
+                missing = bulletin_file(store, op, args.unit, args.since, args.until, args.out, args.campaign)
                 if missing:
                     print(f"字体缺少这些字：{''.join(missing)} · the font lacks these characters", file=sys.stderr)
                 print(f"已生成 {args.out} · written {args.out}", file=sys.stderr)
             elif args.command == "audit":
                 from grid.campaigns import cli_audit
 
-                print(to_json(cli_audit(store, args.campaign, args.area)))
+                print(to_json(cli_audit(store, args.campaign, args.area, scope=op.scope)))
             elif args.command == "gaps":
                 from grid.coverage import load_households, load_stations, station_gaps
 

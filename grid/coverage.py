@@ -34,6 +34,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from grid import model
+from grid.access import Scope
 from grid.crs import WGS84
 from grid.errors import WarmGridError
 from grid.store import Store
@@ -455,6 +456,7 @@ def cell_measures(
 def coverage_report(
     store: Store,
     *,
+    scope: Scope,
     radius: float | None = None,
     warden_target: int = 400,
     visit_days: int = 90,
@@ -472,12 +474,18 @@ def coverage_report(
         A vulnerable household is overdue when not visited for this many days.
     as_of : date, optional
         The day to count from (default: today).
+    scope : Scope
+        The cells counted (:meth:`~grid.access.Scope.everything` for the whole database).
     """
     as_of = as_of or datetime.now()
     hh = load_households(store)
     st = load_stations(store)
     cells = load_cells(store, metric=True)
     patrols = load_patrol_areas(store, metric=True)
+    if not scope.is_everything:
+        hh = scope.restrict(hh).reset_index(drop=True)
+        cells = scope.restrict(cells).reset_index(drop=True)
+        patrols = patrols[patrols.intersects(cells.union_all())] if len(cells) and len(patrols) else patrols.iloc[0:0]
     gaps = station_gaps(hh, st, radius=radius)
     types = [t for t in model.STATION_TYPES if (st["type"] == t).any()]
     by_type = []
@@ -579,33 +587,35 @@ def overview(
     store: Store,
     station_type: str = "party_service",
     *,
+    scope: Scope,
     radius: float | None = None,
     warden_target: int = 400,
     visit_days: int = 90,
     as_of: datetime | date | None = None,
-    cells: frozenset[str] | None = None,
 ) -> Overview:
     """Compute the overview: KPIs, per-cell measures, gaps for one station type.
 
-    With ``cells`` (a caller's scope), only those cells and their households
-    are counted; every station still counts, since a station across a boundary
-    serves households on this side. An empty scope gives an empty overview.
-    Reads the store once (:func:`overview_inputs`), then :func:`overview_from`.
+    Only the cells of ``scope`` (the caller's, :class:`~grid.access.Scope`) and
+    their households are counted — every household for
+    :meth:`~grid.access.Scope.everything`, those outside every cell included;
+    every station still counts, since a station across a boundary serves
+    households on this side. An empty scope gives an empty overview. Reads the
+    store once (:func:`overview_inputs`), then :func:`overview_from`.
     """
     _check_type(station_type)
-    return overview_from(overview_inputs(store), station_type, radius=radius, warden_target=warden_target,
-                         visit_days=visit_days, as_of=as_of, cells=cells)
+    return overview_from(overview_inputs(store), station_type, scope=scope, radius=radius,
+                         warden_target=warden_target, visit_days=visit_days, as_of=as_of)
 
 
 def overview_from(
     inputs: OverviewInputs,
     station_type: str = "party_service",
     *,
+    scope: Scope,
     radius: float | None = None,
     warden_target: int = 400,
     visit_days: int = 90,
     as_of: datetime | date | None = None,
-    cells: frozenset[str] | None = None,
 ) -> Overview:
     """:func:`overview` from inputs already read (no I/O; the inputs are not changed)."""
     _check_type(station_type)
@@ -614,6 +624,7 @@ def overview_from(
     st = inputs.stations
     cells_m = inputs.cells_m
     patrols_m = inputs.patrols_m
+    cells = scope.cells
     if cells is not None:
         hh = hh[hh["cell_id"].isin(cells)].reset_index(drop=True)
         cells_m = cells_m[cells_m["cell_id"].isin(cells)].reset_index(drop=True)

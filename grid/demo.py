@@ -714,7 +714,7 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
 
 
 def _demo_accounts(store: Store, d: DemoDistrict) -> None:
-    from grid import access
+    from grid import users
 
     street = str(d.admin_units.loc[d.admin_units["level"] == "street", "code"].iloc[0])
     warden = d.cells["warden_id"].dropna().iloc[0]
@@ -724,7 +724,7 @@ def _demo_accounts(store: Store, d: DemoDistrict) -> None:
     names = {"admin": "管理员（演示）", "leader": "区领导（演示）", "committee": "街道党工委（演示）",
              "warden": "网格员（演示）", "inspector": "督查组（演示）"}
     for role, (username, password) in DEMO_ACCOUNTS.items():
-        access.create_user(store, username, password, role, scopes[role], display_name=names[role],
+        users.create_user(store, username, password, role, scopes[role], display_name=names[role],
                            person_id=str(warden) if role == "warden" else None, by="demo")
 
 

@@ -19,6 +19,10 @@ __all__ = [
     "SchemaTooNewError",
     "DatabaseLockedError",
     "ReadOnlyError",
+    "AccessError",
+    "AuthError",
+    "UnknownUserError",
+    "AccessDenied",
     "Problem",
     "ValidationError",
 ]
@@ -55,6 +59,45 @@ class DatabaseLockedError(StoreError):
 
 class ReadOnlyError(StoreError):
     """A write was asked of a store opened read-only."""
+
+
+class AccessError(WarmGridError):
+    """Base class of the errors of sign-in, users and the access policy."""
+
+
+class AuthError(AccessError):
+    """Sign-in refused. The message is the same whatever the reason.
+
+    It never tells whether the username exists, whether the account is
+    disabled or whether attempts from this address are being slowed down; the
+    reason is recorded in ``audit_log.object`` only.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "用户名或密码错误，或账户已停用；多次失败后需等待片刻再试。",
+            "Wrong username or password, or the account is disabled; after repeated failures, wait a while "
+            "before trying again.",
+        )
+
+
+class UnknownUserError(AccessError):
+    """An administrative operation named a user that does not exist."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"没有名为 {username} 的用户。", f"there is no user named {username}.")
+
+
+class AccessDenied(AccessError):
+    """The access policy refused an action (:func:`grid.access.ensure`).
+
+    ``action`` and ``resource`` say what was refused, for logs and tests.
+    """
+
+    def __init__(self, action: str, resource: object, zh: str, en: str) -> None:
+        self.action = action
+        self.resource = resource
+        super().__init__(zh, en)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,11 @@
 it), XLSX (ids and phone numbers as text), GeoJSON, GeoPackage and GeoParquet.
 
 Tables are written with the same Chinese headers the importer reads, so an
-export imports back to the same rows. Coordinates are WGS84 unless asked
+export imports back to the same rows. Text that a spreadsheet would run as a
+formula is neutralised in every .csv and .xlsx (:mod:`grid.sheetsafe`).
+
+:func:`export_table` and :func:`download` are what users reach: they ask the
+access policy first and write the audit row themselves. Coordinates are WGS84 unless asked
 otherwise (``crs="gcj02"`` for users who put points on Amap; ``bd09``; an EPSG
 code). CSV and XLSX carry points as 经度/纬度 columns and polygons as WKT.
 
@@ -26,13 +30,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from grid import audit, model
 from grid import crs as crs_mod
-from grid import model
+from grid.access import Actor, ensure
 from grid.errors import WarmGridError
 from grid.ingest import KINDS
+from grid.sheetsafe import neutralise, neutralise_frame, neutralise_workbook
 from grid.store import TABLES, Store
 
-__all__ = ["EXPORT_FORMATS", "export_frame", "export_bytes", "table_frame", "export_table"]
+__all__ = ["EXPORT_FORMATS", "export_frame", "export_bytes", "table_frame", "export_table", "download"]
 
 #: Formats by suffix.
 EXPORT_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".gpkg": "gpkg", ".parquet": "geoparquet"}
@@ -84,7 +90,7 @@ def export_frame(frame: pd.DataFrame, path: str | Path, *, geometry: str | None 
                 else:
                     df["WKT"] = [None if g is None else g.wkt for g in geoms]
             if fmt == "csv":
-                df.to_csv(tmp, index=False, encoding="utf-8-sig")
+                neutralise_frame(_flat_lists(df)).to_csv(tmp, index=False, encoding="utf-8-sig")
             else:
                 _write_xlsx(df, tmp, sheet)
         else:
@@ -127,7 +133,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
     ws = wb.active
     assert ws is not None
     ws.title = sheet[:31]
-    ws.append([str(c) for c in df.columns])
+    ws.append([neutralise(str(c)) for c in df.columns])
     text_cols = {i for i, c in enumerate(df.columns) if any(h in str(c) for h in _TEXT_HINTS)}
     for row in df.itertuples(index=False):
         values: list[Any] = []
@@ -135,7 +141,10 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
             if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
                 values.append(None)
             elif i in text_cols or isinstance(v, (list, tuple, np.ndarray)):
-                values.append("、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v))
+                values.append(neutralise("、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray))
+                                         else str(v)))
+            elif isinstance(v, str):
+                values.append(neutralise(v))
             elif isinstance(v, pd.Timestamp):
                 values.append(v.to_pydatetime())
             elif isinstance(v, (np.integer,)):
@@ -152,6 +161,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
     for i, c in enumerate(df.columns):
         ws.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(str(c)) * 2 + 4))
     ws.freeze_panes = "A2"
+    neutralise_workbook(wb)
     wb.save(path)
 
 
@@ -192,7 +202,40 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
     return df, geom
 
 
-def export_table(store: Store, table: str, path: str | Path, *, crs: str = "wgs84") -> int:
-    """Export one table of the data contract; returns the number of rows."""
+def export_table(store: Store, actor: Actor, table: str, path: str | Path, *, crs: str = "wgs84") -> int:
+    """Export one table of the data contract, with its audit row; returns the number of rows.
+
+    The actor must be allowed to ``export_table`` the table.
+    """
+    ensure(actor, "export_table", table, log=store)
     df, geom = table_frame(store, table)
-    return export_frame(df, path, geometry=geom, crs=crs)
+    n = export_frame(df, path, geometry=geom, crs=crs)
+    audit.record(store, actor, "export", object=f"{table}{Path(path).suffix.lower()} ({crs})", row_count=n)
+    return n
+
+
+def download(store: Store, actor: Actor, what: str, frame: pd.DataFrame, suffix: str = ".csv", *,
+             detail: str = "", geometry: str | None = None, crs: str = "wgs84", sheet: str = "数据") -> bytes:
+    """A page's figures or list as file bytes for a download button, with its audit row.
+
+    The actor must be allowed to ``download`` ``what`` (a key of
+    :data:`grid.access.DOWNLOADS`). ``frame`` is what the page shows, already
+    in the actor's scope and masked for it; text is made formula-safe
+    (:func:`export_frame`). Pass this as a callable to the button so the
+    file is made, and the audit row written, only when the user asks for it.
+    """
+    ensure(actor, "download", what, log=store)
+    data = export_bytes(frame, suffix, geometry=geometry, crs=crs, sheet=sheet)
+    audit.record(store, actor, "export", object=f"{what}:{detail}" if detail else what, row_count=len(frame))
+    return data
+
+
+def _flat_lists(df: pd.DataFrame) -> pd.DataFrame:
+    """Lists and arrays in cells as ``、``-joined text (as the .xlsx writer does)."""
+    out = df
+    for c in df.columns:
+        if df[c].dtype == object and df[c].map(lambda v: isinstance(v, (list, tuple, np.ndarray))).any():
+            if out is df:
+                out = df.copy()
+            out[c] = df[c].map(lambda v: "、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
+    return out

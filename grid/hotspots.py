@@ -55,6 +55,7 @@ from libpysal.weights import KNN, Queen, W
 from grid.errors import WarmGridError
 
 __all__ = [
+    "cell_values",
     "CLASSES",
     "HOT_CLASSES",
     "COLD_CLASSES",
@@ -87,6 +88,36 @@ _COLUMNS = ["cell_id", "value", "z", "p_sim", "p_norm", "q", "class"]
 
 
 # --------------------------------------------------------------------------- weights
+def cell_values(per_cell: pd.DataFrame, measure: str, cells: Sequence[str] | pd.Series) -> pd.Series:
+    """The per-cell values a hot-spot analysis tests: one function for the CLI and the leader's page.
+
+    ``per_cell`` is :func:`grid.assistance.measures` by ``"cell"``. Every cell of
+    ``cells`` that holds households gets its value of ``measure``; a cell with
+    no household (a park, a lake: nobody to help) is left out rather than
+    counted as 0, and so is a cell where the measure is undefined (e.g.
+    ``per_vulnerable`` where no household is vulnerable). The outside-every-cell
+    row of ``per_cell`` is never a cell.
+
+    Examples
+    --------
+    >>> per = pd.DataFrame({"cell_id": ["a", "b", "c", None], "households": [3, 2, 0, 1],
+    ...                     "per_vulnerable": [10.0, np.nan, np.nan, 5.0], "total_yuan": [30.0, 0.0, 0.0, 5.0]})
+    >>> cell_values(per, "total_yuan", ["a", "b", "c", "d"]).to_dict()
+    {'a': 30.0, 'b': 0.0}
+    >>> cell_values(per, "per_vulnerable", ["a", "b", "c", "d"]).to_dict()
+    {'a': 10.0}
+    """
+    if measure not in per_cell.columns:
+        raise WarmGridError(f"未知的指标：{measure}", f"unknown measure: {measure}")
+    rows = per_cell[per_cell["cell_id"].notna() & (per_cell["households"] > 0)]
+    values = rows.set_index("cell_id")[measure].astype(float)
+    wanted = pd.Index([str(c) for c in cells])
+    values = values[values.index.isin(wanted)]
+    values = values[np.isfinite(values.to_numpy())]
+    order = [c for c in wanted if c in values.index]
+    return values.reindex(order).rename(measure)
+
+
 def weights(
     cells_gdf: gpd.GeoDataFrame,
     kind: Literal["queen", "knn"] = "queen",

@@ -36,8 +36,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from grid import audit, model, validators
 from grid import crs as crs_mod
-from grid import model, validators
+from grid.access import Actor, ensure
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.store import Store
 
@@ -1060,16 +1061,22 @@ def _stored_fields(spec: Kind, frame: pd.DataFrame) -> list[str]:
     return [f.name for f in spec.fields if f.store and f.name in frame.columns]
 
 
-def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool = False,
-          username: str | None = None, progress: Progress | None = None) -> ImportReport:
-    """Write validated rows in one transaction; nothing is written on any error.
+def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", dry_run: bool = False,
+          progress: Progress | None = None) -> ImportReport:
+    """Write validated rows, the import's log row and its audit row in one transaction;
+    nothing is written on any error.
+
+    The actor must be allowed to ``import`` into the kind's table.
 
     Raises
     ------
     ValidationError
         If ``prep`` holds any problem.
+    AccessDenied
+        If the actor may not import this kind.
     """
     say = progress or (lambda f, m: None)
+    ensure(actor, "import", prep.kind.table, log=None if dry_run else store)
     if prep.problems:
         raise ValidationError(prep.problems)
     spec = prep.kind
@@ -1135,7 +1142,9 @@ def write(store: Store, prep: Prepared, *, mode: str = "insert", dry_run: bool =
                 "INSERT INTO imports (kind, file_name, sha256, mode, crs, rows_read, inserted, updated, unchanged,"
                 " username) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [spec.name, prep.source.name, prep.source.sha256, mode, prep.crs, rep.rows, rep.inserted,
-                 rep.updated, rep.unchanged, username])
+                 rep.updated, rep.unchanged, actor.name])
+            audit.record(cur, actor, "import", object=f"{spec.name}:{prep.source.name}",
+                         row_count=rep.inserted + rep.updated)
         finally:
             cur.unregister("_stage")
     say(1.0, "完成 done")
@@ -1179,9 +1188,9 @@ def _history(cur: Any, prep: Prepared, cols: list[str]) -> int:
     return int(n1 - n0)
 
 
-def import_file(store: Store, kind: str, path: str | Path, *, crs: str | None = None, mode: str = "insert",
-                dry_run: bool = False, mapping: dict[str, str] | None = None, fix_swaps: bool = False,
-                repair: bool = False, sheet: str | int | None = None, username: str | None = None,
+def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs: str | None = None,
+                mode: str = "insert", dry_run: bool = False, mapping: dict[str, str] | None = None,
+                fix_swaps: bool = False, repair: bool = False, sheet: str | int | None = None,
                 progress: Progress | None = None, source: Source | None = None) -> ImportReport:
     """Read, validate and write one file; all or nothing.
 
@@ -1203,4 +1212,4 @@ def import_file(store: Store, kind: str, path: str | Path, *, crs: str | None = 
                     repair=repair, progress=say)
     if prep.problems:
         raise ValidationError(prep.problems)
-    return write(store, prep, mode=mode, dry_run=dry_run, username=username, progress=say)
+    return write(store, prep, actor=actor, mode=mode, dry_run=dry_run, progress=say)

@@ -83,7 +83,7 @@ from __future__ import annotations
 import math
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -95,9 +95,11 @@ from scipy.cluster.vq import kmeans2
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from grid import audit, model
 from grid import crs as crs_mod
-from grid import model
+from grid.access import Actor, Scope, cells_in_scope, ensure, mask_households
 from grid.errors import WarmGridError
+from grid.sheetsafe import neutralise_workbook
 from grid.store import Store
 from grid.visits import due_visits
 
@@ -123,6 +125,9 @@ __all__ = [
     "plan_progress",
     "visit_sheets_xlsx",
     "cli_plan",
+    "visit_sheets_bytes",
+    "list_plans",
+    "plan_points",
 ]
 
 #: Roles of the people who visit by default (``people.role``).
@@ -979,7 +984,7 @@ def _with_priority(targets: pd.DataFrame, store: Store, planning_date: date) -> 
     return targets.merge(pri, on="hh_id", how="left")
 
 
-def make_plan(store: Store, campaign_id: str, area_code: str, *,
+def make_plan(store: Store, actor: Actor, campaign_id: str, area_code: str, *,
               visitors: pd.DataFrame | Sequence[str] | None = None, min_per: int | None = None,
               max_per: int | None = None, planning_date: date | datetime | str | None = None,
               keep_pairings: bool = True, time_limit_s: float | None = None) -> Plan:
@@ -988,6 +993,8 @@ def make_plan(store: Store, campaign_id: str, area_code: str, *,
     Parameters
     ----------
     store : Store
+    actor : Actor
+        Must be allowed to ``plan_visits`` over every cell of the area.
     campaign_id : str
     area_code : str
         A street or community code (a district works too) inside the campaign's unit.
@@ -1019,6 +1026,7 @@ def make_plan(store: Store, campaign_id: str, area_code: str, *,
     day = _as_date(planning_date)
     camp = _campaign(store, campaign_id)
     area = _area(store, area_code, camp)
+    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [area["code"]])), log=store)
     targets = load_targets(store, campaign_id, area["code"])
     vis = load_visitors(store, area["code"], visitors)
     lo, hi = plan_bounds(len(targets), len(vis), min_per, max_per)
@@ -1032,19 +1040,16 @@ def make_plan(store: Store, campaign_id: str, area_code: str, *,
                 visitors=vis[list(VISITOR_COLUMNS)].reset_index(drop=True), metric_crs=store.metric_crs())
 
 
-def _audit(cur: Any, user: str | None, action: str, obj: str, scope: list[str], rows: int) -> None:
-    from grid import access
-
-    access.audit(cur, user, action, obj, scope, rows)
-
-
-def save_plan(store: Store, plan: Plan, created_by: str | None = None) -> str:
+def save_plan(store: Store, actor: Actor, plan: Plan) -> str:
     """Save a plan in one transaction; return its new ``plan_id`` (also set on ``plan``).
 
-    Writes ``plans`` (bounds, total length), ``plan_visitors`` (start point,
-    households, route length) and ``plan_items`` (walking order and legs),
-    and appends a ``create`` row to the audit log.
+    Writes ``plans`` (bounds, total length; ``created_by`` the actor),
+    ``plan_visitors`` (start point, households, route length) and
+    ``plan_items`` (walking order and legs), and appends a ``create`` row to
+    the audit log. The actor must be allowed to ``plan_visits`` over the area.
     """
+    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [plan.area_code])), log=store)
+    created_by = actor.name
     plan_id = f"PL{plan.planning_date:%Y%m%d}{uuid.uuid4().hex[:10]}"
     vis = plan.visitors[["visitor_id", "lon", "lat", "households", "route_m"]].copy()
     vis.insert(0, "plan_id", plan_id)
@@ -1070,7 +1075,7 @@ def save_plan(store: Store, plan: Plan, created_by: str | None = None) -> str:
         finally:
             cur.unregister("_plan_vis")
             cur.unregister("_plan_items")
-        _audit(cur, created_by, "create", f"plans:{plan_id}", [plan.area_code], len(items))
+        audit.record(cur, actor, "create", f"plans:{plan_id}", [plan.area_code], len(items))
     plan.plan_id = plan_id
     plan.created_by = created_by
     return plan_id
@@ -1130,9 +1135,11 @@ def load_plan(store: Store, plan_id: str) -> Plan:
                 metric_crs=store.metric_crs())
 
 
-def move_household(store: Store, plan_id: str, hh_id: str, to_visitor: str, *, by: str | None = None,
+def move_household(store: Store, actor: Actor, plan_id: str, hh_id: str, to_visitor: str, *,
                    time_limit_s: float | None = None) -> Plan:
-    """Move one household of a saved plan to another visitor, in one transaction.
+    """Move one household of a saved plan to another visitor, in one transaction with its audit row.
+
+    The actor must be allowed to ``plan_visits`` over the plan's area.
 
     Both visitors' routes are recomputed (:func:`route`); the plan's bounds
     stay respected. Moving a household to its own visitor changes nothing.
@@ -1150,6 +1157,8 @@ def move_household(store: Store, plan_id: str, hh_id: str, to_visitor: str, *, b
         the plan's maximum or the giving one fall below its minimum.
     """
     hh_id, to_visitor = str(hh_id), str(to_visitor)
+    row0 = _plan_row(store, plan_id)
+    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [str(row0["area_code"])])), log=store)
     with store.transaction() as cur:
         row = _plan_row(store, plan_id)
         cur_v = store.scalar("SELECT visitor_id FROM plan_items WHERE plan_id = ? AND hh_id = ?", [plan_id, hh_id])
@@ -1215,8 +1224,8 @@ def move_household(store: Store, plan_id: str, hh_id: str, to_visitor: str, *, b
                         [int(n), float(total), plan_id, vid])
         cur.execute("UPDATE plans SET total_m = (SELECT coalesce(sum(route_m), 0) FROM plan_visitors"
                     " WHERE plan_id = $p) WHERE plan_id = $p", {"p": plan_id})
-        _audit(cur, by, "update", f"plans:{plan_id}:{hh_id}:{from_visitor}->{to_visitor}", [str(row["area_code"])],
-               1)
+        audit.record(cur, actor, "update", f"plans:{plan_id}:{hh_id}:{from_visitor}->{to_visitor}",
+                     [str(row["area_code"])], 1)
         return load_plan(store, plan_id)
 
 
@@ -1273,8 +1282,7 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def visit_sheets_xlsx(plan: Plan, path: str | Path,
-                      mask: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> int:
+def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
     """Write the plan's visit sheets (走访单): one worksheet per visitor, for A4 printing.
 
     Each sheet has a title row (campaign and visitor), a line with the area,
@@ -1289,11 +1297,10 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path,
     plan : Plan
     path : str or Path
         The ``.xlsx`` file (written to a temporary name, then renamed).
-    mask : callable, optional
-        Applied to the items frame (:data:`ITEM_COLUMNS`, e.g. ``head_name``
-        and ``cell_id``) before anything is written, e.g.
-        ``lambda f: access.mask_households(f, user, own_cells)``. Rows it
-        drops are not printed.
+    actor : Actor
+        Whom the sheets are printed for: households are shown as
+        :func:`grid.access.mask_households` shows them to the actor (rows it
+        may not see are not printed; names masked where it may not see them).
 
     Returns
     -------
@@ -1306,9 +1313,7 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path,
     from openpyxl.worksheet.properties import PageSetupProperties
 
     out = Path(path)
-    items = plan.items.copy()
-    if mask is not None:
-        items = mask(items)
+    items = mask_households(plan.items, actor)
     wb = Workbook()
     first = wb.active
     assert first is not None
@@ -1374,6 +1379,7 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path,
         ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
         ws.oddFooter.right.text = f"{vname}（{vid}）"
         ws.freeze_panes = "A4"
+    neutralise_workbook(wb)
     tmp = out.with_name(f".{out.stem}.part{out.suffix}")
     try:
         wb.save(tmp)
@@ -1383,9 +1389,44 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path,
     return len(wb.worksheets)
 
 
+def visit_sheets_bytes(store: Store, actor: Actor, plan: Plan) -> bytes:
+    """The visit sheets of a saved plan as .xlsx bytes, for a download button, with its audit row.
+
+    The actor must be allowed to download ``visit_sheets`` and to
+    ``plan_visits`` over the plan's area; names are masked for it as
+    :func:`visit_sheets_xlsx` says. Written to the audit log as an ``export``.
+    """
+    import tempfile
+
+    ensure(actor, "download", "visit_sheets", log=store)
+    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [plan.area_code])), log=store)
+    with tempfile.TemporaryDirectory(prefix="warmgrid_sheets_") as tmp:
+        path = Path(tmp) / "sheets.xlsx"
+        visit_sheets_xlsx(plan, path, actor=actor)
+        data = path.read_bytes()
+    audit.record(store, actor, "export", object=f"visit_sheets:{plan.plan_id}", scope=[plan.area_code],
+                 row_count=len(plan.items))
+    return data
+
+
+def list_plans(store: Store, campaign_id: str, area_code: str) -> pd.DataFrame:
+    """The saved plans of a campaign and area, newest first: ``plan_id, created_at, created_by, total_m``."""
+    return store.query("SELECT plan_id, created_at, created_by, total_m FROM plans WHERE campaign_id = ?"
+                       " AND area_code = ? ORDER BY created_at DESC, plan_id", [campaign_id, area_code])
+
+
+def plan_points(store: Store, plan: Plan) -> pd.DataFrame:
+    """The plan's items with each household's ``lon, lat`` (WGS84), for a map."""
+    ids = sorted(plan.items["hh_id"].astype(str))
+    pos = store.query("SELECT hh_id, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households"
+                      " WHERE hh_id IN (SELECT unnest(?::TEXT[]))", [ids])
+    return plan.items.merge(pos, on="hh_id", how="inner")
+
+
 # =========================================================================== CLI
-def cli_plan(store: Store, campaign_id: str, area: str, *, min_per: int | None = None, max_per: int | None = None,
-             planning_date: date | datetime | str | None = None, save: bool = True) -> dict[str, Any]:
+def cli_plan(store: Store, actor: Actor, campaign_id: str, area: str, *, min_per: int | None = None,
+             max_per: int | None = None, planning_date: date | datetime | str | None = None,
+             save: bool = True) -> dict[str, Any]:
     """The JSON document of ``python -m grid plan``: plan (and by default save) a campaign's visits.
 
     Returns
@@ -1403,8 +1444,8 @@ def cli_plan(store: Store, campaign_id: str, area: str, *, min_per: int | None =
     WarmGridError
         As :func:`make_plan` (:class:`PlanInfeasibleError` with the numbers).
     """
-    plan = make_plan(store, campaign_id, area, min_per=min_per, max_per=max_per, planning_date=planning_date)
-    plan_id = save_plan(store, plan, created_by="cli") if save else None
+    plan = make_plan(store, actor, campaign_id, area, min_per=min_per, max_per=max_per, planning_date=planning_date)
+    plan_id = save_plan(store, actor, plan) if save else None
     routes = plan.items.groupby("visitor_id", sort=False)["hh_id"].apply(lambda s: [str(h) for h in s]).to_dict()
     visitors = [
         {"visitor_id": str(v.visitor_id), "name": None if v.name is None else str(v.name),

@@ -63,8 +63,11 @@ from typing import Any
 
 import pandas as pd
 
+from grid import audit
+from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.campaigns import audit_campaign, campaign_frames
-from grid.errors import WarmGridError
+from grid.errors import AccessDenied, WarmGridError
+from grid.sheetsafe import neutralise_workbook
 from grid.store import Store
 
 __all__ = [
@@ -75,6 +78,7 @@ __all__ = [
     "bulletin_data",
     "bulletin_xlsx",
     "bulletin_pdf",
+    "bulletin_file",
     "find_cjk_font",
     "period_words",
 ]
@@ -309,6 +313,7 @@ def bulletin_data(
     until: date,
     campaign_id: str | None = None,
     *,
+    scope: Scope,
     reporting_unit: str | None = None,
     report_date: date | None = None,
     top_gaps: int = 10,
@@ -321,6 +326,9 @@ def bulletin_data(
         An open WarmGrid database.
     unit_code : str
         A 12-digit admin unit code (district, street or community).
+    scope : Scope
+        The caller's: every cell of the unit must lie in it
+        (:class:`~grid.errors.AccessDenied` otherwise).
     since, until : date
         The period, both days included.
     campaign_id : str, optional
@@ -355,6 +363,9 @@ def bulletin_data(
         raise WarmGridError(f"{unit_code} 不是已知的行政区划代码（12位）",
                             f"{unit_code} is not a known admin unit code (12 digits)")
     unit_name, unit_level = str(unit["name"].iloc[0]), str(unit["level"].iloc[0])
+    if not scope.covers(Scope.of_cells(cells_in_scope(store, [unit_code]))):
+        raise AccessDenied("view_counts", unit_code, f"单位 {unit_name}（{unit_code}）不在您的范围内。",
+                           f"the unit {unit_name} ({unit_code}) is outside your scope.")
     start = datetime.combine(since, datetime.min.time())
     end = datetime.combine(until + timedelta(days=1), datetime.min.time())
     params = {"unit": unit_code, "start": start, "end": end}
@@ -392,7 +403,7 @@ def bulletin_data(
     duplicates = pd.DataFrame(columns=["hh_id", "programme", "reason", "zh", "value_yuan", "excess_yuan",
                                        "community_code", "community_name"])
     if campaign_id is not None:
-        data = campaign_frames(store, campaign_id, area=unit_code)
+        data = campaign_frames(store, campaign_id, area=unit_code, scope=scope)
         audit = audit_campaign(data.targets, data.visits, data.assistance)
         campaign = data.campaign
         names = dict(zip(community["community_code"], community["community_name"], strict=True))
@@ -585,6 +596,7 @@ def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
         table(ws, frame, caption=caption)
     widths(ws, ncols)
 
+    neutralise_workbook(wb)
     out = Path(path)
     tmp = out.with_name(f".{out.stem}.part{out.suffix}")
     try:
@@ -777,3 +789,25 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
     finally:
         tmp.unlink(missing_ok=True)
     return sorted(ch for ch in used if not ch.isspace() and ord(ch) not in cmap)
+
+
+def bulletin_file(store: Store, actor: Actor, unit_code: str, since: date, until: date, path: str | Path,
+                  campaign_id: str | None = None) -> list[str]:
+    """Write the bulletin of a unit to ``path`` (``.xlsx`` or ``.pdf``) for ``actor``, with its audit row.
+
+    The actor must be allowed to download the ``bulletin``, and the unit must
+    lie in its scope. Returns the characters the PDF's font lacks (none for
+    a workbook).
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".xlsx", ".pdf"):
+        raise WarmGridError(f"通报只能导出为 .xlsx 或 .pdf：{path}", f"the bulletin is written as .xlsx or .pdf: {path}")
+    ensure(actor, "download", "bulletin", log=store)
+    b = bulletin_data(store, unit_code, since, until, campaign_id, scope=actor.scope)
+    missing: list[str] = []
+    if suffix == ".xlsx":
+        bulletin_xlsx(b, path)
+    else:
+        missing = bulletin_pdf(b, path)
+    audit.record(store, actor, "export", object=f"bulletin:{unit_code}:{since}:{until}{suffix}", scope=[unit_code])
+    return missing

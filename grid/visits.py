@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from grid import model
+from grid import audit, model
+from grid.access import Actor, Scope, allowed, mask_households, scope_sql
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.store import Store
 
@@ -34,6 +35,8 @@ __all__ = [
     "due_visits",
     "household_card",
     "load_due_inputs",
+    "warden_households",
+    "open_needs",
 ]
 
 
@@ -67,29 +70,32 @@ def _check_time(t: datetime, field: str, problems: list[Problem], now: datetime)
 
 def log_visit(
     store: Store,
+    actor: Actor,
     *,
     hh_id: str,
-    visitor_id: str | None,
     visited_at: datetime,
     situation: str,
+    visitor_id: str | None = None,
     place: str = "入户走访",
     campaign_id: str | None = None,
     needs: list[NeedInput] | None = None,
     idempotency_key: str | None = None,
-    username: str | None = None,
-    allowed_cells: frozenset[str] | None = None,
 ) -> str:
-    """Record a visit (and the needs it raised) in one transaction; return the visit id.
+    """Record a visit (and the needs it raised) and its audit row in one transaction;
+    return the visit id.
 
-    With ``idempotency_key``, a second call with the same key returns the first
-    visit's id and writes nothing. With ``allowed_cells``, a household outside
-    those cells is refused (a warden logs visits in their own cells only).
+    The actor must be allowed to ``log_visit`` in the household's cell (a
+    warden logs visits in their own cells only); a household outside is
+    refused as if it did not exist. ``visitor_id`` defaults to the actor's
+    person. With ``idempotency_key``, a second call with the same key returns
+    the first visit's id and writes nothing.
 
     Raises
     ------
     ValidationError
         With every problem of the form.
     """
+    visitor_id = visitor_id if visitor_id is not None else actor.person_id
     now = datetime.now()
     problems: list[Problem] = []
     if not situation or not situation.strip():
@@ -107,7 +113,7 @@ def log_visit(
         row = cur.execute("SELECT cell_id FROM households WHERE hh_id = ? AND status = 'active'", [hh_id]).fetchone()
         if row is None:
             problems.append(Problem("民情日志", None, "hh_id", hh_id, "没有这一户", "no such household"))
-        elif allowed_cells is not None and row[0] not in allowed_cells:
+        elif not allowed(actor, "log_visit", None if row[0] is None else str(row[0])):
             problems.append(Problem("民情日志", None, "hh_id", hh_id, "这一户不在您负责的网格内",
                                     "this household is not in your cells"))
         if problems:
@@ -123,36 +129,47 @@ def log_visit(
                          n.description.strip()])
         if idempotency_key:
             cur.execute("INSERT INTO form_submissions (idempotency_key, kind, object_id, username)"
-                        " VALUES (?, 'visit', ?, ?)", [idempotency_key, visit_id, username])
+                        " VALUES (?, 'visit', ?, ?)", [idempotency_key, visit_id, actor.name])
+        audit.record(cur, actor, "create", object=f"visit:{visit_id}", row_count=1 + len(needs or []))
         return visit_id
 
 
-def resolve_need(store: Store, need_id: str, *, status: str = "resolved", when: datetime | None = None,
-                 allowed_cells: frozenset[str] | None = None) -> None:
-    """Close a need as resolved (已解决) or answered (已答复)."""
+def resolve_need(store: Store, actor: Actor, need_id: str, *, status: str = "resolved",
+                 when: datetime | None = None) -> None:
+    """Close a need as resolved (已解决) or answered (已答复), with its audit row.
+
+    The actor must be allowed to ``update_need`` in the household's cell; a
+    need outside is refused as if it did not exist. Closing a closed need
+    changes nothing (and writes no audit row).
+    """
     if status not in ("resolved", "answered"):
         raise WarmGridError(f"办结状态须为已解决或已答复：{status}", f"status must be resolved or answered: {status}")
     when = when or datetime.now()
     with store.transaction() as cur:
         row = cur.execute("SELECT n.raised_at, n.status, h.cell_id FROM needs n JOIN households h USING (hh_id)"
                           " WHERE n.need_id = ?", [need_id]).fetchone()
-        if row is None:
+        if row is None or not allowed(actor, "update_need", None if row[2] is None else str(row[2])):
             raise WarmGridError(f"没有这条诉求：{need_id}", f"no such need: {need_id}")
-        if allowed_cells is not None and row[2] not in allowed_cells:
-            raise WarmGridError("这条诉求不在您负责的网格内", "this need is not in your cells")
         if row[1] != "open":
             return  # already closed: resubmitting changes nothing
         cur.execute("UPDATE needs SET status = ?, resolved_at = ? WHERE need_id = ?",
                     [status, max(when, row[0]), need_id])
+        audit.record(cur, actor, "update", object=f"need:{need_id}:{status}", row_count=1)
 
 
-def load_due_inputs(store: Store, cells: frozenset[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Households of ``cells`` with their last visit and open needs (for :func:`due_visits`)."""
+def load_due_inputs(store: Store, scope: Scope) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Households of a scope's cells with their last visit and open needs (for :func:`due_visits`).
+
+    Personal data is read unmasked: pass the households through
+    :func:`grid.access.mask_households` before showing them (as
+    :func:`warden_households` does).
+    """
+    cells = scope.cell_list(store.query("SELECT cell_id FROM cells")["cell_id"] if scope.is_everything else ())
     if not cells:
         empty = pd.DataFrame(columns=["hh_id"])
         return empty, empty, empty
     cur = store.cursor()
-    cur.register("_cells", pd.DataFrame({"cell_id": sorted(cells)}))
+    cur.register("_cells", pd.DataFrame({"cell_id": cells}))
     try:
         hh = cur.execute(
             "SELECT h.hh_id, h.cell_id, h.address, h.size, h.categories, h.head_name, h.phone, h.id_number,"
@@ -195,15 +212,24 @@ def due_visits(households: pd.DataFrame, last_visits: pd.DataFrame, open_needs: 
     return out.drop(columns=["_never", "_days"]).reset_index(drop=True)
 
 
-def household_card(store: Store, hh_id: str, allowed_cells: frozenset[str] | None = None) -> dict[str, Any]:
-    """A household's details, visit history, open needs and assistance received.
+def household_card(store: Store, actor: Actor, hh_id: str) -> dict[str, Any]:
+    """A household's details, visit history, needs and assistance received, for ``actor``.
 
-    With ``allowed_cells``, a household outside them is refused as if it did not exist.
+    The actor must be allowed to ``view_household`` in the household's cell;
+    any other household is refused as if it did not exist. Personal data is
+    masked as the policy says (:func:`grid.access.mask_households`), and the
+    view writes a ``view_household`` audit row.
+
+    Raises
+    ------
+    WarmGridError
+        For a household that does not exist or that the actor may not open.
     """
     cur = store.cursor()
     det = cur.execute("SELECT hh_id, cell_id, address, size, categories, head_name, phone, id_number, status,"
                       " ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households WHERE hh_id = ?", [hh_id]).df()
-    if det.empty or (allowed_cells is not None and det["cell_id"].iloc[0] not in allowed_cells):
+    cell = None if det.empty or pd.isna(det["cell_id"].iloc[0]) else str(det["cell_id"].iloc[0])
+    if det.empty or not allowed(actor, "view_household", cell):
         raise WarmGridError(f"没有这一户：{hh_id}", f"no such household: {hh_id}")
     visits = cur.execute("SELECT visit_id, visited_at, visitor_id, place, situation FROM visits WHERE hh_id = ?"
                          " ORDER BY visited_at DESC", [hh_id]).df()
@@ -211,4 +237,33 @@ def household_card(store: Store, hh_id: str, allowed_cells: frozenset[str] | Non
                         " WHERE hh_id = ? ORDER BY status = 'open' DESC, raised_at DESC", [hh_id]).df()
     aid = cur.execute("SELECT given_at, programme, kind, amount_yuan, items, goods_value_yuan, giver_unit"
                       " FROM assistance WHERE hh_id = ? ORDER BY given_at DESC", [hh_id]).df()
-    return {"details": det.iloc[0].to_dict(), "visits": visits, "needs": needs, "assistance": aid}
+    audit.record(store, actor, "view_household", object=hh_id, row_count=1)
+    details = mask_households(det, actor).iloc[0].to_dict()
+    return {"details": details, "visits": visits, "needs": needs, "assistance": aid}
+
+
+def warden_households(store: Store, actor: Actor, as_of: date | datetime | str) -> pd.DataFrame:
+    """The households of the actor's scope in visiting order (:func:`due_visits`), masked for the actor.
+
+    Empty for an actor that may not see household rows.
+    """
+    if not allowed(actor, "view_households"):
+        return pd.DataFrame(columns=["hh_id", "cell_id", "address", "head_name", "target", "days_since"])
+    hh, last, needs = load_due_inputs(store, actor.scope)
+    if hh.empty:
+        return due_visits(pd.DataFrame(columns=["hh_id", "categories", "size", "cell_id"]), last, needs, as_of)
+    return mask_households(due_visits(hh, last, needs, as_of), actor).reset_index(drop=True)
+
+
+def open_needs(store: Store, scope: Scope, *, limit: int | None = None) -> pd.DataFrame:
+    """Open needs of the households in ``scope``, oldest first.
+
+    Columns ``need_id, hh_id, raised_at, category, description``.
+    """
+    cond, params = scope_sql(scope, "h.cell_id")
+    sql = ("SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description FROM needs n"
+           f" JOIN households h USING (hh_id) WHERE n.status = 'open' AND {cond} ORDER BY n.raised_at, n.need_id")
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = [*params, int(limit)]
+    return store.query(sql, params)

@@ -26,6 +26,7 @@ from maps.layers import (
     class_breaks,
     feature_collection,
     finish,
+    group,
 )
 
 __all__ = [
@@ -140,7 +141,7 @@ def assistance_map(units_gdf: gpd.GeoDataFrame, measure: str, label: str, share:
     })
     fc_frame = gpd.GeoDataFrame(props, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     m = base_map(_bounds(fc_frame))
-    fg = folium.FeatureGroup(name=f"{unit_label}：{label}", show=True)
+    fg = group(f"{unit_label}：{label}")
     folium.GeoJson(
         feature_collection(fc_frame, ["unit", "name", "households", "value", "_fill"]),
         style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",
@@ -204,7 +205,7 @@ def hotspot_map(cells_gdf: gpd.GeoDataFrame, gi_frame: pd.DataFrame, label: str 
         "class": texts, "_fill": fills,
     }, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     m = base_map(_bounds(props))
-    fg = folium.FeatureGroup(name=f"热点分析：{label}", show=True)
+    fg = group(f"热点分析：{label}")
     folium.GeoJson(
         feature_collection(props, ["cell_id", "name", "class", "_fill"]),
         style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",

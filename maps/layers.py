@@ -5,6 +5,14 @@ patrol areas and admin boundaries; plus a legend and a title on every map.
 No tiles are needed: the default basemap is a plain background with the
 district's boundaries. No branca colormaps are used (they pull d3 from a CDN);
 colours and legends are plain HTML/CSS.
+
+Text is escaped on the server. folium's ``GeoJsonTooltip`` and ``GeoJsonPopup``,
+a marker's tooltip and Leaflet's layer control insert their text as HTML, so
+every string property of :func:`feature_collection` and :func:`point_features`
+is HTML-escaped, every layer name goes through :func:`group`, and titles and
+legends escape their text. Markup that a layer means (a ``<br>`` in a station's
+tooltip) is built with :class:`markupsafe.Markup`, whose ``format`` escapes what
+it is given, and passes through unchanged.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement, Template
+from markupsafe import Markup
 
 from grid import model
 from maps.offline import localize
@@ -41,6 +50,8 @@ __all__ = [
     "class_breaks",
     "feature_collection",
     "point_features",
+    "safe",
+    "group",
     "points_layer",
     "finish",
 ]
@@ -82,12 +93,38 @@ def _round_coords(geom: Any, ndigits: int = 5) -> Any:
     return shapely.transform(geom, lambda c: np.round(c, ndigits))
 
 
+def safe(value: Any) -> Any:
+    """A property value as it may reach a map's HTML: text escaped, :class:`~markupsafe.Markup` kept.
+
+    Examples
+    --------
+    >>> safe('<img src=x onerror="alert(1)">'), safe(Markup("a<br>b")), safe(3)
+    ('&lt;img src=x onerror=&#34;alert(1)&#34;&gt;', Markup('a<br>b'), 3)
+    """
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return str(Markup.escape(value))
+    return value
+
+
+def group(name: str, show: bool = True) -> folium.FeatureGroup:
+    """A layer, its name escaped (Leaflet's layer control shows names as HTML)."""
+    return folium.FeatureGroup(name=html.escape(str(name)), show=show)
+
+
 def feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: int = 5) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of ``gdf``'s geometries with ``props`` as properties, text escaped (:func:`safe`).
+
+    >>> g = gpd.GeoDataFrame({"name": ["<b>x</b>"]}, geometry=[shapely.Point(1, 2)])
+    >>> feature_collection(g, ["name"])["features"][0]["properties"]
+    {'name': '&lt;b&gt;x&lt;/b&gt;'}
+    """
     feats = []
     geoms = gdf.geometry.to_numpy()
     records = gdf[list(props)].to_dict(orient="records")
     for geom, rec in zip(geoms, records, strict=False):
-        clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
+        clean = {k: (None if isinstance(v, float) and np.isnan(v) else safe(v)) for k, v in rec.items()}
         feats.append({"type": "Feature", "properties": clean,
                       "geometry": json.loads(shapely.to_geojson(_round_coords(geom, ndigits)))})
     return {"type": "FeatureCollection", "features": feats}
@@ -134,7 +171,7 @@ def base_map(bounds: Sequence[float], basemap: str = "none", tianditu_key: str =
 
 def admin_layer(units: gpd.GeoDataFrame, name: str = "行政边界 boundaries") -> folium.FeatureGroup:
     """Outlines of admin units (``code, name, level`` + geometry), labelled on hover."""
-    fg = folium.FeatureGroup(name=name, show=True)
+    fg = group(name)
     weights = {"district": 3.0, "street": 2.0, "community": 1.0}
     for level in ("community", "street", "district"):
         sub = units[units["level"] == level]
@@ -195,7 +232,7 @@ def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool =
     gdf["_fill"] = [_colour(v, breaks) for v in values]
     gdf["_value"] = [("—" if not np.isfinite(v) else _fmt(v, share)) for v in values]
     fc = feature_collection(gdf, cols + ["_fill", "_value"])
-    fg = folium.FeatureGroup(name=name or f"网格：{label}", show=True)
+    fg = group(name or f"网格：{label}")
     folium.GeoJson(
         fc,
         style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",
@@ -215,6 +252,7 @@ def point_features(lat: Any, lon: Any, props: dict[str, Any] | None = None, ndig
 
     Thousands of points travel as one GeoJSON layer (one folium element), not one
     element each: that keeps the page's script small and quick to build and to send.
+    Text properties are escaped (:func:`safe`).
 
     >>> fc = point_features([24.5], [118.1], {"kind": ["gap"]})
     >>> fc["features"][0]["geometry"], fc["features"][0]["properties"]
@@ -225,7 +263,7 @@ def point_features(lat: Any, lon: Any, props: dict[str, Any] | None = None, ndig
     cols = {k: (v.tolist() if hasattr(v, "tolist") else list(v)) for k, v in (props or {}).items()}
     feats = []
     for i, (y, x) in enumerate(zip(la, lo, strict=True)):
-        feats.append({"type": "Feature", "id": i, "properties": {k: v[i] for k, v in cols.items()},
+        feats.append({"type": "Feature", "id": i, "properties": {k: safe(v[i]) for k, v in cols.items()},
                       "geometry": {"type": "Point", "coordinates": [x, y]}})
     return {"type": "FeatureCollection", "features": feats}
 
@@ -236,7 +274,7 @@ def points_layer(fc: dict[str, Any], marker: folium.Circle | folium.CircleMarker
 
     ``style`` (a function of the feature, as folium's ``style_function``) may set
     per-point options such as ``radius`` or ``fillColor``; ``tooltip`` names a
-    property shown on hover (HTML allowed).
+    property shown on hover (escaped by :func:`point_features`; Markup kept).
     """
     kwargs: dict[str, Any] = {"marker": marker}
     if style is not None:
@@ -257,11 +295,11 @@ def stations_layer(stations: pd.DataFrame, radius: float | None = None,
     for t in types or [t for t in model.STATION_TYPES if (stations["type"] == t).any()]:
         sub = stations[stations["type"] == t]
         colour = STATION_COLOURS.get(t, "#555555")
-        fg = folium.FeatureGroup(name=f"站点：{model.label(t)}（{len(sub)}）", show=True)
+        fg = group(f"站点：{model.label(t)}（{len(sub)}）")
         if len(sub):
             rad = (np.full(len(sub), float(radius)) if radius is not None
                    else sub["radius_m"].to_numpy(dtype=float))
-            tips = [f"{html.escape(str(n))}<br>{model.label(t)} · 服务半径 {r:.0f} m"
+            tips = [Markup("{}<br>{} · 服务半径 {} m").format(str(n), model.label(t), f"{r:.0f}")
                     for n, r in zip(sub["name"], rad, strict=True)]
             areas = point_features(sub["lat"], sub["lon"], {"kind": ["service_area"] * len(sub), "r": rad})
             points_layer(areas, folium.Circle(radius=float(rad[0]), color=colour, weight=1, fill=True,
@@ -289,7 +327,7 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
     carries ``lon, lat, x_m, y_m`` (and ``vulnerable``). One GeoJSON layer of
     features of ``kind`` ``gap`` (one household) or ``gap_bin`` (``n`` households).
     """
-    fg = folium.FeatureGroup(name=f"盲区住户：{label}（{len(gaps):,}）", show=True)
+    fg = group(f"盲区住户：{label}（{len(gaps):,}）")
     if not len(gaps):
         return fg
     if len(gaps) <= max_points:
@@ -320,7 +358,7 @@ def gaps_by_cell_layer(cells: gpd.GeoDataFrame, label: str) -> folium.FeatureGro
     Features of ``kind`` ``gap_cell`` with the count ``n``.
     """
     total = int(cells["outside"].sum()) if len(cells) else 0
-    fg = folium.FeatureGroup(name=f"盲区住户（按网格汇总）：{label}（{total:,}）", show=True)
+    fg = group(f"盲区住户（按网格汇总）：{label}（{total:,}）")
     if not len(cells):
         return fg
     some = cells[cells["outside"] > 0]
@@ -340,7 +378,7 @@ def gaps_by_cell_layer(cells: gpd.GeoDataFrame, label: str) -> folium.FeatureGro
 
 def patrol_layer(patrols: gpd.GeoDataFrame) -> folium.FeatureGroup:
     """Patrol areas as hatched-looking outlines, team on hover."""
-    fg = folium.FeatureGroup(name=f"巡逻区域（{len(patrols)}）", show=True)
+    fg = group(f"巡逻区域（{len(patrols)}）")
     if len(patrols):
         folium.GeoJson(
             feature_collection(patrols, ["area_id", "team", "kind"]),

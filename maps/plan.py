@@ -16,6 +16,7 @@ from maps.layers import (
     base_map,
     feature_collection,
     finish,
+    group,
     point_features,
     points_layer,
 )
@@ -48,7 +49,7 @@ def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame,
         colour = ROUTE_COLOURS[k % len(ROUTE_COLOURS)]
         st = starts[starts["visitor_id"] == vid]
         name = str(st["name"].iloc[0]) if len(st) and "name" in st else str(vid)
-        fg = folium.FeatureGroup(name=f"{name}（{len(sub)} 户）")
+        fg = group(f"{name}（{len(sub)} 户）")
         path = ([[float(st["lat"].iloc[0]), float(st["lon"].iloc[0])]] if len(st) else []) + \
             sub[["lat", "lon"]].astype(float).values.tolist()
         folium.PolyLine(path, color=colour, weight=3, opacity=0.85).add_to(fg)
@@ -57,7 +58,7 @@ def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame,
                                 fill_opacity=1, tooltip=f"{html.escape(name)} 出发点").add_to(fg)
         stops = point_features(sub["lat"], sub["lon"], {
             "kind": ["stop"] * len(sub), "hh_id": sub["hh_id"].astype(str).to_numpy(),
-            "tip": [f"{html.escape(name)} 第{int(q)}站：{html.escape(str(lb))}"
+            "tip": [f"{name} 第{int(q)}站：{lb}"
                     for q, lb in zip(sub["seq"], sub["label"], strict=True)]})
         points_layer(stops, folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_color=colour,
                                                 fill_opacity=1), tooltip="tip").add_to(fg)
@@ -74,13 +75,13 @@ def audit_map(cells: gpd.GeoDataFrame, omissions: pd.DataFrame, duplicates: pd.D
     m = base_map(cells.total_bounds)
     _area(m, cells)
     for frame, colour, label in ((omissions, GAP_COLOUR, "遗漏"), (duplicates, DUPLICATE_COLOUR, "重复")):
-        fg = folium.FeatureGroup(name=f"{label}（{frame['hh_id'].nunique() if len(frame) else 0} 户）")
+        fg = group(f"{label}（{frame['hh_id'].nunique() if len(frame) else 0} 户）")
         one = frame.drop_duplicates("hh_id")
         if len(one):  # one GeoJSON layer: a campaign may have thousands of omissions
             fc = point_features(one["lat"], one["lon"], {
                 "kind": ["omission" if label == "遗漏" else "duplicate"] * len(one),
                 "hh_id": one["hh_id"].astype(str).to_numpy(),
-                "tip": [f"{h} · {html.escape(str(r))}" for h, r in zip(one["hh_id"], one["reason"], strict=True)]})
+                "tip": [f"{h} · {r}" for h, r in zip(one["hh_id"], one["reason"], strict=True)]})
             points_layer(fc, folium.CircleMarker(radius=5, color="#ffffff", weight=1, fill=True, fill_color=colour,
                                                  fill_opacity=0.95), tooltip="tip").add_to(fg)
         fg.add_to(m)

@@ -4,8 +4,6 @@ patrol areas. Only ever given the warden's own households."""
 
 from __future__ import annotations
 
-import html
-
 import folium
 import geopandas as gpd
 import numpy as np
@@ -21,6 +19,7 @@ from maps.layers import (
     base_map,
     feature_collection,
     finish,
+    group,
     patrol_layer,
     point_features,
     points_layer,
@@ -45,7 +44,7 @@ def warden_map(cells: gpd.GeoDataFrame, households: pd.DataFrame, stations: pd.D
     """
     bounds = cells.total_bounds
     m = base_map(bounds, basemap=basemap, tianditu_key=tianditu_key)
-    fg = folium.FeatureGroup(name=f"我的网格（{len(cells)}）")
+    fg = group(f"我的网格（{len(cells)}）")
     folium.GeoJson(feature_collection(cells, ["cell_id", "name"]),
                    style_function=lambda f: {"color": "#2b2b2b", "weight": 2, "fillColor": "#fdfdf5",
                                              "fillOpacity": 0.5},
@@ -57,7 +56,7 @@ def warden_map(cells: gpd.GeoDataFrame, households: pd.DataFrame, stations: pd.D
     near = stations[(stations["lon"].between(minx - pad, maxx + pad)) & (stations["lat"].between(miny - pad, maxy + pad))]
     for layer in stations_layer(near):
         layer.add_to(m)
-    hh = folium.FeatureGroup(name=f"住户（{len(households)}）")
+    hh = group(f"住户（{len(households)}）")
     target = households["target"].to_numpy(dtype=bool)
     due = target & (households["days_since"].isna().to_numpy() | (households["days_since"] > visit_days).to_numpy())
     n_due = int(due.sum())
@@ -65,7 +64,7 @@ def warden_map(cells: gpd.GeoDataFrame, households: pd.DataFrame, stations: pd.D
     fc = point_features(households["lat"], households["lon"], {
         "kind": ["household"] * len(households), "hh_id": households["hh_id"].astype(str).to_numpy(),
         "fill": colour, "r": np.where(target, 5.0, 3.0),
-        "tip": [html.escape(str(x)) for x in households["label"]]})
+        "tip": [str(x) for x in households["label"]]})
     points_layer(fc, folium.CircleMarker(radius=3, color="#ffffff", weight=1, fill=True, fill_opacity=0.9),
                  style=lambda f: {"radius": f["properties"]["r"], "fillColor": f["properties"]["fill"]},
                  tooltip="tip").add_to(hh)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def sign_in(name: str, password: str) -> AppTest:
     """The app after signing in through its login form."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=120)
     at.run()
     assert not at.exception, at.exception
     at.text_input[0].input(name)

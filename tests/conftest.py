@@ -68,3 +68,47 @@ def fresh_store() -> Store:
     s = open_store(":memory:")
     yield s
     s.close()
+
+
+@pytest.fixture()
+def downloads(monkeypatch: pytest.MonkeyPatch):
+    """What the page's download buttons give when clicked: ``fetch(at) -> [(label, bytes), ...]``.
+
+    A deferred button (its data a callable, made only when clicked) runs the very
+    callable the page registered, as Streamlit does on a click; a button with its
+    bytes already made returns those bytes.
+    """
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    deferred: dict[str, object] = {}
+    stored: dict[str, bytes] = {}
+    real_add = MediaFileManager.add_deferred
+    real_load = MemoryMediaFileStorage.load_and_get_id
+
+    def add(self, data_callable, *args, **kwargs):  # type: ignore[no-untyped-def]
+        file_id = real_add(self, data_callable, *args, **kwargs)
+        deferred[file_id] = data_callable
+        return file_id
+
+    def load(self, path_or_data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+        file_id = real_load(self, path_or_data, mimetype, kind, filename)
+        if isinstance(path_or_data, bytes):
+            stored[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add)
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", load)
+
+    def fetch(at):  # type: ignore[no-untyped-def]
+        out = []
+        for b in at.get("download_button"):
+            proto = b.proto
+            if proto.HasField("deferred_file_id"):
+                data = deferred[proto.deferred_file_id]()  # type: ignore[operator]
+                out.append((proto.label, data.encode() if isinstance(data, str) else bytes(data)))
+            else:
+                out.append((proto.label, stored[proto.url.rsplit("/", 1)[-1].split(".")[0]]))
+        return out
+
+    return fetch

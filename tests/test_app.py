@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import ui
 from grid import coverage as cv
 from maps.offline import external_urls
 from maps.overview import overview_map
+from tests.actors import EVERYTHING, Scope
 from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +31,7 @@ def test_overview_page_shows_the_library_figures(app_db) -> None:
 
     at = sign_in_demo("admin")
     try:
-        ov = cv.overview(_open(str(app_db)), "party_service")
+        ov = cv.overview(_open(str(app_db)), "party_service", scope=EVERYTHING)
         assert _metric(at, "住户") == f"{ov.kpis['households']:,}"
         assert _metric(at, "困难户") == f"{ov.kpis['vulnerable']:,}"
         assert _metric(at, "党群服务站服务半径外住户") == f"{ov.kpis['outside']:,}"
@@ -37,7 +39,7 @@ def test_overview_page_shows_the_library_figures(app_db) -> None:
         # Switch the station type: the figures follow.
         at.sidebar.selectbox[0].set_value("clinic").run()
         assert not at.exception
-        ov2 = cv.overview(_open(str(app_db)), "clinic")
+        ov2 = cv.overview(_open(str(app_db)), "clinic", scope=EVERYTHING)
         assert _metric(at, "卫生室服务半径外住户") == f"{ov2.kpis['outside']:,}"
         assert len(at.dataframe) == 1
     finally:
@@ -48,6 +50,7 @@ def test_first_run_builds_the_demo_district(tmp_path, monkeypatch) -> None:
     from ui import _open
 
     monkeypatch.setenv("WARMGRID_DB", str(tmp_path / "fresh.duckdb"))
+    monkeypatch.setenv("WARMGRID_DEMO", "1")  # a demo outside the default path only when asked
     monkeypatch.setenv("WARMGRID_DEMO_HOUSEHOLDS", "600")
     monkeypatch.chdir(ROOT)
     try:
@@ -58,8 +61,28 @@ def test_first_run_builds_the_demo_district(tmp_path, monkeypatch) -> None:
         _open.clear()
 
 
+def test_a_missing_database_is_not_replaced_by_a_demo(tmp_path, monkeypatch) -> None:
+    """Finding 11.5: a WARMGRID_DB naming a missing file silently became a demo with published passwords."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui import _open
+
+    monkeypatch.setenv("WARMGRID_DB", str(tmp_path / "typo.duckdb"))
+    monkeypatch.delenv("WARMGRID_DEMO", raising=False)
+    monkeypatch.chdir(ROOT)
+    try:
+        at = AppTest.from_file(str(ROOT / "main.py"), default_timeout=120)
+        at.run()
+        assert not at.exception
+        assert not (tmp_path / "typo.duckdb").exists()
+        assert any("数据库文件不存在" in e.value and ui.esc("WARMGRID_DEMO=1") in e.value for e in at.error)
+        assert not at.text_input  # no sign-in form against nothing
+    finally:
+        _open.clear()
+
+
 def test_overview_map_is_offline_with_title_and_legend(store) -> None:
-    ov = cv.overview(store, "clinic")
+    ov = cv.overview(store, "clinic", scope=EVERYTHING)
     html = overview_map(ov, "share_outside").get_root().render()
     assert external_urls(html) == []
     assert "wg-legend" in html and "wg-title" in html
@@ -72,7 +95,7 @@ def test_overview_map_is_offline_with_title_and_legend(store) -> None:
 
 
 def test_many_gap_households_are_aggregated(store) -> None:
-    ov = cv.overview(store, "clinic", radius=100.0)
+    ov = cv.overview(store, "clinic", radius=100.0, scope=EVERYTHING)
     assert len(ov.gaps) > 2000 or pytest.fail("the small district should have > 2,000 gaps at 100 m")
     html = overview_map(ov, "households").get_root().render()
     assert html.count('"kind": "gap"') == 0
@@ -82,13 +105,13 @@ def test_many_gap_households_are_aggregated(store) -> None:
 
 @pytest.mark.parametrize("measure", list(cv.CELL_MEASURES))
 def test_every_measure_draws(store, measure) -> None:
-    ov = cv.overview(store, "police")
+    ov = cv.overview(store, "police", scope=EVERYTHING)
     html = overview_map(ov, measure).get_root().render()
     assert cv.CELL_MEASURES[measure][0] in html
 
 
 def test_tiles_only_when_configured(store) -> None:
-    ov = cv.overview(store, "clinic")
+    ov = cv.overview(store, "clinic", scope=EVERYTHING)
     offline = overview_map(ov).get_root().render()
     assert "tile.openstreetmap.org" not in offline and "tianditu" not in offline
     osm = overview_map(ov, basemap="osm").get_root().render()
@@ -111,7 +134,7 @@ def test_app_falls_back_to_no_tiles_on_a_bad_basemap_setting(app_db, monkeypatch
 
 
 def test_counts_only_map_has_no_household_positions(store) -> None:
-    ov = cv.overview(store, "clinic")
+    ov = cv.overview(store, "clinic", scope=EVERYTHING)
     html = overview_map(ov, "households", counts_only=True).get_root().render()
     for lon, lat in ov.gaps[["lon", "lat"]].head(50).itertuples(index=False):
         assert f"{lat}, {lon}" not in html and f"[{lat}, {lon}]" not in html
@@ -143,11 +166,12 @@ def test_the_district_wide_default_overview_is_precomputed_and_equal(db) -> None
     from grid import model
 
     inputs = ui.shared_overview_inputs(db)
-    cells = frozenset(inputs.cells_m["cell_id"])
+    cells = Scope.of_cells(inputs.cells_m["cell_id"])  # a district-wide leader's scope
     first = next(iter(model.STATION_TYPES))
-    args = {"radius": None, "as_of": date.today(), "cells": cells, **ui.OVERVIEW_DEFAULTS}
+    args = {"radius": None, "as_of": date.today(), "scope": cells, **ui.OVERVIEW_DEFAULTS}
     got = ui.shared_overview(db, first, **args)  # type: ignore[arg-type]
     assert ui.shared_overview(db, first, **args) is got  # the background result, not a recomputation
+    assert ui.shared_overview(db, first, **{**args, "scope": EVERYTHING}) is got  # the admin's: the same
     want = cv.overview_from(inputs, first, **args)  # type: ignore[arg-type]
     assert got.kpis == want.kpis
     pd.testing.assert_frame_equal(got.gaps, want.gaps)

@@ -23,13 +23,14 @@ import pytest
 import shapely
 
 import ui
-from grid import access, coverage, model
+from grid import access, coverage, model, users
 from grid.assistance import gini, load_assistance_inputs, measures
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.demo import DEMO_ACCOUNTS
 from grid.store import Store, open_store
 from maps.layers import GAP_COLOUR
 from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR
+from tests.actors import EVERYTHING, Scope
 from tests.browsing import app_server, chromium, ensure_chromium, open_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +43,15 @@ HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数
 MAPS = {"overview": 1, "my_cells": 1, "campaigns": 1, "leader": 2, "data": 0, "audit": 0}
 #: The order the roles are visited: the admin first, so the warden meets caches it warmed.
 ROLES = ("admin", "committee", "leader", "inspector", "warden")
-CASES = [(role, page) for role in ROLES for page in ui.ROLE_PAGES[role]]
+#: Each role's menu, as the access policy gives it.
+ROLE_PAGES = {role: access.pages_for(access.Actor(role, role, access.Scope.of_cells({"c"}))) for role in ROLES}
+CASES = [(role, page) for role in ROLES for page in ROLE_PAGES[role]]
 
 
 def test_every_role_and_page_is_browsed() -> None:
     assert set(HEADINGS) == set(ui.PAGES) == set(MAPS)
-    assert set(ROLES) == set(ui.ROLE_PAGES) == set(DEMO_ACCOUNTS)
-    assert len(CASES) == sum(len(p) for p in ui.ROLE_PAGES.values())
+    assert set(ROLES) == set(access.GRANTS) == set(DEMO_ACCOUNTS)
+    assert {p for pages in ROLE_PAGES.values() for p in pages} == set(ui.PAGES)
 
 
 @dataclass
@@ -97,13 +100,13 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
             width = 390 if role == "warden" else 1280
             with open_session(browser, server.url, width=width, height=900, keep_payloads=True) as s:
                 s.sign_in(name, password)
-                for i, page in enumerate(ui.ROLE_PAGES[role]):
+                for i, page in enumerate(ROLE_PAGES[role]):
                     start = len(s.ws_payloads)  # the first page's frames may arrive while signing in: keep them
                     if i == 0:  # signing in lands on the role's first page
                         s.page.locator("h1", has_text=HEADINGS[page]).first.wait_for(timeout=60_000)
                         s.wait_idle()
                     else:
-                        s.open_page(ui.PAGES[page][1], HEADINGS[page])
+                        s.open_page(access.PAGES[page], HEADINGS[page])
                     extra: dict[str, Any] = {}
                     if page == "campaigns":  # the audit map lives in the second tab
                         s.page.get_by_role("tab", name="核查 Audit").click()
@@ -153,10 +156,11 @@ def library(browser_db, tmp_path_factory) -> Iterator[Store]:
 
 
 def _scope(store: Store, role: str) -> frozenset[str]:
-    user = access.get_user(store, DEMO_ACCOUNTS[role][0])
+    """The cells the role's demo account may see (every cell for the administrator)."""
+    user = users.get_user(store, DEMO_ACCOUNTS[role][0])
     assert user is not None
-    cells = access.cells_in_scope(store, user)
-    return frozenset(cells) if cells is not None else frozenset()
+    scope = access.actor_for(store, user).scope
+    return frozenset(scope.cell_list(store.query("SELECT cell_id FROM cells")["cell_id"]))
 
 
 def _same_points(got: list[tuple[float, float]], lat: Any, lon: Any) -> bool:
@@ -193,15 +197,15 @@ def test_page_draws_offline(seen, role: str, page: str) -> None:
 
 def test_no_role_ever_requests_another_host(seen) -> None:
     for role in ROLES:
-        seen(role, ui.ROLE_PAGES[role][0])
+        seen(role, ROLE_PAGES[role][0])
         assert seen(role, "_all").foreign == []
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if "overview" in ui.ROLE_PAGES[r]])
+@pytest.mark.parametrize("role", [r for r in ROLES if "overview" in ROLE_PAGES[r]])
 def test_overview_map_and_figures_are_the_librarys(seen, library, role: str) -> None:
     s = seen(role, "overview")
     cells = _scope(library, role)
-    ov = coverage.overview(library, "party_service", cells=cells)
+    ov = coverage.overview(library, "party_service", scope=Scope.of_cells(cells))
     k = ov.kpis
     assert _n(s.metrics["住户 Households"]) == k["households"]
     assert _n(s.metrics["困难户 Vulnerable"]) == k["vulnerable"]
@@ -256,7 +260,7 @@ def test_warden_sees_own_cells_households_only(seen, library) -> None:
     assert bool(np.all(inside))
     assert _n(s.metrics["住户"]) == len(mine)
     # Everything the browser received (every websocket frame, all pages): own households, none of another cell's.
-    data = b"".join(seen("warden", p).payload for p in ui.ROLE_PAGES["warden"]) + seen("warden", "_all").payload
+    data = b"".join(seen("warden", p).payload for p in ROLE_PAGES["warden"]) + seen("warden", "_all").payload
     ids = {x.decode() for x in re.findall(rb"H\d{7}", data)}
     assert ids & set(mine["hh_id"]), "the warden's own households reach the browser (the check is not vacuous)"
     assert not ids & set(others["hh_id"])
@@ -267,7 +271,7 @@ def test_warden_sees_own_cells_households_only(seen, library) -> None:
 
 def test_committee_never_receives_another_streets_household(seen, library) -> None:
     cells = _scope(library, "committee")
-    data = b"".join(seen("committee", p).payload for p in ui.ROLE_PAGES["committee"])
+    data = b"".join(seen("committee", p).payload for p in ROLE_PAGES["committee"])
     others = library.query("SELECT hh_id FROM households WHERE NOT list_contains(?, cell_id)", [sorted(cells)])
     ids = {x.decode() for x in re.findall(rb"H\d{7}", data)}
     assert not ids & set(others["hh_id"]) and MARK_ADDR.encode() not in data
@@ -275,12 +279,12 @@ def test_committee_never_receives_another_streets_household(seen, library) -> No
 
 def test_leaders_receive_no_household(seen) -> None:
     for role in ("leader", "inspector"):
-        data = b"".join(seen(role, p).payload for p in ui.ROLE_PAGES[role])
+        data = b"".join(seen(role, p).payload for p in ROLE_PAGES[role])
         assert re.findall(rb"H\d{7}", data) == [], f"{role} received household ids"
         assert MARK_ADDR.encode() not in data
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if "campaigns" in ui.ROLE_PAGES[r]])
+@pytest.mark.parametrize("role", [r for r in ROLES if "campaigns" in ROLE_PAGES[r]])
 def test_campaign_audit_figures_are_the_librarys(seen, library, role: str) -> None:
     s = seen(role, "campaigns")
     cells = _scope(library, role)
@@ -289,7 +293,7 @@ def test_campaign_audit_figures_are_the_librarys(seen, library, role: str) -> No
         "SELECT code FROM (SELECT DISTINCT a.code, a.level FROM admin_units a JOIN cells c ON a.code = c.community_code"
         " OR a.code = (SELECT parent_code FROM admin_units WHERE code = c.community_code)"
         " WHERE list_contains(?, c.cell_id)) ORDER BY level DESC, code LIMIT 1", [sorted(cells)])
-    data = campaign_frames(library, first, area)
+    data = campaign_frames(library, first, area, scope=EVERYTHING)
     t = audit_campaign(data.targets, data.visits, data.assistance).totals
     assert _n(s.metrics["对象户 Targets"]) == int(t["targets"])
     assert _n(s.metrics["已走访 Visited"]) == int(t["visited"])
@@ -299,7 +303,7 @@ def test_campaign_audit_figures_are_the_librarys(seen, library, role: str) -> No
     assert sorted(m["cells"]) == sorted(cells)
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if "leader" in ui.ROLE_PAGES[r]])
+@pytest.mark.parametrize("role", [r for r in ROLES if "leader" in ROLE_PAGES[r]])
 def test_assistance_maps_and_gini_are_the_librarys(seen, library, role: str) -> None:
     s = seen(role, "leader")
     cells = _scope(library, role)

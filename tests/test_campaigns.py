@@ -23,6 +23,7 @@ from grid.campaigns import (
 from grid.demo import DemoDistrict
 from grid.errors import WarmGridError
 from grid.store import Store
+from tests.actors import EVERYTHING
 
 CAMPAIGN = "C2025W"
 COUNTS = ("targets", "visited", "helped", "reached", "not_visited", "not_helped", "omissions",
@@ -31,7 +32,7 @@ COUNTS = ("targets", "visited", "helped", "reached", "not_visited", "not_helped"
 
 @pytest.fixture(scope="module")
 def winter(store: Store) -> tuple[CampaignData, Audit]:
-    data = campaign_frames(store, CAMPAIGN)
+    data = campaign_frames(store, CAMPAIGN, scope=EVERYTHING)
     return data, audit_campaign(data.targets, data.visits, data.assistance)
 
 
@@ -164,7 +165,7 @@ def test_summaries_add_up_to_the_totals(winter: tuple[CampaignData, Audit]) -> N
 def test_a_community_gives_a_subset_with_the_sql_counts(store: Store, winter: tuple[CampaignData, Audit]) -> None:
     _, full = winter
     comm = str(full.by_community.sort_values("targets").iloc[-1]["community_code"])
-    data = campaign_frames(store, CAMPAIGN, area=comm)
+    data = campaign_frames(store, CAMPAIGN, area=comm, scope=EVERYTHING)
     assert data.area == comm
     audit = audit_campaign(data.targets, data.visits, data.assistance)
     sql = store.query(
@@ -193,10 +194,10 @@ def test_a_community_gives_a_subset_with_the_sql_counts(store: Store, winter: tu
 def test_a_street_and_a_cell_as_area(store: Store, winter: tuple[CampaignData, Audit]) -> None:
     _, full = winter
     street = str(full.by_street["street_code"].iloc[0])
-    s = campaign_frames(store, CAMPAIGN, area=street)
+    s = campaign_frames(store, CAMPAIGN, area=street, scope=EVERYTHING)
     assert set(s.targets["hh_id"]) == set(full.households.loc[full.households["street_code"] == street, "hh_id"])
     cell = str(full.by_cell.sort_values("targets").iloc[-1]["cell_id"])
-    c = campaign_frames(store, CAMPAIGN, area=cell)
+    c = campaign_frames(store, CAMPAIGN, area=cell, scope=EVERYTHING)
     assert set(c.targets["hh_id"]) == set(full.households.loc[full.households["cell_id"] == cell, "hh_id"])
     assert len(c.targets) > 0
 
@@ -204,13 +205,13 @@ def test_a_street_and_a_cell_as_area(store: Store, winter: tuple[CampaignData, A
 @pytest.mark.parametrize("area", ["999999999999", "abc", "35020300100", "3502030010019999"])
 def test_an_unknown_area_is_refused(store: Store, area: str) -> None:
     with pytest.raises(WarmGridError) as err:
-        campaign_frames(store, CAMPAIGN, area=area)
+        campaign_frames(store, CAMPAIGN, area=area, scope=EVERYTHING)
     assert area in err.value.zh and area in err.value.en
 
 
 def test_an_unknown_campaign_is_refused(store: Store) -> None:
-    for call in (lambda: load_campaign(store, "NOPE"), lambda: campaign_frames(store, "NOPE"),
-                 lambda: cli_audit(store, "NOPE")):
+    for call in (lambda: load_campaign(store, "NOPE"), lambda: campaign_frames(store, "NOPE", scope=EVERYTHING),
+                 lambda: cli_audit(store, "NOPE", scope=EVERYTHING)):
         with pytest.raises(WarmGridError) as err:
             call()
         assert "NOPE" in err.value.zh and "活动" in err.value.zh
@@ -221,7 +222,7 @@ def test_an_unknown_campaign_is_refused(store: Store) -> None:
 def test_cli_audit_is_strict_json(store: Store, winter: tuple[CampaignData, Audit],
                                   district: DemoDistrict) -> None:
     _, audit = winter
-    doc = cli_audit(store, CAMPAIGN)
+    doc = cli_audit(store, CAMPAIGN, scope=EVERYTHING)
     text = json.dumps(doc, allow_nan=False, ensure_ascii=False)
     assert json.loads(text) == doc
     assert doc["campaign"]["campaign_id"] == CAMPAIGN and doc["campaign"]["starts_on"] == "2025-11-01"
@@ -245,7 +246,7 @@ def test_cli_audit_is_strict_json(store: Store, winter: tuple[CampaignData, Audi
 def test_cli_audit_with_an_area(store: Store, winter: tuple[CampaignData, Audit]) -> None:
     _, full = winter
     comm = str(full.by_community["community_code"].iloc[0])
-    doc = cli_audit(store, CAMPAIGN, area=comm)
+    doc = cli_audit(store, CAMPAIGN, area=comm, scope=EVERYTHING)
     json.dumps(doc, allow_nan=False)
     assert doc["campaign"]["area"] == comm
     assert doc["targets"] == int(full.by_community["targets"].iloc[0])
@@ -446,7 +447,7 @@ def tiny(fresh_store: Store) -> Store:
 
 def test_frames_of_a_street_campaign(tiny: Store) -> None:
     assert tiny.scalar("SELECT cell_id FROM households WHERE hh_id = 'h2'") is None
-    data = campaign_frames(tiny, "CS")
+    data = campaign_frames(tiny, "CS", scope=EVERYTHING)
     t = data.targets.set_index("hh_id")
     assert t.index.tolist() == ["h1", "h2"]  # not h3 (category), h4 (moved), h5 (other street), h6
     assert t.loc["h1", ["cell_id", "community_code", "street_code"]].tolist() == [CELL1, K1, S1]
@@ -465,13 +466,13 @@ def test_frames_of_a_street_campaign(tiny: Store) -> None:
 
 def test_areas_of_a_district_campaign(tiny: Store) -> None:
     def ids(area: str | None) -> list[str]:
-        return campaign_frames(tiny, "CD", area=area).targets["hh_id"].tolist()
+        return campaign_frames(tiny, "CD", area=area, scope=EVERYTHING).targets["hh_id"].tolist()
 
     assert ids(None) == ["h1", "h2", "h5"]
     assert ids(S2) == ids(K2) == ids(CELL2) == ["h5"]
     assert ids(K1) == ["h1", "h2"] and ids(CELL1) == ["h1"]
     assert ids(D) == ids(None)
-    doc = cli_audit(tiny, "CD", area=S2)
+    doc = cli_audit(tiny, "CD", area=S2, scope=EVERYTHING)
     # h5's visit v4 was tagged for CS but falls within CD's dates: it counts for CD too.
     assert (doc["targets"], doc["visited"], doc["helped"]) == (1, 1, 1)
     assert doc["by_street"][0]["name"] == "二街道"
@@ -479,13 +480,13 @@ def test_areas_of_a_district_campaign(tiny: Store) -> None:
 
 def test_area_outside_the_unit_and_a_missing_unit_are_refused(tiny: Store) -> None:
     with pytest.raises(WarmGridError, match=S2):
-        campaign_frames(tiny, "CS", area=S2)
-    assert campaign_frames(tiny, "CS", area=D).targets["hh_id"].tolist() == ["h1", "h2"]  # wider: the unit
+        campaign_frames(tiny, "CS", area=S2, scope=EVERYTHING)
+    assert campaign_frames(tiny, "CS", area=D, scope=EVERYTHING).targets["hh_id"].tolist() == ["h1", "h2"]  # wider: the unit
     with pytest.raises(WarmGridError, match="350203009000"):
-        campaign_frames(tiny, "CX")
+        campaign_frames(tiny, "CX", scope=EVERYTHING)
 
 
 def test_no_target_categories_means_no_targets(tiny: Store) -> None:
-    doc = cli_audit(tiny, "CE")
+    doc = cli_audit(tiny, "CE", scope=EVERYTHING)
     assert doc["targets"] == 0 and doc["omissions"] == [] and doc["by_street"] == []
     json.dumps(doc, allow_nan=False)

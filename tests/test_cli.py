@@ -13,6 +13,7 @@ import pytest
 
 from grid import coverage as cv
 from grid.cli import main
+from tests.actors import EVERYTHING
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ def test_coverage_json_equals_the_library(district_file, store) -> None:
     r = _run("coverage", "--db", str(path), "--as-of", "2026-11-15", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    lib = cv.coverage_report(store, as_of=__import__("datetime").date(2026, 11, 15))
+    lib = cv.coverage_report(store, as_of=__import__("datetime").date(2026, 11, 15), scope=EVERYTHING)
     assert doc["households"] == lib["households"]
     assert doc["station_gaps"] == lib["station_gaps"]
     assert doc["wardens"]["cells_without_warden"] == lib["wardens"]["cells_without_warden"]
@@ -141,7 +142,7 @@ def test_plan_json_assigns_every_target_once(district_file, tmp_path: Path) -> N
     shutil.copyfile(district_file[0], db)
     with open_store(db, read_only=True) as s:
         street = str(s.scalar("SELECT min(code) FROM admin_units WHERE level = 'street'"))
-        targets = set(campaign_frames(s, "C2026W", street).targets["hh_id"])
+        targets = set(campaign_frames(s, "C2026W", street, scope=EVERYTHING).targets["hh_id"])
     r = _run("plan", "--db", str(db), "--campaign", "C2026W", "--area", street, "--min", "1", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)

@@ -14,6 +14,7 @@ import pytest
 from grid import coverage as cv
 from grid import model
 from grid.errors import WarmGridError
+from tests.actors import EVERYTHING, Scope
 
 AS_OF = date(2026, 11, 15)
 
@@ -195,7 +196,7 @@ def test_visit_recency_on_a_hand_made_case() -> None:
 
 
 def test_cell_measures_are_consistent(store, hh, st) -> None:
-    ov = cv.overview(store, "clinic", as_of=AS_OF)
+    ov = cv.overview(store, "clinic", as_of=AS_OF, scope=EVERYTHING)
     cells = ov.cells
     assert cells["households"].sum() == len(hh)
     assert cells["outside"].sum() == ov.kpis["outside"] == len(cv.station_gaps(hh, st, "clinic"))
@@ -205,7 +206,7 @@ def test_cell_measures_are_consistent(store, hh, st) -> None:
 
 
 def test_coverage_report_is_complete(store) -> None:
-    rep = cv.coverage_report(store, as_of=AS_OF)
+    rep = cv.coverage_report(store, as_of=AS_OF, scope=EVERYTHING)
     assert rep["households"] == store.count("households")
     assert [g["type"] for g in rep["station_gaps"]] == list(model.STATION_TYPES)
     assert rep["wardens"]["cells_without_warden"] == sorted(
@@ -227,7 +228,7 @@ def test_gaps_and_nearest_do_not_depend_on_row_order(hh, st) -> None:
 def test_overview_restricted_to_a_scope(store, hh, st) -> None:
     comm = str(store.scalar("SELECT min(community_code) FROM cells"))
     cells = frozenset(store.query("SELECT cell_id FROM cells WHERE community_code = ?", [comm])["cell_id"])
-    ov = cv.overview(store, "clinic", as_of=AS_OF, cells=cells)
+    ov = cv.overview(store, "clinic", as_of=AS_OF, scope=Scope.of_cells(cells))
     mine = hh[hh["cell_id"].isin(cells)]
     assert ov.kpis["households"] == len(mine) > 0
     assert set(ov.cells["cell_id"]) == set(cells)
@@ -238,7 +239,7 @@ def test_overview_restricted_to_a_scope(store, hh, st) -> None:
 
 
 def test_overview_of_an_empty_scope_is_empty(store) -> None:
-    ov = cv.overview(store, "clinic", as_of=AS_OF, cells=frozenset())
+    ov = cv.overview(store, "clinic", as_of=AS_OF, scope=Scope.of_cells(frozenset()))
     assert ov.kpis["households"] == 0 and ov.kpis["cells"] == 0 and ov.kpis["outside"] == 0
     assert len(ov.gaps) == 0 and len(ov.cells) == 0
 
@@ -249,7 +250,8 @@ def test_overview_from_shared_inputs_equals_overview_and_leaves_them_unchanged(s
     inputs = cv.overview_inputs(store)
     before = copy.deepcopy(inputs)
     some = frozenset(sorted(inputs.cells_m["cell_id"])[:5])
-    for kwargs in ({}, {"radius": 150.0}, {"cells": some, "visit_days": 30}, {"radius": 800.0, "cells": some}):
+    for kwargs in ({"scope": EVERYTHING}, {"radius": 150.0, "scope": EVERYTHING},
+                   {"scope": Scope.of_cells(some), "visit_days": 30}, {"radius": 800.0, "scope": Scope.of_cells(some)}):
         a = cv.overview(store, "clinic", as_of=date(2026, 11, 1), **kwargs)  # type: ignore[arg-type]
         b = cv.overview_from(inputs, "clinic", as_of=date(2026, 11, 1), **kwargs)  # type: ignore[arg-type]
         assert a.kpis == b.kpis

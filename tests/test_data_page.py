@@ -1,4 +1,4 @@
-"""The data page (pages/data.py), driven headless with AppTest: upload, header mapping,
+"""The data page (views/data.py), driven headless with AppTest: upload, header mapping,
 validation, import and export, on a copy of the small district.
 
 AppTest drives ``st.file_uploader`` (``set_value((name, bytes, mime))``) and a keyed
@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from grid import access
+from grid import audit, users
 from grid.export import table_frame
 from grid.store import Store, open_store
 from tests.apptools import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = "pages/data.py"
+PAGE = "views/data.py"
 ADMIN, PW = "数据管理员", "correct horse 9"
 
 
@@ -39,7 +39,7 @@ def app_env(district_file, monkeypatch, tmp_path) -> Iterator[Path]:
     path = tmp_path / "app.duckdb"
     shutil.copyfile(district_file[0], path)
     with open_store(path) as s:
-        access.create_user(s, ADMIN, PW, "admin", [])
+        users.create_user(s, ADMIN, PW, "admin", [])
     monkeypatch.setenv("WARMGRID_DB", str(path))
     monkeypatch.chdir(ROOT)
     yield path
@@ -117,7 +117,7 @@ def test_a_valid_csv_validates_and_imports(app_env, store) -> None:
     assert s.scalar("SELECT count(*) FROM households WHERE hh_id LIKE 'NEW%' AND cell_id IS NOT NULL") == len(new)
     assert s.scalar("SELECT file_name FROM imports ORDER BY import_id DESC LIMIT 1") == "新增住户.csv"
     assert s.scalar("SELECT username FROM imports ORDER BY import_id DESC LIMIT 1") == ADMIN
-    log = access.audit_log(s, action="import")
+    log = audit.read(s, action="import")
     assert log["username"].tolist() == [ADMIN] and log["row_count"].tolist() == [len(new)]
     assert log["object"].iloc[0] == "households:新增住户.csv"
 
@@ -203,7 +203,7 @@ def test_export_gives_a_download(app_env) -> None:
     assert f"（{_count(app_env):,} 行）" in button.label and ".geojson" in button.label
     from ui import _open
 
-    log = access.audit_log(_open(str(app_env)), action="export")
+    log = audit.read(_open(str(app_env)), action="export")
     assert log["username"].tolist() == [ADMIN] and log["row_count"].tolist() == [_count(app_env)]
     at.run()  # the download stays offered on a re-run
     assert at.download_button(key="data_export_download")
@@ -220,8 +220,15 @@ def test_only_an_administrator_may_use_the_page(app_env) -> None:
 
     (Signed in by setting ``ui``'s session keys, as the login form would.)
     """
+    from ui import _open
+
+    store = _open(str(app_env))
+    street = str(store.scalar("SELECT min(code) FROM admin_units WHERE level = 'street'"))
+    users.create_user(store, "委员甲", PW, "committee", [street])
+    _, fp = users.authenticate(store, "委员甲", PW)
     at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
-    at.session_state["user"] = access.User("委员甲", "committee", ("350203001000",))
+    at.session_state["user"] = "委员甲"
+    at.session_state["user_fp"] = fp
     at.session_state["user_seen"] = datetime.now()
     at.run()
     assert not at.exception, at.exception

@@ -166,12 +166,12 @@ def test_same_seed_same_database(tmp_path: Path) -> None:
 
 
 def test_demo_accounts_one_per_role(store) -> None:
-    from grid import access
+    from grid import users
     from grid.demo import DEMO_ACCOUNTS
 
-    users = access.list_users(store)
-    assert sorted(users["role"]) == sorted(DEMO_ACCOUNTS)
-    warden = users[users["role"] == "warden"].iloc[0]
+    listed = users.list_users(store)
+    assert sorted(listed["role"]) == sorted(DEMO_ACCOUNTS)
+    warden = listed[listed["role"] == "warden"].iloc[0]
     cells = store.query("SELECT cell_id FROM cells WHERE warden_id = (SELECT person_id FROM users"
                         " WHERE role = 'warden')")["cell_id"]
     assert sorted(warden["scope"]) == sorted(cells) and len(cells) >= 1

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui
+from grid import access
 from grid.assistance import load_assistance_inputs, measures
 from grid.store import open_store
 from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = "pages/leader.py"
+PAGE = "views/leader.py"
 
 
 def _map_features(at: AppTest) -> list[list[dict[str, Any]]]:
@@ -74,7 +74,7 @@ def _figures(row: Any) -> set[str]:
 
 @pytest.mark.parametrize("role", ["leader", "admin", "committee", "inspector"])
 def test_the_page_renders_for_its_roles(app_db, role) -> None:
-    assert "leader" in ui.ROLE_PAGES[role]
+    assert access.allowed(access.Actor("x", role, access.Scope.everything()), "view_page", "leader")
     at = sign_in_demo(role)
     at.switch_page(PAGE).run()
     assert not at.exception, (role, at.exception)
@@ -85,11 +85,11 @@ def test_the_page_renders_for_its_roles(app_db, role) -> None:
 
 
 def test_the_warden_cannot_reach_it(app_db) -> None:
-    assert "leader" not in ui.ROLE_PAGES["warden"]
+    assert not access.allowed(access.Actor("x", "warden", access.Scope.everything()), "view_page", "leader")
     at = sign_in_demo("warden")
     direct = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
-    direct.session_state["user"] = at.session_state["user"]
-    direct.session_state["user_seen"] = at.session_state["user_seen"]
+    for name in ("user", "user_seen", "user_fp"):
+        direct.session_state[name] = at.session_state[name]
     direct.run()
     assert any("无权查看" in e.value for e in direct.error)
     assert not direct.metric and not _map_features(direct)
@@ -118,9 +118,10 @@ def test_no_suppressed_figure_in_the_map(app_db) -> None:
     assert set(by_cell["cell_id"]) <= set(by_id)
     for row in small.itertuples(index=False):
         props = by_id[row.cell_id]
-        assert props["households"] == f"<{k}" and props["value"] == f"<{k}", props
+        hidden = f"&lt;{k}"  # "<k", HTML-escaped like every text that reaches the map
+        assert props["households"] == hidden and props["value"] == hidden, props
         numbers = {v for key, v in props.items() if key not in ("unit", "name", "_fill")}
-        assert numbers == {f"<{k}"}, props
+        assert numbers == {hidden}, props
     for row in shown.itertuples(index=False):  # the shown units do carry their figures
         assert by_id[row.cell_id]["households"] == f"{row.households:,}"
         assert by_id[row.cell_id]["value"] == f"{row.total_yuan:,.0f}"
@@ -134,7 +135,7 @@ def test_no_suppressed_figure_in_the_map(app_db) -> None:
     hot = next(feats for feats in maps if feats and "class" in feats[0]["properties"])
     hot_by_id = {f["properties"]["cell_id"]: f["properties"] for f in hot}
     for cid in small["cell_id"]:
-        assert hot_by_id[cid]["class"] == f"<{k}"
+        assert hot_by_id[cid]["class"] == f"&lt;{k}"
 
 
 
@@ -154,21 +155,8 @@ def test_levels_drill_down_and_campaign(app_db) -> None:
         assert _map_features(at), level
 
 
-def test_no_suppressed_figure_in_the_downloads(app_db, monkeypatch) -> None:
+def test_no_suppressed_figure_in_the_downloads(app_db, downloads) -> None:
     """The CSV behind every figure: a cell under k households shows "<k", never its numbers."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files: dict[str, bytes] = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self: MemoryMediaFileStorage, path_or_data: Any, mimetype: str, kind: Any,
-            filename: str | None = None) -> str:
-        file_id = real(self, path_or_data, mimetype, kind, filename)
-        if isinstance(path_or_data, bytes):
-            files[file_id] = path_or_data
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
     k = 100
     with open_store(app_db, read_only=True) as s:
         hh, aid = load_assistance_inputs(s)
@@ -180,9 +168,9 @@ def test_no_suppressed_figure_in_the_downloads(app_db, monkeypatch) -> None:
     at.selectbox(key="leader_measure").set_value("total_yuan")
     at.number_input(key="leader_k").set_value(k).run()
     assert not at.exception, at.exception
-    urls = [b.proto.url for b in at.get("download_button")]
-    assert len(urls) >= 3
-    texts = [files[u.rsplit("/", 1)[-1].split(".")[0]].decode("utf-8-sig") for u in urls]
+    got = downloads(at)
+    assert len(got) >= 3
+    texts = [data.decode("utf-8-sig") for _, data in got]
     choropleth = next(t for t in texts if "total_yuan" in t.splitlines()[0])
     rows = {line.split(",")[0]: line for line in choropleth.splitlines()[1:]}
     for row in small.itertuples(index=False):

@@ -19,6 +19,7 @@ from grid.demo import DemoDistrict
 from grid.errors import WarmGridError
 from grid.store import Store, open_store
 from grid.visits import log_visit
+from tests.actors import OP, as_role
 
 CAMPAIGN = "C2026W"
 #: After the demo's visit history (which ends on 2026-11-15).
@@ -107,24 +108,24 @@ def test_infeasible_plan_from_the_store_names_the_numbers(store: Store) -> None:
     n = len(P.load_targets(store, CAMPAIGN, comm))
     v = len(P.load_visitors(store, comm))
     with pytest.raises(P.PlanInfeasibleError) as err:
-        P.make_plan(store, CAMPAIGN, comm, min_per=n // v + 1, planning_date=DAY)
+        P.make_plan(store, OP, CAMPAIGN, comm, min_per=n // v + 1, planning_date=DAY)
     assert f"{n}" in str(err.value) and f"{v}" in str(err.value)
     assert (err.value.n_households, err.value.n_visitors) == (n, v)
     with pytest.raises(P.PlanInfeasibleError):
-        P.make_plan(store, CAMPAIGN, comm, max_per=max(1, (n - 1) // v), min_per=0, planning_date=DAY)
+        P.make_plan(store, OP, CAMPAIGN, comm, max_per=max(1, (n - 1) // v), min_per=0, planning_date=DAY)
 
 
 def test_unknown_campaign_and_area(store: Store, district: DemoDistrict) -> None:
     with pytest.raises(WarmGridError, match="未知的活动"):
-        P.make_plan(store, "NOPE", _street(district), planning_date=DAY)
+        P.make_plan(store, OP, "NOPE", _street(district), planning_date=DAY)
     with pytest.raises(WarmGridError, match="999999999999"):
-        P.make_plan(store, CAMPAIGN, "999999999999", planning_date=DAY)
+        P.make_plan(store, OP, CAMPAIGN, "999999999999", planning_date=DAY)
 
 
 # --------------------------------------------------------------------------- plans from the store
 def test_street_plan_assigns_every_target_exactly_once(store: Store, district: DemoDistrict) -> None:
     street = _street(district)
-    plan = P.make_plan(store, CAMPAIGN, street, planning_date=DAY)
+    plan = P.make_plan(store, OP, CAMPAIGN, street, planning_date=DAY)
     targets = P.load_targets(store, CAMPAIGN, street)
     assert len(targets) > 20
     _check_plan(plan, targets)
@@ -147,7 +148,7 @@ def test_min_and_max_are_respected(store: Store) -> None:
     n = len(P.load_targets(store, CAMPAIGN, comm))
     v = len(P.load_visitors(store, comm))
     lo, hi = max(0, n // v - 1), n // v + 2
-    plan = P.make_plan(store, CAMPAIGN, comm, min_per=lo, max_per=hi, planning_date=DAY)
+    plan = P.make_plan(store, OP, CAMPAIGN, comm, min_per=lo, max_per=hi, planning_date=DAY)
     counts = plan.visitors["households"]
     assert (plan.min_per, plan.max_per) == (lo, hi)
     assert counts.min() >= lo and counts.max() <= hi and counts.sum() == n
@@ -168,12 +169,12 @@ def test_chosen_visitors_and_their_own_start_points(store: Store) -> None:
     comm = _biggest_community(store)
     vis = P.load_visitors(store, comm)
     three = vis["visitor_id"].iloc[:3].tolist()
-    plan = P.make_plan(store, CAMPAIGN, comm, visitors=three, planning_date=DAY)
+    plan = P.make_plan(store, OP, CAMPAIGN, comm, visitors=three, planning_date=DAY)
     assert plan.visitors["visitor_id"].tolist() == three
     _check_plan(plan, P.load_targets(store, CAMPAIGN, comm))
     x0, y0 = float(vis["x_m"].iloc[0]), float(vis["y_m"].iloc[0])
     given = pd.DataFrame({"visitor_id": three[:2], "x_m": [x0 + 100.0, x0 - 100.0], "y_m": [y0, y0]})
-    plan = P.make_plan(store, CAMPAIGN, comm, visitors=given, planning_date=DAY)
+    plan = P.make_plan(store, OP, CAMPAIGN, comm, visitors=given, planning_date=DAY)
     assert (plan.visitors["start_source"] == "given").all()
     assert plan.visitors["x_m"].tolist() == pytest.approx([x0 + 100.0, x0 - 100.0])
     assert plan.visitors["name"].notna().all()  # filled in from people
@@ -182,12 +183,12 @@ def test_chosen_visitors_and_their_own_start_points(store: Store) -> None:
 
 
 def test_plan_is_more_compact_than_round_robin(store: Store, district: DemoDistrict) -> None:
-    plan = P.make_plan(store, CAMPAIGN, _biggest_community(store), planning_date=DAY)
+    plan = P.make_plan(store, OP, CAMPAIGN, _biggest_community(store), planning_date=DAY)
     assert plan.total_m < _round_robin_total(plan)
 
 
 def test_cli_plan_without_saving(store: Store, district: DemoDistrict) -> None:
-    doc = P.cli_plan(store, CAMPAIGN, _street(district), planning_date=DAY, save=False)
+    doc = P.cli_plan(store, OP, CAMPAIGN, _street(district), planning_date=DAY, save=False)
     json.dumps(doc, ensure_ascii=False)  # JSON-ready
     assert doc["plan_id"] is None and doc["unassigned"] == 0
     ids = [h for v in doc["visitors"] for h in v["hh_ids"]]
@@ -298,8 +299,8 @@ def test_route_of_nothing_and_of_one() -> None:
 # --------------------------------------------------------------------------- saved plans
 @pytest.fixture(scope="module")
 def saved(wstore: Store) -> tuple[str, P.Plan]:
-    plan = P.make_plan(wstore, CAMPAIGN, _biggest_community(wstore), planning_date=DAY)
-    return P.save_plan(wstore, plan, created_by="tester"), plan
+    plan = P.make_plan(wstore, OP, CAMPAIGN, _biggest_community(wstore), planning_date=DAY)
+    return P.save_plan(wstore, OP, plan), plan
 
 
 def test_save_and_load_round_trip(wstore: Store, saved: tuple[str, P.Plan]) -> None:
@@ -331,7 +332,7 @@ def test_move_household_rebalances_and_respects_max(wstore: Store, saved: tuple[
     giver = [v for v in counts[counts > plan.min_per].index if v not in roomy[:1]]
     assert roomy and giver
     hh = plan.route_of(giver[0])[0]
-    after = P.move_household(wstore, plan_id, hh, roomy[0], by="tester")
+    after = P.move_household(wstore, OP, plan_id, hh, roomy[0])
     assert after.items["hh_id"].is_unique and set(after.items["hh_id"]) == set(plan.items["hh_id"])
     assert after.items.set_index("hh_id").at[hh, "visitor_id"] == roomy[0]
     new_counts = after.visitors.set_index("visitor_id")["households"]
@@ -347,7 +348,7 @@ def test_move_household_rebalances_and_respects_max(wstore: Store, saved: tuple[
     assert full
     other = next(h for h, v in zip(after.items["hh_id"], after.items["visitor_id"], strict=True) if v != full[0])
     with pytest.raises(P.PlanInfeasibleError, match=f"{plan.max_per}"):
-        P.move_household(wstore, plan_id, other, full[0])
+        P.move_household(wstore, OP, plan_id, other, full[0])
     same = P.load_plan(wstore, plan_id)
     pd.testing.assert_frame_equal(same.items[["visitor_id", "seq", "hh_id"]],
                                   after.items[["visitor_id", "seq", "hh_id"]])
@@ -356,9 +357,9 @@ def test_move_household_rebalances_and_respects_max(wstore: Store, saved: tuple[
     if plan.min_per > 0 and low:
         roomy_now = [v for v in new_counts[new_counts < plan.max_per].index if v != low[0]]
         with pytest.raises(P.PlanInfeasibleError, match=f"{plan.min_per}"):
-            P.move_household(wstore, plan_id, after.route_of(low[0])[0], roomy_now[0])
+            P.move_household(wstore, OP, plan_id, after.route_of(low[0])[0], roomy_now[0])
     with pytest.raises(WarmGridError, match="not in plan"):
-        P.move_household(wstore, plan_id, "H_NONE", roomy[0])
+        P.move_household(wstore, OP, plan_id, "H_NONE", roomy[0])
 
 
 def test_progress_counts_visits_since_the_planning_date(wstore: Store, saved: tuple[str, P.Plan]) -> None:
@@ -369,10 +370,10 @@ def test_progress_counts_visits_since_the_planning_date(wstore: Store, saved: tu
     plan = P.load_plan(wstore, plan_id)
     vid = str(plan.visitors["visitor_id"].iloc[0])
     hh = plan.route_of(vid)[0]
-    log_visit(wstore, hh_id=hh, visitor_id=vid, visited_at=datetime(2026, 11, 10, 10), situation="计划前走访")
+    log_visit(wstore, OP, hh_id=hh, visitor_id=vid, visited_at=datetime(2026, 11, 10, 10), situation="计划前走访")
     assert P.plan_progress(wstore, plan_id)["visited"].sum() == 0
-    log_visit(wstore, hh_id=hh, visitor_id=vid, visited_at=datetime(2026, 11, 18, 10), situation="春节走访慰问")
-    log_visit(wstore, hh_id=hh, visitor_id=None, visited_at=datetime(2026, 11, 19, 10), situation="再次走访")
+    log_visit(wstore, OP, hh_id=hh, visitor_id=vid, visited_at=datetime(2026, 11, 18, 10), situation="春节走访慰问")
+    log_visit(wstore, OP, hh_id=hh, visitor_id=None, visited_at=datetime(2026, 11, 19, 10), situation="再次走访")
     after = P.plan_progress(wstore, plan_id).set_index("visitor_id")
     assert after["visited"].sum() == 1 and after.at[vid, "visited"] == 1
     assert after.at[vid, "share"] == pytest.approx(1 / after.at[vid, "planned"])
@@ -388,12 +389,12 @@ def test_plan_keeps_pairings_from_the_store(wstore: Store) -> None:
         cur.execute("INSERT INTO pairings VALUES ('PT1', ?, ?, ?, DATE '2026-01-01', NULL)", [vid, hh, CAMPAIGN])
         cur.execute("INSERT INTO pairings VALUES ('PT2', ?, ?, NULL, DATE '2025-01-01', DATE '2025-12-31')",
                     [vid, str(targets["hh_id"].iloc[0])])  # ended before the planning date: not kept
-    plan = P.make_plan(wstore, CAMPAIGN, comm, planning_date=DAY)
+    plan = P.make_plan(wstore, OP, CAMPAIGN, comm, planning_date=DAY)
     items = plan.items.set_index("hh_id")
     assert items.at[hh, "visitor_id"] == vid and items.at[hh, "paired"]
     assert items["paired"].sum() == 1
     _check_plan(plan, targets)
-    loose = P.make_plan(wstore, CAMPAIGN, comm, planning_date=DAY, keep_pairings=False)
+    loose = P.make_plan(wstore, OP, CAMPAIGN, comm, planning_date=DAY, keep_pairings=False)
     assert not loose.items["paired"].any()
 
 
@@ -411,9 +412,9 @@ def test_station_is_the_start_without_a_location(wstore: Store, district: DemoDi
 
 # --------------------------------------------------------------------------- sheets
 def test_visit_sheets_print_on_a4_in_walking_order(store: Store, tmp_path: Path) -> None:
-    plan = P.make_plan(store, CAMPAIGN, _biggest_community(store), planning_date=DAY)
+    plan = P.make_plan(store, OP, CAMPAIGN, _biggest_community(store), planning_date=DAY)
     out = tmp_path / "走访单.xlsx"
-    assert P.visit_sheets_xlsx(plan, out) == len(plan.visitors)
+    assert P.visit_sheets_xlsx(plan, out, actor=OP) == len(plan.visitors)
     wb = load_workbook(out)
     assert len(wb.worksheets) == len(plan.visitors)
     for ws, vid in zip(wb.worksheets, plan.visitors["visitor_id"], strict=True):
@@ -431,23 +432,22 @@ def test_visit_sheets_print_on_a4_in_walking_order(store: Store, tmp_path: Path)
 
 
 def test_visit_sheets_apply_the_mask(store: Store, tmp_path: Path) -> None:
-    from grid.access import User, mask_households
 
-    plan = P.make_plan(store, CAMPAIGN, _biggest_community(store), planning_date=DAY)
-    committee = User("c", "committee", (plan.area_code,))
+    plan = P.make_plan(store, OP, CAMPAIGN, _biggest_community(store), planning_date=DAY)
+    committee = as_role("committee", set(plan.items["cell_id"]))
     out = tmp_path / "masked.xlsx"
-    P.visit_sheets_xlsx(plan, out, mask=lambda f: mask_households(f, committee, set()))
+    P.visit_sheets_xlsx(plan, out, actor=committee)
     names = [r[2] for ws in load_workbook(out).worksheets for r in ws.iter_rows(min_row=4, values_only=True)]
     real = set(plan.items["head_name"])
-    assert names and all("*" in n for n in names) and not set(names) & real
-    leader = User("l", "leader", (plan.area_code,))
-    P.visit_sheets_xlsx(plan, out, mask=lambda f: mask_households(f, leader, set()))
+    assert len(names) == len(plan.items) and all("*" in n for n in names) and not set(names) & real
+    leader = as_role("leader", set(plan.items["cell_id"]))
+    P.visit_sheets_xlsx(plan, out, actor=leader)
     assert all(ws.max_row == 3 for ws in load_workbook(out).worksheets)
 
 
 def test_cli_plan_saves(wstore: Store) -> None:
     comm = _biggest_community(wstore)
-    doc = P.cli_plan(wstore, CAMPAIGN, comm, min_per=1, planning_date="2026-11-16")
+    doc = P.cli_plan(wstore, OP, CAMPAIGN, comm, min_per=1, planning_date="2026-11-16")
     assert doc["saved"] and doc["min_per"] == 1
     back = P.load_plan(wstore, doc["plan_id"])
     assert {v["visitor_id"]: v["hh_ids"] for v in doc["visitors"]} == {

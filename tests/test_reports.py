@@ -18,6 +18,7 @@ from grid.campaigns import cli_audit
 from grid.errors import WarmGridError
 from grid.reports import Bulletin, bulletin_data, bulletin_pdf, bulletin_xlsx, find_cjk_font
 from grid.store import Store
+from tests.actors import EVERYTHING
 
 SINCE, UNTIL = date(2025, 12, 1), date(2026, 2, 28)
 RARE = "𠮷"  # U+20BB7, CJK extension B: in names, often missing from fonts
@@ -112,14 +113,14 @@ def _district(store: Store) -> str:
 
 @pytest.fixture(scope="module")
 def bulletin(store: Store) -> Bulletin:
-    return bulletin_data(store, _district(store), SINCE, UNTIL, report_date=date(2026, 3, 5))
+    return bulletin_data(store, _district(store), SINCE, UNTIL, report_date=date(2026, 3, 5), scope=EVERYTHING)
 
 
 # --------------------------------------------------------------------------- numbers
 @pytest.mark.parametrize("level", ["district", "street"])
 def test_headline_equals_direct_sql(store: Store, level: str) -> None:
     unit = _district(store) if level == "district" else _street(store)
-    b = bulletin_data(store, unit, SINCE, UNTIL)
+    b = bulletin_data(store, unit, SINCE, UNTIL, scope=EVERYTHING)
     want = _direct(store, unit)
     assert want["visits"] > 0 and want["needs_raised"] > 0 and want["cash_yuan"] > 0  # the test means something
     for key, value in want.items():
@@ -149,7 +150,7 @@ def test_tables_add_up_to_headline(store: Store, bulletin: Bulletin) -> None:
     assert float(b.programmes["total_yuan"].sum()) == pytest.approx(b.headline["total_yuan"])
     # a street's bulletin equals its row of the district's table
     street = _street(store)
-    s = bulletin_data(store, street, SINCE, UNTIL)
+    s = bulletin_data(store, street, SINCE, UNTIL, scope=EVERYTHING)
     row = b.by_street.set_index("street_code").loc[street]
     for key in ("visits", "households_visited", "needs_raised", "needs_resolved", "cash_yuan"):
         assert s.headline[key] == pytest.approx(row[key]), key
@@ -165,8 +166,8 @@ def test_gaps_rank_by_unvisited_vulnerable(bulletin: Bulletin) -> None:
 def test_campaign_omissions_and_duplicates(store: Store) -> None:
     cid = str(store.scalar("SELECT min(campaign_id) FROM campaigns"))
     unit = _district(store)
-    b = bulletin_data(store, unit, SINCE, UNTIL, cid)
-    doc = cli_audit(store, cid, area=unit)
+    b = bulletin_data(store, unit, SINCE, UNTIL, cid, scope=EVERYTHING)
+    doc = cli_audit(store, cid, area=unit, scope=EVERYTHING)
     assert b.campaign is not None and b.campaign["campaign_id"] == cid
     assert b.headline["targets"] == doc["targets"]
     assert b.headline["omissions"] == len(doc["omissions"]) == len(b.omissions) > 0
@@ -176,9 +177,9 @@ def test_campaign_omissions_and_duplicates(store: Store) -> None:
 
 def test_bad_input(store: Store) -> None:
     with pytest.raises(WarmGridError):
-        bulletin_data(store, "999999999999", SINCE, UNTIL)
+        bulletin_data(store, "999999999999", SINCE, UNTIL, scope=EVERYTHING)
     with pytest.raises(WarmGridError):
-        bulletin_data(store, _district(store), UNTIL, SINCE)
+        bulletin_data(store, _district(store), UNTIL, SINCE, scope=EVERYTHING)
     with pytest.raises(WarmGridError, match="fonts-noto-cjk"):
         find_cjk_font(["/nonexistent/font.ttc"])
 

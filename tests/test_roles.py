@@ -13,14 +13,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from grid import model
+from grid import access, model, users
 from grid.demo import DEMO_ACCOUNTS
 from grid.store import open_store
 from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK_ID, MARK_NAME, MARK_ADDR = "ZZMARK01", "泄露标记户", "标记路999号"
-#: The warden page's (lazy) tabs, as pages/my_cells.py names them.
+#: The warden page's (lazy) tabs, as views/my_cells.py names them.
 MY_CELLS_TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
 
 
@@ -84,33 +84,37 @@ def everything(at: AppTest) -> str:
 
 
 def test_every_page_is_in_the_matrix() -> None:
-    files = {f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
-    assert files == {f for f, _ in ui.PAGES.values()}, "a page was added without being in ui.PAGES"
-    assert set(ui.ROLE_PAGES) == set(model.USER_ROLES)
-    assert set().union(*ui.ROLE_PAGES.values()) == set(ui.PAGES)
+    files = {f"views/{p.name}" for p in (ROOT / "views").glob("*.py") if not p.name.startswith("_")}
+    assert files == set(ui.PAGES.values()), "a page was added without being in ui.PAGES"
+    assert set(ui.PAGES) == set(access.PAGES) and set(access.GRANTS) == set(model.USER_ROLES)
+    assert set().union(*(access.pages_for(_actor(r)) for r in model.USER_ROLES)) == set(ui.PAGES)
     assert set(DEMO_ACCOUNTS) == set(model.USER_ROLES)
+
+
+def _actor(role: str) -> access.Actor:
+    return access.Actor("x", role, access.Scope.of_cells({"c"}))
 
 
 @pytest.mark.parametrize("role", list(model.USER_ROLES))
 def test_page_role_matrix(app_db, role) -> None:
     at = sign_in_demo(role)
     for key in ui.PAGES:
-        if key in ui.ROLE_PAGES[role]:
-            at.switch_page(ui.PAGES[key][0]).run()
+        if key in access.pages_for(_actor(role)):
+            at.switch_page(ui.PAGES[key]).run()
             assert not at.exception, (role, key, at.exception)
             assert "无权查看" not in everything(at), (role, key)
             continue
         # Not in the role's menu: the navigation does not offer it ...
         try:
-            at.switch_page(ui.PAGES[key][0]).run()
+            at.switch_page(ui.PAGES[key]).run()
             assert at.error and not at.dataframe and not at.metric, (role, key)
             assert MARK_ID not in everything(at)
         except ValueError as exc:  # AppTest itself refuses a page the navigation did not register
             assert "Could not find a navigation page" in str(exc)
         # ... and the page itself refuses the role when reached another way.
-        direct = AppTest.from_file(str(ROOT / ui.PAGES[key][0]), default_timeout=120)
-        direct.session_state["user"] = at.session_state["user"]
-        direct.session_state["user_seen"] = at.session_state["user_seen"]
+        direct = AppTest.from_file(str(ROOT / ui.PAGES[key]), default_timeout=120)
+        for name in ("user", "user_seen", "user_fp"):
+            direct.session_state[name] = at.session_state[name]
         direct.run()
         text = everything(direct)
         assert "无权查看" in text and not direct.dataframe and not direct.metric, (role, key)
@@ -118,7 +122,7 @@ def test_page_role_matrix(app_db, role) -> None:
 
 
 def test_no_user_no_page(app_db) -> None:
-    for file, _ in ui.PAGES.values():
+    for file in ui.PAGES.values():
         direct = AppTest.from_file(str(ROOT / file), default_timeout=120)
         direct.run()
         assert "请先登录" in everything(direct) and not direct.dataframe, file
@@ -128,11 +132,11 @@ def test_no_user_no_page(app_db) -> None:
 def test_a_warden_never_sees_another_cells_household(app_db, warm_as_admin) -> None:
     if warm_as_admin:  # an admin loads the pages first: nothing cached may leak
         at = sign_in_demo("admin")
-        for key in ui.ROLE_PAGES["admin"]:
-            at.switch_page(ui.PAGES[key][0]).run()
+        for key in access.pages_for(_actor("admin")):
+            at.switch_page(ui.PAGES[key]).run()
         assert not at.exception
     at = sign_in_demo("warden")
-    at.switch_page("pages/my_cells.py").run()
+    at.switch_page("views/my_cells.py").run()
     assert not at.exception, at.exception
     texts = []
     for tab in MY_CELLS_TABS:  # the tabs are lazy: open each one
@@ -159,16 +163,16 @@ def test_a_warden_never_sees_another_cells_household(app_db, warm_as_admin) -> N
 def test_a_committee_never_sees_another_streets_household(app_db, warm_as_admin) -> None:
     if warm_as_admin:
         at = sign_in_demo("admin")
-        at.switch_page("pages/overview.py").run()
+        at.switch_page("views/overview.py").run()
     at = sign_in_demo("committee")
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     assert not at.exception
     assert MARK_ID not in everything(at)
 
 
 def test_leaders_see_counts_not_households(app_db) -> None:
     at = sign_in_demo("leader")
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     text = everything(at)
     assert "按网格汇总" in text
     assert "下载名单" not in text  # no household list for leaders
@@ -184,7 +188,7 @@ def test_each_view_and_write_is_audited_once(app_db) -> None:
     before = _audit(app_db)
     at = sign_in_demo("warden")
     assert _audit(app_db).get("login", 0) == before.get("login", 0) + 1
-    at.switch_page("pages/my_cells.py").run()
+    at.switch_page("views/my_cells.py").run()
     assert _audit(app_db).get("view_household", 0) == before.get("view_household", 0)  # the map is no card
     at.session_state["warden_tab"] = MY_CELLS_TABS[1]
     at.run()
@@ -219,16 +223,15 @@ def test_sso_accounts_must_be_registered(app_db) -> None:
 
 
 def test_a_user_with_no_scope_sees_zero_households(app_db) -> None:
-    from grid import access
     from tests.apptools import sign_in
 
     store = ui._open(str(app_db))
-    access.create_user(store, "nobody", "a-long-password", "committee", [])
+    users.create_user(store, "nobody", "a-long-password", "committee", [])
     at = sign_in("nobody", "a-long-password")
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("views/overview.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["住户 Households"] == "0" and metrics["网格 Cells"] == "0"
     assert MARK_ID not in everything(at)
-    at.switch_page("pages/campaigns.py").run()
+    at.switch_page("views/campaigns.py").run()
     assert "no area in your scope" in everything(at)

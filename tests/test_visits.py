@@ -11,6 +11,7 @@ import pytest
 from grid.errors import ValidationError, WarmGridError
 from grid.store import Store
 from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, resolve_need
+from tests.actors import OP, Scope, as_role, as_warden
 
 
 def _a_household(db: Store) -> tuple[str, str]:
@@ -27,7 +28,7 @@ def test_sixteen_threads_log_exactly_1600_visits_and_resubmits_create_none(db) -
     def work(k: int) -> None:
         try:
             for key in keys[k]:
-                log_visit(db, hh_id=hh, visitor_id=f"W{k}", visited_at=datetime(2026, 11, 1, 9, 0),
+                log_visit(db, OP, hh_id=hh, visitor_id=f"W{k}", visited_at=datetime(2026, 11, 1, 9, 0),
                           situation="走访", idempotency_key=key)
         except BaseException as exc:  # report in the main thread
             errors.append(exc)
@@ -55,9 +56,9 @@ def test_a_double_tap_returns_the_same_visit(db) -> None:
     key = new_form_key()
     kw = dict(hh_id=hh, visitor_id="W1", visited_at=datetime(2026, 11, 2, 10, 0), situation="反映取暖困难",
               needs=[NeedInput("living", "申请临时救助")], idempotency_key=key)
-    a = log_visit(db, **kw)
+    a = log_visit(db, OP, **kw)
     n_needs = db.count("needs")
-    b = log_visit(db, **kw)
+    b = log_visit(db, OP, **kw)
     assert a == b
     assert db.count("needs") == n_needs
     assert db.scalar("SELECT count(*) FROM needs WHERE visit_id = ?", [a]) == 1
@@ -68,10 +69,9 @@ def test_visits_outside_my_cells_and_bad_forms_are_refused(db) -> None:
     other = str(db.scalar("SELECT min(cell_id) FROM cells WHERE cell_id <> ?", [cell]))
     before = db.count("visits")
     with pytest.raises(ValidationError, match="not in your cells"):
-        log_visit(db, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 1), situation="x",
-                  allowed_cells=frozenset({other}))
+        log_visit(db, as_warden(frozenset({other})), hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 1), situation="x")
     with pytest.raises(ValidationError) as err:
-        log_visit(db, hh_id="NOPE", visitor_id="W", visited_at=datetime(1990, 1, 1), situation=" ",
+        log_visit(db, OP, hh_id="NOPE", visitor_id="W", visited_at=datetime(1990, 1, 1), situation=" ",
                   needs=[NeedInput("fortune", "")])
     assert len(err.value.problems) == 5
     assert db.count("visits") == before
@@ -79,22 +79,22 @@ def test_visits_outside_my_cells_and_bad_forms_are_refused(db) -> None:
 
 def test_resolving_a_need_is_idempotent(db) -> None:
     hh, cell = _a_household(db)
-    vid = log_visit(db, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 3, 9), situation="x",
+    vid = log_visit(db, OP, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 3, 9), situation="x",
                     needs=[NeedInput("medical", "用药报销咨询")])
     nid = str(db.scalar("SELECT need_id FROM needs WHERE visit_id = ?", [vid]))
-    resolve_need(db, nid, status="answered", when=datetime(2026, 11, 5), allowed_cells=frozenset({cell}))
-    resolve_need(db, nid, status="resolved", when=datetime(2026, 11, 9))
+    resolve_need(db, as_warden(frozenset({cell})), nid, status="answered", when=datetime(2026, 11, 5))
+    resolve_need(db, OP, nid, status="resolved", when=datetime(2026, 11, 9))
     row = db.query("SELECT status, resolved_at FROM needs WHERE need_id = ?", [nid]).iloc[0]
     assert row["status"] == "answered" and row["resolved_at"] == pd.Timestamp("2026-11-05")
     with pytest.raises(WarmGridError):
-        resolve_need(db, nid, status="closed")
-    with pytest.raises(WarmGridError, match="not in your cells"):
-        resolve_need(db, nid, allowed_cells=frozenset({"nowhere"}))
+        resolve_need(db, OP, nid, status="closed")
+    with pytest.raises(WarmGridError, match="no such need"):  # another cell's need is as if it did not exist
+        resolve_need(db, as_warden(frozenset({"nowhere"})), nid)
 
 
 def test_due_list_order_on_the_district(store) -> None:
     cells = frozenset(store.query("SELECT cell_id FROM cells ORDER BY cell_id LIMIT 2")["cell_id"])
-    hh, last, needs = load_due_inputs(store, cells)
+    hh, last, needs = load_due_inputs(store, Scope.of_cells(cells))
     assert set(hh["cell_id"]) <= cells and len(hh) == store.scalar(
         "SELECT count(*) FROM households WHERE cell_id IN (SELECT unnest(?::TEXT[]))", [sorted(cells)])
     due = due_visits(hh, last, needs, "2026-11-15")
@@ -117,11 +117,27 @@ def test_due_list_hand_made() -> None:
     assert order == ["d", "e", "a", "b", "c"]
 
 
-def test_household_card(store) -> None:
-    hh = str(store.scalar("SELECT hh_id FROM visits GROUP BY hh_id ORDER BY count(*) DESC, hh_id LIMIT 1"))
-    card = household_card(store, hh)
+def test_household_card(db) -> None:
+    hh = str(db.scalar("SELECT hh_id FROM visits GROUP BY hh_id ORDER BY count(*) DESC, hh_id LIMIT 1"))
+    card = household_card(db, OP, hh)
     assert card["details"]["hh_id"] == hh
-    assert len(card["visits"]) == store.scalar("SELECT count(*) FROM visits WHERE hh_id = ?", [hh])
+    assert len(card["visits"]) == db.scalar("SELECT count(*) FROM visits WHERE hh_id = ?", [hh])
     assert card["visits"]["visited_at"].is_monotonic_decreasing
     with pytest.raises(WarmGridError):
-        household_card(store, "NOPE")
+        household_card(db, OP, "NOPE")
+
+
+def test_a_household_card_is_masked_audited_and_only_in_scope(db) -> None:
+    row = db.query("SELECT hh_id, cell_id, head_name FROM households WHERE head_name IS NOT NULL"
+                   " ORDER BY hh_id LIMIT 1").iloc[0]
+    warden = as_warden({str(row["cell_id"])}, name="w1")
+    before = db.count("audit_log")
+    card = household_card(db, warden, str(row["hh_id"]))
+    assert card["details"]["head_name"] == row["head_name"]  # a warden sees their own households in full
+    log = db.query("SELECT username, action, object FROM audit_log ORDER BY log_id DESC LIMIT 1").iloc[0]
+    assert db.count("audit_log") == before + 1 and log.tolist() == ["w1", "view_household", row["hh_id"]]
+    with pytest.raises(WarmGridError, match="no such household"):
+        household_card(db, as_warden({"another"}), str(row["hh_id"]))
+    committee = as_role("committee", {str(row["cell_id"])})
+    with pytest.raises(WarmGridError):  # the policy gives committees no household card
+        household_card(db, committee, str(row["hh_id"]))

@@ -6,6 +6,7 @@ Made for a phone (390 px wide): one column, short tables, the form last.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,27 +15,23 @@ from streamlit_folium import st_folium
 import ui
 from grid import access, model
 from grid.coverage import load_cells, load_patrol_areas, load_stations
-from grid.errors import ValidationError, WarmGridError
-from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, resolve_need
+from grid.errors import WarmGridError
+from grid.visits import NeedInput, household_card, log_visit, new_form_key, open_needs, resolve_need, warden_households
 from maps.warden import warden_map
 
 #: The page's tabs: the due list, a household's card, the visit form, open needs.
 TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
 store = ui.get_store()
-user = ui.require_page("my_cells")
-cells = ui.allowed_cells(store, user)
+actor = ui.require_page("my_cells")
 st.title("我的网格 · My cells")
-if not cells:
+if not actor.scope:
     st.info("您还没有负责的网格。请联系管理员设置。 · You have no cells yet; ask an administrator.")
     st.stop()
 
 visit_days = int(st.sidebar.number_input("走访期限（天）Visit within (days)", 7, 365, 30, step=7))
-hh, last, needs = load_due_inputs(store, cells)
-due = due_visits(hh, last, needs, date.today())
-shown = access.mask_households(due, user, cells)
+shown = warden_households(store, actor, date.today())
 shown["label"] = (shown["address"].astype(str) + " · " + shown["head_name"].fillna("").astype(str))
-cell_gdf = load_cells(store)
-cell_gdf = cell_gdf[cell_gdf["cell_id"].isin(cells)]
+cell_gdf = access.filter_households(load_cells(store), actor.scope)
 patrols = load_patrol_areas(store)
 patrols = patrols[patrols.intersects(cell_gdf.union_all())] if len(patrols) else patrols
 basemap, key = ui.basemap_setting()
@@ -66,14 +63,20 @@ if tab_card.open:
     with tab_card:
         pick = st.selectbox("选择住户 Household", options, format_func=lambda h: f"{h} · {labels[h]}", key="card_hh")
         if pick:
-            card = household_card(store, pick, allowed_cells=cells)
-            if st.session_state.get("_viewed") != pick:  # one audit row per household opened
-                access.audit(store, user, "view_household", object=pick, scope=list(user.scope), row_count=1)
-                st.session_state["_viewed"] = pick
-            d = access.mask_households(pd.DataFrame([card["details"]]), user, cells).iloc[0]
-            st.markdown(f"**{d['head_name'] or ''}** · {d['address']} · {int(d['size'])} 人")
-            st.markdown(f"电话 {d['phone'] or '—'} · 身份证 {d['id_number'] or '—'}")
-            st.markdown("类别：" + ("、".join(model.label(x) for x in d["categories"]) or "无"))
+            # One card (and one audit row, written by household_card) per household opened and data generation.
+            held: tuple[tuple[str, int], dict[str, Any]] | None = st.session_state.get("_card")
+            if held is None or held[0] != (pick, store.generation):
+                try:
+                    held = ((pick, store.generation), household_card(store, actor, pick))
+                except WarmGridError as exc:
+                    ui.show_error(exc)
+                    raise  # unreachable: show_error stops the page
+                st.session_state["_card"] = held
+            card = held[1]
+            d = card["details"]
+            st.markdown(ui.md("**{}** · {} · {} 人", d["head_name"] or "", d["address"], int(d["size"])))
+            st.markdown(ui.md("电话 {} · 身份证 {}", d["phone"] or "—", d["id_number"] or "—"))
+            st.markdown(ui.md("类别：{}", "、".join(model.label(x) for x in d["categories"]) or "无"))
             st.caption("走访记录 Visits")
             st.dataframe(card["visits"].head(20), hide_index=True, width="stretch")
             st.caption("诉求 Needs")
@@ -86,7 +89,7 @@ if tab_log.open:
         if "visit_key" not in st.session_state:
             st.session_state["visit_key"] = new_form_key()
         if st.session_state.get("visit_saved"):
-            st.success(f"已保存 · Saved: {st.session_state['visit_saved']}")
+            st.success(ui.md("已保存 · Saved: {}", st.session_state["visit_saved"]))
             if st.button("记录下一条 · Log another"):
                 st.session_state["visit_key"] = new_form_key()
                 st.session_state["visit_saved"] = None
@@ -103,32 +106,29 @@ if tab_log.open:
                 sent = st.form_submit_button("保存 Save", type="primary")
             if sent:
                 try:
-                    vid = log_visit(store, hh_id=who, visitor_id=user.person_id, visited_at=datetime.combine(day, at),
+                    vid = log_visit(store, actor, hh_id=who, visited_at=datetime.combine(day, at),
                                     situation=situation, needs=[NeedInput(need_cat, need_text)] if need_cat else [],
-                                    idempotency_key=st.session_state["visit_key"], username=user.username,
-                                    allowed_cells=cells)
-                    access.audit(store, user, "create", object=f"visit:{vid}", scope=list(user.scope), row_count=1)
+                                    idempotency_key=st.session_state["visit_key"])
                     st.session_state["visit_saved"] = vid
                     st.rerun()
-                except (ValidationError, WarmGridError) as exc:
-                    st.error(f"{exc.zh}\n\n{exc.en}")
+                except WarmGridError as exc:
+                    ui.error(exc)
 
 if tab_needs.open:
     with tab_needs:
-        open_needs = store.query(
-            "SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description FROM needs n"
-            " JOIN households h USING (hh_id) WHERE n.status = 'open' AND h.cell_id IN (SELECT unnest(?::TEXT[]))"
-            " ORDER BY n.raised_at", [sorted(cells)])
-        if open_needs.empty:
+        pending = open_needs(store, actor.scope, limit=50)
+        if pending.empty:
             st.info("没有未办结的诉求 · No open needs")
-        for r in open_needs.head(50).itertuples(index=False):
+        for r in pending.itertuples(index=False):
             with st.container(border=True):
-                st.markdown(f"**{model.label(r.category)}** · {r.hh_id} · {pd.Timestamp(r.raised_at):%Y-%m-%d}")
-                st.write(r.description)
+                st.markdown(ui.md("**{}** · {} · {}", model.label(r.category), r.hh_id,
+                                  f"{pd.Timestamp(r.raised_at):%Y-%m-%d}"))
+                st.markdown(ui.esc(r.description))
                 b1, b2 = st.columns(2)
                 for col, status, text in ((b1, "resolved", "已解决"), (b2, "answered", "已答复")):
                     if col.button(text, key=f"{status}-{r.need_id}"):
-                        resolve_need(store, r.need_id, status=status, allowed_cells=cells)
-                        access.audit(store, user, "update", object=f"need:{r.need_id}", scope=list(user.scope),
-                                     row_count=1)
+                        try:
+                            resolve_need(store, actor, r.need_id, status=status)
+                        except WarmGridError as exc:
+                            ui.show_error(exc)
                         st.rerun()

@@ -14,12 +14,12 @@ The page only composes :mod:`grid.ingest` and :mod:`grid.export`:
    problem as a table with a CSV download, or the notes and the rows ready.
 4. **导入 Import**: enabled only after a clean validation of the same file, settings
    and database generation; :func:`~grid.ingest.write` in the store's transaction,
-   with the import's audit row committed in the same transaction.
+   which commits the rows, the import's log row and its audit row together.
 5. **导出 Export**: :func:`grid.export.export_table` into a temporary file, offered as
    a download (audited when made: the bytes reach the browser with the button).
 
-Only roles with the ``data`` page (``ui.ROLE_PAGES``: administrators) get past
-``ui.require_page``.
+Only roles the access policy lets view the ``data`` page (administrators) get
+past ``ui.require_page``; the import and export functions ask the policy again.
 
 The uploaded file is read once per upload (keyed on the SHA-256 of its bytes), and a
 validation is kept in session state under a key of the file, every setting and the
@@ -44,10 +44,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import ui
 from grid import access
 from grid import crs as crs_mod
 from grid.errors import Problem, ValidationError, WarmGridError
-from grid.export import export_table
+from grid.export import download, export_table
 from grid.ingest import (
     KINDS,
     ImportReport,
@@ -90,13 +91,10 @@ _TABLE_ZH = {k.table: k.zh for k in KINDS.values()} | {
 
 
 def _error(exc: BaseException) -> None:
-    """Show an error in Chinese and English (never a traceback); the page goes on."""
-    if isinstance(exc, WarmGridError):
-        st.error(f"{exc.zh}\n\n{exc.en}")
-    else:  # a bug or an unforeseen reader/database error: log it, tell the user plainly
+    """Show an error in Chinese and English, escaped (never a traceback); the page goes on."""
+    if not isinstance(exc, WarmGridError):  # a bug or an unforeseen reader/database error: log it
         log.exception("data page")
-        st.error(f"意外错误，未作任何修改：{type(exc).__name__}: {exc}\n\n"
-                 f"Unexpected error; nothing was changed: {type(exc).__name__}: {exc}")
+    ui.error(exc)
 
 
 def _key(*parts: Any) -> str:
@@ -218,7 +216,7 @@ def _bar(text: str) -> tuple[Any, Any]:
     return bar, say
 
 
-def _show_problems(problems: list[Problem], upload: Upload) -> None:
+def _show_problems(store: Any, actor: access.Actor, problems: list[Problem], upload: Upload) -> None:
     n = len(problems)
     st.error(f"发现 {n:,} 个问题，请修改文件后重新上传；数据库未作任何修改。\n\n"
              f"{n:,} problem(s) found; fix the file and upload it again. The database is unchanged.")
@@ -227,12 +225,13 @@ def _show_problems(problems: list[Problem], upload: Upload) -> None:
         st.caption(f"下表列出前 {MAX_SHOWN:,} 个问题，全部问题见下载文件 · the first {MAX_SHOWN:,} are shown; "
                    "the download has every problem.")
     st.dataframe(table.head(MAX_SHOWN), hide_index=True, width="stretch")
-    st.download_button("下载问题清单 CSV · Download the problems (CSV)", table.to_csv(index=False).encode("utf-8-sig"),
+    st.download_button("下载问题清单 CSV · Download the problems (CSV)",
+                       lambda: download(store, actor, "problems", table, ".csv", detail=upload.name),
                        file_name=f"{Path(upload.name).stem}_problems.csv", mime="text/csv", on_click="ignore",
                        key="data_problems_csv")
 
 
-def _import_section(store: Any, user: access.User) -> None:
+def _import_section(store: Any, actor: access.Actor) -> None:
     st.subheader("导入 · Import")
     upload: Upload | None = None
     try:
@@ -270,9 +269,10 @@ def _import_section(store: Any, user: access.User) -> None:
         return
 
     src = upload.source
-    info = f"格式 format: **{src.format}** · 编码 encoding: **{src.encoding or '—'}** · {len(src.frame):,} 行 rows"
+    info = ui.md("格式 format: **{}** · 编码 encoding: **{}** · {} 行 rows", src.format, src.encoding or "—",
+                 f"{len(src.frame):,}")
     if src.file_crs:
-        info += f" · 文件坐标系 file CRS: **{src.file_crs}**"
+        info += ui.md(" · 文件坐标系 file CRS: **{}**", src.file_crs)
     st.markdown(info)
 
     st.markdown("**表头映射 Header mapping**（可修改 · editable）")
@@ -281,8 +281,9 @@ def _import_section(store: Any, user: access.User) -> None:
     doubled = doubled[doubled > 1]
     if len(doubled):
         names = "、".join(KINDS[kind].field(f).zh for f in doubled.index)
-        st.error(f"多个列映射到同一字段：{names}。请每个字段只选一列。\n\n"
-                 f"several columns map to the same field: {', '.join(doubled.index)}. Choose one column per field.")
+        st.error(ui.md("多个列映射到同一字段：{}。请每个字段只选一列。\n\n"
+                       "several columns map to the same field: {}. Choose one column per field.",
+                       names, ", ".join(doubled.index)))
         return
 
     with st.expander(f"预览前 20 行 · Preview (first 20 of {len(src.frame):,} rows)", expanded=True):
@@ -308,7 +309,7 @@ def _import_section(store: Any, user: access.User) -> None:
                                       fix_swaps=fix_swaps, repair=repair, progress=say)
             checked["prep"], checked["problems"] = prep, prep.problems
             if not prep.problems:
-                checked["dry"] = write(store, prep, mode=mode, dry_run=True)
+                checked["dry"] = write(store, prep, actor=actor, mode=mode, dry_run=True)
         except ValidationError as exc:  # file-level problems (a required column missing, ...)
             checked["problems"] = exc.problems
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
@@ -321,7 +322,7 @@ def _import_section(store: Any, user: access.User) -> None:
     ready = checked is not None and not checked["problems"] and checked["prep"] is not None
     if checked is not None:
         if checked["problems"]:
-            _show_problems(checked["problems"], upload)
+            _show_problems(store, actor, checked["problems"], upload)
         else:
             prep = checked["prep"]
             dry: ImportReport = checked["dry"]
@@ -337,10 +338,8 @@ def _import_section(store: Any, user: access.User) -> None:
                                                         "validate this file and these settings first")
     if clicked and ready and checked is not None:  # a click on a button that went stale since does nothing
         bar, say = _bar("正在导入 · importing")
-        try:
-            with store.transaction() as cur:  # write() joins it: rows, import log and audit row commit together
-                rep = write(store, checked["prep"], mode=mode, username=user.username, progress=say)
-                access.audit(cur, user, "import", object=f"{kind}:{upload.name}", row_count=rep.inserted + rep.updated)
+        try:  # rows, import log and audit row commit together
+            rep = write(store, checked["prep"], actor=actor, mode=mode, progress=say)
         except Exception as exc:  # noqa: BLE001 - rolled back; shown to the user, never a traceback
             bar.empty()
             _error(exc)
@@ -356,7 +355,7 @@ def _import_section(store: Any, user: access.User) -> None:
 
 
 # --------------------------------------------------------------------------- export
-def _export_section(store: Any, user: access.User) -> None:
+def _export_section(store: Any, actor: access.Actor) -> None:
     st.subheader("导出 · Export")
     c = st.columns(3)
     table = c[0].selectbox("数据表 Table", EXPORT_TABLES, key="data_export_table",
@@ -372,10 +371,8 @@ def _export_section(store: Any, user: access.User) -> None:
         try:
             with st.spinner("正在导出 · exporting…"), tempfile.TemporaryDirectory(prefix="warmgrid_export_") as tmp:
                 out = Path(tmp) / f"{table}{suffix}"
-                n = export_table(store, table, out, crs=crs)
+                n = export_table(store, actor, table, out, crs=crs)  # audited when made
                 data = out.read_bytes()
-            # Audited when made: the bytes go to the browser with the download button.
-            access.audit(store, user, "export", object=f"{table}{suffix} ({crs})", row_count=n)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             _error(exc)
         else:
@@ -390,8 +387,8 @@ def _export_section(store: Any, user: access.User) -> None:
 
 
 store = get_store()
-user = require_page("data")  # the menu is not the guard: roles without this page stop here
+actor = require_page("data")  # the menu is not the guard: roles without this page stop here
 st.title("数据导入导出 · Data import and export")
-_import_section(store, user)
+_import_section(store, actor)
 st.divider()
-_export_section(store, user)
+_export_section(store, actor)

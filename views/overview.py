@@ -11,15 +11,14 @@ from streamlit_folium import st_folium
 import ui
 from grid import access, model
 from grid.coverage import CELL_MEASURES
-from grid.export import export_bytes
+from grid.export import download
 from maps.overview import overview_map
 from ui import basemap_setting, cached_overview, db_path, get_store
 
 store = get_store()
-user = ui.require_page("overview")
-cells = ui.allowed_cells(store, user)
-# Leaders and inspectors see households only as counts per cell or larger area.
-counts_only = not access.households_visible(user) or user.role == "inspector"
+actor = ui.require_page("overview")
+# Roles without household rows (leaders, inspectors) see households only as counts per cell or larger area.
+counts_only = not access.allowed(actor, "view_households")
 st.title("覆盖总览 · Coverage overview")
 
 with st.sidebar:
@@ -41,7 +40,7 @@ with st.sidebar:
     as_of = st.date_input("统计日期 As of", value=date.today())
     all_types = st.checkbox("显示全部站点类型 Show all station types", value=False)
 
-ov = cached_overview(str(db_path()), store.generation, access.scope_key(user), cells, station_type, radius,
+ov = cached_overview(str(db_path()), store.generation, actor.cache_key, actor.scope, station_type, radius,
                      warden_target, visit_days, as_of)
 k = ov.kpis
 label = model.label(station_type)
@@ -78,11 +77,12 @@ table = ov.by_community.assign(type=ov.by_community["type"].map(model.label)).re
 })
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"半径外占比": st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1)})
-if st.download_button("下载 CSV · Download CSV", table.to_csv(index=False).encode("utf-8-sig"),
-                      file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv"):
-    access.audit(store, user, "export", object=f"coverage_by_community:{station_type}", scope=list(user.scope),
-                 row_count=len(table))
-if counts_only:
+# Downloads are made (and audited) by the library only when asked for.
+st.download_button("下载 CSV · Download CSV",
+                   lambda: download(store, actor, "coverage_by_community", table, ".csv", detail=station_type),
+                   file_name=f"coverage_{station_type}_{as_of}.csv", mime="text/csv", on_click="ignore",
+                   key="coverage_download")
+if counts_only or not access.allowed(actor, "download", "gap_list"):
     st.stop()
 
 st.subheader(f"{label}服务半径外住户名单 · Households out of reach ({len(ov.gaps):,})")
@@ -91,10 +91,8 @@ gap_list = ov.gaps[["hh_id", "cell_id", "community_code", "vulnerable", "lon", "
 gap_list = gap_list.assign(geometry=shapely.points(gap_list.pop("lon"), gap_list.pop("lat")))
 fmt = st.radio("格式 Format", [".xlsx", ".csv", ".geojson"], horizontal=True, key="gap_fmt")
 gcj = st.checkbox("高德坐标（GCJ-02）· coordinates for Amap", key="gap_gcj")
-if st.download_button(  # built only when clicked: a long list takes a while
-        "下载名单 · Download the list",
-        lambda: export_bytes(gap_list, fmt, geometry="geometry", crs="gcj02" if gcj else "wgs84",
-                             sheet="服务半径外住户"),
-        file_name=f"gaps_{station_type}_{as_of}{fmt}", key="gap_download"):
-    access.audit(store, user, "export", object=f"gaps:{station_type}", scope=list(user.scope),
-                 row_count=len(gap_list))
+st.download_button(
+    "下载名单 · Download the list",
+    lambda: download(store, actor, "gap_list", gap_list, fmt, detail=station_type, geometry="geometry",
+                     crs="gcj02" if gcj else "wgs84", sheet="服务半径外住户"),
+    file_name=f"gaps_{station_type}_{as_of}{fmt}", key="gap_download", on_click="ignore")

@@ -19,7 +19,7 @@ import ui
 from grid import access
 from grid.assistance import (
     MEASURE_COLUMNS,
-    aid_for,
+    for_cells,
     gini,
     load_assistance_inputs,
     lorenz,
@@ -27,9 +27,11 @@ from grid.assistance import (
     monthly,
     suppress_small,
 )
+from grid.campaigns import list_campaigns
 from grid.coverage import load_admin_units, load_cells
 from grid.errors import WarmGridError
-from grid.hotspots import CLASSES, gi_star, weights
+from grid.export import download
+from grid.hotspots import CLASSES, cell_values, gi_star, weights
 from maps.assistance import assistance_map, hotspot_map
 from ui import db_path, get_store
 
@@ -66,22 +68,21 @@ def _geometry(path: str, generation: int, _store: Any) -> tuple[gpd.GeoDataFrame
 
 
 def _download(frame: pd.DataFrame, what: str, key: str) -> None:
-    """A CSV download of ``frame`` (already protected), audited as an export."""
-    if st.download_button(f"下载数据 CSV · Download ({what})", frame.to_csv(index=False).encode("utf-8-sig"),
-                          file_name=f"{what}.csv", mime="text/csv", key=key):
-        access.audit(store, user, "export", object=f"leader:{what}", scope=list(user.scope), row_count=len(frame))
+    """A CSV download of ``frame`` (already protected), made and audited by the library when clicked."""
+    st.download_button(f"下载数据 CSV · Download ({what})",
+                       lambda: download(store, actor, "assistance", frame, ".csv", detail=what),
+                       file_name=f"{what}.csv", mime="text/csv", key=key, on_click="ignore")
 
 
 store = get_store()
-user = ui.require_page("leader")
-cells_allowed = ui.allowed_cells(store, user)
+actor = ui.require_page("leader")
 st.title("救助分布 · Assistance")
 
 path = str(db_path())
-campaigns = store.query("SELECT campaign_id, name FROM campaigns ORDER BY campaign_id")
+campaigns = list_campaigns(store).sort_values("campaign_id")
 camp_names = dict(zip(campaigns["campaign_id"], campaigns["name"], strict=True))
 cells_wgs, cells_m, admin = _geometry(path, store.generation, store)
-cells_wgs = cells_wgs[cells_wgs["cell_id"].isin(cells_allowed)]
+cells_wgs = access.filter_households(cells_wgs, actor.scope)
 streets = admin[admin["level"] == "street"]
 communities = admin[admin["level"] == "community"]
 scope_communities = set(cells_wgs["community_code"].dropna())
@@ -122,12 +123,12 @@ if not area_cells:
     st.stop()
 
 households, aid = _inputs(path, store.generation, None if campaign == ALL else campaign, store)
-households = households[households["cell_id"].isin(area_cells)]
-aid = aid_for(aid, households)
+households, aid = for_cells(households, aid, area_cells)
 m_label, share = MEASURE_LABELS[measure]
 where = " / ".join(x for x in (street_name.get(street, ""), comm_name.get(community, "")) if x) or "全部范围"
-st.caption(f"范围 Area：{where} · {len(area_cells)} 个网格 · 活动 Campaign：{camp_names.get(campaign, '全部')}"
-           f" · 住户少于 {k} 户的单元显示“<{k}” · units with fewer than {k} households show \"<{k}\"")
+st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · 住户少于 {k} 户的单元显示“<{k}” · "
+                 "units with fewer than {k} households show \"<{k}\"", where, len(area_cells),
+                 camp_names.get(campaign, "全部"), k=k))
 
 # --------------------------------------------------------------------------- choropleth
 st.subheader(f"{m_label}（按{LEVELS[level]}）· {measure} by {level}")
@@ -167,14 +168,14 @@ _download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map"
 st.subheader(f"热点与冷点（Gi*，每网格{m_label}）· Hot spots")
 by_cell = by_unit if level == "cell" else measures(households, aid, "cell")
 by_cell = by_cell[by_cell["cell_id"].notna()]
-vals = by_cell.set_index("cell_id")[measure].astype(float).dropna()
+vals = cell_values(by_cell, measure, sorted(area_cells))
 hot_cells = cells_m[cells_m["cell_id"].isin(set(vals.index))]
 gi: pd.DataFrame | None = None
 try:
     w = weights(hot_cells, "queen")
     gi = gi_star(vals, w, permutations=999, seed=seed)
 except WarmGridError as exc:
-    st.info(f"无法做热点分析：{exc.zh} · No hot-spot analysis: {exc.en}")
+    st.info(ui.md("无法做热点分析：{} · No hot-spot analysis: {}", exc.zh, exc.en))
 if gi is not None:
     hh_per_cell = by_cell.set_index("cell_id")["households"]
     hcells = area.assign(households=area["cell_id"].map(hh_per_cell).fillna(0))
