@@ -38,6 +38,7 @@ from grid.access import Scope
 from grid.crs import WGS84
 from grid.errors import WarmGridError
 from grid.store import Store
+from grid.visits import days_since_visit, last_visit_of, overdue
 
 __all__ = [
     "load_households",
@@ -130,7 +131,10 @@ def _check_type(station_type: str) -> None:
 
 
 def _covered(hxy: np.ndarray, htree: cKDTree | None, sxy: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """Boolean mask of households within the radius of at least one station."""
+    """Boolean mask of households within the radius of at least one station.
+
+    Within means ``distance <= radius``: a household exactly at the radius is covered.
+    """
     covered = np.zeros(len(hxy), dtype=bool)
     if len(sxy) == 0 or len(hxy) == 0:
         return covered
@@ -139,7 +143,10 @@ def _covered(hxy: np.ndarray, htree: cKDTree | None, sxy: np.ndarray, radii: np.
         # Few distinct radii: one nearest-station query per radius group.
         for r in distinct:
             tree = cKDTree(sxy[radii == r])
-            dist, _ = tree.query(hxy, k=1, distance_upper_bound=float(r), workers=-1)
+            # cKDTree's bound is strict (it keeps only d < bound): widen it by one ulp so that a
+            # household exactly at the radius is found, then decide with <= as everywhere else.
+            bound = float(np.nextafter(r, np.inf))
+            dist, _ = tree.query(hxy, k=1, distance_upper_bound=bound, workers=-1)
             covered |= dist <= r
         return covered
     # Many radii: ask each station which households it reaches.
@@ -156,6 +163,9 @@ def station_gaps(
     radius: float | None = None,
 ) -> pd.DataFrame:
     """Households outside the service radius of every station of a type.
+
+    Outside means farther than the radius from every station: a household
+    exactly at a station's radius is covered.
 
     Parameters
     ----------
@@ -374,6 +384,9 @@ def visit_recency(
 ) -> pd.DataFrame:
     """Vulnerable households not visited within ``days`` days before ``as_of``.
 
+    The rule is :func:`grid.visits.overdue`: visited exactly ``days`` days
+    before ``as_of`` is not overdue, one second more is.
+
     Returns
     -------
     DataFrame
@@ -382,13 +395,10 @@ def visit_recency(
     """
     if days < 0:
         raise WarmGridError(f"天数不能为负：{days}", f"days must not be negative: {days}")
-    ts = pd.Timestamp(as_of)
     vul = households[households["vulnerable"].astype(bool)]
-    lv = last_visits.set_index("hh_id")["last_visit"]
-    res = vul.assign(last_visit=pd.to_datetime(vul["hh_id"].map(lv)))
-    res["days_since"] = (ts - res["last_visit"]).dt.total_seconds() / 86400.0
-    overdue = res["last_visit"].isna() | (res["days_since"] > days)
-    out = res.loc[overdue].copy()
+    res = vul.assign(last_visit=last_visit_of(vul["hh_id"], last_visits))
+    res["days_since"] = days_since_visit(res["last_visit"], as_of)
+    out = res.loc[overdue(res["days_since"], days)].copy()
     out["_never"] = out["last_visit"].isna()
     out = out.sort_values(["_never", "days_since", "hh_id"], ascending=[False, False, True])
     return out.drop(columns="_never").reset_index(drop=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from grid import audit, model
@@ -33,6 +34,9 @@ __all__ = [
     "log_visit",
     "resolve_need",
     "due_visits",
+    "last_visit_of",
+    "days_since_visit",
+    "overdue",
     "household_card",
     "load_due_inputs",
     "warden_households",
@@ -186,21 +190,65 @@ def load_due_inputs(store: Store, scope: Scope) -> tuple[pd.DataFrame, pd.DataFr
     return hh, last, needs
 
 
+def last_visit_of(hh_ids: pd.Series, last_visits: pd.DataFrame) -> pd.Series:
+    """Each household's last visit (``NaT`` if never), aligned with ``hh_ids``.
+
+    ``last_visits`` holds ``hh_id, last_visit`` with one row per household; it
+    may be empty (a district or a warden's cells before the first visit).
+
+    >>> lv = pd.DataFrame({"hh_id": ["a"], "last_visit": pd.to_datetime(["2026-11-01 09:00"])})
+    >>> last_visit_of(pd.Series(["b", "a"]), lv).tolist()
+    [NaT, Timestamp('2026-11-01 09:00:00')]
+    >>> last_visit_of(pd.Series(["a"]), lv.iloc[0:0]).isna().tolist()
+    [True]
+    """
+    if not len(last_visits):  # pandas cannot map or reindex through an empty datetime Series
+        return pd.Series(pd.NaT, index=hh_ids.index, dtype="datetime64[ns]", name="last_visit")
+    lv = pd.Series(pd.to_datetime(last_visits["last_visit"]).to_numpy(), index=last_visits["hh_id"].to_numpy())
+    return pd.Series(lv.reindex(hh_ids.to_numpy()).to_numpy(), index=hh_ids.index, name="last_visit")
+
+
+def days_since_visit(last_visit: pd.Series, as_of: date | datetime | str) -> pd.Series:
+    """Days (with fractions, from the exact times) from each last visit to ``as_of``; NaN if never.
+
+    >>> last = pd.Series([pd.Timestamp("2026-10-16"), pd.Timestamp("2026-10-15 12:00"), pd.NaT])
+    >>> days_since_visit(last, "2026-11-15").tolist()
+    [30.0, 30.5, nan]
+    """
+    return (pd.Timestamp(as_of) - pd.to_datetime(last_visit)).dt.total_seconds() / 86400.0
+
+
+def overdue(days_since: pd.Series | np.ndarray, days: float) -> np.ndarray:
+    """Whether a visit is overdue: never visited, or last visited more than ``days`` days ago.
+
+    The one rule for every list, map and count of overdue visits: a household
+    visited exactly ``days`` days before the reference time is *not* overdue;
+    one second more and it is. ``days_since`` comes from
+    :func:`days_since_visit` (NaN = never visited).
+
+    >>> overdue(pd.Series([30.0, 30.0 + 1 / 86400, float("nan"), 2.0]), 30).tolist()
+    [False, True, True, False]
+    """
+    d = np.asarray(days_since, dtype=float)
+    return np.isnan(d) | (d > days)
+
+
 def due_visits(households: pd.DataFrame, last_visits: pd.DataFrame, open_needs: pd.DataFrame,
                as_of: date | datetime | str, targets: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Households in the order a warden should visit them.
 
     Target categories first (by default the 五必访 groups and every hardship
     category), then the longest since the last visit (never visited first),
-    then the most open needs, then the largest households.
+    then the most open needs, then the largest households. ``last_visit`` is
+    each household's last visit (NaT if never) and ``days_since`` the days
+    from it to ``as_of`` (:func:`days_since_visit`); :func:`overdue` of
+    ``days_since`` says which visits are overdue.
     """
     targets = targets if targets is not None else tuple(model.HARDSHIP)
-    ts = pd.Timestamp(as_of)
     out = households.copy()
-    lv = last_visits.set_index("hh_id")["last_visit"] if len(last_visits) else pd.Series(dtype="datetime64[ns]")
     on = open_needs.set_index("hh_id")["open_needs"] if len(open_needs) else pd.Series(dtype=int)
-    out["last_visit"] = pd.to_datetime(out["hh_id"].map(lv))
-    out["days_since"] = (ts - out["last_visit"]).dt.days
+    out["last_visit"] = last_visit_of(out["hh_id"], last_visits)
+    out["days_since"] = days_since_visit(out["last_visit"], as_of)
     out["open_needs"] = out["hh_id"].map(on).fillna(0).astype(int)
     cats = out["categories"].map(lambda c: list(c) if c is not None else [])
     out["five_must"] = cats.map(lambda c: any(x in model.FIVE_MUST_VISIT for x in c))

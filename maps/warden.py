@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from grid import model
+from grid.visits import overdue
 from maps.layers import (
     GAP_COLOUR,
     PATROL_COLOUR,
@@ -58,7 +59,7 @@ def warden_map(cells: gpd.GeoDataFrame, households: pd.DataFrame, stations: pd.D
         layer.add_to(m)
     hh = group(f"住户（{len(households)}）")
     target = households["target"].to_numpy(dtype=bool)
-    due = target & (households["days_since"].isna().to_numpy() | (households["days_since"] > visit_days).to_numpy())
+    due = target & overdue(households["days_since"], visit_days)
     n_due = int(due.sum())
     colour = np.where(due, DUE_COLOUR, np.where(target, OK_COLOUR, OTHER_COLOUR))
     fc = point_features(households["lat"], households["lon"], {

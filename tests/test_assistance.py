@@ -277,3 +277,106 @@ def test_aid_for_equals_pandas_isin() -> None:
     want = aid[aid["hh_id"].isin(set(households["hh_id"]))]
     pd.testing.assert_frame_equal(aid_for(aid, households), want)
     assert aid_for(aid.iloc[0:0], households).empty and aid_for(aid, households.iloc[0:0]).empty
+
+
+# --------------------------------------------------------------------------- aid outside every cell
+#: A tiny district worked by hand: cells c1 (community m1) and c2 (community m2), both in street s1,
+#: and h5 outside every cell. Aid: h1 300 cash, h3 200 cash + 100 goods, h5 (outside) 400 cash = 1,000 yuan.
+#: Vulnerable: h1, h3, h4, h5 = 4.
+#:
+#:  unit      total  share_of_aid  vulnerable  share_of_vulnerable  ratio
+#:  c1 / m1    300       0.3           1            0.25            1.2
+#:  c2 / m2    300       0.3           2            0.50            0.6
+#:  s1         600       0.6           3            0.75            0.8
+#:  outside    400       0.4           1            0.25            1.6
+OUTSIDE_HAND = {
+    "cell": {"c1": (300.0, 0.3, 0.25, 1.2), "c2": (300.0, 0.3, 0.5, 0.6), None: (400.0, 0.4, 0.25, 1.6)},
+    "community": {"m1": (300.0, 0.3, 0.25, 1.2), "m2": (300.0, 0.3, 0.5, 0.6), None: (400.0, 0.4, 0.25, 1.6)},
+    "street": {"s1": (600.0, 0.6, 0.75, 0.8), None: (400.0, 0.4, 0.25, 1.6)},
+}
+
+
+def _outside_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    hh = pd.DataFrame({
+        "hh_id": ["h1", "h2", "h3", "h4", "h5"],
+        "cell_id": ["c1", "c1", "c2", "c2", None],
+        "community_code": ["m1", "m1", "m2", "m2", None],
+        "street_code": ["s1", "s1", "s1", "s1", None],
+        "size": [2, 1, 3, 1, 2],
+        "vulnerable": [True, False, True, True, True],
+    })
+    aid = pd.DataFrame({"hh_id": ["h1", "h3", "h5"], "amount_yuan": [300.0, 200.0, 400.0],
+                        "goods_value_yuan": [0.0, 100.0, 0.0]})
+    return hh, aid
+
+
+def _check_outside(m: pd.DataFrame, col: str, by: str) -> None:
+    want = OUTSIDE_HAND[by]
+    assert [None if pd.isna(u) else u for u in m[col]] == list(want)  # the outside unit last
+    for unit, (total, share_aid, share_vul, ratio) in want.items():
+        row = m[m[col].isna()] if unit is None else m[m[col] == unit]
+        assert len(row) == 1
+        r = row.iloc[0]
+        assert r["total_yuan"] == pytest.approx(total)
+        assert r["share_of_aid"] == pytest.approx(share_aid)
+        assert r["share_of_vulnerable"] == pytest.approx(share_vul)
+        assert r["ratio"] == pytest.approx(ratio)
+        assert r["ratio"] == pytest.approx(r["share_of_aid"] / r["share_of_vulnerable"])
+    assert m["share_of_aid"].sum() == pytest.approx(1.0)
+    assert m["share_of_vulnerable"].sum() == pytest.approx(1.0)
+    assert m["total_yuan"].sum() == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("by", list(OUTSIDE_HAND))
+def test_aid_outside_every_cell_keeps_shares_summing_to_one(by: str) -> None:
+    hh, aid = _outside_frames()
+    _check_outside(ga.measures(hh, aid, by), ga.UNITS[by], by)
+
+
+def test_aid_outside_every_cell_from_the_store(fresh_store) -> None:
+    """The same district in a database: h5's cell is derived (outside both cells), the loader keeps it."""
+    s = fresh_store
+    square = "POLYGON(({x0} 24.48, {x1} 24.48, {x1} 24.49, {x0} 24.49, {x0} 24.48))"
+    units = [("350203000000", "区", "district", None), ("350203001000", "街道", "street", "350203000000"),
+             ("350203001001", "一社区", "community", "350203001000"),
+             ("350203001002", "二社区", "community", "350203001000")]
+    where = {"h1": (118.081, "c1"), "h2": (118.082, "c1"), "h3": (118.091, "c2"), "h4": (118.092, "c2"),
+             "h5": (118.2, None)}
+    hh, aid = _outside_frames()
+    cell_ids = {"c1": "3502030010010001", "c2": "3502030010020001"}
+    with s.transaction() as cur:
+        for code, name, level, parent in units:
+            cur.execute("INSERT INTO admin_units (code, name, level, parent_code) VALUES (?, ?, ?, ?)",
+                        [code, name, level, parent])
+        for c, (cid, comm, x0) in {"c1": (cell_ids["c1"], "350203001001", 118.08),
+                                   "c2": (cell_ids["c2"], "350203001002", 118.09)}.items():
+            cur.execute("INSERT INTO cells (cell_id, name, community_code, geom) VALUES (?, ?, ?,"
+                        " ST_GeomFromText(?))", [cid, c, comm, square.format(x0=x0, x1=round(x0 + 0.01, 2))])
+        for r in hh.itertuples(index=False):
+            cur.execute("INSERT INTO households (hh_id, geom, address, size, categories) VALUES"
+                        " (?, ST_Point(?, 24.485), '路', ?, ?)",
+                        [r.hh_id, where[r.hh_id][0], r.size, ["disabled"] if r.vulnerable else []])
+        for i, r in enumerate(aid.itertuples(index=False)):
+            cur.execute("INSERT INTO assistance (aid_id, hh_id, programme, amount_yuan, goods_value_yuan, given_at,"
+                        " giver_unit) VALUES (?, ?, '情暖万家', ?, ?, TIMESTAMP '2026-01-20', '街道')",
+                        [f"A{i}", r.hh_id, r.amount_yuan, r.goods_value_yuan])
+    s.refresh_derived()
+    households, records = ga.load_assistance_inputs(s)
+    assert households.set_index("hh_id")["cell_id"].isna().to_dict() == {
+        h: c is None for h, (_, c) in where.items()}
+    m = ga.measures(households, records, "cell")
+    m["cell_id"] = m["cell_id"].map({v: k for k, v in cell_ids.items()}).where(m["cell_id"].notna(), None)
+    _check_outside(m, "cell_id", "cell")
+
+
+@pytest.mark.parametrize("by", ["cell", "community", "street", "h3:7"])
+def test_district_shares_sum_to_one_and_ratios_are_share_over_share(inputs, by: str) -> None:
+    households, aid = inputs
+    m = ga.measures(households, aid, by)
+    assert m["share_of_aid"].sum() == pytest.approx(1.0)
+    assert m["share_of_vulnerable"].sum() == pytest.approx(1.0)
+    ok = m["share_of_vulnerable"] > 0
+    assert np.allclose(m.loc[ok, "ratio"], m.loc[ok, "share_of_aid"] / m.loc[ok, "share_of_vulnerable"])
+    # Direct sums: each unit's share is its aid over all aid in the selection, wherever given.
+    total = float(aid["value_yuan"].sum())
+    assert np.allclose(m["share_of_aid"], m["total_yuan"] / total)

@@ -17,6 +17,7 @@ from grid import access, model
 from grid.coverage import load_cells, load_patrol_areas, load_stations
 from grid.errors import WarmGridError
 from grid.visits import NeedInput, household_card, log_visit, new_form_key, open_needs, resolve_need, warden_households
+from grid.visits import overdue as visit_overdue
 from maps.warden import warden_map
 
 #: The page's tabs: the due list, a household's card, the visit form, open needs.
@@ -39,7 +40,7 @@ m = warden_map(cell_gdf, shown, load_stations(store), patrols, visit_days=visit_
                tianditu_key=key)
 st_folium(m, height=420, use_container_width=True, returned_objects=[], key="warden_map")
 
-overdue = shown["target"] & (shown["days_since"].isna() | (shown["days_since"] > visit_days))
+overdue = shown["target"] & visit_overdue(shown["days_since"], visit_days)
 c = st.columns(3)
 c[0].metric("住户", f"{len(shown):,}")
 c[1].metric("困难户", f"{int(shown['target'].sum()):,}")
