@@ -83,7 +83,7 @@ from grid import model
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.store import Store
-from grid.validators import date_value, nonempty_text
+from grid.validators import check_characters, date_value, nonempty_text, visible
 
 __all__ = [
     "REASONS",
@@ -745,8 +745,10 @@ def create_campaign(store: Store, actor: Actor, *, campaign_id: str, name: str, 
 
     def text(field: str, value: str, max_len: int) -> str:
         check = nonempty_text(value, max_len=max_len)
+        if check.ok:
+            check = check_characters(str(check.value))
         if not check.ok:
-            problems.append(check.problem("走访活动", None, field, value))
+            problems.append(check.problem("走访活动", None, field, visible(str(value))))
             return ""
         return str(check.value)
 

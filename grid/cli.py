@@ -5,8 +5,8 @@ Commands
 demo      build the demo district into a new database file
 coverage  every coverage measure as one JSON document
 gaps      ids of households outside a station type's reach (CSV)
-import    a file (CSV, XLSX, XLS, GeoJSON, Shapefile, GeoPackage, GeoParquet) into a table
-export    a table to CSV, XLSX, GeoJSON, GeoPackage or GeoParquet
+import    a file (CSV, XLSX, XLS, GeoJSON, Shapefile, GeoPackage, GeoParquet, or a zip of one) into a table
+export    a table to CSV, XLSX, GeoJSON, GeoPackage or GeoParquet (users without password hashes)
 audit     a campaign's coverage audit: omissions and duplicates, household by household (JSON)
 plan      a visit plan: who visits whom, in what walking order (JSON)
 assistance  where assistance went, per cell, community, street or H3 hexagon (JSON)
@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--fix-swaps", action="store_true", help="swap back longitude/latitude found swapped")
     i.add_argument("--repair", action="store_true", help="repair invalid polygons (area change reported)")
     i.add_argument("--sheet", default=None, help="worksheet name (XLSX/XLS)")
+    i.add_argument("--member", default=None, help="the dataset to read in a zip that holds several (e.g. 数据/住户.shp)")
     i.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
                    help="override the header mapping (FIELD empty to ignore a column); repeatable")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -204,7 +205,7 @@ def _import(args: argparse.Namespace) -> int:
         overrides[col.strip()] = fld.strip()
     store = open_store(args.db, read_only=args.dry_run and Path(args.db).exists())
     try:
-        src = read_source(args.file, sheet=args.sheet)
+        src = read_source(args.file, sheet=args.sheet, member=args.member)
         mapping = auto_mapping(src.frame.columns, args.kind, overrides)
         print(f"表头映射 header mapping ({src.encoding or src.format}):", file=sys.stderr)
         for col in src.frame.columns:

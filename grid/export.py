@@ -38,10 +38,17 @@ from grid.ingest import KINDS
 from grid.sheetsafe import neutralise, neutralise_frame, neutralise_workbook
 from grid.store import TABLES, Store
 
-__all__ = ["EXPORT_FORMATS", "export_frame", "export_bytes", "table_frame", "export_table", "download"]
+__all__ = ["EXPORT_FORMATS", "USER_EXPORT_COLUMNS", "export_frame", "export_bytes", "table_frame", "export_table",
+           "download"]
 
 #: Formats by suffix.
 EXPORT_FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".gpkg": "gpkg", ".parquet": "geoparquet"}
+
+#: The only columns of ``users`` any export writes (an allow-list, so a column added later stays out):
+#: never the password hash, nor the sign-in state (failed attempts, lock-out), which tells an
+#: attacker which accounts are being guessed at.
+USER_EXPORT_COLUMNS = ("user_id", "username", "display_name", "role", "scope", "person_id", "disabled",
+                       "created_at", "last_login")
 
 #: Columns that must stay text in spreadsheets (ids, codes, phones).
 _TEXT_HINTS = ("_id", "code", "phone", "id_number", "身份证", "电话", "编号", "编码", "代码", "网格")
@@ -138,7 +145,7 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
     for row in df.itertuples(index=False):
         values: list[Any] = []
         for i, v in enumerate(row):
-            if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
                 values.append(None)
             elif i in text_cols or isinstance(v, (list, tuple, np.ndarray)):
                 values.append(neutralise("、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray))
@@ -170,12 +177,15 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
 
     Returns ``(frame, geometry column or None)``. With ``labels``, columns are
     renamed to the Chinese headers the importer maps back, and hardship
-    categories are written as Chinese labels.
+    categories are written as Chinese labels. ``users`` comes with
+    :data:`USER_EXPORT_COLUMNS` only: never a password hash.
     """
     if table not in TABLES:
         raise WarmGridError(f"未知的表：{table}", f"unknown table: {table}")
     cols = store.query("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?"
                        " ORDER BY column_index", [table])
+    if table == "users":
+        cols = cols[cols["column_name"].isin(USER_EXPORT_COLUMNS)]
     has_geom = (cols["data_type"] == "GEOMETRY").any()
     select = ", ".join(
         f"ST_AsWKB({c}) AS {c}" if t == "GEOMETRY" else c for c, t in zip(cols["column_name"], cols["data_type"],

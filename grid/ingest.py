@@ -5,11 +5,19 @@ transaction or not at all.
 
 The steps are separate so the app can show each one (:func:`read_source`,
 :func:`auto_mapping`, :func:`validate`, :func:`write`); :func:`import_file`
-runs them all. Every problem is collected with its file, row (as the user
+runs them all. Reading files (zips included) lives in :mod:`grid.sources`;
+its names are importable from here too. Every problem is collected with its file, row (as the user
 numbers it: the spreadsheet row, header = row 1; or the feature number),
 field, value and reason in Chinese and English, and raised once as a
 :class:`~grid.errors.ValidationError`. Nothing is written unless every row is
 good; ``dry_run`` validates and reports without writing.
+
+Two rules hold for every kind. No text field may hold a control character or
+a bidirectional override (:func:`grid.validators.check_characters`; the
+multi-line fields — a visit's situation, a need's description, an aid's
+items — may hold tabs and line breaks). No visit, need
+or assistance time may be after today in China Standard Time
+(:func:`grid.validators.record_time`, the visit form's rule too).
 
 Examples
 --------
@@ -21,9 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -40,6 +45,8 @@ from grid import audit, model, validators
 from grid import crs as crs_mod
 from grid.access import Actor, ensure
 from grid.errors import Problem, ValidationError, WarmGridError
+from grid.sheetsafe import restore
+from grid.sources import FORMATS, Source, _short, detect_encoding, no_rows, read_source, read_upload, zip_datasets
 from grid.store import Store
 
 __all__ = [
@@ -52,6 +59,8 @@ __all__ = [
     "ImportReport",
     "detect_encoding",
     "read_source",
+    "read_upload",
+    "zip_datasets",
     "auto_mapping",
     "validate",
     "write",
@@ -70,6 +79,8 @@ class Field:
     ``categories``, ``date``, ``datetime``, ``amount``, ``size``, ``count``, ``radius``,
     ``lon``, ``lat``, or ``enum:<vocabulary>``. ``store`` is false for fields only
     used for checks (a household's declared cell, which is derived, never stored).
+    ``multiline`` fields may hold tabs and line breaks; no field may hold other
+    control characters or bidirectional overrides.
     """
 
     name: str
@@ -79,6 +90,7 @@ class Field:
     required: bool = False
     parse: str = "text"
     store: bool = True
+    multiline: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,8 +114,8 @@ class Kind:
 
 
 def _f(name: str, zh: str, en: str, *aliases: str, required: bool = False, parse: str = "text",
-       store: bool = True) -> Field:
-    return Field(name, zh, en, tuple(aliases), required, parse, store)
+       store: bool = True, multiline: bool = False) -> Field:
+    return Field(name, zh, en, tuple(aliases), required, parse, store, multiline)
 
 
 _LON = _f("lon", "经度", "longitude", "经度", "lon", "lng", "longitude", "x", "经度坐标", parse="lon", store=False)
@@ -192,7 +204,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         _f("visited_at", "走访时间", "visited at", "走访时间", "走访日期", "时间", "visited_at", required=True,
            parse="datetime"),
         _f("place", "地点", "place", "地点", "place"),
-        _f("situation", "情况", "situation", "情况", "走访情况", "民情", "situation"),
+        _f("situation", "情况", "situation", "情况", "走访情况", "民情", "situation", multiline=True),
     ), refs=(("hh_id", "households", "hh_id"),)),
     Kind("needs", "诉求", "needs", "need_id", (
         _f("need_id", "诉求编号", "need id", "诉求编号", "编号", "need_id", "id", required=True),
@@ -203,7 +215,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         _f("resolved_at", "办结时间", "resolved at", "办结时间", "解决时间", "resolved_at", parse="datetime"),
         _f("category", "诉求类别", "category", "诉求类别", "类别", "category", required=True,
            parse="enum:NEED_CATEGORIES"),
-        _f("description", "诉求内容", "description", "诉求内容", "内容", "description"),
+        _f("description", "诉求内容", "description", "诉求内容", "内容", "description", multiline=True),
         _f("status", "办理状态", "status", "办理状态", "状态", "status", parse="enum:NEED_STATUSES"),
     ), refs=(("hh_id", "households", "hh_id"),)),
     Kind("assistance", "救助慰问", "assistance", "aid_id", (
@@ -214,7 +226,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         _f("kind", "方式", "kind", "方式", "救助方式", "kind", parse="enum:AID_KINDS"),
         _f("amount_yuan", "金额（元）", "amount (yuan)", "金额", "金额（元）", "金额(元)", "慰问金", "amount_yuan",
            "amount", parse="amount"),
-        _f("items", "物资", "items", "物资", "物品", "items"),
+        _f("items", "物资", "items", "物资", "物品", "items", multiline=True),
         _f("goods_value_yuan", "物资折价（元）", "goods value (yuan)", "物资折价", "物资折价（元）", "物资价值",
            "goods_value_yuan", parse="amount"),
         _f("given_at", "发放时间", "given at", "发放时间", "发放日期", "given_at", required=True, parse="datetime"),
@@ -223,270 +235,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     ), refs=(("hh_id", "households", "hh_id"),)),
 )}
 
-#: Formats by file suffix.
-FORMATS: dict[str, str] = {
-    ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls",
-    ".geojson": "geojson", ".json": "geojson", ".shp": "shp", ".zip": "shp",
-    ".gpkg": "gpkg", ".parquet": "geoparquet", ".geoparquet": "geoparquet",
-}
-
 #: Mainland China's rough extent (lon, lat): points outside are refused.
 _CHINA = (73.0, 17.5, 135.5, 53.6)
-
-
-# --------------------------------------------------------------------------- reading
-@dataclass
-class Source:
-    """A file as read: raw values, geometries, user row numbers and how it was read."""
-
-    path: Path
-    format: str
-    frame: pd.DataFrame
-    rows: np.ndarray  # the user's row numbers
-    geoms: list[BaseGeometry | None] | None = None
-    encoding: str | None = None
-    file_crs: str | None = None
-    sha256: str = ""
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-def detect_encoding(data: bytes) -> str:
-    """``utf-8-sig`` (BOM), ``utf-8`` or ``gb18030``, by strict decoding; never guesses.
-
-    >>> detect_encoding("户主".encode("gbk"))
-    'gb18030'
-
-    Raises
-    ------
-    WarmGridError
-        If the bytes are neither valid UTF-8 nor valid GB18030.
-    """
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            data[3:].decode("utf-8")
-            return "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            raise _decode_error(exc, "UTF-8") from None
-    try:
-        data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        data.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError as exc:
-        raise _decode_error(exc, "UTF-8 / GB18030") from None
-
-
-def _decode_error(exc: UnicodeDecodeError, tried: str) -> WarmGridError:
-    return WarmGridError(
-        f"文件编码无法识别：既不是 UTF-8 也不是 GB18030（第 {exc.start} 字节）。请另存为 UTF-8 或 GBK 编码。",
-        f"cannot read the file's encoding: neither {tried} (byte {exc.start}). Save it as UTF-8 or GBK.",
-    )
-
-
-def read_source(path: str | Path, *, sheet: str | int | None = None) -> Source:
-    """Read a file into a :class:`Source` (no validation beyond what reading needs).
-
-    Raises
-    ------
-    WarmGridError
-        If the format is unknown or the file cannot be read at all.
-    """
-    p = Path(path)
-    fmt = FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise WarmGridError(
-            f"不支持的文件格式：{p.name}（支持 {', '.join(sorted(FORMATS))}）",
-            f"unsupported file format: {p.name} (supported: {', '.join(sorted(FORMATS))})",
-        )
-    if not p.exists():
-        raise WarmGridError(f"文件不存在：{p}", f"file not found: {p}")
-    data = p.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        if fmt == "csv":
-            enc = detect_encoding(data)
-            text = data.decode(enc)
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
-            src = Source(p, fmt, frame, np.arange(len(frame)) + 2, encoding=enc)
-        elif fmt in ("xlsx", "xls"):
-            if fmt == "xlsx":
-                frame = pd.read_excel(io.BytesIO(data), sheet_name=sheet or 0, dtype=object, engine="openpyxl")
-            else:
-                frame = _read_xls(data, sheet)
-            frame = frame.dropna(how="all")
-            src = Source(p, fmt, frame.reset_index(drop=True), frame.index.to_numpy() + 2)
-        elif fmt == "geojson":
-            src = _read_geojson(p, data)
-        else:
-            src = _read_ogr(p, fmt)
-    except WarmGridError:
-        raise
-    except Exception as exc:  # a reader's own error: say which file
-        raise WarmGridError(f"无法读取文件 {p.name}：{exc}", f"cannot read {p.name}: {exc}") from exc
-    src.sha256 = digest
-    src.frame.columns = [str(c).strip() for c in src.frame.columns]
-    return src
-
-
-def _read_xls(data: bytes, sheet: str | int | None) -> pd.DataFrame:
-    """A legacy .xls sheet with xlrd: numbers stay numbers, dates become datetimes."""
-    import xlrd
-
-    book = xlrd.open_workbook(file_contents=data)
-    ws = book.sheet_by_name(sheet) if isinstance(sheet, str) else book.sheet_by_index(sheet or 0)
-    rows = []
-    for r in range(ws.nrows):
-        row = []
-        for c in range(ws.ncols):
-            cell = ws.cell(r, c)
-            if cell.ctype == xlrd.XL_CELL_DATE:
-                row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
-            elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
-                row.append(None)
-            else:
-                row.append(cell.value)
-        rows.append(row)
-    if not rows:
-        return pd.DataFrame()
-    return pd.DataFrame(rows[1:], columns=[str(h) for h in rows[0]], dtype=object)
-
-
-def _read_geojson(p: Path, data: bytes) -> Source:
-    enc = detect_encoding(data)
-    try:
-        doc = json.loads(data.decode(enc))
-    except json.JSONDecodeError as exc:
-        raise WarmGridError(f"{p.name} 不是有效的 GeoJSON：{exc}", f"{p.name} is not valid GeoJSON: {exc}") from exc
-    feats = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else None
-    if feats is None:
-        if isinstance(doc, dict) and doc.get("type") == "Feature":
-            feats = [doc]
-        else:
-            raise WarmGridError(f"{p.name} 不是 GeoJSON 要素集合", f"{p.name} is not a GeoJSON FeatureCollection")
-    props, geoms, problems = [], [], []
-    for i, f in enumerate(feats, start=1):
-        props.append(dict(f.get("properties") or {}) if isinstance(f, dict) else {})
-        g = f.get("geometry") if isinstance(f, dict) else None
-        geom, reason = _geometry_from_geojson(g)
-        if reason:
-            problems.append(Problem(p.name, i, "geometry", _short(json.dumps(g, ensure_ascii=False)), *reason))
-        geoms.append(geom)
-    file_crs = None
-    crs_name = ((doc.get("crs") or {}).get("properties") or {}).get("name") if isinstance(doc, dict) else None
-    if crs_name:
-        m = re.search(r"EPSG::?(\d+)", str(crs_name))
-        file_crs = f"EPSG:{m.group(1)}" if m and m.group(1) not in ("4326", "4490") else None
-    frame = pd.DataFrame(props)
-    return Source(p, "geojson", frame, np.arange(len(frame)) + 1, geoms=geoms, encoding=enc,
-                  file_crs=file_crs, problems=problems)
-
-
-def _geometry_from_geojson(g: Any) -> tuple[BaseGeometry | None, tuple[str, str] | None]:
-    """Build a geometry, refusing unclosed rings and non-finite coordinates first."""
-    if g is None:
-        return None, None
-    if not isinstance(g, dict) or "type" not in g:
-        return None, ("几何对象格式错误", "malformed geometry object")
-    rings: list[Any] = []
-    if g["type"] == "Polygon":
-        rings = list(g.get("coordinates") or [])
-    elif g["type"] == "MultiPolygon":
-        rings = [r for poly in (g.get("coordinates") or []) for r in poly]
-    for ring in rings:
-        if not isinstance(ring, list) or len(ring) < 4:
-            return None, ("多边形的环少于 4 个点", "a polygon ring has fewer than 4 points")
-        if ring[0] != ring[-1]:
-            return None, ("多边形未闭合（首尾点不同）", "polygon ring is not closed (first and last points differ)")
-    try:
-        flat = np.asarray(_flatten(g.get("coordinates")), dtype=float)
-    except (TypeError, ValueError):
-        return None, ("坐标不是数字", "coordinates are not numbers")
-    if flat.size and not np.isfinite(flat).all():
-        return None, ("坐标含有 NaN 或无穷大", "coordinates contain NaN or infinity")
-    try:
-        return shapely.geometry.shape(g), None
-    except Exception as exc:  # shapely's own refusal
-        return None, (f"无法解析几何对象：{exc}", f"cannot parse geometry: {exc}")
-
-
-def _flatten(c: Any) -> list[float]:
-    if isinstance(c, (int, float)) or c is None:
-        return [float("nan") if c is None else float(c)]
-    out: list[float] = []
-    for x in c:
-        out.extend(_flatten(x))
-    return out
-
-
-def _dbf_encoding(shp: Path) -> str | None:
-    """The encoding of a shapefile's attributes: its .cpg, else detected from the .dbf bytes."""
-    cpg = shp.with_suffix(".cpg")
-    if cpg.exists():
-        return None  # GDAL honours .cpg itself
-    dbf = shp.with_suffix(".dbf")
-    if not dbf.exists():
-        return None
-    raw = dbf.read_bytes()
-    header_len = int.from_bytes(raw[8:10], "little") if len(raw) > 10 else 0
-    body = raw[header_len:]
-    try:
-        body.decode("ascii")
-        return None
-    except UnicodeDecodeError:
-        pass
-    for enc in ("utf-8", "gb18030"):
-        try:
-            body.decode(enc)
-            return "UTF-8" if enc == "utf-8" else "GB18030"
-        except UnicodeDecodeError:
-            continue
-    raise WarmGridError(
-        f"{dbf.name} 的编码无法识别（既不是 UTF-8 也不是 GBK），请附上 .cpg 文件说明编码。",
-        f"cannot tell the encoding of {dbf.name} (neither UTF-8 nor GBK); add a .cpg file naming it.",
-    )
-
-
-def _read_ogr(p: Path, fmt: str) -> Source:
-    import geopandas as gpd
-    import pyogrio
-
-    encoding = None
-    if fmt == "geoparquet":
-        gdf = gpd.read_parquet(p)
-    else:
-        kwargs: dict[str, Any] = {}
-        if fmt == "shp" and p.suffix.lower() == ".shp":
-            encoding = _dbf_encoding(p)
-            if encoding:
-                kwargs["encoding"] = encoding
-        gdf = pyogrio.read_dataframe(p, **kwargs)
-    file_crs = None
-    if gdf.crs is not None:
-        epsg = gdf.crs.to_epsg()
-        if epsg and epsg not in (4326, 4490):
-            file_crs = f"EPSG:{epsg}"
-        elif epsg is None:  # a CRS with no EPSG code (e.g. a custom .prj): let pyproj convert it now
-            gdf = gdf.to_crs("EPSG:4326")
-    geoms = list(gdf.geometry.to_numpy()) if gdf.geometry is not None else None
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    problems = []
-    for i, g in enumerate(geoms or [], start=1):
-        if g is not None and not g.is_empty:
-            coords = shapely.get_coordinates(g)
-            if not np.isfinite(coords).all():
-                problems.append(Problem(p.name, i, "geometry", "", "坐标含有 NaN 或无穷大",
-                                        "coordinates contain NaN or infinity"))
-                geoms[i - 1] = None  # type: ignore[index]
-    return Source(p, fmt, frame.reset_index(drop=True), np.arange(len(frame)) + 1, geoms=geoms,
-                  encoding=encoding or ("cpg" if p.with_suffix(".cpg").exists() else None),
-                  file_crs=file_crs, problems=problems)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -551,11 +301,6 @@ class Prepared:
     notes: list[Problem]
 
 
-def _short(v: Any, n: int = 60) -> str:
-    s = "" if v is None else str(v)
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
 def _is_blank(v: Any) -> bool:
     if v is None:
         return True
@@ -594,9 +339,9 @@ def _enum(vocab_name: str) -> Callable[[Any], tuple[Any, tuple[str, str] | None]
     return parse
 
 
-def _call(fn: Callable[..., Any], v: Any, *args: Any) -> tuple[Any, tuple[str, str] | None]:
+def _call(fn: Callable[..., Any], v: Any, *args: Any, **kwargs: Any) -> tuple[Any, tuple[str, str] | None]:
     """Adapt a validator's result to ``(value, reason)``."""
-    res = fn(v, *args)
+    res = fn(v, *args, **kwargs)
     if isinstance(res, tuple) and len(res) == 2:
         return res[0], res[1]
     return getattr(res, "value", None), getattr(res, "reason", None)
@@ -606,8 +351,8 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
     p = f.parse
     if p.startswith("enum:"):
         return _enum(p[5:])
-    if p == "text":
-        return lambda v: _call(validators.nonempty_text, v, 500)
+    if p == "text":  # a leading ' that our exports put before a formula-like text is taken off again
+        return lambda v: _call(validators.nonempty_text, restore(v) if isinstance(v, str) else v, 500)
     if p == "code12":
         def code12(v: Any) -> tuple[Any, tuple[str, str] | None]:
             s = _plain_digits(v)
@@ -631,8 +376,9 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
         return lambda v: _call(validators.categories, v)
     if p == "date":
         return lambda v: _call(validators.date_value, v, validators.EARLIEST_RECORD)
-    if p == "datetime":
-        return lambda v: _call(validators.datetime_value, v, validators.EARLIEST_RECORD)
+    if p == "datetime":  # every date-time field is a record's time: not before 2000, not after today
+        today = validators.china_today()
+        return lambda v: _call(validators.record_time, v, today=today)
     if p == "amount":
         return lambda v: _call(validators.amount, v)
     if p == "size":
@@ -657,6 +403,32 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
             return x, None
         return coord
     raise KeyError(p)
+
+
+def _checked(f: Field, parse: Callable[[Any], tuple[Any, tuple[str, str] | None]]
+             ) -> Callable[[Any], tuple[Any, tuple[str, str] | None]]:
+    """``parse`` behind the control-character check that every text value of every field passes first."""
+    multiline = f.multiline
+
+    def run(v: Any) -> tuple[Any, tuple[str, str] | None]:
+        if isinstance(v, str):
+            c = validators.check_characters(v, multiline=multiline)
+            if c.reason is not None:
+                return None, c.reason
+            v = c.value
+        return parse(v)
+
+    return run
+
+
+def _shown(v: Any) -> str:
+    """A value as a problem shows it: short, control characters as ``[U+XXXX]`` (around the first one)."""
+    if isinstance(v, str):
+        hit = validators.find_control(v, multiline=True) or validators.find_control(v)
+        if hit is not None and hit[0] > 40:
+            v = "…" + v[hit[0] - 20:]
+        return validators.visible(_short(v))
+    return _short(v)
 
 
 def _plain_digits(v: Any) -> str | None:
@@ -688,6 +460,8 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
     """
     spec = _kind(kind)
     say = progress or (lambda f, m: None)
+    if len(source.frame) == 0:
+        raise no_rows(source.name)
     if mode not in ("insert", "upsert"):
         raise WarmGridError(f"未知的导入方式：{mode}", f"unknown mode: {mode} (insert or upsert)")
     mapping = mapping if mapping is not None else auto_mapping(source.frame.columns, kind)
@@ -721,8 +495,10 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         col = by_field.get(f.name)
         if col is None:
             continue
-        parse = _parser(spec, f)
         raw = source.frame[col].tolist()
+        parse = _parser(spec, f)
+        if validators.may_hold_control(raw, multiline=f.multiline):  # else the column is clean: skip the check
+            parse = _checked(f, parse)
         vals: list[Any] = [None] * n
         cache: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
         for i, v in enumerate(raw):
@@ -738,7 +514,7 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
                     cache[key] = res
             val, why = res
             if why is not None:
-                problems.append(Problem(name, int(rows[i]), f.zh, _short(v), *why))
+                problems.append(Problem(name, int(rows[i]), f.zh, _shown(v), *why))
             else:
                 vals[i] = val
         out[f.name] = vals
@@ -1191,10 +967,12 @@ def _history(cur: Any, prep: Prepared, cols: list[str]) -> int:
 def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs: str | None = None,
                 mode: str = "insert", dry_run: bool = False, mapping: dict[str, str] | None = None,
                 fix_swaps: bool = False, repair: bool = False, sheet: str | int | None = None,
-                progress: Progress | None = None, source: Source | None = None) -> ImportReport:
+                progress: Progress | None = None, source: Source | None = None,
+                member: str | None = None) -> ImportReport:
     """Read, validate and write one file; all or nothing.
 
-    ``source`` is the file already read by :func:`read_source` (it is not read again).
+    ``source`` is the file already read by :func:`read_source` (it is not read again);
+    ``member`` chooses the dataset in a zip that holds several.
 
     Raises
     ------
@@ -1206,7 +984,7 @@ def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs:
     say = progress or (lambda f, m: None)
     say(0.0, "读取文件 reading the file")
     if source is None:
-        source = read_source(path, sheet=sheet)
+        source = read_source(path, sheet=sheet, member=member)
     cols = auto_mapping(source.frame.columns, kind, mapping)
     prep = validate(source, kind, store=store, mapping=cols, crs=crs, mode=mode, fix_swaps=fix_swaps,
                     repair=repair, progress=say)

@@ -38,7 +38,7 @@ import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from grid import audit, model
+from grid import audit, model, validators
 from grid.errors import AuthError, Problem, UnknownUserError, ValidationError
 from grid.store import Store
 
@@ -208,6 +208,10 @@ def create_user(store: Store, username: str, password: str, role: str, scope: It
     codes = sorted({str(c).strip() for c in scope})
     display = display_name.strip() if display_name and display_name.strip() else None
     problems = _username_problems(username) + _password_problems(password)
+    if display is not None:
+        named = validators.check_characters(display)
+        if not named.ok:
+            problems.append(named.problem("users", None, "display_name", validators.visible(display)))
     if role not in model.USER_ROLES:
         problems.append(Problem("users", None, "role", str(role), "未知的角色（可选：" + "、".join(model.USER_ROLES) + "）",
                                 "unknown role (one of: " + ", ".join(model.USER_ROLES) + ")"))

@@ -42,6 +42,7 @@ import math
 import numbers
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -66,6 +67,12 @@ __all__ = [
     "amount",
     "positive_int",
     "nonempty_text",
+    "find_control",
+    "may_hold_control",
+    "check_characters",
+    "visible",
+    "china_today",
+    "record_time",
 ]
 
 T = TypeVar("T")
@@ -671,6 +678,164 @@ def datetime_value(value: object, earliest: date | None = None, latest: date | N
     if bad is not None:
         return _no(f"时间 {bad[0]}", f"the time {bad[1]}")
     return _ok(when)
+
+
+def china_today(now: datetime | None = None) -> date:
+    """Today's date in China Standard Time (UTC+8), whatever the server's time zone.
+
+    ``now`` (default: the current time) may be aware (converted to UTC+8) or
+    naive (taken as China Standard Time, as the database stores times).
+
+    >>> china_today(datetime(2026, 1, 5, 20, 0, tzinfo=UTC))
+    datetime.date(2026, 1, 6)
+    """
+    if now is None:
+        return datetime.now(_CHINA_TZ).date()
+    return _naive_local(now).date()
+
+
+def record_time(value: object, *, today: date | None = None) -> Check[datetime]:
+    """The time of a visit, a need (raised or resolved) or an assistance record.
+
+    **The rule** (the same for the visit form and for every import): readable by
+    :func:`datetime_value`, not before :data:`EARLIEST_RECORD`, and not after
+    the end of today in China Standard Time (``today``, default
+    :func:`china_today`). A time later today is accepted (a visit logged in
+    the morning for the afternoon); tomorrow is refused. Today is China's
+    whatever the server's clock zone, so a server on UTC does not refuse a
+    morning's visits in Beijing before 08:00 UTC.
+
+    >>> record_time("2026-01-05 23:59", today=date(2026, 1, 5)).ok
+    True
+    >>> record_time("2026-01-06 00:00", today=date(2026, 1, 5)).reason[1]
+    'the time is in the future: 2026-01-06 00:00:00 is after today (2026-01-05, China Standard Time)'
+    """
+    check = datetime_value(value, EARLIEST_RECORD)
+    if check.value is None:
+        return check
+    day = today if today is not None else china_today()
+    if check.value.date() > day:
+        return _no(f"时间在未来：{check.value} 晚于今天（{day}，北京时间）",
+                   f"the time is in the future: {check.value} is after today ({day}, China Standard Time)")
+    return check
+
+
+# ---------------------------------------------------------------------------
+# Control characters
+# ---------------------------------------------------------------------------
+
+# Refused in every text field: C0 controls, DEL, C1 controls, and the
+# bidirectional embeddings, overrides and isolates that make text display in
+# another order than it is stored ("Trojan Source"). Multi-line fields allow
+# tab and line feed (and CR LF, read as a line feed).
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+_CONTROL_ONE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROL_MULTI_LINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_BIDI_RE = re.compile(f"[{_BIDI}]")
+# Leading and trailing blanks are trimmed by every field, so a stray tab or
+# line break there is no reason to refuse a one-line field.
+_TRIMMED = " \t\r\n\u3000"
+
+
+def find_control(text: str, *, multiline: bool = False) -> tuple[int, str] | None:
+    r"""The first character ``text`` must not hold: ``(position, "U+202E")``, or None.
+
+    Refused everywhere: C0 control characters (U+0000–U+001F), DEL and C1
+    controls (U+007F–U+009F), and the bidirectional embeddings, overrides and
+    isolates U+202A–U+202E and U+2066–U+2069. With ``multiline`` (a visit's
+    situation, a need's description), tab, line feed and CR LF are allowed;
+    in one-line fields (names, addresses, ids) they are refused, except as
+    leading or trailing blanks, which every field trims. ``position`` counts
+    characters from 1.
+
+    Examples
+    --------
+    >>> find_control("张三\u202e")
+    (3, 'U+202E')
+    >>> find_control("第一行\r\n第二行\t完", multiline=True) is None
+    True
+    >>> find_control("第一行\n第二行")
+    (4, 'U+000A')
+    >>> find_control("  中山路1号\n") is None
+    True
+    """
+    core = text.strip(_TRIMMED)
+    if not core:
+        return None
+    if multiline:
+        core = core.replace("\r\n", "\n\n")  # same length: positions stay right
+        m = _CONTROL_MULTI_LINE.search(core)
+    else:
+        m = _CONTROL_ONE_LINE.search(core)
+    if m is None:
+        return None
+    lead = len(text) - len(text.lstrip(_TRIMMED))
+    return lead + m.start() + 1, f"U+{ord(m.group()):04X}"
+
+
+def may_hold_control(texts: Iterable[object], *, multiline: bool = False) -> bool:
+    """A fast screen of a whole column: False when no text in ``texts`` holds a refused character.
+
+    True means "check value by value" (it is also True for texts whose only
+    tab or line break is a trimmed leading or trailing blank, which
+    :func:`find_control` accepts). Non-text values are skipped. The texts are
+    searched in chunks joined by spaces, so a clean million-row column costs
+    one regular-expression scan instead of a million.
+
+    >>> may_hold_control(["张三", "李四", 12]), may_hold_control(["张三", "李\u202e四"])
+    (False, True)
+    """
+    pattern = _CONTROL_MULTI_LINE if multiline else _CONTROL_ONE_LINE
+    chunk: list[str] = []
+    for t in texts:
+        if isinstance(t, str):
+            chunk.append(t)
+            if len(chunk) >= 100_000:
+                if pattern.search(" ".join(chunk)):
+                    return True
+                chunk.clear()
+    return bool(chunk) and pattern.search(" ".join(chunk)) is not None
+
+
+def check_characters(value: str, *, multiline: bool = False) -> Check[str]:
+    r"""Refuse text that holds a control character or a bidirectional override.
+
+    The one check every text field goes through (see :func:`find_control` for
+    what is refused). Accepted text comes back unchanged, except that a
+    multi-line field's CR LF line ends become LF. The reason names the
+    character as a code point (``U+202E``), never the raw character.
+
+    Examples
+    --------
+    >>> check_characters("王\x00五").reason[1]
+    'holds a forbidden control character U+0000 (character 2); remove it and try again'
+    >>> check_characters("a\r\nb", multiline=True).value
+    'a\nb'
+    """
+    hit = find_control(value, multiline=multiline)
+    if hit is None:
+        return _ok(value.replace("\r\n", "\n") if multiline else value)
+    pos, code = hit
+    char = chr(int(code[2:], 16))
+    if _BIDI_RE.fullmatch(char):
+        what_zh, what_en = "文字方向控制符", "bidirectional control character"
+    elif char in "\t\n\r":
+        what_zh, what_en = "换行符或制表符（此字段只能写一行）", "line break or tab (this field is one line)"
+    else:
+        what_zh, what_en = "控制字符", "control character"
+    return _no(f"含有不允许的{what_zh} {code}（第 {pos} 个字符），请删除后重试",
+               f"holds a forbidden {what_en} {code} (character {pos}); remove it and try again")
+
+
+def visible(text: str) -> str:
+    r"""``text`` with every control character and bidirectional override shown as ``[U+XXXX]``.
+
+    For messages: the characters :func:`find_control` refuses are never shown raw.
+
+    >>> visible("张三\u202e\n")
+    '张三[U+202E][U+000A]'
+    """
+    return _CONTROL_ONE_LINE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from grid import audit, model
+from grid import audit, model, validators
 from grid.access import Actor, Scope, allowed, mask_households, scope_sql
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.store import Store
@@ -66,10 +66,18 @@ def _claim(cur: Any, key: str | None, kind: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _check_time(t: datetime, field: str, problems: list[Problem], now: datetime) -> None:
-    if t < datetime(2000, 1, 1) or t > now + pd.Timedelta(days=1):
-        problems.append(Problem("民情日志", None, field, str(t), "时间不合理（早于 2000 年或在未来）",
-                                "implausible time (before 2000 or in the future)"))
+def _check_time(t: datetime, field: str, problems: list[Problem], now: datetime | None) -> None:
+    """The import's rule (:func:`grid.validators.record_time`): from 2000 to the end of today, China time."""
+    check = validators.record_time(t, today=validators.china_today(now))
+    if check.reason is not None:
+        problems.append(Problem("民情日志", None, field, str(t), *check.reason))
+
+
+def _check_text(text: str, field: str, problems: list[Problem], *, multiline: bool) -> None:
+    """The import's rule (:func:`grid.validators.check_characters`): no control character, no bidi override."""
+    check = validators.check_characters(text, multiline=multiline)
+    if check.reason is not None:
+        problems.append(Problem("民情日志", None, field, validators.visible(text[:60]), *check.reason))
 
 
 def log_visit(
@@ -84,6 +92,7 @@ def log_visit(
     campaign_id: str | None = None,
     needs: list[NeedInput] | None = None,
     idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> str:
     """Record a visit (and the needs it raised) and its audit row in one transaction;
     return the visit id.
@@ -94,22 +103,34 @@ def log_visit(
     person. With ``idempotency_key``, a second call with the same key returns
     the first visit's id and writes nothing.
 
+    The same rules as an import: ``visited_at`` from 2000 to the end of today
+    in China Standard Time (``now``, default the current time; see
+    :func:`grid.validators.record_time`), and no control character or
+    bidirectional override in the situation, the place or a need's description
+    (tabs and line breaks allowed in the situation and descriptions; see
+    :func:`grid.validators.check_characters`).
+
     Raises
     ------
     ValidationError
         With every problem of the form.
     """
     visitor_id = visitor_id if visitor_id is not None else actor.person_id
-    now = datetime.now()
     problems: list[Problem] = []
     if not situation or not situation.strip():
         problems.append(Problem("民情日志", None, "situation", "", "请填写走访情况", "describe what was found"))
+    else:
+        _check_text(situation, "situation", problems, multiline=True)
+    _check_text(place, "place", problems, multiline=False)
     _check_time(visited_at, "visited_at", problems, now)
     for n in needs or []:
         if n.category not in model.NEED_CATEGORIES:
-            problems.append(Problem("民情日志", None, "need", n.category, "未知的诉求类别", "unknown need category"))
+            problems.append(Problem("民情日志", None, "need", validators.visible(n.category), "未知的诉求类别",
+                                    "unknown need category"))
         if not n.description.strip():
             problems.append(Problem("民情日志", None, "need", "", "请填写诉求内容", "describe the need"))
+        else:
+            _check_text(n.description, "need", problems, multiline=True)
     with store.transaction() as cur:
         done = _claim(cur, idempotency_key, "visit")
         if done is not None:
@@ -125,12 +146,13 @@ def log_visit(
         visit_id = f"V{uuid.uuid4().hex[:16]}"
         cur.execute("INSERT INTO visits (visit_id, hh_id, visitor_id, campaign_id, visited_at, place, situation)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [visit_id, hh_id, visitor_id, campaign_id, visited_at, place, situation.strip()])
+                    [visit_id, hh_id, visitor_id, campaign_id, visited_at, place,
+                     situation.strip().replace("\r\n", "\n")])
         for n in needs or []:
             cur.execute("INSERT INTO needs (need_id, hh_id, visit_id, raised_at, category, description, status)"
                         " VALUES (?, ?, ?, ?, ?, ?, 'open')",
                         [f"N{uuid.uuid4().hex[:16]}", hh_id, visit_id, visited_at, n.category,
-                         n.description.strip()])
+                         n.description.strip().replace("\r\n", "\n")])
         if idempotency_key:
             cur.execute("INSERT INTO form_submissions (idempotency_key, kind, object_id, username)"
                         " VALUES (?, 'visit', ?, ?)", [idempotency_key, visit_id, actor.name])

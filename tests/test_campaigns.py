@@ -490,3 +490,31 @@ def test_no_target_categories_means_no_targets(tiny: Store) -> None:
     doc = cli_audit(tiny, "CE", scope=EVERYTHING)
     assert doc["targets"] == 0 and doc["omissions"] == [] and doc["by_street"] == []
     json.dumps(doc, allow_nan=False)
+
+
+def test_create_campaign_refuses_every_problem_at_once_and_audits_a_success(db) -> None:
+    from grid.access import Actor, Scope
+    from grid.campaigns import create_campaign
+    from grid.errors import AccessDenied, ValidationError
+    from tests.actors import OP
+
+    street = str(db.scalar("SELECT min(code) FROM admin_units WHERE level = 'street'"))
+    before = db.count("campaigns")
+    with pytest.raises(ValidationError) as exc:
+        create_campaign(db, OP, campaign_id=" ", name="送温暖\u202e", unit_code="999999999999",
+                        starts_on="2026-02-01", ends_on="2026-01-01", targets=["nobody"])
+    fields = sorted(p.field for p in exc.value.problems)
+    assert fields == ["campaign_id", "ends_on", "name", "target_categories", "unit_code"]
+    assert db.count("campaigns") == before
+    other = Actor("c", "committee", Scope.of_cells({"not-this-street"}))
+    with pytest.raises(AccessDenied):
+        create_campaign(db, other, campaign_id="CX9", name="慰问", unit_code=street, starts_on="2026-01-01",
+                        ends_on="2026-02-01", targets=["tekun"])
+    made = create_campaign(db, OP, campaign_id="CX9", name="慰问", unit_code=street, starts_on="2026-01-01",
+                           ends_on="2026-02-01", targets=["tekun"], budget_yuan=1000.0)
+    assert made == "CX9" and db.count("campaigns") == before + 1
+    row = db.query("SELECT username, action, object FROM audit_log ORDER BY log_id DESC LIMIT 1").iloc[0]
+    assert row.tolist() == ["cli:test", "create", "campaign:CX9"]
+    with pytest.raises(ValidationError, match="exists"):
+        create_campaign(db, OP, campaign_id="CX9", name="慰问", unit_code=street, starts_on="2026-01-01",
+                        ends_on="2026-02-01", targets=["tekun"])

@@ -186,3 +186,115 @@ def test_bulletin_files(district_file, tmp_path: Path) -> None:
     r = _run("bulletin", "--db", str(path), "--unit", "350203000000", "--from", "2025-11-01", "--to",
              "2026-02-28", "--out", str(tmp_path / "x.docx"))
     assert r.returncode == 1 and ".pdf" in r.stderr
+
+
+# ------------------------------------------------------------------ refusals that were tracebacks, and leaks
+def _copy(district_file, tmp_path: Path) -> Path:
+    import shutil
+
+    db = tmp_path / "db.duckdb"
+    shutil.copyfile(district_file[0], db)
+    return db
+
+
+def test_a_file_with_a_header_and_no_rows_says_so(district_file, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    db = _copy(district_file, tmp_path)
+    csv_file = tmp_path / "空.csv"
+    csv_file.write_text("户编号,地址,人口数,经度,纬度\n", encoding="utf-8")
+    wb = Workbook()
+    wb.active.append(["记录编号", "户编号", "走访时间"])  # type: ignore[union-attr]
+    xlsx_file = tmp_path / "空.xlsx"
+    wb.save(xlsx_file)
+    for kind, f in (("households", csv_file), ("visits", xlsx_file), ("cells", csv_file)):
+        r = _run("import", kind, str(f), "--db", str(db))
+        assert r.returncode == 1, r.stderr
+        assert f"{f.name} 没有数据行" in r.stderr and f"no rows: {f.name}" in r.stderr
+        assert "Traceback" not in r.stderr and "Exception" not in r.stderr
+
+
+def test_export_audit_log_to_xlsx_opens(district_file, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from grid.store import open_store
+
+    db = _copy(district_file, tmp_path)
+    with open_store(db) as s:
+        with s.transaction() as cur:
+            cur.execute("INSERT INTO audit_log (username, action, object) VALUES ('cli', 'export', 'x.csv')")
+        n = s.count("audit_log")
+        assert s.scalar("SELECT count(*) FROM audit_log WHERE row_count IS NULL") > 0
+    out = tmp_path / "x.xlsx"
+    r = _run("export", "audit_log", "--db", str(db), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert rows[0][:3] == ("log_id", "logged_at", "username") and len(rows) == n + 1
+
+
+def test_export_users_never_writes_a_password_hash(district_file, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    path, _ = district_file
+    for suffix in (".csv", ".xlsx"):
+        out = tmp_path / f"users{suffix}"
+        r = _run("export", "users", "--db", str(path), "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        assert b"$argon2" not in out.read_bytes()
+    header = next(load_workbook(tmp_path / "users.xlsx").active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert "username" in header and "password_hash" not in header and "failed_logins" not in header
+    for suffix in (".geojson", ".parquet"):
+        r = _run("export", "users", "--db", str(path), "--out", str(tmp_path / f"users{suffix}"))
+        assert r.returncode == 1 and "needs a geometry" in r.stderr
+        assert not (tmp_path / f"users{suffix}").exists()
+
+
+def test_import_a_zipped_gbk_shapefile_of_cells(district_file, tmp_path: Path) -> None:
+    """A GBK .dbf without .cpg, in a folder of a zip: the CLI extracts it and detects the encoding."""
+    import zipfile
+
+    import geopandas as gpd
+    import shapely
+
+    from grid.store import open_store
+
+    db = _copy(district_file, tmp_path)
+    with open_store(db, read_only=True) as s:
+        comm = str(s.scalar("SELECT min(code) FROM admin_units WHERE level = 'community'"))
+        x, y = s.query("SELECT ST_X(ST_Centroid(geom)) x, ST_Y(ST_Centroid(geom)) y FROM cells LIMIT 1").iloc[0]
+    names = ["鼓浪屿龙头路网格", "厦港沙坡尾网格"]
+    gdf = gpd.GeoDataFrame({"网格编码": [comm + "981", comm + "982"], "网格名称": names, "社区代码": [comm, comm]},
+                           geometry=[shapely.box(x, y, x + 0.001, y + 0.001), shapely.box(x, y + 0.001, x + 0.001,
+                                                                                        y + 0.002)],
+                           crs="EPSG:4326")
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    gdf.to_file(folder / "网格.shp", engine="pyogrio", encoding="GB18030")
+    (folder / "网格.cpg").unlink(missing_ok=True)
+    z = tmp_path / "网格.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in folder.iterdir():
+            zf.write(f, f"成果/{f.name}")
+    r = _run("import", "cells", str(z), "--db", str(db), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["inserted"] == 2 and doc["encoding"] == "GB18030" and doc["file"] == "网格.zip/成果/网格.shp"
+    with open_store(db, read_only=True) as s:
+        got = s.query("SELECT name FROM cells WHERE cell_id IN (?, ?) ORDER BY cell_id", [comm + "981", comm + "982"])
+    assert got["name"].tolist() == names
+
+
+def test_import_refuses_a_zip_that_climbs_out(district_file, tmp_path: Path) -> None:
+    import zipfile
+
+    db = _copy(district_file, tmp_path)
+    target = tmp_path / "x" / "PWNED.csv"
+    target.parent.mkdir()
+    target.write_text("户编号,地址,人口数,经度,纬度\nPWNED,服务器,1,118.09,24.48\n", encoding="utf-8")
+    z = tmp_path / "evil.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("../" * 40 + str(target)[1:], "户编号\n")
+    r = _run("import", "households", str(z), "--db", str(db))
+    assert r.returncode == 1 and "unsafe" in r.stderr and "不安全" in r.stderr and "Traceback" not in r.stderr
+    r = _run("import", "households", str(z), "--db", str(db), "--member", "../" * 40 + str(target)[1:])
+    assert r.returncode == 1 and "unsafe" in r.stderr

@@ -10,6 +10,7 @@ the login form first (the page is for administrators only).
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -76,7 +77,8 @@ def _upload(at: AppTest, name: str, data: bytes) -> None:
 
 
 def _texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
+    # As the user reads it: Markdown's backslash escapes (ui.esc) taken off.
+    return "\n".join(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(e.value)) for e in elements)
 
 
 def test_the_data_page_renders(app_env) -> None:
@@ -234,3 +236,86 @@ def test_only_an_administrator_may_use_the_page(app_env) -> None:
     assert not at.exception, at.exception
     assert at.error  # ui.require_page refuses the role
     assert not at.file_uploader and not at.button
+
+
+# ------------------------------------------------------------------ refusals (issue 11, sections 3 and 4)
+def _all_text(at: AppTest) -> str:
+    parts = [_texts(at.markdown), _texts(at.error), _texts(at.success), _texts(at.info), _texts(at.code)]
+    parts += [e.value.to_csv() for e in at.dataframe]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_header_without_rows_says_no_rows(app_env, tmp_path, suffix) -> None:
+    header = ["户编号", "户主姓名", "地址", "人口数", "经度", "纬度"]
+    path = tmp_path / f"空{suffix}"
+    if suffix == ".csv":
+        path.write_text(",".join(header) + "\n", encoding="utf-8")
+    else:
+        pd.DataFrame(columns=header).to_excel(path, index=False)
+    before = _count(app_env)
+    at = _page()
+    _upload(at, path.name, path.read_bytes())
+    if "data_validate" in [b.key for b in at.button]:  # today's page reads the file and fails on validating
+        at.button(key="data_validate").click().run()
+    assert not at.exception, at.exception
+    errors = _texts(at.error)
+    assert f"{path.name} 没有数据行" in errors and f"no rows: {path.name}" in errors, errors
+    assert "意外错误" not in errors and "Exception" not in errors
+    assert _count(app_env) == before
+
+
+def test_a_zip_that_climbs_out_is_refused_and_the_server_file_never_shown(app_env, tmp_path) -> None:
+    target = tmp_path / "x" / "PWNED.shp"  # a real Shapefile outside any upload folder
+    target.parent.mkdir()
+    gpd.GeoDataFrame([{"户编号": "PWNED1", "地址": "服务器上的文件", "人口数": 1}],
+                     geometry=gpd.points_from_xy([118.09], [24.48]), crs="EPSG:4326").to_file(target, engine="pyogrio")
+    climb = "../" * 40 + str(target.with_suffix(""))[1:]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for suffix in (".shp", ".shx", ".dbf", ".prj"):
+            zf.writestr(climb + suffix, b"")
+    at = _page()
+    _upload(at, "evil.zip", buf.getvalue())
+    assert not at.exception, at.exception
+    errors = _texts(at.error)
+    assert "不安全" in errors and "unsafe" in errors and "PWNED.shp" in errors
+    assert "服务器上的文件" not in _all_text(at) and "PWNED1" not in _all_text(at)
+    assert "data_validate" not in [b.key for b in at.button]
+
+
+def test_a_zip_with_two_shapefiles_offers_the_choice(app_env, store, tmp_path) -> None:
+    rows = _households(store, 4)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i, part in enumerate((rows.head(1), rows.tail(3))):
+            shp = tmp_path / f"s{i}" / f"住户{i}.shp"
+            shp.parent.mkdir()
+            gpd.GeoDataFrame(part.drop(columns=["经度", "纬度", "所属网格"]),
+                             geometry=gpd.points_from_xy(part["经度"], part["纬度"]), crs="EPSG:4326"
+                             ).to_file(shp, engine="pyogrio", encoding="GB18030")
+            shp.with_suffix(".cpg").unlink()  # the encoding is detected from the .dbf
+            for f in shp.parent.iterdir():
+                zf.write(f, f"数据{i}/{f.name}")
+    at = _page()
+    _upload(at, "两批.zip", buf.getvalue())
+    choice = at.selectbox(key="data_zip_member")
+    assert choice.options == ["数据0/住户0.shp", "数据1/住户1.shp"]
+    assert "1 行 rows" in _texts(at.markdown)
+    choice.set_value("数据1/住户1.shp").run()
+    assert not at.exception, at.exception
+    assert "3 行 rows" in _texts(at.markdown) and "GB18030" in _texts(at.markdown)
+
+
+def test_an_administrator_exports_users_without_password_hashes(app_env) -> None:
+    at = _page()
+    assert "用户 · users" in at.selectbox(key="data_export_table").options
+    for fmt in ("csv", "xlsx"):
+        at.selectbox(key="data_export_table").set_value("users")
+        at.selectbox(key="data_export_format").set_value(fmt).run()
+        at.button(key="data_export_go").click().run()
+        assert not at.exception, at.exception
+        assert not at.error, _texts(at.error)
+        assert at.download_button(key="data_export_download")
+        data = at.session_state["data_export"][2]
+        assert data and b"$argon2" not in data and b"password_hash" not in data

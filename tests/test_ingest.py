@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -649,3 +650,190 @@ def test_analysis_results_export_in_every_format(store, tmp_path, suffix) -> Non
     back = read_source(p)
     assert len(back.frame) == len(gaps)
     assert set(back.frame["hh_id"]) == set(gaps["hh_id"])
+
+
+# ------------------------------------------------------------------ control characters in every kind
+def _visit(**change: str) -> dict[str, str]:
+    return {"记录编号": "VX1", "户编号": "H0000001", "走访时间": "2026-03-01 10:00", "情况": "情况正常"} | change
+
+
+def _need(**change: str) -> dict[str, str]:
+    return {"诉求编号": "NX1", "户编号": "H0000001", "提出时间": "2026-03-05", "诉求类别": "就医",
+            "诉求内容": "陪同就医"} | change
+
+
+def _aid(**change: str) -> dict[str, str]:
+    return {"记录编号": "AX1", "户编号": "H0000001", "项目": "情暖万家", "金额": "500", "物资": "大米",
+            "发放时间": "2026-01-10", "发放单位": "街道"} | change
+
+
+def _hh_csv(tmp_path: Path, spots: list[tuple[float, float]], column: str, value: str) -> Path:
+    rows = hh_rows(spots)
+    rows[1][column] = value  # spreadsheet row 3
+    return write_csv(tmp_path / "hh.csv", rows)
+
+
+CONTROL_CASES = [
+    # (id, kind, file maker, row, field, code point)
+    ("household name RLO", "households", lambda db, t, s: _hh_csv(t, s, "户主姓名", "测试\u202e1"), 3, "户主姓名",
+     "U+202E"),
+    ("household address NUL", "households", lambda db, t, s: _hh_csv(t, s, "地址", "中山路\x001号"), 3, "地址", "U+0000"),
+    ("household id BEL", "households", lambda db, t, s: _hh_csv(t, s, "户编号", "X\x070002"), 3, "户编号", "U+0007"),
+    ("household ID number LRI", "households", lambda db, t, s: _hh_csv(t, s, "身份证号", GOOD_ID + "\u2066"), 3,
+     "身份证号", "U+2066"),
+    ("household category PDI", "households", lambda db, t, s: _hh_csv(t, s, "类别", "低保\u2069"), 3, "类别", "U+2069"),
+    ("household address line break", "households", lambda db, t, s: _hh_csv(t, s, "地址", "中山路\n1号"), 3, "地址",
+     "U+000A"),
+    ("cell name NUL (GeoJSON)", "cells", lambda db, t, s: write_geojson(t / "cells.geojson", [
+        {**_cell_feature(db, _comm(db) + "911", {"type": "Polygon", "coordinates": [_square(db)]}),
+         "properties": {"网格编码": _comm(db) + "911", "网格名称": "新网格\x00", "社区代码": _comm(db)}}]),
+     1, "网格名称", "U+0000"),
+    ("campaign name LRI (XLSX)", "campaigns", lambda db, t, s: write_xlsx(
+        t / "c.xlsx", list(CAMPAIGN), [list((CAMPAIGN | {"活动名称": "春节\u2066慰问"}).values())]), 2, "活动名称",
+     "U+2066"),
+    ("person name ESC", "people", lambda db, t, s: write_csv(t / "p.csv", [
+        {"人员编号": "PX1", "姓名": "钱\x1b八", "身份": "网格员"}]), 2, "姓名", "U+001B"),
+    ("station name RLO (GeoPackage)", "stations", lambda db, t, s: _gpkg(t, _stations_gdf(db, 站点名称="卫生室\u202e")),
+     1, "站点名称", "U+202E"),
+    ("visit situation RLO", "visits", lambda db, t, s: write_csv(t / "v.csv", [_visit(情况="\u202e情况正常")]), 2,
+     "情况", "U+202E"),
+    ("visit place tab", "visits", lambda db, t, s: write_csv(t / "v.csv", [_visit(地点="社区\t活动室")]), 2, "地点",
+     "U+0009"),
+    ("need description NUL", "needs", lambda db, t, s: write_csv(t / "n.csv", [_need(诉求内容="需要\x00帮助")]), 2,
+     "诉求内容", "U+0000"),
+    ("aid giver line break", "assistance", lambda db, t, s: write_csv(t / "a.csv", [_aid(发放单位="街道\n办事处")]), 2,
+     "发放单位", "U+000A"),
+    ("aid items BEL", "assistance", lambda db, t, s: write_csv(t / "a.csv", [_aid(物资="大米\x07")]), 2, "物资", "U+0007"),
+]
+
+
+def _gpkg(t: Path, gdf: gpd.GeoDataFrame) -> Path:
+    p = t / "stations.gpkg"
+    gdf.to_file(p, driver="GPKG")
+    return p
+
+
+@pytest.mark.parametrize(("case", "kind", "make", "row", "field", "code"), CONTROL_CASES,
+                         ids=[c[0] for c in CONTROL_CASES])
+def test_control_characters_are_refused_naming_row_field_and_code_point(db, spots, tmp_path, case, kind, make, row,
+                                                                        field, code) -> None:
+    err = expect_refused(db, kind, make(db, tmp_path, spots), row, field, code)
+    hit = next(p for p in err.problems if p.row == row and field in p.field)
+    raw = chr(int(code[2:], 16))
+    assert f"[{code}]" in hit.value and raw not in hit.value + hit.zh + hit.en  # shown, never raw
+    assert code in hit.zh and code in hit.en
+
+
+def test_tabs_and_line_breaks_are_kept_in_multi_line_fields(db, tmp_path) -> None:
+    import_file(db, OP, "visits", write_csv(tmp_path / "v.csv", [_visit(情况="第一行\r\n第二行\t（续）")]))
+    import_file(db, OP, "needs", write_csv(tmp_path / "n.csv", [_need(诉求内容="一、就医\n二、取暖")]))
+    import_file(db, OP, "assistance", write_csv(tmp_path / "a.csv", [_aid(物资="大米 10 斤\n食用油 1 桶", 发放单位="街道\n")]))
+    assert db.scalar("SELECT situation FROM visits WHERE visit_id = 'VX1'") == "第一行\n第二行\t（续）"
+    assert db.scalar("SELECT description FROM needs WHERE need_id = 'NX1'") == "一、就医\n二、取暖"
+    assert db.query("SELECT items, giver_unit FROM assistance WHERE aid_id = 'AX1'").values.tolist() == [
+        ["大米 10 斤\n食用油 1 桶", "街道"]]  # a trailing line break in a one-line field is trimmed
+
+
+# ------------------------------------------------------------------ record times: not after today
+def _china_today() -> date:
+    return (datetime.now(UTC) + timedelta(hours=8)).date()
+
+
+FUTURE_CASES = [
+    ("visit 2099", "visits", lambda: _visit(走访时间="2099-01-01 09:00"), "走访时间"),
+    ("visit tomorrow", "visits", lambda: _visit(走访时间=f"{_china_today() + timedelta(days=1)} 00:00"), "走访时间"),
+    ("aid 2099", "assistance", lambda: _aid(发放时间="2099-01-10"), "发放时间"),
+    ("aid tomorrow", "assistance", lambda: _aid(发放时间=str(_china_today() + timedelta(days=1))), "发放时间"),
+    ("need raised 2099", "needs", lambda: _need(提出时间="2099-03-05"), "提出时间"),
+    ("need resolved tomorrow", "needs", lambda: _need(办结时间=f"{_china_today() + timedelta(days=1)} 08:00"),
+     "办结时间"),
+]
+
+
+@pytest.mark.parametrize(("case", "kind", "row", "field"), FUTURE_CASES, ids=[c[0] for c in FUTURE_CASES])
+def test_records_dated_after_today_are_refused(db, tmp_path, case, kind, row, field) -> None:
+    expect_refused(db, kind, write_csv(tmp_path / f"{kind}.csv", [row()]), 2, field, "in the future")
+
+
+def test_records_dated_today_are_accepted(db, tmp_path) -> None:
+    today = _china_today()
+    import_file(db, OP, "visits", write_csv(tmp_path / "v.csv", [_visit(走访时间=f"{today} 23:59")]))
+    import_file(db, OP, "assistance", write_csv(tmp_path / "a.csv", [_aid(发放时间=str(today))]))
+    import_file(db, OP, "needs", write_csv(tmp_path / "n.csv", [_need(提出时间=f"{today} 08:00", 办结时间=f"{today} 23:00")]))
+    assert db.scalar("SELECT visited_at FROM visits WHERE visit_id = 'VX1'") == datetime.combine(today, time(23, 59))
+    assert db.scalar("SELECT count(*) FROM assistance WHERE aid_id = 'AX1'") == 1
+    assert db.scalar("SELECT status FROM needs WHERE need_id = 'NX1'") == "resolved"
+    # Campaigns are planned ahead: their dates may be in the future.
+    row = CAMPAIGN | {"活动编号": "CF1", "开始日期": "2099-11-01", "结束日期": "2100-02-28"}
+    import_file(db, OP, "campaigns", write_xlsx(tmp_path / "c.xlsx", list(row), [list(row.values())]))
+
+
+# ------------------------------------------------------------------ files without rows
+@pytest.mark.parametrize("kind", ["admin_units", "cells", "households", "people", "stations", "patrol_areas",
+                                  "campaigns", "visits", "needs", "assistance"])
+def test_a_header_without_rows_says_no_rows_for_every_kind(db, tmp_path, kind) -> None:
+    from grid.ingest import KINDS, Source, validate
+
+    header = [f.zh for f in KINDS[kind].fields]
+    files = [write_csv(tmp_path / f"{kind}.csv", [], header=header),
+             write_xlsx(tmp_path / f"{kind}.xlsx", header, []),
+             write_geojson(tmp_path / f"{kind}.geojson", [])]
+    (tmp_path / "empty.csv").write_bytes(b"")
+    before = checksums(db)
+    for p in [*files, tmp_path / "empty.csv"]:
+        with pytest.raises(WarmGridError) as err:
+            import_file(db, OP, kind, p)
+        assert not isinstance(err.value, ValidationError)
+        assert p.name in err.value.zh and "没有数据行" in err.value.zh
+        assert p.name in err.value.en and "no rows" in err.value.en
+    # validate() says the same of a source read some other way.
+    empty = Source(tmp_path / "x.csv", "csv", pd.DataFrame(columns=header), np.arange(0))
+    with pytest.raises(WarmGridError, match="no rows: x.csv"):
+        validate(empty, kind, store=db)
+    assert checksums(db) == before
+
+
+# ------------------------------------------------------------------ exports that must not crash or leak
+def test_users_are_never_exported_with_password_hashes(db, tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    from grid.export import USER_EXPORT_COLUMNS
+
+    hashes = db.query("SELECT password_hash FROM users")["password_hash"].tolist()
+    assert hashes and all(h.startswith("$argon2") for h in hashes)  # the demo's users have real hashes
+    df, geom = table_frame(db, "users")
+    assert geom is None and list(df.columns) == [c for c in df.columns if c in USER_EXPORT_COLUMNS]
+    assert not {"password_hash", "failed_logins", "locked_until"} & set(df.columns)
+    assert len(df) == db.count("users") and set(df["username"]) == set(db.query("SELECT username FROM users")
+                                                                             ["username"])
+    for suffix in (".csv", ".xlsx"):
+        p = tmp_path / f"users{suffix}"
+        assert export_table(db, OP, "users", p) == len(df)
+        raw = p.read_bytes()
+        assert b"$argon2" not in raw and not any(h.encode()[-20:] in raw for h in hashes)
+    cells = [c.value for row in load_workbook(tmp_path / "users.xlsx").active.iter_rows() for c in row]
+    assert not any(isinstance(v, str) and ("$argon2" in v or v in hashes) for v in cells)
+    for suffix in (".geojson", ".gpkg", ".parquet"):  # no geometry: refused, and no file written
+        with pytest.raises(WarmGridError, match="needs a geometry"):
+            export_table(db, OP, "users", tmp_path / f"users{suffix}")
+        assert not list(tmp_path.glob(f"*users*{suffix}"))
+
+
+def test_the_audit_log_exports_to_xlsx(db, tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    with db.transaction() as cur:  # NULL counts and scopes, a list scope, timestamps
+        cur.execute("INSERT INTO audit_log (username, role, action, object, scope, row_count) VALUES"
+                    " ('甲', 'admin', 'export', 'households.csv', NULL, NULL),"
+                    " ('乙', 'committee', 'view', 'household:H1', ['350203001000', '350203002000'], 1)")
+    n = db.count("audit_log")
+    p = tmp_path / "audit.xlsx"
+    assert export_table(db, OP, "audit_log", p) == n
+    ws = load_workbook(p).active
+    rows = list(ws.iter_rows(values_only=True))
+    header, body = rows[0], rows[1:]
+    assert len(body) == n
+    by_user = {r[header.index("username")]: r for r in body}
+    assert by_user["甲"][header.index("row_count")] is None and by_user["甲"][header.index("scope")] is None
+    assert by_user["乙"][header.index("scope")] == "350203001000、350203002000"
+    assert isinstance(by_user["乙"][header.index("logged_at")], datetime)

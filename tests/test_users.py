@@ -383,3 +383,11 @@ def test_a_warden_scope_names_cells_only(district_file, tmp_path) -> None:
         street = str(s.scalar("SELECT min(code) FROM admin_units WHERE level = 'street'"))
         with pytest.raises(ValidationError, match="only name cells"):
             users.create_user(s, "warden2", "a-long-password", "warden", [street])
+
+
+def test_a_display_name_with_control_characters_is_refused(wstore: Store) -> None:
+    with pytest.raises(ValidationError) as exc:
+        users.create_user(wstore, "zoe_x", PW, "admin", [], display_name="管理\u202e员")
+    (p,) = exc.value.problems
+    assert p.field == "display_name" and "U+202E" in p.zh and "\u202e" not in p.value
+    assert wstore.count("users") == 0

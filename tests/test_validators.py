@@ -17,13 +17,18 @@ from grid.validators import (
     Check,
     amount,
     categories,
+    check_characters,
+    china_today,
     date_value,
     datetime_value,
+    find_control,
     id_number,
     is_blank,
     nonempty_text,
     phone,
     positive_int,
+    record_time,
+    visible,
 )
 
 TODAY = date(2026, 1, 5)
@@ -606,3 +611,106 @@ def test_refusals_are_bilingual_and_never_carry_a_value(validator, raw) -> None:
 
     assert cjk(zh) > cjk(en) and cjk(zh) >= 2, zh  # Chinese ...
     assert en[0].isascii() and en[0].islower(), en  # ... and English (which may quote 2026年1月5日)
+
+
+# ---------------------------------------------------------------------------
+# Control characters and bidirectional overrides
+# ---------------------------------------------------------------------------
+
+#: The bidirectional embeddings, overrides and isolates (Unicode's "Trojan Source" set).
+BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def _forbidden(ch: str, multiline: bool) -> bool:
+    """The oracle: Unicode's control category Cc (C0, DEL, C1) and the bidi set; tab and LF in multi-line text."""
+    import unicodedata
+
+    if multiline and ch in "\t\n":
+        return False
+    return unicodedata.category(ch) == "Cc" or ch in BIDI
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_every_code_point_of_the_bmp_is_judged_as_unicode_classifies_it(multiline) -> None:
+    wrong = []
+    for c in range(0x10000):
+        if 0xD800 <= c <= 0xDFFF:
+            continue  # surrogates are not characters
+        ch = chr(c)
+        text = f"张{ch}三"
+        check = check_characters(text, multiline=multiline)
+        if check.ok == _forbidden(ch, multiline):
+            wrong.append(f"U+{c:04X}")
+        elif not check.ok:
+            assert find_control(text, multiline=multiline) == (2, f"U+{c:04X}")
+            assert f"U+{c:04X}" in check.reason[0] and f"U+{c:04X}" in check.reason[1]  # type: ignore[index]
+            assert ch not in check.reason[0] + check.reason[1]  # type: ignore[index]  # never the raw character
+    assert not wrong, wrong[:20]
+
+
+@pytest.mark.parametrize(("text", "position", "code"), [
+    ("王\x00五", 2, "U+0000"),
+    ("admin\u202egnp.exe", 6, "U+202E"),
+    ("\u2066中山路1号\u2069", 1, "U+2066"),
+    ("响铃\x07", 3, "U+0007"),
+    ("删除\x7f", 3, "U+007F"),
+    ("C1\x85控制", 3, "U+0085"),
+    ("第一行\n第二行", 4, "U+000A"),
+    ("姓\t名", 2, "U+0009"),
+    ("回车\r", None, None),  # a trailing CR is a blank every field trims
+    ("孤立\r回车", 3, "U+000D"),
+    ("  \t 前后空白\n", None, None),
+])
+def test_one_line_fields_refuse_controls_with_their_position(text, position, code) -> None:
+    hit = find_control(text)
+    assert hit == (None if position is None else (position, code))
+    assert check_characters(text).ok is (position is None)
+
+
+def test_multi_line_fields_allow_tab_and_line_breaks_only() -> None:
+    ok = check_characters("第一行\r\n第二行\n\t缩进", multiline=True)
+    assert ok.value == "第一行\n第二行\n\t缩进"  # CR LF becomes LF
+    assert check_characters("第一行\n\u202e第二行", multiline=True).reason[1] == (  # type: ignore[index]
+        "holds a forbidden bidirectional control character U+202E (character 5); remove it and try again")
+    assert find_control("甲\r乙", multiline=True) == (2, "U+000D")  # a lone CR is not a line break
+    assert find_control("甲\x00\n乙", multiline=True) == (2, "U+0000")
+    assert "只能写一行" in check_characters("a\nb").reason[0]  # type: ignore[index]
+
+
+def test_visible_shows_code_points_never_the_characters() -> None:
+    raw = "甲\x00乙\u202e丙\n丁\t"
+    shown = visible(raw)
+    assert shown == "甲[U+0000]乙[U+202E]丙[U+000A]丁[U+0009]"
+    assert all(not _forbidden(ch, False) for ch in shown)
+    assert visible("普通文字 plain") == "普通文字 plain"
+
+
+# ---------------------------------------------------------------------------
+# Record times: not after today (China Standard Time)
+# ---------------------------------------------------------------------------
+
+def test_china_today_is_utc_plus_8_whatever_the_server_zone() -> None:
+    assert china_today(datetime(2026, 1, 5, 15, 59, 59, tzinfo=UTC)) == date(2026, 1, 5)
+    assert china_today(datetime(2026, 1, 5, 16, 0, tzinfo=UTC)) == date(2026, 1, 6)
+    assert china_today(datetime(2026, 1, 5, 23, 0)) == date(2026, 1, 5)  # naive: already China time
+    beijing = datetime.now(UTC) + timedelta(hours=8)
+    assert china_today() in (beijing.date(), (beijing + timedelta(seconds=5)).date())
+
+
+@pytest.mark.parametrize(("raw", "ok"), [
+    ("2026-01-05 23:59:59", True),       # later today: accepted
+    ("2026-01-05", True),
+    (datetime(2026, 1, 4, 8, 0), True),
+    ("2026-01-06 00:00", False),         # tomorrow
+    ("2099-01-01", False),
+    ("2026-01-06T07:59+08:00", False),
+    ("2026-01-05T23:59Z", False),        # 07:59 on the 6th in Beijing
+    ("2026-01-05T15:59Z", True),         # 23:59 on the 5th in Beijing
+    ("1999-12-31", False),
+    (str(EARLIEST_RECORD), True),
+])
+def test_record_times_run_from_2000_to_the_end_of_today(raw, ok) -> None:
+    check = record_time(raw, today=TODAY)
+    assert check.ok is ok, check.reason
+    if not ok and "1999" not in str(raw):
+        assert "在未来" in check.reason[0] and "in the future" in check.reason[1]  # type: ignore[index]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -141,3 +141,48 @@ def test_a_household_card_is_masked_audited_and_only_in_scope(db) -> None:
     committee = as_role("committee", {str(row["cell_id"])})
     with pytest.raises(WarmGridError):  # the policy gives committees no household card
         household_card(db, committee, str(row["hh_id"]))
+
+
+# ------------------------------------------------------------------ the same rules as an import
+def test_the_visit_form_refuses_control_characters_as_the_importer_does(db) -> None:
+    hh, _ = _a_household(db)
+    before = (db.count("visits"), db.count("needs"))
+    for kw, field, code in [
+        (dict(situation="情况\u202e正常"), "situation", "U+202E"),
+        (dict(situation="情况\x00正常"), "situation", "U+0000"),
+        (dict(situation="正常", place="社区\n活动室"), "place", "U+000A"),
+        (dict(situation="正常", needs=[NeedInput("living", "申请\u2066临时救助")]), "need", "U+2066"),
+        (dict(situation="正常", needs=[NeedInput("living", "申请\x07")]), "need", "U+0007"),
+    ]:
+        with pytest.raises(ValidationError) as err:
+            log_visit(db, OP, hh_id=hh, visitor_id="W1", visited_at=datetime(2026, 11, 2, 10, 0), **kw)
+        p = next(p for p in err.value.problems if p.field == field)
+        assert code in p.zh and code in p.en and f"[{code}]" in p.value
+        assert chr(int(code[2:], 16)) not in p.value
+    assert (db.count("visits"), db.count("needs")) == before
+    vid = log_visit(db, OP, hh_id=hh, visitor_id="W1", visited_at=datetime(2026, 11, 2, 10, 0),
+                    situation="第一行\r\n第二行\t续", needs=[NeedInput("living", "一、取暖\n二、就医")])
+    assert db.scalar("SELECT situation FROM visits WHERE visit_id = ?", [vid]) == "第一行\n第二行\t续"
+    assert db.scalar("SELECT description FROM needs WHERE visit_id = ?", [vid]) == "一、取暖\n二、就医"
+
+
+def test_the_visit_form_refuses_tomorrow_as_the_importer_does(db) -> None:
+    from datetime import time, timedelta
+
+    hh, _ = _a_household(db)
+    now = datetime(2026, 1, 5, 9, 30)  # China time
+    ok = log_visit(db, OP, hh_id=hh, visitor_id="W1", visited_at=datetime(2026, 1, 5, 23, 59), situation="傍晚走访",
+                   now=now)
+    assert ok
+    for when in (datetime(2026, 1, 6, 0, 0), datetime.combine(now.date() + timedelta(days=1), time(9, 0)),
+                 datetime(2099, 1, 1), datetime(1999, 12, 31)):
+        with pytest.raises(ValidationError) as err:
+            log_visit(db, OP, hh_id=hh, visitor_id="W1", visited_at=when, situation="走访", now=now)
+        assert [p.field for p in err.value.problems] == ["visited_at"]
+    # Without ``now``: today in China is accepted, tomorrow in China refused.
+    beijing = datetime.now(UTC) + timedelta(hours=8)
+    log_visit(db, OP, hh_id=hh, visitor_id="W1", visited_at=datetime.combine(beijing.date(), time(23, 59)),
+              situation="今天")
+    with pytest.raises(ValidationError, match="in the future"):
+        log_visit(db, OP, hh_id=hh, visitor_id="W1", visited_at=datetime.combine(beijing.date() + timedelta(days=1),
+                                                                             time(0, 1)), situation="明天")

@@ -2,11 +2,10 @@
 
 The page only composes :mod:`grid.ingest` and :mod:`grid.export`:
 
-1. **Upload** (CSV, XLSX/XLS, GeoJSON, a zipped Shapefile, GeoPackage, GeoParquet).
-   A zip is extracted here and its ``.shp`` handed to :func:`grid.ingest.read_source`:
-   pyogrio reads a zip only when the shapefile sits at its top level, and then
-   without the ``.dbf`` encoding detection (a GBK ``.dbf`` without ``.cpg`` comes out
-   garbled), both of which the extracted ``.shp`` gets.
+1. **Upload** (CSV, XLSX/XLS, GeoJSON, a zipped Shapefile, GeoPackage, GeoParquet):
+   :func:`grid.ingest.read_upload` reads the bytes; a zip's members are checked and
+   extracted there (:mod:`grid.sources`), as for the command line. A zip holding
+   several datasets (:func:`grid.ingest.zip_datasets`) offers a choice.
 2. **Settings and header mapping**: kind, coordinate system, insert/upsert, swap and
    repair options; :func:`~grid.ingest.auto_mapping` shown as an editable table whose
    edits become the mapping overrides.
@@ -16,7 +15,9 @@ The page only composes :mod:`grid.ingest` and :mod:`grid.export`:
    and database generation; :func:`~grid.ingest.write` in the store's transaction,
    which commits the rows, the import's log row and its audit row together.
 5. **导出 Export**: :func:`grid.export.export_table` into a temporary file, offered as
-   a download (audited when made: the bytes reach the browser with the button).
+   a download (audited when made: the bytes reach the browser with the button). Every
+   table is offered; ``users`` comes without password hashes or sign-in state
+   (:data:`grid.export.USER_EXPORT_COLUMNS`), as from the command line.
 
 Only roles the access policy lets view the ``data`` page (administrators) get
 past ``ui.require_page``; the import and export functions ask the policy again.
@@ -35,7 +36,6 @@ import hashlib
 import json
 import logging
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,19 +56,18 @@ from grid.ingest import (
     Source,
     auto_mapping,
     problems_frame,
-    read_source,
+    read_upload,
     validate,
     write,
+    zip_datasets,
 )
 from grid.store import TABLES
 from ui import get_store, require_page
 
 log = logging.getLogger(__name__)
 
-#: File types offered by the uploader (a zip holds a Shapefile).
+#: File types offered by the uploader (a zip holds a Shapefile, or one other data file).
 UPLOAD_TYPES = ["csv", "txt", "xlsx", "xlsm", "xls", "geojson", "json", "zip", "gpkg", "parquet", "geoparquet"]
-#: Uncompressed size refused in a zip (a guard against zip bombs).
-MAX_UNZIPPED = 2 * 1024**3
 #: Problems shown on the page (all of them are in the CSV download).
 MAX_SHOWN = 5_000
 IGNORE = "(忽略 ignore)"
@@ -83,10 +82,11 @@ EXPORT_FORMATS: dict[str, tuple[str, str, str]] = {
     "gpkg": ("GeoPackage", ".gpkg", "application/geopackage+sqlite3"),
     "parquet": ("GeoParquet", ".parquet", "application/vnd.apache.parquet"),
 }
-#: Tables offered for export. ``users`` is left out: it holds password hashes.
-EXPORT_TABLES = [t for t in TABLES if t != "users"]
+#: Tables offered for export (``users`` without password hashes: grid.export.table_frame leaves them out).
+EXPORT_TABLES = list(TABLES)
 _TABLE_ZH = {k.table: k.zh for k in KINDS.values()} | {
     "pairings": "结对帮扶", "audit_log": "操作日志", "household_history": "住户变动记录", "imports": "导入记录",
+    "users": "用户",
 }
 
 
@@ -110,40 +110,7 @@ class Upload:
     name: str
     sha256: str
     source: Source
-    inner: str | None = None  # the .shp inside a zip
-
-
-def _shp_members(zf: zipfile.ZipFile) -> list[str]:
-    return sorted(n for n in zf.namelist()
-                  if n.lower().endswith(".shp") and not n.startswith("__MACOSX/") and not n.endswith("/"))
-
-
-def _read_upload(name: str, data: bytes, sha: str, inner: str | None) -> Source:
-    """Write the bytes to a temporary folder (extracting a zip) and read them there."""
-    with tempfile.TemporaryDirectory(prefix="warmgrid_upload_") as tmp:
-        folder = Path(tmp)
-        path = folder / Path(name).name
-        path.write_bytes(data)
-        if path.suffix.lower() == ".zip":
-            try:
-                with zipfile.ZipFile(path) as zf:
-                    if sum(i.file_size for i in zf.infolist()) > MAX_UNZIPPED:
-                        raise WarmGridError("压缩包解压后超过 2 GB，已拒绝。",
-                                            "the zip is over 2 GB uncompressed; refused.")
-                    shps = _shp_members(zf)
-                    if not shps:
-                        raise WarmGridError(f"{name} 中没有 .shp 文件"
-                                            "（压缩包应包含 .shp、.shx、.dbf，最好还有 .prj、.cpg）",
-                                            f"{name} holds no .shp file (a zipped Shapefile needs .shp, .shx, .dbf, "
-                                            "ideally .prj and .cpg)")
-                    zf.extractall(folder / "unzipped")  # extractall drops absolute and '..' parts of names
-            except zipfile.BadZipFile as exc:
-                raise WarmGridError(f"{name} 不是有效的 zip 文件：{exc}",
-                                    f"{name} is not a valid zip file: {exc}") from exc
-            path = folder / "unzipped" / (inner or shps[0])
-        src = read_source(path)
-    src.sha256 = sha  # the import log records the file the user uploaded
-    return src
+    inner: str | None = None  # the dataset chosen inside a zip
 
 
 def _upload() -> Upload | None:
@@ -160,21 +127,18 @@ def _upload() -> Upload | None:
     sha = hashes[up.file_id]
     inner = None
     if up.name.lower().endswith(".zip"):
-        try:
-            with zipfile.ZipFile(up) as zf:
-                shps = _shp_members(zf)
-        except zipfile.BadZipFile:
-            shps = []
-        if len(shps) > 1:
-            inner = st.selectbox("压缩包中有多个 Shapefile，请选择 Several Shapefiles in the zip", shps)
+        found = zip_datasets(up.getvalue(), name=up.name)  # every member checked; an unsafe zip stops here
+        if len(found) > 1:
+            inner = st.selectbox("压缩包中有多个数据文件，请选择 Several datasets in the zip", found,
+                                 key="data_zip_member")
     key = _key(sha, up.name, inner)
     cached: Upload | None = st.session_state.get("data_upload")
     if cached is not None and cached.key == key:
         return cached
     st.session_state.pop("data_upload", None)
     with st.spinner("正在读取文件 · reading the file…"):
-        src = _read_upload(up.name, up.getvalue(), sha, inner)
-    got = Upload(key, up.name, sha, src, inner)
+        src = read_upload(up.name, up.getvalue(), member=inner)
+    got = Upload(key, src.name, sha, src, inner)  # src.name: the browser's name, checked (and the zip's member)
     st.session_state["data_upload"] = got
     return got
 
