@@ -107,6 +107,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "import",
     "export",
     "user_admin",
+    "cli_job",  # a command-line job run inside the app through its channel (grid.cli.AppJobs)
 )
 
 #: Two-character surnames (复姓) kept whole by :func:`mask_name`.
