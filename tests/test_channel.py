@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -410,6 +411,25 @@ def test_demo_a_bad_protocol_and_bad_arguments_are_refused(app) -> None:
     frames = raw(sock, {"argv": ["gaps", "--db", str(path), "--station-type", "spaceport"], "inputs": {}})
     assert _status(frames) == 2 and "invalid choice" in _err(frames)
     assert store.count("households") == 3000
+
+
+def test_a_client_that_goes_away_cancels_its_job_and_nothing_is_half_written(app, tmp_path: Path) -> None:
+    store, path = app
+    before = store.count("households")
+    (_, x, y), = _inside_points(store, 1)
+    data = f"户编号,地址,人口数,经度,纬度\nGONE1,去路1号,1,{x:.7f},{y:.7f}\n".encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:  # like Ctrl-C right after sending
+        s.settimeout(30)
+        s.connect(str(channel.socket_path(path)))
+        s.sendall(_frame(b"H", json.dumps({"protocol": 1, "argv": ["import", "households", "gone.csv", "--db", "x"],
+                                           "inputs": {"file": [{"name": "gone.csv", "size": len(data)}]}}).encode()))
+        assert _read(s)[0] == b"A"
+        s.sendall(_frame(b"D", data))
+    deadline = time.monotonic() + 30
+    while jobs(store).empty and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jobs(store).iloc[-1].object.endswith("client disconnected)")
+    assert store.count("households") == before
 
 
 NOBODY = 65534
