@@ -594,7 +594,8 @@ class Server:
                 buf = io.BytesIO()
                 wire.recv_into(buf, request.stdin)
                 stdin = buf.getvalue()
-                self._run(wire, request, plan, pid, uid, workdir, inputs, stdin.decode("utf-8", "replace"))
+                status = self._run(wire, request, plan, pid, uid, workdir, inputs, stdin.decode("utf-8", "replace"))
+            wire.send_json(b"X", {"status": status})  # after the private folder is gone
         except Refused as exc:
             _try_send_end(wire, exc.text(), exc.status)
         except (EOFError, TimeoutError, _ProtocolError, json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -608,13 +609,16 @@ class Server:
                 self._active_cv.notify_all()
 
     def _run(self, wire: _Wire, request: Request, plan: Any, pid: int, uid: int, workdir: Path,
-             inputs: dict[str, list[Path]], stdin: str) -> None:
+             inputs: dict[str, list[Path]], stdin: str) -> int:
         out = _Stream(wire, b"O", line_buffered=False)
         err = _Stream(wire, b"E", line_buffered=True)
         job = Job(request, pid, uid, _user_name(uid), workdir, inputs, stdin, out, err)
         if not self._slots.acquire(blocking=False):
             err.write("排队等待前面的任务完成 · waiting for the jobs ahead of this one\n")
             self._slots.acquire()
+        if not self.running:  # the app began to stop while this job waited
+            self._slots.release()
+            raise Refused(1, "应用正在停止，任务未执行。", "the app is stopping; the job did not run.")
         try:
             sock = wire.sock
             sock.settimeout(SEND_TIMEOUT)
@@ -636,7 +640,7 @@ class Server:
                     with open(path, "rb") as f:
                         while chunk := f.read(_CHUNK):
                             wire.send(b"D", chunk)
-        wire.send_json(b"X", {"status": status})
+        return status
 
 
 class _Unsafe(WarmGridError):
@@ -768,23 +772,27 @@ def submit(link: Link, argv: Sequence[str], inputs: Mapping[str, Sequence[Path]]
     wire = _Wire(link.sock)
     try:
         sizes = {arg: [(p, p.stat().st_size) for p in paths] for arg, paths in inputs.items()}
-        wire.send_json(b"H", {"protocol": PROTOCOL, "argv": list(argv),
-                              "inputs": {arg: [{"name": p.name, "size": n} for p, n in files]
-                                         for arg, files in sizes.items()},
-                              "stdin": len(stdin)})
-        kind, payload = wire.recv()
-        if kind == b"A":
-            for files in sizes.values():
-                for p, n in files:
-                    with open(p, "rb") as f:
-                        sent = 0
-                        while sent < n and (chunk := f.read(min(_CHUNK, n - sent))):
-                            wire.send(b"D", chunk)
-                            sent += len(chunk)
-                        if sent != n:
-                            raise WarmGridError(f"文件 {p} 在发送过程中被改动。", f"{p} changed while it was being sent.")
-            if stdin:
-                wire.send(b"D", stdin)
+        try:
+            wire.send_json(b"H", {"protocol": PROTOCOL, "argv": list(argv),
+                                  "inputs": {arg: [{"name": p.name, "size": n} for p, n in files]
+                                             for arg, files in sizes.items()},
+                                  "stdin": len(stdin)})
+            kind, payload = wire.recv()
+            if kind == b"A":
+                for files in sizes.values():
+                    for p, n in files:
+                        with open(p, "rb") as f:
+                            sent = 0
+                            while sent < n and (chunk := f.read(min(_CHUNK, n - sent))):
+                                wire.send(b"D", chunk)
+                                sent += len(chunk)
+                            if sent != n:
+                                raise WarmGridError(f"文件 {p} 在发送过程中被改动。",
+                                                    f"{p} changed while it was being sent.")
+                if stdin:
+                    wire.send(b"D", stdin)
+                kind, payload = wire.recv()
+        except (BrokenPipeError, ConnectionResetError):  # the app refused and hung up: its reasons are still to read
             kind, payload = wire.recv()
         return _relay(wire, kind, payload, outputs, stdout, stderr)
     except (EOFError, ConnectionResetError, BrokenPipeError):

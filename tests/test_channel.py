@@ -332,7 +332,10 @@ def raw(sock_path: Path, request: dict[str, Any], data: bytes = b"") -> list[tup
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(60)
         s.connect(str(sock_path))
-        s.sendall(_frame(b"H", json.dumps({"protocol": 1, **request}).encode()))
+        try:
+            s.sendall(_frame(b"H", json.dumps({"protocol": 1, **request}).encode()))
+        except BrokenPipeError:  # refused at once: the reasons are still there to read
+            pass
         frames = [_read(s)]
         if frames[0][0] == b"A" and data:
             s.sendall(_frame(b"D", data))
@@ -439,7 +442,10 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.settimeout(30)
 s.connect(sys.argv[1])
 body = json.dumps({"protocol": 1, "argv": ["user", "list", "--db", "x"], "inputs": {}}).encode()
-s.sendall(struct.pack(">cI", b"H", len(body)) + body)
+try:
+    s.sendall(struct.pack(">cI", b"H", len(body)) + body)
+except BrokenPipeError:
+    pass
 out = []
 while True:
     head = s.recv(5, socket.MSG_WAITALL)
@@ -475,6 +481,16 @@ def test_only_the_apps_own_user_and_root_are_served(app) -> None:
             assert _status(frames) == 1 and f"not from {ME}" in _err(frames)
         finally:
             other.stop()
+        # The same through the real client: the refusal reaches the user with exit status 1.
+        db2 = folder / "other.duckdb"
+        shutil.copyfile(path, db2)
+        picky = channel.Server(channel.socket_path(db2), AppJobs(store), allowed_uids=[os.getuid() + 4242])
+        assert picky.start()
+        try:
+            status, _, err = cli("user", "list", "--db", str(db2))
+            assert status == 1 and "只接受" in err and f"not from {ME}" in err
+        finally:
+            picky.stop()
         assert not sock.exists()
         if os.geteuid() == 0:  # as root, also try a real process of another user against the app's own policy
             server = channel.Server(sock, AppJobs(store))
