@@ -24,6 +24,8 @@ import streamlit as st
 
 from grid import access, audit, model, users
 from grid.access import Actor, Scope
+from grid.channel import Server
+from grid.cli import serve_jobs
 from grid.coverage import Overview, OverviewInputs, overview_from, overview_inputs
 from grid.demo import DemoConfig, build_demo_file
 from grid.errors import StoreError, WarmGridError
@@ -139,9 +141,26 @@ def show_error(exc: WarmGridError) -> None:
     st.stop()
 
 
-@st.cache_resource(show_spinner=False)
+#: Environment variable: ``off`` keeps the app from taking command-line jobs (grid.channel).
+CLI_CHANNEL_ENV = "WARMGRID_CLI_CHANNEL"
+_CHANNELS: dict[int, Server] = {}
+
+
+def _release(store: Store) -> None:
+    server = _CHANNELS.pop(id(store), None)
+    if server is not None:
+        server.stop()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release)
 def _open(path: str) -> Store:
-    return open_store(path)
+    store = open_store(path)
+    # The command line cannot open a file this process holds: it sends its jobs here instead.
+    if os.environ.get(CLI_CHANNEL_ENV, "on").strip().lower() not in ("off", "0", "no", "false"):
+        server = serve_jobs(store)
+        if server is not None:
+            _CHANNELS[id(store)] = server
+    return store
 
 
 def _demo_wanted(path: Path) -> bool:

@@ -9,18 +9,43 @@ The public surface, by domain noun:
 - :mod:`grid.errors` — every error WarmGrid raises on purpose
 """
 
-from grid.coverage import (
-    coverage_report,
-    nearest_stations,
-    overview,
-    patrol_cover,
-    station_gaps,
-    visit_recency,
-    warden_load,
-)
-from grid.demo import DemoConfig, build_demo, build_demo_file, generate
-from grid.errors import ValidationError, WarmGridError
-from grid.store import Store, open_store
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grid.coverage import (
+        coverage_report,
+        nearest_stations,
+        overview,
+        patrol_cover,
+        station_gaps,
+        visit_recency,
+        warden_load,
+    )
+    from grid.demo import DemoConfig, build_demo, build_demo_file, generate
+    from grid.errors import ValidationError, WarmGridError
+    from grid.store import Store, open_store
+
+# Imported on first use (PEP 562), so that ``python -m grid --help`` and a command sent to a
+# running app do not pay for geopandas, DuckDB and the rest.
+_HOME = {
+    **dict.fromkeys(["coverage_report", "nearest_stations", "overview", "patrol_cover", "station_gaps",
+                     "visit_recency", "warden_load"], "grid.coverage"),
+    **dict.fromkeys(["DemoConfig", "build_demo", "build_demo_file", "generate"], "grid.demo"),
+    **dict.fromkeys(["ValidationError", "WarmGridError"], "grid.errors"),
+    **dict.fromkeys(["Store", "open_store"], "grid.store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'grid' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DemoConfig",

@@ -47,6 +47,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "export",
     "user_admin",
     "denied",
+    "cli_job",
 )
 
 

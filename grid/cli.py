@@ -16,35 +16,152 @@ user      add, passwd, list, disable: the app's users (passwords never on the co
 
 Errors are printed in Chinese and English on standard error; the exit status
 is 1 for a refused operation and 2 for wrong arguments.
+
+While the app holds the database file (DuckDB lets no other process open it), every
+command except ``demo`` runs inside the app through its job channel
+(:mod:`grid.channel`): the files a command reads and writes travel with the job, as
+:data:`COMMAND_FILES` says, and the job runs on the app's own store (:class:`AppJobs`).
+Each command runs against a :class:`CliIO`: its streams, how it opens the store, and who
+operates it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io as _io
 import json
 import math
+import os
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from grid import model
-from grid.errors import WarmGridError
+from grid.errors import DatabaseLockedError, WarmGridError
 
-__all__ = ["main", "to_json"]
+if TYPE_CHECKING:
+    from grid.channel import Job, Link, Request, Server
+    from grid.store import Store
+
+__all__ = ["main", "run", "to_json", "CliIO", "Files", "COMMAND_FILES", "COMPANIONS", "LOCAL_COMMANDS",
+           "AppJobs", "serve_jobs"]
+
+
+class TextOut(Protocol):
+    """Where a command writes text (standard output or error)."""
+
+    def write(self, s: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class TextIn(Protocol):
+    """Where a command reads lines (standard input)."""
+
+    def readline(self) -> str: ...
+
+
+#: ``open_store(path, read_only=..., create=...)`` as a context manager that yields the store.
+Opener = Callable[..., AbstractContextManager["Store"]]
+
+
+def _open_file(path: str | Path, *, read_only: bool = False, create: bool = True) -> Store:
+    from grid.store import open_store
+
+    return open_store(path, read_only=read_only, create=create)
+
+
+def _operator() -> str:
+    """``cli:NAME``: the OS user running this process (from its real uid, not from the environment)."""
+    import pwd
+
+    try:
+        return f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
+    except KeyError:  # no passwd entry in some containers
+        return f"cli:uid{os.getuid()}"
+
+
+@dataclass
+class CliIO:
+    """What a command runs against: its streams, how it opens the database, and who runs it.
+
+    ``CliIO.direct()`` is the program itself (this process's standard streams, the
+    file opened directly, or the running app's channel when the app holds the file:
+    ``forward``). The app's job server gives each job its own, with the app's store and
+    the OS user the kernel says is at the other end of the socket.
+    """
+
+    stdin: TextIn
+    stdout: TextOut
+    stderr: TextOut
+    open_store: Opener
+    operator: str
+    forward: bool = False
+    password: str | None = field(default=None, repr=False)  # read once, kept if the job moves to the app
+
+    @classmethod
+    def direct(cls, *, stdin: TextIn | None = None, stdout: TextOut | None = None,
+               stderr: TextOut | None = None) -> CliIO:
+        """This process's streams (or those given), the file itself, forwarding to a running app."""
+        return cls(stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr, _open_file, _operator(),
+                   forward=True)
+
+
+@dataclass(frozen=True)
+class Files:
+    """What a command reads or writes besides the database: the arguments that name files it
+    reads (``inputs``) or writes (``outputs``), and whether it reads a password."""
+
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    password: bool = False
+
+
+#: Per command (``"user add"`` for a subcommand), the files it reads and writes. Through a running
+#: app exactly these travel: the client sends the inputs' contents (with their :data:`COMPANIONS`),
+#: the app writes the outputs in a private folder and the client saves them where the user asked.
+#: A command not listed reads and writes nothing but the database and its standard streams.
+COMMAND_FILES: dict[str, Files] = {
+    "import": Files(inputs=("file",)),
+    "export": Files(outputs=("out",)),
+    "bulletin": Files(outputs=("out",)),
+    "user add": Files(password=True),
+    "user passwd": Files(password=True),
+}
+#: The files that travel with an input file, by its suffix (a Shapefile is several files).
+COMPANIONS: dict[str, tuple[str, ...]] = {".shp": (".shx", ".dbf", ".prj", ".cpg")}
+#: Commands that never run inside a running app: ``demo`` builds and replaces a whole file.
+LOCAL_COMMANDS = frozenset({"demo"})
+
+
+def _key(args: argparse.Namespace) -> str:
+    return f"user {args.user_command}" if args.command == "user" else str(args.command)
+
+
+def _companions(path: Path) -> list[Path]:
+    """The files beside ``path`` that belong to it (``x.shx``, ``x.dbf`` ... for ``x.shp``)."""
+    wanted = COMPANIONS.get(path.suffix.lower(), ())
+    if not wanted:
+        return []
+    return sorted(p for p in path.parent.iterdir()
+                  if p != path and p.stem == path.stem and p.suffix.lower() in wanted and p.is_file())
 
 
 def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
+    np = sys.modules.get("numpy")  # numpy values exist only once numpy is imported (kept lazy for --help)
+    if np is not None and isinstance(o, np.integer):
         return int(o)
-    if isinstance(o, (np.floating,)):
+    if np is not None and isinstance(o, np.floating):
         f = float(o)
         return None if math.isnan(f) else f
-    if isinstance(o, (np.bool_,)):
+    if np is not None and isinstance(o, np.bool_):
         return bool(o)
     if isinstance(o, (datetime, date)):
         return o.isoformat()
@@ -72,12 +189,31 @@ def to_json(doc: Any) -> str:
                       indent=1)
 
 
-def _progress(frac: float, msg: str) -> None:
-    print(f"[{frac * 100:5.1f}%] {msg}", file=sys.stderr, flush=True)
+def _progress_to(io: CliIO) -> Callable[[float, str], None]:
+    def progress(frac: float, msg: str) -> None:
+        print(f"[{frac * 100:5.1f}%] {msg}", file=io.stderr, flush=True)
+
+    return progress
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m grid", description="WarmGrid 暖网 command line")
+def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``io``, its help and usage errors go to ``io``'s streams."""
+    cls = argparse.ArgumentParser
+    if io is not None:
+        out, err = io.stdout, io.stderr
+
+        class _Parser(argparse.ArgumentParser):
+            def _print_message(self, message: str, file: Any = None) -> None:
+                if message:
+                    (out if file is sys.stdout else err).write(message)
+
+            def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+                if message:
+                    err.write(message)
+                raise SystemExit(status)
+
+        cls = _Parser
+    p = cls(prog="python -m grid", description="WarmGrid 暖网 command line")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="build the demo district / 生成演示区")
@@ -190,59 +326,58 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _import(args: argparse.Namespace) -> int:
+def _import(args: argparse.Namespace, io: CliIO) -> int:
     from grid import access
     from grid.errors import ValidationError
     from grid.ingest import auto_mapping, import_file, problems_frame, read_source
-    from grid.store import open_store
 
-    op = access.operator()
+    op = access.operator(io.operator)
     access.ensure(op, "import", args.kind)
 
     overrides = {}
     for item in args.map:
         col, _, fld = item.partition("=")
         overrides[col.strip()] = fld.strip()
-    store = open_store(args.db, read_only=args.dry_run and Path(args.db).exists())
-    try:
+    with io.open_store(args.db, read_only=args.dry_run and Path(args.db).exists()) as store:
         src = read_source(args.file, sheet=args.sheet, member=args.member)
         mapping = auto_mapping(src.frame.columns, args.kind, overrides)
-        print(f"表头映射 header mapping ({src.encoding or src.format}):", file=sys.stderr)
+        print(f"表头映射 header mapping ({src.encoding or src.format}):", file=io.stderr)
         for col in src.frame.columns:
-            print(f"  {col} -> {mapping.get(col, '(忽略 ignored)')}", file=sys.stderr)
+            print(f"  {col} -> {mapping.get(col, '(忽略 ignored)')}", file=io.stderr)
         try:
             rep = import_file(store, op, args.kind, args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
                               mapping=overrides, fix_swaps=args.fix_swaps, repair=args.repair, sheet=args.sheet,
-                              progress=_progress, source=src)
+                              progress=_progress_to(io), source=src)
         except ValidationError as exc:
             if args.json:
-                print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records")}))
+                print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records")}),
+                      file=io.stdout)
             print(f"导入被拒绝，数据库未作任何修改。Import refused; the database is unchanged.\n{exc}",
-                  file=sys.stderr)
+                  file=io.stderr)
             return 1
-        print(to_json({"ok": True, **rep.as_dict()}) if args.json else rep.text())
+        print(to_json({"ok": True, **rep.as_dict()}) if args.json else rep.text(), file=io.stdout)
         return 0
-    finally:
-        store.close()
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace, io: CliIO) -> int:
     from grid import access
     from grid.export import export_table
-    from grid.store import open_store
 
-    with open_store(args.db, create=False) as store:  # writable: the export writes its audit row
-        n = export_table(store, access.operator(), args.kind, args.out, crs=args.crs)
-    print(f"已导出 {n} 行到 {args.out} · exported {n} rows to {args.out}", file=sys.stderr)
+    with io.open_store(args.db, create=False) as store:  # writable: the export writes its audit row
+        n = export_table(store, access.operator(io.operator), args.kind, args.out, crs=args.crs)
+    print(f"已导出 {n} 行到 {args.out} · exported {n} rows to {args.out}", file=io.stderr)
     return 0
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, io: CliIO) -> str:
+    if io.password is not None:  # already read (the job then moved to the running app)
+        return io.password
     if from_stdin:
-        line = sys.stdin.readline()
+        line = io.stdin.readline()
         if not line:
             raise WarmGridError("标准输入中没有密码。", "no password on standard input.")
-        return line.rstrip("\r\n")
+        io.password = line.rstrip("\r\n")
+        return io.password
     import getpass
 
     try:
@@ -252,89 +387,92 @@ def _read_password(from_stdin: bool) -> str:
         raise WarmGridError("没有读到密码。", "no password was read.") from None
     if first != second:
         raise WarmGridError("两次输入的密码不一致，未做任何修改。", "the two passwords differ; nothing was changed.")
+    io.password = first
     return first
 
 
-def _user(args: argparse.Namespace) -> int:
+def _user(args: argparse.Namespace, io: CliIO) -> int:
     from grid import access, users
-    from grid.store import open_store
 
-    op = access.operator()
+    op = access.operator(io.operator)
     access.ensure(op, "manage_users")
     if args.user_command == "list":
-        with open_store(args.db, read_only=True) as store:
+        with io.open_store(args.db, read_only=True) as store:
             listed = users.list_users(store)
         if args.json:
-            print(to_json(listed.to_dict(orient="records")))
+            print(to_json(listed.to_dict(orient="records")), file=io.stdout)
         else:
-            print(listed.to_string(index=False) if len(listed) else "（没有用户 no users）")
+            print(listed.to_string(index=False) if len(listed) else "（没有用户 no users）", file=io.stdout)
         return 0
-    password = _read_password(args.password_stdin) if args.user_command in ("add", "passwd") else ""
-    with open_store(args.db, create=False) as store:
+    password = _read_password(args.password_stdin, io) if args.user_command in ("add", "passwd") else ""
+    with io.open_store(args.db, create=False) as store:
         if args.user_command == "add":
             user = users.create_user(store, args.name, password, args.role, args.scope,
                                      display_name=args.display_name, person_id=args.person_id, by=op)
             role = model.USER_ROLES[user.role]
             print(f"已创建用户 {user.username}（{role.zh}）· created user {user.username} ({role.en})",
-                  file=sys.stderr)
+                  file=io.stderr)
         elif args.user_command == "passwd":
             users.set_password(store, args.name, password, by=op)
-            print(f"已修改 {args.name} 的密码 · password of {args.name} changed", file=sys.stderr)
+            print(f"已修改 {args.name} 的密码 · password of {args.name} changed", file=io.stderr)
         else:
             users.disable_user(store, args.name, by=op)
-            print(f"已停用用户 {args.name} · user {args.name} disabled", file=sys.stderr)
+            print(f"已停用用户 {args.name} · user {args.name} disabled", file=io.stderr)
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
+def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | None] | None = None) -> int:
+    """Run a parsed command against ``io``; return the exit status.
+
+    ``on_locked`` is tried when the database turns out to be held by another process
+    (the job may then go to the running app); its status is returned unless it is None.
+    """
     try:
         if args.command == "demo":
             from grid.demo import DemoConfig, build_demo_file
 
             cfg = DemoConfig(households=args.households, seed=args.seed, streets=args.streets,
                              communities=args.communities, target_per_cell=args.target_per_cell)
-            d = build_demo_file(args.db, cfg, force=args.force, progress=_progress)
+            _refuse_held(args.db)
+            d = build_demo_file(args.db, cfg, force=args.force, progress=_progress_to(io))
             print(to_json({"db": args.db, "households": len(d.households), "cells": len(d.cells),
                            "stations": len(d.stations), "patrol_areas": len(d.patrol_areas),
                            "visits": len(d.visits), "needs": len(d.needs),
-                           "assistance": len(d.assistance)}))
+                           "assistance": len(d.assistance)}), file=io.stdout)
             return 0
         if args.command == "import":
-            return _import(args)
+            return _import(args, io)
         if args.command == "export":
-            return _export(args)
+            return _export(args, io)
         if args.command == "plan":
             from grid import access
             from grid.planning import cli_plan
-            from grid.store import open_store
 
-            with open_store(args.db, create=False) as wstore:
-                print(to_json(cli_plan(wstore, access.operator(), args.campaign, args.area, min_per=args.min_per,
-                                       max_per=args.max_per, planning_date=args.date, save=not args.no_save)))
+            with io.open_store(args.db, create=False) as wstore:
+                print(to_json(cli_plan(wstore, access.operator(io.operator), args.campaign, args.area,
+                                       min_per=args.min_per, max_per=args.max_per, planning_date=args.date,
+                                       save=not args.no_save)), file=io.stdout)
             return 0
         if args.command == "user":
-            return _user(args)
+            return _user(args, io)
         from grid import access
-        from grid.store import open_store
 
-        op = access.operator()
+        op = access.operator(io.operator)
         # The bulletin writes its audit row; the other commands only read.
-        with open_store(args.db, read_only=args.command != "bulletin", create=False) as store:
+        with io.open_store(args.db, read_only=args.command != "bulletin", create=False) as store:
             if args.command == "coverage":
                 from grid.coverage import coverage_report
 
                 doc = coverage_report(store, scope=op.scope, radius=args.radius, warden_target=args.warden_target,
                                       visit_days=args.visit_days, as_of=args.as_of)
-                print(to_json(doc))
+                print(to_json(doc), file=io.stdout)
             elif args.command == "assistance":
                 from grid.assistance import equity, load_assistance_inputs, measures
 
                 hh, aid = load_assistance_inputs(store, campaign_id=args.campaign)
                 eq = equity(hh, aid)
                 print(to_json({"by": args.by, "campaign": args.campaign, "gini_per_vulnerable": eq["gini"],
-                               "units": measures(hh, aid, args.by).to_dict(orient="records")}))
+                               "units": measures(hh, aid, args.by).to_dict(orient="records")}), file=io.stdout)
             elif args.command == "hotspots":
                 from grid.assistance import MEASURE_COLUMNS, load_assistance_inputs, measures
                 from grid.coverage import load_cells
@@ -351,30 +489,225 @@ def main(argv: Sequence[str] | None = None) -> int:
                 counts = res["class"].value_counts()
                 print(to_json({"measure": args.measure, "seed": args.seed, "permutations": args.permutations,
                                "fdr": args.fdr, "classes": {c: int(counts.get(c, 0)) for c in CLASSES},
-                               "cells": res.to_dict(orient="records")}))
+                               "cells": res.to_dict(orient="records")}), file=io.stdout)
             elif args.command == "bulletin":
                 from grid.reports import bulletin_file
 
                 missing = bulletin_file(store, op, args.unit, args.since, args.until, args.out, args.campaign)
                 if missing:
-                    print(f"字体缺少这些字：{''.join(missing)} · the font lacks these characters", file=sys.stderr)
-                print(f"已生成 {args.out} · written {args.out}", file=sys.stderr)
+                    print(f"字体缺少这些字：{''.join(missing)} · the font lacks these characters", file=io.stderr)
+                print(f"已生成 {args.out} · written {args.out}", file=io.stderr)
             elif args.command == "audit":
                 from grid.campaigns import cli_audit
 
-                print(to_json(cli_audit(store, args.campaign, args.area, scope=op.scope)))
+                print(to_json(cli_audit(store, args.campaign, args.area, scope=op.scope)), file=io.stdout)
             elif args.command == "gaps":
                 from grid.coverage import load_households, load_stations, station_gaps
 
                 gaps = station_gaps(load_households(store), load_stations(store),
                                     args.station_type, args.radius)
-                w = csv.writer(sys.stdout, lineterminator="\n")
+                w = csv.writer(io.stdout, lineterminator="\n")
                 w.writerow(["hh_id"])
                 w.writerows([h] for h in gaps["hh_id"])
         return 0
+    except DatabaseLockedError as exc:
+        if on_locked is not None and (status := on_locked()) is not None:
+            return status
+        print(str(exc), file=io.stderr)
+        return 1
     except WarmGridError as exc:
-        print(str(exc), file=sys.stderr)
+        print(str(exc), file=io.stderr)
         return 1
     except BrokenPipeError:  # output piped into head and the like
-        sys.stderr.close()
+        with contextlib.suppress(OSError, ValueError):
+            io.stderr.flush()
         return 0
+
+
+def main(argv: Sequence[str] | None = None, *, io: CliIO | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Without ``io``, this is the program: this process's standard streams, and the database
+    file opened directly, or, when a running app holds it, the job sent to the app
+    (:mod:`grid.channel`). Usage errors exit with status 2 (``SystemExit``).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    io = io or CliIO.direct()
+    args = _parser(io).parse_args(argv)
+    if not io.forward or _key(args) in LOCAL_COMMANDS:
+        return run(args, io)
+
+    def to_app() -> int | None:
+        from grid import channel
+
+        try:
+            link = channel.connect(args.db)
+        except WarmGridError as exc:
+            print(str(exc), file=io.stderr)
+            return 1
+        return None if link is None else _via_app(link, argv, args, io)
+
+    if (status := to_app()) is not None:  # a live app holds the file: the job goes there
+        return status
+    return run(args, io, on_locked=to_app)  # the app may have opened the file meanwhile
+
+
+def _refuse_held(db: str) -> None:
+    """``demo`` replaces the file: never one that a running app (or another process) holds."""
+    from grid import channel
+    from grid.store import is_held
+
+    if not Path(db).exists():
+        return
+    try:
+        live = channel.connect(db)
+    except WarmGridError:  # a socket this user may not use: someone's app holds the file
+        held = True
+    else:
+        held = live is not None or is_held(db)
+        if live is not None:
+            live.close()
+    if held:
+        raise DatabaseLockedError(
+            f"数据库文件 {db} 正被运行中的应用（或另一个程序）使用；demo 会整个替换该文件，不能在应用运行时执行。"
+            "请先停止应用，或换一个文件名。",
+            f"the database file {db} is held by the running app (or another process); demo replaces the whole file "
+            "and cannot run while the app does. Stop the app first, or choose another file name.")
+
+
+def _via_app(link: Link, argv: list[str], args: argparse.Namespace, io: CliIO) -> int:
+    """Send the job to the running app that holds the file; relay its output and files."""
+    from grid import channel
+
+    try:
+        spec = COMMAND_FILES.get(_key(args), Files())
+        inputs: dict[str, list[Path]] = {}
+        for arg in spec.inputs:
+            p = Path(getattr(args, arg))
+            if not p.is_file():
+                raise WarmGridError(f"文件不存在：{p}", f"file not found: {p}")
+            inputs[arg] = [p, *_companions(p)]
+        outputs: dict[str, Path] = {}
+        for arg in spec.outputs:
+            p = Path(getattr(args, arg))
+            if not p.parent.is_dir():
+                raise WarmGridError(f"目录不存在：{p.parent}", f"folder not found: {p.parent}")
+            if p.is_dir():
+                raise WarmGridError(f"{p} 是目录，不是文件。", f"{p} is a folder, not a file.")
+            outputs[arg] = p
+        send = list(argv)
+        stdin = b""
+        if spec.password:  # prompts happen here, in the user's terminal; the app reads it from stdin
+            stdin = (_read_password(args.password_stdin, io) + "\n").encode()
+            if not args.password_stdin:
+                send.append("--password-stdin")
+    except WarmGridError as exc:
+        link.close()
+        print(str(exc), file=io.stderr)
+        return 1
+    print(f"数据库正由运行中的应用使用（进程 {link.pid}），本命令交由应用执行 · the running app (pid {link.pid}) "
+          "holds the database; the job runs in the app", file=io.stderr, flush=True)
+    try:
+        return channel.submit(link, send, inputs, outputs, stdin, io.stdout, io.stderr)
+    except WarmGridError as exc:  # e.g. an input file changed while it was being sent
+        print(str(exc), file=io.stderr)
+        return 1
+
+
+# --------------------------------------------------------------------------- inside the running app
+class AppJobs:
+    """The command line's jobs, run inside the app on its open store (a :class:`grid.channel.Handler`).
+
+    A job runs the very command code the program runs, against a :class:`CliIO` whose
+    opener returns the app's store (a read-only view where the command opens the file
+    read-only), so writes go through the store's one writer and the app sees them on its
+    next rerun. File arguments point into the job's private folder (never at a path the
+    client named), ``--db`` at the app's own file. Each job leaves one ``cli_job`` row in
+    the audit log: the operator (``cli:`` and the OS user the kernel reports for the
+    socket's peer), the command line, the client's pid and the exit status.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def admit(self, request: Request) -> argparse.Namespace:
+        """Parse the command line and check the files against :data:`COMMAND_FILES` (before any is received)."""
+        from grid.channel import Refused
+
+        text = _io.StringIO()
+        probe = CliIO(_io.StringIO(), text, text, self._open, "")
+        try:
+            args = _parser(probe).parse_args(request.argv)
+        except SystemExit as exc:
+            raise Refused(int(exc.code or 0) if isinstance(exc.code, int) else 2, text.getvalue()) from None
+        key = _key(args)
+        if key in LOCAL_COMMANDS:
+            raise Refused(1, f"{key} 会整个替换数据库文件，不能交由运行中的应用执行；请先停止应用。",
+                          f"{key} replaces the whole database file and cannot run inside the running app; "
+                          "stop the app first.")
+        spec = COMMAND_FILES.get(key, Files())
+        if set(request.inputs) != set(spec.inputs):
+            raise Refused(1, f"命令 {key} 的输入文件与请求不符。", f"the request's files do not match command {key}.")
+        for arg, files in request.inputs.items():
+            main = Path(getattr(args, arg)).name
+            allowed = COMPANIONS.get(Path(main).suffix.lower(), ())
+            if files[0].name != main or any(Path(f.name).stem != Path(main).stem
+                                            or Path(f.name).suffix.lower() not in allowed for f in files[1:]):
+                raise Refused(1, f"命令 {key} 的输入文件与请求不符。", f"the request's files do not match command {key}.")
+        if request.stdin and not (spec.password and args.password_stdin):
+            raise Refused(1, f"命令 {key} 不读取标准输入。", f"command {key} reads no standard input.")
+        return args
+
+    @contextmanager
+    def _open(self, path: str | Path, *, read_only: bool = False, create: bool = True) -> Iterator[Store]:
+        if not read_only:
+            yield self.store  # the app's own store: never closed here
+            return
+        view = self.store.read_only_view()
+        try:
+            yield view
+        finally:
+            view.close()
+
+    def run(self, job: Job, args: argparse.Namespace) -> int:
+        """Run an admitted job; write its ``cli_job`` audit row whatever happens."""
+        from grid import audit
+
+        spec = COMMAND_FILES.get(_key(args), Files())
+        for arg in spec.inputs:
+            inside = job.inputs[arg][0]
+            job.show_as(str(inside), str(getattr(args, arg)))
+            setattr(args, arg, str(inside))
+        for i, arg in enumerate(spec.outputs):
+            shown = str(getattr(args, arg))
+            inside = job.workdir / "out" / str(i) / Path(shown).name
+            inside.parent.mkdir(parents=True)
+            job.outputs[arg] = inside
+            job.show_as(str(inside), shown)
+            setattr(args, arg, str(inside))
+        args.db = self.store.path
+        operator = f"cli:{job.user}"
+        io = CliIO(_io.StringIO(job.stdin), job.stdout, job.stderr, self._open, operator)
+        status: int | None = None
+        try:
+            status = run(args, io)
+            return status
+        finally:
+            ended = ("client disconnected" if job.disconnected else "error" if status is None
+                     else f"exit {status}")
+            line = shlex.join(job.request.argv)
+            audit.record(self.store, operator, "cli_job",
+                         object=f"{line[:1000]} (pid {job.pid}, {ended})")
+
+
+def serve_jobs(store: Store) -> Server | None:
+    """Start the job channel of an open store (the app's): the command line's commands on this
+    database then run here. Stopped when the store closes; None when it could not start
+    (another live server on the socket, no ``SO_PEERCRED``, a folder that is not private)."""
+    from grid.channel import Server, socket_path
+
+    server = Server(socket_path(store.path), AppJobs(store))
+    if not server.start():
+        return None
+    store.on_close(server.stop)
+    return server

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -47,6 +47,7 @@ __all__ = [
     "TABLES",
     "Store",
     "open_store",
+    "is_held",
     "spatial_extension_path",
 ]
 
@@ -196,6 +197,22 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"无法打开数据库 {path}：{exc}", f"cannot open database {path}: {exc}") from exc
 
 
+def is_held(path: str | Path) -> bool:
+    """Whether another process holds the database file, so that it cannot be opened here (even read-only).
+
+    A missing file, or one that is not a DuckDB database, is not held.
+    """
+    try:
+        con = duckdb.connect(str(path), read_only=True, config={"autoinstall_known_extensions": False,
+                                                                 "autoload_known_extensions": False})
+    except duckdb.IOException as exc:
+        return _is_locked(exc)
+    except duckdb.Error:
+        return False
+    con.close()
+    return False
+
+
 def _inspect(con: duckdb.DuckDBPyConnection, path: str) -> int | None:
     """Return the schema version of an existing WarmGrid database, ``None`` if empty.
 
@@ -243,6 +260,8 @@ class Store:
         self._lock = threading.RLock()
         self._local = threading.local()
         self.generation = 0
+        self._owner: Store | None = None  # set on a read-only view of another store
+        self._close_hooks: list[Callable[[], None]] = []
 
     # ----------------------------------------------------------------- reading
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -369,9 +388,37 @@ class Store:
             cur.execute("DROP TABLE _hh_cell")
 
     # ------------------------------------------------------------------- misc
+    def read_only_view(self) -> Store:
+        """This open database, read-only: its own cursors, every write refused (:class:`ReadOnlyError`).
+
+        What a command that opens the file read-only gets when the file is already open
+        in this process (the job channel of a running app). Closing the view leaves the
+        database open.
+
+        >>> s = open_store(":memory:")
+        >>> v = s.read_only_view()
+        >>> v.count("users"), v.read_only
+        (0, True)
+        >>> v.close(); s.count("users")
+        0
+        >>> s.close()
+        """
+        view = Store(self._con, self.path, read_only=True)
+        view._owner = self
+        view.generation = self.generation
+        return view
+
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` when the store closes, before the database does (e.g. stop a job server)."""
+        self._close_hooks.append(hook)
+
     def close(self) -> None:
-        """Close the database."""
-        self._con.close()
+        """Close the database (a read-only view closes only itself)."""
+        hooks, self._close_hooks = self._close_hooks, []
+        for hook in hooks:
+            hook()
+        if self._owner is None:
+            self._con.close()
 
     def __enter__(self) -> Store:
         return self
