@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-4
+5
 >>> store.count("households")
 0
 >>> store.close()
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -75,6 +75,7 @@ TABLES: tuple[str, ...] = (
     "plans",
     "plan_visitors",
     "plan_items",
+    "roads",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -163,6 +164,7 @@ _MIGRATIONS: dict[int, Any] = {
     2: lambda: _migration("0002_household_history.sql"),
     3: lambda: _migration("0003_access.sql"),
     4: lambda: _migration("0004_plans.sql"),
+    5: lambda: _migration("0005_roads.sql"),
 }
 
 
