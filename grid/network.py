@@ -556,7 +556,8 @@ def walk_distances(net: Network, households: pd.DataFrame, stations: pd.DataFram
         pick = np.flatnonzero(stype == t)
         sj = Join(sj_all.edge[pick], sj_all.t[pick], sj_all.leg[pick])
         res = _type_result(net, hj, stations.iloc[pick], sj, radius, max_leg)
-        res["who"] = np.where(res["who"] >= 0, pick[np.maximum(res["who"], 0)], -1)
+        res["who"] = (np.where(res["who"] >= 0, pick[np.maximum(res["who"], 0)], -1) if len(pick)
+                      else np.full(len(households), -1, dtype=np.int64))
         for c in parts:
             parts[c].append(res[c])
     who = np.concatenate(parts["who"])
