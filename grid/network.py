@@ -434,7 +434,7 @@ def life_circle(distance_m: Any) -> np.ndarray:
     d = np.asarray(distance_m, dtype=float)
     out = np.zeros(d.shape, dtype=np.int64)
     for minutes, metres in sorted(LIFE_CIRCLES.items(), reverse=True):
-        out[np.nan_to_num(d, nan=np.inf) <= metres] = minutes
+        out[np.where(np.isnan(d), np.inf, d) <= metres] = minutes
     return out
 
 
@@ -446,13 +446,13 @@ def _type_result(net: Network, hj: Join, sub: pd.DataFrame, sj: Join, radius: fl
     total = np.where(off, np.nan, total)
     who = np.where(off, -1, who)
     if radius is not None:
-        covered = np.nan_to_num(total, nan=np.inf) <= float(radius)
+        covered = np.where(np.isnan(total), np.inf, total) <= float(radius)
     else:
         radii = sub["radius_m"].to_numpy(dtype=float)
         distinct = np.unique(radii)
         if len(distinct) <= 1:
             r = float(distinct[0]) if len(distinct) else -np.inf
-            covered = np.nan_to_num(total, nan=np.inf) <= r
+            covered = np.where(np.isnan(total), np.inf, total) <= r
         else:
             # Radii differ: a farther station with a larger radius may cover where the nearest does not.
             covered = np.zeros(len(total), dtype=bool)
@@ -462,7 +462,7 @@ def _type_result(net: Network, hj: Join, sub: pd.DataFrame, sj: Join, radius: fl
                 d, _ = _household_distances(net, hj, part, limit=float(r))
                 covered |= d <= r
             covered &= ~off
-    reached = np.isfinite(np.nan_to_num(total, nan=np.inf))
+    reached = np.isfinite(total)
     status = np.where(off, "off_network", np.where(reached, "reached", "unreachable")).astype(object)
     return {"distance_m": np.where(reached, total, np.nan), "who": who, "covered": covered, "status": status,
             "tier": life_circle(np.where(reached, total, np.nan))}
@@ -576,6 +576,22 @@ def walk_distances(net: Network, households: pd.DataFrame, stations: pd.DataFram
 
 
 # --------------------------------------------------------------------------- catchments
+def _merge_intervals(e: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+                     who: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Overlapping stretches of the same edge merged into one (the first stretch's station kept)."""
+    if not len(e):
+        return e, t0, t1, who
+    order = np.lexsort((t0, e))
+    e, t0, t1, who = e[order], t0[order], t1[order], who[order]
+    reach = pd.Series(t1).groupby(e).cummax().to_numpy()
+    start = np.ones(len(e), dtype=bool)
+    start[1:] = (e[1:] != e[:-1]) | (t0[1:] > reach[:-1])
+    group = np.cumsum(start) - 1
+    end = pd.Series(t1).groupby(group).max().to_numpy()
+    first = np.flatnonzero(start)
+    return e[first], t0[first], end, who[first]
+
+
 def catchment_segments(net: Network, stations: pd.DataFrame, station_type: str,
                        radius: float | None = None) -> pd.DataFrame:
     """The street pieces within walking reach of the stations of a type.
@@ -620,9 +636,8 @@ def catchment_segments(net: Network, stations: pd.DataFrame, station_type: str,
         t0.append(np.clip(part.t - own / sl, 0.0, 1.0)[ok])
         t1.append(np.clip(part.t + own / sl, 0.0, 1.0)[ok])
         who.append(np.arange(len(pick))[ok])
-        e = np.concatenate(e_idx)
-        ta, tb = np.concatenate(t0), np.concatenate(t1)
-        w = np.concatenate(who).astype(np.int64)
+        e, ta, tb, w = _merge_intervals(np.concatenate(e_idx), np.concatenate(t0), np.concatenate(t1),
+                                        np.concatenate(who).astype(np.int64))
         p0 = net.node_xy[u[e]]
         d = net.node_xy[v[e]] - p0
         sid = sub["station_id"].to_numpy(dtype=object)[pick][np.maximum(w, 0)]

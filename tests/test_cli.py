@@ -38,7 +38,8 @@ def test_coverage_json_equals_the_library(district_file, store) -> None:
 
 def test_gaps_csv_lists_every_household_out_of_reach(district_file, store) -> None:
     path, _ = district_file
-    r = _run("gaps", "--db", str(path), "--station-type", "clinic", "--radius", "250", "--csv")
+    r = _run("gaps", "--db", str(path), "--station-type", "clinic", "--radius", "250", "--distance", "straight",
+             "--csv")
     assert r.returncode == 0, r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == ["hh_id"]
