@@ -274,7 +274,7 @@ def read_osm(path: str | Path, *, assume_sidewalks: bool = True) -> OsmWays:
     try:
         fp = osmium.FileProcessor(str(p)).with_locations().with_filter(osmium.filter.KeyFilter("highway"))
         for obj in fp:
-            if not obj.is_way():
+            if not isinstance(obj, osmium.osm.Way):
                 continue
             tags = {t.k: t.v for t in obj.tags}
             ok = osm_walkable(tags, assume_sidewalks=assume_sidewalks)
