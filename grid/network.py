@@ -65,6 +65,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,7 @@ __all__ = [
     "node_distances",
     "walk_nearest",
     "walk_distances",
+    "STATUSES",
     "life_circle",
     "catchment_segments",
 ]
@@ -154,6 +156,14 @@ class Network:
     def empty(self) -> bool:
         """No walkable line at all."""
         return self.n_edges == 0
+
+    @cached_property
+    def _edge_geometry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per edge: start x, y, direction dx, dy and 1 / length² (for projecting points)."""
+        a = self.node_xy[self.edge_u]
+        d = self.node_xy[self.edge_v] - a
+        return (np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(a[:, 1]), np.ascontiguousarray(d[:, 0]),
+                np.ascontiguousarray(d[:, 1]), 1.0 / np.maximum((d * d).sum(axis=1), 1e-18))
 
     def length_km(self) -> float:
         """Total length of the walkable edges, km."""
@@ -292,12 +302,13 @@ class Join:
 
 def _project(net: Network, x: np.ndarray, y: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, ...]:
     """Exact projection of each point onto each of its candidate edges (rows of ``cand``)."""
-    a = net.node_xy[net.edge_u[cand]]
-    d = net.node_xy[net.edge_v[cand]] - a
-    ax, ay, dx, dy = a[..., 0], a[..., 1], d[..., 0], d[..., 1]
+    ex, ey, edx, edy, einv = net._edge_geometry
+    ax, ay, dx, dy = ex[cand], ey[cand], edx[cand], edy[cand]
     px, py = x[:, None], y[:, None]
-    t = np.clip(((px - ax) * dx + (py - ay) * dy) / np.maximum(dx * dx + dy * dy, 1e-18), 0.0, 1.0)
-    qx, qy = ax + t * dx - px, ay + t * dy - py
+    t = ((px - ax) * dx + (py - ay) * dy) * einv[cand]
+    np.clip(t, 0.0, 1.0, out=t)
+    qx = ax + t * dx - px
+    qy = ay + t * dy - py
     d2 = qx * qx + qy * qy
     best = np.argmin(d2, axis=1)
     r = np.arange(len(x))
@@ -463,9 +474,25 @@ def _type_result(net: Network, hj: Join, sub: pd.DataFrame, sj: Join, radius: fl
                 covered |= d <= r
             covered &= ~off
     reached = np.isfinite(total)
-    status = np.where(off, "off_network", np.where(reached, "reached", "unreachable")).astype(object)
+    status = np.where(off, 2, np.where(reached, 0, 1)).astype(np.int8)  # codes of STATUSES
     return {"distance_m": np.where(reached, total, np.nan), "who": who, "covered": covered, "status": status,
             "tier": life_circle(np.where(reached, total, np.nan))}
+
+
+#: The statuses of a household's walking distance (categories of the ``status`` columns).
+STATUSES = ("reached", "unreachable", "off_network")
+
+
+def _status(codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=list(STATUSES))
+
+
+def _station_ids(who: np.ndarray, ids: np.ndarray) -> pd.Categorical:
+    """Station ids by position (-1: none) as a categorical: no million-string column is built."""
+    uniq, inv = np.unique(ids.astype(str), return_inverse=True) if len(ids) else (np.array([], dtype=str),
+                                                                                    np.zeros(0, dtype=np.int64))
+    codes = np.where(who >= 0, inv[np.maximum(who, 0)] if len(ids) else -1, -1)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(uniq, dtype=object))
 
 
 def _check(households: pd.DataFrame, stations: pd.DataFrame) -> None:
@@ -516,12 +543,10 @@ def walk_nearest(net: Network, households: pd.DataFrame, stations: pd.DataFrame,
     sub = stations[stations["type"].to_numpy() == station_type].reset_index(drop=True)
     sj = _joined(net, sub) if len(sub) else Join(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
     res = _type_result(net, hj, sub, sj, radius, max_leg)
-    who = res["who"]
-    sid = np.full(len(who), None, dtype=object)
-    sid[who >= 0] = sub["station_id"].to_numpy(dtype=object)[who[who >= 0]]
-    return pd.DataFrame({"hh_id": households["hh_id"].to_numpy(), "station_id": sid,
+    return pd.DataFrame({"hh_id": households["hh_id"].reset_index(drop=True),
+                         "station_id": _station_ids(res["who"], sub["station_id"].to_numpy()),
                          "distance_m": res["distance_m"], "covered": res["covered"], "tier": res["tier"],
-                         "status": res["status"], "leg_m": hj.leg})
+                         "status": _status(res["status"]), "leg_m": hj.leg})
 
 
 def walk_distances(net: Network, households: pd.DataFrame, stations: pd.DataFrame, *,
@@ -560,18 +585,15 @@ def walk_distances(net: Network, households: pd.DataFrame, stations: pd.DataFram
                       else np.full(len(households), -1, dtype=np.int64))
         for c in parts:
             parts[c].append(res[c])
-    who = np.concatenate(parts["who"])
-    sid = np.full(len(who), None, dtype=object)
-    sid[who >= 0] = sids[who[who >= 0]]
     n, k = len(households), len(types)
     return pd.DataFrame({
-        "hh_id": np.tile(households["hh_id"].to_numpy(), k),
-        "type": pd.Series(types, dtype=object).take(np.repeat(np.arange(k), n)).to_numpy(),
-        "station_id": sid,
+        "hh_id": pd.concat([households["hh_id"]] * k, ignore_index=True),
+        "type": pd.Categorical.from_codes(np.repeat(np.arange(k), n), categories=pd.Index(types, dtype=object)),
+        "station_id": _station_ids(np.concatenate(parts["who"]), sids),
         "distance_m": np.concatenate(parts["distance_m"]),
         "covered": np.concatenate(parts["covered"]),
         "tier": np.concatenate(parts["tier"]),
-        "status": np.concatenate(parts["status"]),
+        "status": _status(np.concatenate(parts["status"])),
     })
 
 
