@@ -67,6 +67,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
@@ -374,17 +375,28 @@ def node_lines(geoms: Sequence[BaseGeometry], levels: Sequence[int] | np.ndarray
     >>> [len(g.coords) for g in node_lines([a, b], [0, 1])]  # b is a bridge over a
     [2, 2]
     """
-    lines = [round_line(g) for g in geoms]
     lev = np.asarray(levels, dtype=np.int64)
-    n = len(lines)
+    n = len(geoms)
     if n == 0:
         return []
-    arr = np.asarray(lines, dtype=object)
+    # Round every line at once; drop repeated consecutive points.
+    xy, line_of = shapely.get_coordinates(np.asarray(list(geoms), dtype=object), return_index=True)
+    xy = np.round(xy, 7)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = (line_of[1:] != line_of[:-1]) | np.any(xy[1:] != xy[:-1], axis=1)
+    xy, line_of = xy[keep], line_of[keep]
+    counts = np.bincount(line_of, minlength=n)
+    if (counts < 2).any():
+        bad = int(np.flatnonzero(counts < 2)[0])
+        raise ValueError(f"line {bad} has fewer than two distinct points")
+    arr = shapely.linestrings(xy, indices=line_of)
+    starts = np.cumsum(counts) - counts
+    first_xy, last_xy = xy[starts], xy[starts + counts - 1]
     tol = snap_m / _M_PER_DEG
     tree = shapely.STRtree(arr)
     i, j = tree.query(arr, predicate="dwithin", distance=tol)
-    keep = i < j
-    i, j = i[keep], j[keep]
+    pair = i < j
+    i, j = i[pair], j[pair]
     targets: list[np.ndarray] = []
     points: list[np.ndarray] = []
 
@@ -393,42 +405,39 @@ def node_lines(geoms: Sequence[BaseGeometry], levels: Sequence[int] | np.ndarray
     si, sj = i[same], j[same]
     if len(si):
         inter = shapely.intersection(arr[si], arr[sj])
-        xy, which = shapely.get_coordinates(inter, return_index=True)
-        xy = np.round(xy, 7)
+        ixy, which = shapely.get_coordinates(inter, return_index=True)
+        ixy = np.round(ixy, 7)
         targets += [si[which], sj[which]]
-        points += [xy, xy]
+        points += [ixy, ixy]
     # Ends of a line on another line: same level, or the other line at grade.
     for a_idx, b_idx in ((i, j), (j, i)):
         ok = (lev[a_idx] == lev[b_idx]) | (lev[b_idx] == 0)
         a_idx, b_idx = a_idx[ok], b_idx[ok]
         if not len(a_idx):
             continue
-        for end in (0, -1):
-            ends = np.asarray([lines[k].coords[end] for k in a_idx.tolist()], dtype=float).reshape(-1, 2)
+        for ends_of in (first_xy, last_xy):
+            ends = ends_of[a_idx]
             near = shapely.distance(shapely.points(ends), arr[b_idx]) <= tol
             targets.append(b_idx[near])
             points.append(ends[near])
+    out = list(shapely.get_parts(arr)) if n else []
     if not targets:
-        return lines
+        return out
     tgt = np.concatenate(targets)
     pts = np.concatenate(points).reshape(-1, 2)
     # A point within the snap distance of an existing vertex becomes that vertex, so that noding
     # lines already noded changes nothing (a re-import) and near-misses meet at one point.
-    verts = np.unique(np.concatenate([np.asarray(g.coords) for g in lines]), axis=0)
+    verts = np.unique(xy, axis=0)
     dist, idx = cKDTree(verts).query(pts, k=1, distance_upper_bound=tol)
     hit = np.isfinite(dist)
     pts[hit] = verts[idx[hit]]
-    order = np.argsort(tgt, kind="stable")
-    tgt, pts = tgt[order], pts[order]
-    bounds = np.flatnonzero(np.diff(tgt)) + 1
-    extra = dict(zip(tgt[np.r_[0, bounds]].tolist(), np.split(pts, bounds), strict=True)) if len(tgt) else {}
-    out = list(lines)
-    for k, pts in extra.items():
-        line = np.asarray(lines[k].coords)
-        cand = np.unique(np.asarray(pts), axis=0)
-        # Only points not already vertices.
-        known = {tuple(p) for p in line.tolist()}
-        new = np.asarray([p for p in cand.tolist() if tuple(p) not in known])
-        if len(new):
-            out[k] = LineString(_insert(line, new))
+    # Only points that are not yet vertices of their line.
+    cand = pd.DataFrame({"k": tgt, "x": pts[:, 0], "y": pts[:, 1]}).drop_duplicates()
+    have = pd.DataFrame({"k": line_of, "x": xy[:, 0], "y": xy[:, 1], "_v": True}).drop_duplicates(["k", "x", "y"])
+    cand = cand.merge(have, on=["k", "x", "y"], how="left")
+    cand = cand[cand["_v"].isna()].sort_values("k", kind="stable")
+    for k, grp in cand.groupby("k", sort=True):
+        kk = int(k)  # type: ignore[call-overload]
+        line = xy[starts[kk]:starts[kk] + counts[kk]]
+        out[kk] = LineString(_insert(line, grp[["x", "y"]].to_numpy()))
     return out

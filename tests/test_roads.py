@@ -312,3 +312,24 @@ def test_gaps_and_coverage_default_to_walking_where_there_is_a_network(district_
     r = _run("coverage", "--db", str(path), "--distance", "straight", "--json")
     assert next(g for g in json.loads(r.stdout)["station_gaps"] if g["type"] == "party_service")[
         "households_outside"] == len(straight)
+
+
+def test_exported_roads_reimport_unchanged(db, tmp_path: Path) -> None:
+    from grid.export import export_table
+
+    out = tmp_path / "roads.geojson"
+    n = export_table(db, "roads", out)
+    assert n == db.count("roads") > 0
+    rep = import_file(db, "roads", out, mode="upsert")
+    assert (rep.inserted, rep.updated, rep.unchanged) == (0, 0, n)
+
+
+def test_the_demo_streets_are_stored_as_the_importer_would_store_them(store) -> None:
+    """Already noded (noding again changes nothing), and the one elevated road touches no street."""
+    roads = nw.load_roads(store, walkable_only=False)
+    geoms = list(shapely.from_wkb([bytes(b) for b in roads["wkb"]]))
+    again = node_lines(geoms, roads["layer"].to_numpy())
+    assert all(shapely.equals_exact(a, b, 0.0) for a, b in zip(geoms, again, strict=True))
+    assert set(roads.loc[~roads["walkable"], "kind"]) == {"trunk"}
+    bridges = roads[roads["layer"] != 0]
+    assert len(bridges) >= 2
