@@ -207,14 +207,14 @@ def street_plan(rng: np.random.Generator, district: BaseGeometry, radius: float)
     if exp_in.geom_type == "LineString" and not exp_in.is_empty:
         # Its ends must touch no street (an elevated end on a street would join it): pull them back if need be.
         streets = shapely.STRtree(np.asarray([r[4] for r in rows], dtype=object))
-        a, b = 0.0, exp_in.length
+        lo, hi = 0.0, float(exp_in.length)
         for _ in range(50):
-            ends = shapely.points([exp_in.interpolate(a).coords[0], exp_in.interpolate(b).coords[0]])
+            ends = shapely.points([exp_in.interpolate(lo).coords[0], exp_in.interpolate(hi).coords[0]])
             near = [len(streets.query(e, predicate="dwithin", distance=2.0)) > 0 for e in ends]
             if not any(near):
                 break
-            a, b = a + 7.0 * near[0], b - 7.0 * near[1]
-        rows.append(("trunk", "成功大道（高架）", False, 1, shapely.ops.substring(exp_in, a, b)))
+            lo, hi = lo + 7.0 * near[0], hi - 7.0 * near[1]
+        rows.append(("trunk", "成功大道（高架）", False, 1, shapely.ops.substring(exp_in, lo, hi)))
     roads = pd.DataFrame(rows, columns=["kind", "name", "walkable", "layer", "geom"])
     roads.insert(0, "road_id", [f"R{i + 1:06d}" for i in range(len(roads))])
     return StreetPlan(roads=roads, barrier=shapely.union(river, park).intersection(district.buffer(500)),
