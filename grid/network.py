@@ -414,14 +414,17 @@ def _household_distances(net: Network, hj: Join, sj: Join, limit: float = np.inf
     if len(sj.edge):
         order = np.argsort(sj.edge, kind="stable")
         se = sj.edge[order]
-        lo = np.searchsorted(se, hj.edge, side="left")
-        hi = np.searchsorted(se, hj.edge, side="right")
+        marked = np.zeros(net.n_edges, dtype=bool)
+        marked[se] = True
+        on = np.flatnonzero(marked[hj.edge])  # only households on an edge that holds a station
+        lo = np.searchsorted(se, hj.edge[on], side="left")
+        hi = np.searchsorted(se, hj.edge[on], side="right")
         cnt = hi - lo
-        has = np.flatnonzero(cnt > 0)
+        has = on
         if len(has):
-            rep = np.repeat(has, cnt[has])
-            first = np.repeat(lo[has], cnt[has])
-            within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt[has]) - cnt[has], cnt[has])
+            rep = np.repeat(has, cnt)
+            first = np.repeat(lo, cnt)
+            within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
             s = order[first + within]
             direct = np.abs(hj.t[rep] - sj.t[s]) * L[rep] + sj.leg[s]
             frame = pd.DataFrame({"h": rep, "d": direct, "s": s}).sort_values(["h", "d", "s"])
