@@ -834,7 +834,7 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
     caption("四、按社区统计")
     table(b.by_community.drop(columns=["street_code", "community_code"]), 6)
     for i, (title, frame) in enumerate(_sections(b)):
-        caption(f"{'五六七'[i]}、{title}")
+        caption(f"{'五六七八九'[i]}、{title}")
         table(frame)
 
     out = Path(path)
