@@ -86,3 +86,20 @@ def test_the_sentence_mentions_households_off_the_network() -> None:
     text = cv.coverage_sentence({"covered_straight": 10, "covered_walk": 8, "overstated": 2,
                                  "overstated_vulnerable": 1, "off_network": 3})
     assert "直线高估 2 户，其中困难户 1 户" in text and "3 户" in text and "不在路网上" in text
+
+
+def test_the_bulletin_files_print_the_service_coverage(store, tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    from grid.reports import bulletin_pdf, bulletin_xlsx
+
+    district = str(store.scalar("SELECT code FROM admin_units WHERE level = 'district'"))
+    b = bulletin_data(store, district, date(2025, 11, 1), date(2026, 2, 28), "C2025W")
+    bulletin_xlsx(b, tmp_path / "b.xlsx")
+    ws = load_workbook(tmp_path / "b.xlsx")["问题清单"]
+    cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "服务站点覆盖（按步行距离计）" in cells and "直线高估（户）" in cells
+    first = b.service.iloc[0]
+    assert first["station_label"] in cells
+    bulletin_pdf(b, tmp_path / "b.pdf")
+    assert (tmp_path / "b.pdf").stat().st_size > 0
