@@ -432,6 +432,9 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     tp = np.array(list(_STATION_MIX.values()))
     extra = n_st - len(st_rows)
     ex_types = rng.choice(types, extra, p=tp / tp.sum())
+    # Every other type at least once where there are enough stations (a small district shows them all).
+    others = [t for t in types if t != "party_service"]
+    ex_types[:min(extra, len(others))] = others[:max(extra, 0)]
     ex_h = rng.integers(0, n, extra)
     for t, h in zip(ex_types, ex_h, strict=False):
         st_rows.append((str(t), int(h_comm[h]), hxy[h] + rng.uniform(-30, 30, 2)))
