@@ -149,7 +149,9 @@ _DEFAULTS: dict[tuple[str, int, int], Future[tuple[frozenset[str], date, Overvie
 def _default_overview(inputs: Future[OverviewInputs]) -> tuple[frozenset[str], date, Overview]:
     got = inputs.result()  # already read: the pool's one worker ran that job first
     cells, today = frozenset(got.cells_m["cell_id"]), date.today()
-    return cells, today, overview_from(got, _DEFAULT_TYPE, as_of=today, cells=cells, **OVERVIEW_DEFAULTS)
+    return cells, today, overview_from(got, _DEFAULT_TYPE, as_of=today, cells=cells,
+                                       visit_days=OVERVIEW_DEFAULTS["visit_days"],
+                                       warden_target=OVERVIEW_DEFAULTS["warden_target"])
 
 
 def _inputs_future(store: Store) -> Future[OverviewInputs]:
