@@ -11,7 +11,9 @@ Streamlit serves the script ``main.py`` (sign-in, then each role's pages from
   itself (plus the tile server when a network basemap is configured), so that
   even a slipped-through ``<img src=http://…>`` fetches nothing;
   ``X-Content-Type-Options: nosniff``; ``Referrer-Policy: no-referrer``; and
-  ``X-Frame-Options: SAMEORIGIN`` (no other site may frame the app).
+  ``X-Frame-Options: SAMEORIGIN`` (no other site may frame the app);
+- on shutdown the command line's job channel (:mod:`grid.channel`) is stopped and
+  its socket removed.
 
 What stays public before sign-in, and why, is in the README's security section.
 """
@@ -19,7 +21,8 @@ What stays public before sign-in, and why, is in the README's security section.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,4 +101,13 @@ class Guard:
         await self.app(scope, receive, with_headers)
 
 
-app = st.App(str(Path(__file__).resolve().parent / "main.py"), middleware=[Middleware(Guard)])
+@asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[None]:
+    """On shutdown (SIGTERM included), stop the command line's job channel: its socket goes with the app."""
+    yield None
+    from grid.channel import stop_all
+
+    stop_all()
+
+
+app = st.App(str(Path(__file__).resolve().parent / "main.py"), middleware=[Middleware(Guard)], lifespan=lifespan)

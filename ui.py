@@ -222,7 +222,9 @@ _DEFAULTS: dict[tuple[str, int, int], Future[tuple[date, Overview]]] = {}
 def _default_overview(inputs: Future[OverviewInputs]) -> tuple[date, Overview]:
     got = inputs.result()  # already read: the pool's one worker ran that job first
     today = date.today()
-    return today, overview_from(got, _DEFAULT_TYPE, scope=Scope.everything(), as_of=today, **OVERVIEW_DEFAULTS)
+    return today, overview_from(got, _DEFAULT_TYPE, scope=Scope.everything(), as_of=today,
+                                visit_days=OVERVIEW_DEFAULTS["visit_days"],
+                                warden_target=OVERVIEW_DEFAULTS["warden_target"])
 
 
 def _inputs_future(store: Store) -> Future[OverviewInputs]:

@@ -17,14 +17,15 @@ def ensure_demo(households: int, seed: int) -> Path:
     """The demo database for ``households`` and ``seed`` in bench/out, built if needed.
 
     A file is reused while its ``demo_households`` and ``demo_seed`` match and it
-    has the demo accounts (files from before the accounts existed are rebuilt).
+    has the demo accounts and streets (files from before those existed are rebuilt).
     """
     path = ROOT / "bench" / "out" / f"demo_{households}.duckdb"
     if path.exists():
         try:
             with open_store(path) as s:
                 same = (s.meta("demo_households") == str(households) and s.meta("demo_seed") == str(seed)
-                        and s.scalar("SELECT count(*) FROM users WHERE username = 'warden'") == 1)
+                        and s.scalar("SELECT count(*) FROM users WHERE username = 'warden'") == 1
+                        and s.scalar("SELECT count(*) FROM roads") > 0)
         except Exception as exc:  # a broken or foreign file in our own scratch folder
             print(f"  {path} unusable ({exc}); rebuilding", flush=True)
             same = False

@@ -6,6 +6,10 @@ The public surface, by domain noun:
 - :mod:`grid.model` — vocabularies (hardship categories, station types, roles)
 - :mod:`grid.demo` — :func:`build_demo_file`, :class:`DemoConfig`
 - :mod:`grid.coverage` — gaps, nearest stations, warden load, patrol cover, visit recency
+  (by the straight line or by walking)
+- :mod:`grid.network` — the walking graph: :func:`~grid.network.load_network`,
+  :func:`~grid.network.walk_nearest`, :func:`~grid.network.walk_distances`
+- :mod:`grid.roads` — roads as data: the OSM pedestrian tag rule, OSM reading, noding
 - :mod:`grid.errors` — every error WarmGrid raises on purpose
 """
 

@@ -442,7 +442,8 @@ _LIVE_LOCK = threading.Lock()
 
 
 @atexit.register
-def _stop_all() -> None:
+def stop_all() -> None:
+    """Stop every job server of this process (at exit, and when the web server shuts down)."""
     with _LIVE_LOCK:
         live = list(_LIVE)
     for server in live:

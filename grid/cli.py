@@ -3,8 +3,10 @@
 Commands
 --------
 demo      build the demo district into a new database file
-coverage  every coverage measure as one JSON document
-gaps      ids of households outside a station type's reach (CSV)
+coverage  every coverage measure as one JSON document (straight line and walking)
+gaps      ids of households outside a station type's reach (CSV), by walking or straight line
+nearest   each household's nearest station of a type and the distance (CSV)
+roads     import a street network (GeoJSON, Shapefile, GeoPackage, GeoParquet, OSM .osm/.osm.pbf)
 import    a file (CSV, XLSX, XLS, GeoJSON, Shapefile, GeoPackage, GeoParquet, or a zip of one) into a table
 export    a table to CSV, XLSX, GeoJSON, GeoPackage or GeoParquet (users without password hashes)
 audit     a campaign's coverage audit: omissions and duplicates, household by household (JSON)
@@ -130,6 +132,7 @@ class Files:
 #: A command not listed reads and writes nothing but the database and its standard streams.
 COMMAND_FILES: dict[str, Files] = {
     "import": Files(inputs=("file",)),
+    "roads import": Files(inputs=("file",)),
     "export": Files(outputs=("out",)),
     "bulletin": Files(outputs=("out",)),
     "user add": Files(password=True),
@@ -142,7 +145,11 @@ LOCAL_COMMANDS = frozenset({"demo"})
 
 
 def _key(args: argparse.Namespace) -> str:
-    return f"user {args.user_command}" if args.command == "user" else str(args.command)
+    if args.command == "user":
+        return f"user {args.user_command}"
+    if args.command == "roads":
+        return f"roads {args.roads_command}"
+    return str(args.command)
 
 
 def _companions(path: Path) -> list[Path]:
@@ -232,16 +239,39 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     c.add_argument("--visit-days", type=int, default=90)
     c.add_argument("--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default today)")
     c.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
+    _distance_args(c)
 
     g = sub.add_parser("gaps", help="households outside a station type's reach / 服务盲区住户")
     g.add_argument("--db", required=True)
     g.add_argument("--station-type", required=True, choices=list(model.STATION_TYPES))
     g.add_argument("--radius", type=float, default=None)
     g.add_argument("--csv", action="store_true", help="print CSV (the default and only format)")
+    _distance_args(g)
+
+    ne = sub.add_parser("nearest", help="nearest station of a type for every household / 最近站点")
+    ne.add_argument("--db", required=True)
+    ne.add_argument("--station-type", required=True, choices=list(model.STATION_TYPES))
+    ne.add_argument("--csv", action="store_true", help="print CSV (the default and only format)")
+    _distance_args(ne)
+
+    ro = sub.add_parser("roads", help="the street network / 道路网")
+    ros = ro.add_subparsers(dest="roads_command", required=True)
+    ri = ros.add_parser("import", help="import roads / 导入道路")
+    ri.add_argument("file", help=".geojson | .shp | .gpkg | .parquet | .osm | .osm.pbf")
+    ri.add_argument("--db", required=True)
+    ri.add_argument("--crs", default=None, help="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn (default: the file's, "
+                                               "else wgs84; OSM is always wgs84)")
+    ri.add_argument("--mode", choices=["insert", "upsert"], default="insert")
+    ri.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    ri.add_argument("--strict-sidewalks", action="store_true",
+                    help="OSM: tertiary, secondary and primary roads only with a sidewalk tag")
+    ri.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                    help="override the header mapping (FIELD empty to ignore a column); repeatable")
+    ri.add_argument("--json", action="store_true", help="print the report as JSON")
 
     i = sub.add_parser("import", help="import a file / 导入文件")
     i.add_argument("kind", choices=["admin_units", "cells", "households", "people", "stations", "patrol_areas",
-                                    "campaigns", "visits", "needs", "assistance"])
+                                    "campaigns", "visits", "needs", "assistance", "roads"])
     i.add_argument("file")
     i.add_argument("--db", required=True)
     i.add_argument("--crs", default=None, help="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn (default: the file's, "
@@ -324,6 +354,103 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     ux.add_argument("name")
     ux.add_argument("--db", required=True)
     return p
+
+
+def _distance_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--distance", choices=["walk", "straight"], default=None,
+                   help="walk (along the street network) or straight (line); default: walk where the district "
+                        "has a street network, else straight")
+    p.add_argument("--max-leg", type=float, default=None, metavar="M",
+                   help="walk: a household farther than M metres from every walkable road is not on the network "
+                        "(default 300)")
+
+
+def _walk_inputs(store: Any, distance: str | None) -> tuple[str, Any, Any, Any]:
+    """The distance mode, households, stations and (for walking) the network, joined once."""
+    from grid.coverage import load_households, load_stations
+    from grid.network import attach, check_distance, default_distance, load_network
+
+    mode = check_distance(distance) if distance is not None else default_distance(store)
+    hh, st = load_households(store), load_stations(store)
+    net = None
+    if mode == "walk":
+        net = load_network(store)
+        if net.empty:
+            raise WarmGridError("数据库中没有可步行的道路，无法按步行距离计算；请先导入道路或用 --distance straight",
+                                "the database has no walkable road: import roads first, or use --distance straight")
+        hh, st = attach(net, hh), attach(net, st)
+    return mode, hh, st, net
+
+
+def _max_leg(args: argparse.Namespace) -> float:
+    from grid.network import MAX_LEG_M
+
+    leg = MAX_LEG_M if args.max_leg is None else float(args.max_leg)
+    if not (math.isfinite(leg) and leg >= 0):
+        raise WarmGridError(f"--max-leg 须为非负数：{args.max_leg}", f"--max-leg must be a non-negative number: "
+                                                                    f"{args.max_leg}")
+    return leg
+
+
+def _gaps(store: Any, args: argparse.Namespace, io: CliIO) -> None:
+    """``gaps --csv``: header ``hh_id``, one id per line (off-network households count as gaps, noted on stderr)."""
+    from grid.coverage import station_gaps
+
+    mode, hh, st, net = _walk_inputs(store, args.distance)
+    gaps = station_gaps(hh, st, args.station_type, args.radius, distance=mode, network=net, max_leg=_max_leg(args))
+    if mode == "walk":
+        off = int((gaps["walk_status"] == "off_network").sum())
+        if off:
+            print(f"其中 {off} 户距可步行道路超过 {_max_leg(args):.0f} 米（不在路网上），列为盲区 · {off} households are "
+                  "not on the network and are listed as gaps", file=io.stderr)
+    w = csv.writer(io.stdout, lineterminator="\n")
+    w.writerow(["hh_id"])
+    w.writerows([h] for h in gaps["hh_id"])
+
+
+def _nearest(store: Any, args: argparse.Namespace, io: CliIO) -> None:
+    """``nearest --csv``: ``hh_id,station_id,distance_m`` for every active household, empty where none is reachable."""
+    from grid.coverage import nearest_stations
+
+    mode, hh, st, net = _walk_inputs(store, args.distance)
+    sub = st[st["type"] == args.station_type]
+    w = csv.writer(io.stdout, lineterminator="\n")
+    w.writerow(["hh_id", "station_id", "distance_m"])
+    if not len(sub):
+        w.writerows([h, "", ""] for h in sorted(hh["hh_id"]))
+        return
+    near = nearest_stations(hh, sub, distance=mode, network=net, max_leg=_max_leg(args))
+    near = near.sort_values("hh_id", kind="stable")
+    for h, s_id, d in zip(near["hh_id"], near["station_id"], near["distance_m"], strict=True):
+        ok = s_id is not None and isinstance(d, float) and math.isfinite(d)
+        w.writerow([h, s_id if ok else "", f"{d:.1f}" if ok else ""])
+
+
+def _roads(args: argparse.Namespace, io: CliIO) -> int:
+    from grid import access
+    from grid.errors import ValidationError
+    from grid.ingest import import_file, problems_frame, read_source
+
+    op = access.operator(io.operator)
+    access.ensure(op, "import", "roads")
+    overrides = {}
+    for item in args.map:
+        col, _, fld = item.partition("=")
+        overrides[col.strip()] = fld.strip()
+    with io.open_store(args.db, read_only=args.dry_run and Path(args.db).exists()) as store:
+        src = read_source(args.file, assume_sidewalks=not args.strict_sidewalks)
+        try:
+            rep = import_file(store, op, "roads", args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
+                              mapping=overrides or None, progress=_progress_to(io), source=src)
+        except ValidationError as exc:
+            if args.json:
+                print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records")}),
+                      file=io.stdout)
+            print(f"导入被拒绝，数据库未作任何修改。Import refused; the database is unchanged.\n{exc}",
+                  file=io.stderr)
+            return 1
+        print(to_json({"ok": True, **rep.as_dict()}) if args.json else rep.text(), file=io.stdout)
+        return 0
 
 
 def _import(args: argparse.Namespace, io: CliIO) -> int:
@@ -455,6 +582,8 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return 0
         if args.command == "user":
             return _user(args, io)
+        if args.command == "roads":
+            return _roads(args, io)
         from grid import access
 
         op = access.operator(io.operator)
@@ -464,7 +593,8 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
                 from grid.coverage import coverage_report
 
                 doc = coverage_report(store, scope=op.scope, radius=args.radius, warden_target=args.warden_target,
-                                      visit_days=args.visit_days, as_of=args.as_of)
+                                      visit_days=args.visit_days, as_of=args.as_of, distance=args.distance,
+                                      max_leg=_max_leg(args))
                 print(to_json(doc), file=io.stdout)
             elif args.command == "assistance":
                 from grid.assistance import equity, load_assistance_inputs, measures
@@ -502,13 +632,9 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
 
                 print(to_json(cli_audit(store, args.campaign, args.area, scope=op.scope)), file=io.stdout)
             elif args.command == "gaps":
-                from grid.coverage import load_households, load_stations, station_gaps
-
-                gaps = station_gaps(load_households(store), load_stations(store),
-                                    args.station_type, args.radius)
-                w = csv.writer(io.stdout, lineterminator="\n")
-                w.writerow(["hh_id"])
-                w.writerows([h] for h in gaps["hh_id"])
+                _gaps(store, args, io)
+            elif args.command == "nearest":
+                _nearest(store, args, io)
         return 0
     except DatabaseLockedError as exc:
         if on_locked is not None and (status := on_locked()) is not None:

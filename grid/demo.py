@@ -39,7 +39,9 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from grid import model
+from grid.demo_streets import street_plan
 from grid.errors import WarmGridError
+from grid.roads import round_line
 from grid.store import Store, open_store
 
 __all__ = ["DemoConfig", "DemoDistrict", "DEMO_ACCOUNTS", "generate", "build_demo", "build_demo_file", "Progress"]
@@ -165,6 +167,7 @@ class DemoDistrict:
     visits: pd.DataFrame
     needs: pd.DataFrame
     assistance: pd.DataFrame
+    roads: pd.DataFrame = field(default_factory=pd.DataFrame)
     planted_duplicates: list[str] = field(default_factory=list)
     planted_omissions: list[str] = field(default_factory=list)
 
@@ -329,7 +332,9 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     # -- buildings and households -----------------------------------------------
     say(0.10, "楼栋与住户 buildings and households")
     n_build = max(20, n // 40)
-    inner = district.buffer(-25.0)
+    # The street network first (its own random stream): nobody lives in the river or the hill park.
+    plan = street_plan(np.random.default_rng([config.seed, 12]), district, radius)
+    inner = district.buffer(-25.0).difference(plan.barrier.buffer(25.0))
     cand = _sample_in(rng, inner, n_build * 3)
     # Density: a few dense old-town centres on a base, to give hot and cold spots.
     centres = _sample_in(rng, inner, 5)
@@ -427,6 +432,9 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     tp = np.array(list(_STATION_MIX.values()))
     extra = n_st - len(st_rows)
     ex_types = rng.choice(types, extra, p=tp / tp.sum())
+    # Every other type at least once where there are enough stations (a small district shows them all).
+    others = [t for t in types if t != "party_service"]
+    ex_types[:min(extra, len(others))] = others[:max(extra, 0)]
     ex_h = rng.integers(0, n, extra)
     for t, h in zip(ex_types, ex_h, strict=False):
         st_rows.append((str(t), int(h_comm[h]), hxy[h] + rng.uniform(-30, 30, 2)))
@@ -630,11 +638,14 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     for frame in (admin_units, communities, cells, patrol_areas):
         if len(frame):
             frame["geom"] = [_to_lonlat(g) for g in frame["geom"]]
+    roads = plan.roads.copy()
+    roads["geom"] = [round_line(_to_lonlat(g)) for g in roads["geom"]]
     say(0.85, "生成完成 generated")
     return DemoDistrict(
         config=config, admin_units=admin_units, communities=communities, cells=cells,
         households=households, people=people, stations=stations, patrol_areas=patrol_areas,
         campaigns=campaigns, visits=visits, needs=needs, assistance=assistance,
+        roads=roads,
         planted_duplicates=sorted(hh_ids[dup].tolist()),
         planted_omissions=sorted(hh_ids[omit].tolist()),
     )
@@ -698,6 +709,12 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
         cur.execute("INSERT INTO assistance SELECT aid_id, hh_id, campaign_id, programme, kind,"
                     " amount_yuan, items, goods_value_yuan, given_at, giver_unit, funding_source"
                     " FROM _aid")
+        if len(d.roads):
+            rd = d.roads.assign(wkb=_wkb(list(d.roads["geom"]))).drop(columns="geom")
+            cur.register("_roads", rd)
+            cur.execute("INSERT INTO roads (road_id, geom, kind, name, walkable, layer)"
+                        " SELECT road_id, ST_GeomFromWKB(wkb), kind, name, walkable, layer FROM _roads")
+            cur.unregister("_roads")
         for name in ("_admin", "_people", "_cells", "_hh", "_st", "_camp", "_vis", "_needs", "_aid"):
             cur.unregister(name)
         if len(d.patrol_areas):

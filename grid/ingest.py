@@ -233,6 +233,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         _f("giver_unit", "发放单位", "giver unit", "发放单位", "慰问单位", "giver_unit", required=True),
         _f("funding_source", "资金来源", "funding source", "资金来源", "funding_source"),
     ), refs=(("hh_id", "households", "hh_id"),)),
+    Kind("roads", "道路", "roads", "road_id", (
+        _f("road_id", "道路编号", "road id", "道路编号", "道路id", "道路代码", "编号", "road_id", "osm_id", "id",
+           required=True),
+        _f("kind", "道路等级", "road class", "道路等级", "道路类型", "等级", "类型", "kind", "fclass", "highway",
+           "class", "type"),
+        _f("name", "道路名称", "name", "道路名称", "路名", "名称", "name"),
+        _f("walkable", "可步行", "walkable", "可步行", "是否可步行", "步行", "walkable", "foot", parse="bool"),
+        _f("layer", "层", "layer", "层", "层级", "所在层", "layer", "level", parse="level"),
+        _f("bridge", "桥梁", "bridge", "桥梁", "是否桥梁", "桥", "bridge", "is_bridge", parse="bool", store=False),
+        _f("tunnel", "隧道", "tunnel", "隧道", "是否隧道", "tunnel", "is_tunnel", parse="bool", store=False),
+    ), geometry="line", geometry_required=True),
 )}
 
 #: Mainland China's rough extent (lon, lat): points outside are refused.
@@ -392,6 +403,25 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
                 return None, ("服务半径须在 0 到 20,000 米之间", "the radius must be between 0 and 20,000 m")
             return (float(val) if why is None else None), why
         return radius
+    if p == "bool":
+        def boolean(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            from grid.roads import parse_bool
+
+            b = parse_bool(v)
+            if b is None:
+                return None, ("须为“是”或“否”", "must be yes or no")
+            return b, None
+        return boolean
+    if p == "level":
+        def level(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            from grid.roads import parse_level
+
+            lv = parse_level(v)
+            if lv is None:
+                return None, ("层须为 -10 到 10 之间的整数（0 为地面，正数为桥梁或高架，负数为隧道）",
+                              "the layer must be an integer from -10 to 10 (0 at grade, > 0 bridge, < 0 tunnel)")
+            return lv, None
+        return level
     if p in ("lon", "lat"):
         def coord(v: Any) -> tuple[Any, tuple[str, str] | None]:
             try:
@@ -468,7 +498,7 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
     crs_code = crs_mod.parse_crs(crs) if crs else (source.file_crs or "wgs84")
     name = source.name
     problems: list[Problem] = list(source.problems)
-    notes: list[Problem] = []
+    notes: list[Problem] = list(source.notes)
     rows = source.rows
     n = len(source.frame)
     by_field = {f: c for c, f in mapping.items() if f}
@@ -482,6 +512,10 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
             "lon" in by_field and "lat" in by_field):
         problems.append(Problem(name, None, "经度/纬度", "", "缺少经度、纬度列（或几何字段）",
                                 "longitude and latitude columns (or a geometry) are missing"))
+    if spec.geometry == "line" and source.geoms is None:
+        problems.append(Problem(name, None, "geometry", "", "道路需要带线几何的文件（GeoJSON、Shapefile、GeoPackage、"
+                                "GeoParquet 或 OpenStreetMap .osm/.osm.pbf）", "roads need a file with line geometries "
+                                "(GeoJSON, Shapefile, GeoPackage, GeoParquet or OpenStreetMap .osm/.osm.pbf)"))
     if spec.geometry == "polygon" and spec.geometry_required and source.geoms is None:
         problems.append(Problem(name, None, "geometry", "", "此类数据需要带多边形几何的文件（GeoJSON、Shapefile、"
                                 "GeoPackage 或 GeoParquet）", "this kind needs a file with polygon geometries "
@@ -564,9 +598,27 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
     elif kind == "stations" and "type" in frame:
         frame["radius_m"] = frame["type"].map(
             lambda t: model.STATION_TYPES[t].radius_m if t in model.STATION_TYPES else None)
+    if kind == "roads":
+        _road_columns(frame)
     problems.sort(key=lambda p: (p.row or 0, p.field))
     say(0.7, "校验完成 validated")
     return Prepared(spec, source, mapping, crs_code, frame, problems, notes)
+
+
+def _road_columns(frame: pd.DataFrame) -> None:
+    """Roads: ``walkable`` from the road class where no column gives it; ``layer`` from 层, 桥梁, 隧道."""
+    from grid.roads import kind_walkable
+
+    n = len(frame)
+    kinds = frame["kind"] if "kind" in frame else pd.Series([None] * n, dtype=object)
+    given = frame["walkable"] if "walkable" in frame else pd.Series([None] * n, dtype=object)
+    frame["walkable"] = [bool(w) if w is not None else kind_walkable(k)
+                         for w, k in zip(given, kinds, strict=True)]
+    layer = frame["layer"] if "layer" in frame else pd.Series([None] * n, dtype=object)
+    bridge = frame.pop("bridge") if "bridge" in frame else pd.Series([None] * n, dtype=object)
+    tunnel = frame.pop("tunnel") if "tunnel" in frame else pd.Series([None] * n, dtype=object)
+    frame["layer"] = [int(lv) if lv is not None and (lv != 0 or not (b or t)) else (1 if b else -1 if t else 0)
+                      for lv, b, t in zip(layer, bridge, tunnel, strict=True)]
 
 
 def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, problems: list[Problem]) -> None:
@@ -640,6 +692,8 @@ def _geometries(spec: Kind, source: Source, frame: pd.DataFrame, rows: np.ndarra
                 notes: list[Problem]) -> list[bytes | None]:
     name = source.name
     n = len(frame)
+    if spec.geometry == "line":
+        return _line_geometries(source, rows, crs_code, store, problems)
     if spec.geometry == "point" and source.geoms is None and "lon" in frame and "lat" in frame:
         return _points_from_columns(spec, frame, rows, name, crs_code, store, fix_swaps, problems, notes)
     geoms: list[BaseGeometry | None] = list(source.geoms) if source.geoms is not None else [None] * n
@@ -717,6 +771,61 @@ def _geometries(spec: Kind, source: Source, frame: pd.DataFrame, rows: np.ndarra
                 problems.append(Problem(name, r, "geometry", f"{minx:.4f},{miny:.4f}", "多边形不在中国大陆范围内",
                                         "the polygon is outside mainland China"))
                 continue
+        out[i] = shapely.to_wkb(g)
+    return out
+
+
+def _line_geometries(source: Source, rows: np.ndarray, crs_code: str, store: Store | None,
+                     problems: list[Problem]) -> list[bytes | None]:
+    """Road lines: one LINESTRING each, converted to WGS84, rounded to 1e-7 degrees, checked."""
+    from grid.roads import round_line
+
+    name = source.name
+    geoms: list[BaseGeometry | None] = list(source.geoms) if source.geoms is not None else [None] * len(rows)
+    extent = _district_extent(store)  # already padded by about 2 km
+    flagged = {p.row for p in problems}
+    out: list[bytes | None] = [None] * len(geoms)
+    for i, g in enumerate(geoms):
+        r = int(rows[i])
+        if g is None:
+            if r not in flagged:
+                problems.append(Problem(name, r, "geometry", "", "缺少线几何", "the line geometry is missing"))
+            continue
+        if g.is_empty:
+            problems.append(Problem(name, r, "geometry", g.geom_type.upper() + " EMPTY", "几何对象为空",
+                                    "the geometry is empty"))
+            continue
+        if g.geom_type == "MultiLineString":
+            merged = shapely.line_merge(g)
+            if merged.geom_type != "LineString":
+                problems.append(Problem(name, r, "geometry", f"MultiLineString ({len(shapely.get_parts(g))})",
+                                        "多段线由互不相连的几段组成，请拆成每行一条线",
+                                        "a multi-part line whose parts do not join; split it into one line per row"))
+                continue
+            g = merged
+        if g.geom_type != "LineString":
+            problems.append(Problem(name, r, "geometry", g.geom_type, "几何类型错误：应为线（LineString）",
+                                    f"wrong geometry type: {g.geom_type}, expected LineString"))
+            continue
+        if g.has_z:
+            g = shapely.force_2d(g)
+        if not np.isfinite(shapely.get_coordinates(g)).all():
+            problems.append(Problem(name, r, "geometry", "", "坐标含有 NaN 或无穷大", "coordinates contain NaN or infinity"))
+            continue
+        g = round_line(_to_wgs84(g, crs_code))
+        if g.is_empty or g.length == 0:
+            problems.append(Problem(name, r, "geometry", "", "线的长度为零（所有点重合）",
+                                    "the line has zero length (all its points coincide)"))
+            continue
+        minx, miny, maxx, maxy = g.bounds
+        if not (_inside(_CHINA, minx, miny) and _inside(_CHINA, maxx, maxy)):
+            problems.append(Problem(name, r, "geometry", f"{minx:.4f},{miny:.4f}", "线不在中国大陆范围内",
+                                    "the line is outside mainland China"))
+            continue
+        if extent is not None and not (_inside(extent, minx, miny) and _inside(extent, maxx, maxy)):
+            problems.append(Problem(name, r, "geometry", f"{minx:.4f},{miny:.4f} – {maxx:.4f},{maxy:.4f}",
+                                    "线超出本辖区范围 2 公里以上", "the line reaches more than 2 km outside the district"))
+            continue
         out[i] = shapely.to_wkb(g)
     return out
 
@@ -867,6 +976,15 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
     cats = {c for c in cols if spec.field(c).parse == "categories"}
     for c in cats:
         stage[c] = [list(v) if v is not None else [] for v in stage[c]]
+    touched = pd.DataFrame({"road_id": pd.Series(dtype=object), "_wkb": pd.Series(dtype=object)})
+    if spec.name == "roads":
+        say(0.7, "道路打断：交叉口插入共用节点 noding the roads")
+        stage["_wkb"], touched = _node_roads(store, stage)
+        if len(touched):
+            rep.notes.append(Problem(prep.source.name, None, "geometry", f"{len(touched)}",
+                                     f"库中已有 {len(touched)} 条道路与新道路平面相交，已在交叉处插入共用节点",
+                                     f"{len(touched)} stored roads cross the new ones at grade and gain the "
+                                     "crossing vertices"))
     key = spec.key
     cast = {c: "::TEXT[]" for c in cats}
     compare = " OR ".join(
@@ -909,6 +1027,13 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
             say(0.8, "写入 writing")
             if rep.inserted + rep.updated:
                 cur.execute(sql)
+            if len(touched):
+                cur.register("_touched", touched)
+                try:
+                    cur.execute("UPDATE roads SET geom = ST_GeomFromWKB(t._wkb) FROM _touched t"
+                                " WHERE roads.road_id = t.road_id")
+                finally:
+                    cur.unregister("_touched")
             if rep.inserted + rep.updated and spec.name in ("households", "cells", "stations"):
                 say(0.9, "重算派生字段 recomputing derived columns")
                 store.refresh_derived()
@@ -925,6 +1050,28 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
             cur.unregister("_stage")
     say(1.0, "完成 done")
     return rep
+
+
+def _node_roads(store: Store, stage: pd.DataFrame) -> tuple[list[bytes], pd.DataFrame]:
+    """Node the new lines with each other and with the stored ones (:func:`grid.roads.node_lines`).
+
+    Returns the new lines' WKB and the stored roads (``road_id, _wkb``) that gain a
+    vertex; stored roads the file replaces (upsert) are left to the file.
+    """
+    from grid.roads import node_lines
+
+    stored = store.query("SELECT road_id, ST_AsWKB(geom) AS wkb, layer FROM roads")
+    stored = stored[~stored["road_id"].isin(set(stage["road_id"]))].reset_index(drop=True)
+    new = list(shapely.from_wkb(list(stage["_wkb"])))
+    old = list(shapely.from_wkb([bytes(b) for b in stored["wkb"]])) if len(stored) else []
+    levels = np.concatenate([stage["layer"].to_numpy(dtype=np.int64), stored["layer"].to_numpy(dtype=np.int64)])
+    noded = node_lines(new + old, levels)
+    out = [bytes(shapely.to_wkb(g)) for g in noded[:len(new)]]
+    changed = [k for k, (a, b) in enumerate(zip(old, noded[len(new):], strict=True))
+               if not shapely.equals_exact(a, b, 0.0)]
+    touched = pd.DataFrame({"road_id": stored["road_id"].take(changed).to_numpy(dtype=object),
+                            "_wkb": [bytes(shapely.to_wkb(noded[len(new) + k])) for k in changed]})
+    return out, touched
 
 
 def _declared_mismatches(cur: Any, name: str, limit: int = 1000) -> list[Problem]:

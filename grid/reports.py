@@ -122,6 +122,17 @@ COLUMN_LABELS: dict[str, str] = {
     "aid_ids": "救助记录",
     "value_yuan": "金额（元）",
     "excess_yuan": "重复金额（元）",
+    "station_label": "站点类型",
+    "stations": "站点数（全区）",
+    "radius_m": "服务半径（米）",
+    "covered": "覆盖住户（户）",
+    "service_coverage": "住户覆盖率",
+    "vulnerable_covered": "覆盖困难户（户）",
+    "covered_straight": "按直线半径覆盖（户）",
+    "covered_walk": "按步行距离覆盖（户）",
+    "overstated": "直线高估（户）",
+    "overstated_vulnerable": "其中困难户（户）",
+    "off_network": "不在路网上（户）",
     **{k: v for k, v in HEADLINE_LABELS.items()},
 }
 
@@ -198,6 +209,13 @@ class Bulletin:
     campaign: dict[str, Any] | None = None
     omissions: pd.DataFrame = field(default_factory=pd.DataFrame)
     duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: ``walk`` or ``straight``: how :attr:`service` counts a household as covered.
+    distance: str = "straight"
+    #: Service-station coverage of the unit's households, one row per station type present:
+    #: ``type, station_label, stations, radius_m, households, covered, service_coverage,
+    #: vulnerable_covered`` by ``distance``, and, where the district has a street network,
+    #: ``covered_straight, covered_walk, overstated, overstated_vulnerable, off_network``.
+    service: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- data
@@ -317,6 +335,7 @@ def bulletin_data(
     reporting_unit: str | None = None,
     report_date: date | None = None,
     top_gaps: int = 10,
+    distance: str | None = None,
 ) -> Bulletin:
     """Gather the figures of the bulletin of a unit over a period.
 
@@ -340,6 +359,9 @@ def bulletin_data(
     top_gaps : int
         How many communities :attr:`Bulletin.gaps` lists (those with no
         unvisited vulnerable household are left out).
+    distance : str, optional
+        ``walk`` or ``straight`` for :attr:`Bulletin.service`; by default walking
+        where the district has a street network.
 
     Returns
     -------
@@ -418,6 +440,7 @@ def bulletin_data(
             "target_coverage": _rate(t["visited"], t["targets"]),
             "omissions": len(audit.omissions), "duplicates": len(audit.duplicates),
         })
+    mode, service = _service_coverage(store, set(community["community_code"]), distance)
     what = f"“{campaign['name']}”" if campaign is not None else period_words(since, until)
     return Bulletin(
         unit_code=unit_code, unit_name=unit_name, unit_level=unit_level, since=since, until=until,
@@ -426,7 +449,49 @@ def bulletin_data(
         headline=headline, programmes=programmes, by_street=street.reset_index(drop=True),
         by_community=community.reset_index(drop=True), gaps=gaps, campaign=campaign,
         omissions=omissions.reset_index(drop=True), duplicates=duplicates.reset_index(drop=True),
+        distance=mode, service=service,
     )
+
+
+def _service_coverage(store: Store, communities: set[str], distance: str | None) -> tuple[str, pd.DataFrame]:
+    """Coverage of the unit's active households by each station type (every station counts)."""
+    from grid import model
+    from grid.coverage import compare_coverage, load_households, load_stations, station_gaps
+    from grid.network import attach, check_distance, default_distance, load_network
+
+    mode = check_distance(distance) if distance is not None else default_distance(store)
+    hh = load_households(store)
+    hh = hh[hh["community_code"].isin(communities)].reset_index(drop=True)
+    st = load_stations(store)
+    net = load_network(store) if default_distance(store) == "walk" else None
+    if mode == "walk" and net is None:
+        raise WarmGridError("没有可步行的道路网，无法按步行距离统计覆盖", "there is no street network to count coverage "
+                            "by walking")
+    if net is not None and len(hh):
+        hh, st = attach(net, hh), attach(net, st)
+    rows = []
+    for t in model.STATION_TYPES:
+        if not (st["type"] == t).any():
+            continue
+        row: dict[str, Any] = {"type": t, "station_label": model.STATION_TYPES[t].zh,
+                               "stations": int((st["type"] == t).sum()),
+                               "radius_m": float(st.loc[st["type"] == t, "radius_m"].max()),
+                               "households": int(len(hh))}
+        if net is not None and len(hh):
+            c = compare_coverage(hh, st, t, net)
+            gaps = c.walk_gaps if mode == "walk" else c.straight_gaps
+            row.update({k: c.as_dict()[k] for k in ("covered_straight", "covered_walk", "overstated",
+                                                    "overstated_vulnerable", "off_network")})
+        else:
+            gaps = station_gaps(hh, st, t)
+        row["covered"] = int(len(hh) - len(gaps))
+        row["service_coverage"] = _rate(row["covered"], len(hh))
+        row["vulnerable_covered"] = int(hh["vulnerable"].sum() - gaps["vulnerable"].sum()) if len(hh) else 0
+        rows.append(row)
+    cols = ["type", "station_label", "stations", "radius_m", "households", "covered", "service_coverage",
+            "vulnerable_covered"] + (["covered_straight", "covered_walk", "overstated", "overstated_vulnerable",
+                                      "off_network"] if net is not None else [])
+    return mode, pd.DataFrame(rows, columns=cols)
 
 
 # --------------------------------------------------------------------------- shared formatting
@@ -436,7 +501,7 @@ def _cell_text(key: str, value: Any) -> str:
         return "—"
     if isinstance(value, (list, tuple)):
         return "、".join(map(str, value))
-    if key in ("coverage", "resolution_rate", "target_coverage"):
+    if key in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
         return f"{float(value):.1%}"
     if key.endswith("_yuan"):
         return f"{float(value):,.2f}"
@@ -461,6 +526,9 @@ def _headline_rows(b: Bulletin) -> list[tuple[str, str, Any]]:
 def _sections(b: Bulletin) -> list[tuple[str, pd.DataFrame]]:
     """The tables of the 问题清单 sheet / section."""
     out: list[tuple[str, pd.DataFrame]] = [("走访缺口最大的社区（按未走访困难户数）", b.gaps)]
+    if len(b.service):
+        how = "按步行距离" if b.distance == "walk" else "按直线半径"
+        out.append((f"服务站点覆盖（{how}计）", b.service.drop(columns="type")))
     if b.campaign is not None:
         out.append((f"活动“{b.campaign['name']}”遗漏清单", b.omissions[
             [c for c in ("hh_id", "community_name", "reason", "zh") if c in b.omissions.columns]]))
@@ -549,7 +617,7 @@ def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
             for j, c in enumerate(frame.columns):
                 cell = ws.cell(ws.max_row, j + 1)
                 cell.border = border
-                if c in ("coverage", "resolution_rate", "target_coverage"):
+                if c in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
                     cell.number_format = "0.0%"
                 elif str(c).endswith("_yuan"):
                     cell.number_format = "#,##0.00"
@@ -572,7 +640,7 @@ def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
     for key, label, value in _headline_rows(b):
         ws.append([label, value])
         cell = ws.cell(ws.max_row, 2)
-        if key in ("coverage", "resolution_rate", "target_coverage"):
+        if key in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
             cell.number_format = "0.0%"
         elif key.endswith("_yuan"):
             cell.number_format = "#,##0.00"
@@ -778,7 +846,7 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
     caption("四、按社区统计")
     table(b.by_community.drop(columns=["street_code", "community_code"]), 6)
     for i, (title, frame) in enumerate(_sections(b)):
-        caption(f"{'五六七'[i]}、{title}")
+        caption(f"{'五六七八九'[i]}、{title}")
         table(frame)
 
     out = Path(path)

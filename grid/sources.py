@@ -76,6 +76,7 @@ FORMATS: dict[str, str] = {
     ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls",
     ".geojson": "geojson", ".json": "geojson", ".shp": "shp", ".zip": "zip",
     ".gpkg": "gpkg", ".parquet": "geoparquet", ".geoparquet": "geoparquet",
+    ".osm": "osm", ".pbf": "osm",
 }
 
 #: The environment variable that sets the most a zip may extract to, in MiB.
@@ -108,6 +109,7 @@ class Source:
     file_crs: str | None = None
     sha256: str = ""
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
     member: str | None = None
 
     @property
@@ -186,7 +188,7 @@ def no_rows(name: str) -> WarmGridError:
 
 # --------------------------------------------------------------------------- entry points
 def read_source(path: str | Path, *, sheet: str | int | None = None, member: str | None = None,
-                max_unzipped: int | None = None) -> Source:
+                max_unzipped: int | None = None, assume_sidewalks: bool = True) -> Source:
     """Read a file into a :class:`Source` (no validation beyond what reading needs).
 
     Parameters
@@ -201,6 +203,9 @@ def read_source(path: str | Path, *, sheet: str | int | None = None, member: str
         lists them).
     max_unzipped : int, optional
         The most a zip may extract to, in bytes (default: :func:`max_unzipped_bytes`).
+    assume_sidewalks : bool
+        For an OpenStreetMap extract (``.osm``, ``.osm.pbf``, read as its road
+        ways by :func:`grid.roads.read_osm`): the tag rule's setting.
 
     Raises
     ------
@@ -209,7 +214,7 @@ def read_source(path: str | Path, *, sheet: str | int | None = None, member: str
         rows, or is a zip that is unsafe, too large or ambiguous.
     """
     p = Path(path)
-    return _read(p, p, sheet=sheet, member=member, max_unzipped=max_unzipped)
+    return _read(p, p, sheet=sheet, member=member, max_unzipped=max_unzipped, assume_sidewalks=assume_sidewalks)
 
 
 def read_upload(name: str, data: bytes, *, sheet: str | int | None = None, member: str | None = None,
@@ -260,7 +265,7 @@ def _upload_name(name: str) -> str:
 
 
 def _read(actual: Path, shown: Path, *, sheet: str | int | None, member: str | None,
-          max_unzipped: int | None) -> Source:
+          max_unzipped: int | None, assume_sidewalks: bool = True) -> Source:
     """Read ``actual``, naming it ``shown`` in every message and in the :class:`Source`."""
     bad = validators.find_control(shown.name)
     if bad is not None:
@@ -282,7 +287,8 @@ def _read(actual: Path, shown: Path, *, sheet: str | int | None, member: str | N
             raise WarmGridError(f"{shown.name} 不是 zip 压缩包，不能选择其中的文件 {member}",
                                 f"{shown.name} is not a zip; there is no member {member} to choose")
         data = actual.read_bytes()
-        src = _read_file(actual, fmt, data, sheet, shown.name)
+        src = (_read_osm(actual, assume_sidewalks=assume_sidewalks) if fmt == "osm"
+               else _read_file(actual, fmt, data, sheet, shown.name))
         src.path = shown
         src.sha256 = hashlib.sha256(data).hexdigest()
     if len(src.frame) == 0:
@@ -321,6 +327,24 @@ def _read_file(p: Path, fmt: str, data: bytes, sheet: str | int | None, label: s
 
 
 # --------------------------------------------------------------------------- plain formats
+def _read_osm(p: Path, *, assume_sidewalks: bool) -> Source:
+    """An OpenStreetMap extract's pedestrian-usable ways (:func:`grid.roads.read_osm`)."""
+    from grid import roads
+
+    try:
+        ways = roads.read_osm(p, assume_sidewalks=assume_sidewalks)
+    except WarmGridError:
+        raise
+    except Exception as exc:  # osmium's own error: say which file
+        raise WarmGridError(f"无法读取 OpenStreetMap 文件 {p.name}：{exc}", f"cannot read the OSM file {p.name}: {exc}") \
+            from exc
+    frame = pd.DataFrame({"road_id": ways.ids, "kind": ways.kind, "name": ways.name,
+                          "walkable": ways.walkable, "layer": ways.layer}, dtype=object)
+    src = Source(p, "osm", frame, np.arange(len(frame)) + 1, geoms=list(ways.geoms), encoding="utf-8")
+    src.notes = list(ways.notes)
+    return src
+
+
 def _read_xls(data: bytes, sheet: str | int | None) -> pd.DataFrame:
     """A legacy .xls sheet with xlrd: numbers stay numbers, dates become datetimes."""
     import xlrd

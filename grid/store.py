@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-5
+6
 >>> store.count("households")
 0
 >>> store.close()
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -77,6 +77,7 @@ TABLES: tuple[str, ...] = (
     "plan_visitors",
     "plan_items",
     "login_throttle",
+    "roads",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -166,6 +167,7 @@ _MIGRATIONS: dict[int, Any] = {
     3: lambda: _migration("0003_access.sql"),
     4: lambda: _migration("0004_plans.sql"),
     5: lambda: _migration("0005_sign_in.sql"),
+    6: lambda: _migration("0006_roads.sql"),
 }
 
 
@@ -505,3 +507,7 @@ def _migrate(store: Store, version: int) -> None:
             "INSERT OR REPLACE INTO warmgrid_meta VALUES ('application', ?), ('schema_version', ?)",
             [APPLICATION, str(SCHEMA_VERSION)],
         )
+    # Write the new schema into the file itself at once. Left in the write-ahead log, a table with a
+    # GEOMETRY column cannot be replayed by the next open's first (extension-less) connection if the
+    # process then dies without closing the file: DuckDB fails with an internal error.
+    store.cursor().execute("CHECKPOINT")

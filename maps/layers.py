@@ -285,11 +285,12 @@ def points_layer(fc: dict[str, Any], marker: folium.Circle | folium.CircleMarker
 
 
 def stations_layer(stations: pd.DataFrame, radius: float | None = None,
-                   types: Sequence[str] | None = None) -> list[folium.FeatureGroup]:
+                   types: Sequence[str] | None = None, circles: bool = True) -> list[folium.FeatureGroup]:
     """One layer per station type: a dot and the service circle (``radius`` or each ``radius_m``).
 
     Circles and dots are two GeoJSON layers per type (features of ``kind``
-    ``service_area`` and ``station``).
+    ``service_area`` and ``station``). ``circles=False`` draws the dots only
+    (walking mode draws catchments instead: :mod:`maps.walking`).
     """
     groups = []
     for t in types or [t for t in model.STATION_TYPES if (stations["type"] == t).any()]:
@@ -301,10 +302,11 @@ def stations_layer(stations: pd.DataFrame, radius: float | None = None,
                    else sub["radius_m"].to_numpy(dtype=float))
             tips = [Markup("{}<br>{} · 服务半径 {} m").format(str(n), model.label(t), f"{r:.0f}")
                     for n, r in zip(sub["name"], rad, strict=True)]
-            areas = point_features(sub["lat"], sub["lon"], {"kind": ["service_area"] * len(sub), "r": rad})
-            points_layer(areas, folium.Circle(radius=float(rad[0]), color=colour, weight=1, fill=True,
-                                              fill_opacity=0.06, opacity=0.6),
-                         style=lambda f: {"radius": f["properties"]["r"]}).add_to(fg)
+            if circles:
+                areas = point_features(sub["lat"], sub["lon"], {"kind": ["service_area"] * len(sub), "r": rad})
+                points_layer(areas, folium.Circle(radius=float(rad[0]), color=colour, weight=1, fill=True,
+                                                  fill_opacity=0.06, opacity=0.6),
+                             style=lambda f: {"radius": f["properties"]["r"]}).add_to(fg)
             dots = point_features(sub["lat"], sub["lon"], {"kind": ["station"] * len(sub), "tip": tips})
             points_layer(dots, folium.CircleMarker(radius=5, color="#ffffff", weight=1.5, fill=True,
                                                    fill_color=colour, fill_opacity=1.0),

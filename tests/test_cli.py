@@ -39,7 +39,8 @@ def test_coverage_json_equals_the_library(district_file, store) -> None:
 
 def test_gaps_csv_lists_every_household_out_of_reach(district_file, store) -> None:
     path, _ = district_file
-    r = _run("gaps", "--db", str(path), "--station-type", "clinic", "--radius", "250", "--csv")
+    r = _run("gaps", "--db", str(path), "--station-type", "clinic", "--radius", "250", "--distance", "straight",
+             "--csv")
     assert r.returncode == 0, r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[0] == ["hh_id"]
@@ -169,7 +170,17 @@ def test_assistance_and_hotspots_json(district_file, store) -> None:
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout  # the same seed gives the same classes
     doc = json.loads(a.stdout)
-    assert sum(doc["classes"].values()) == store.count("cells") == len(doc["cells"])
+    # Cells that hold households are tested; an empty cell (nobody to help) is left out, not counted as 0 —
+    # the same values the leader's page tests (grid.hotspots.cell_values, one function for both).
+    from grid.assistance import load_assistance_inputs, measures
+    from grid.hotspots import cell_values
+
+    hh, aid = load_assistance_inputs(store)
+    want = cell_values(measures(hh, aid, "cell"), "total_yuan", store.query("SELECT cell_id FROM cells")["cell_id"])
+    with_households = int(store.scalar("SELECT count(DISTINCT cell_id) FROM households WHERE status = 'active'"
+                                       " AND cell_id IS NOT NULL"))
+    assert sum(doc["classes"].values()) == len(doc["cells"]) == len(want) == with_households
+    assert {c["cell_id"]: c["value"] for c in doc["cells"]} == pytest.approx(want.to_dict())
     r = _run("hotspots", "--db", str(path), "--measure", "nonsense")
     assert r.returncode == 1 and "unknown measure" in r.stderr
 

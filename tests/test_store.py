@@ -277,3 +277,17 @@ def test_bookkeeping_commits_leave_the_generation_alone(fresh_store) -> None:
     with fresh_store.transaction() as cur:
         cur.execute("INSERT INTO people VALUES ('p9', '周九', 'volunteer', NULL, NULL, NULL, TRUE)")
     assert fresh_store.generation == gen + 1
+
+
+def test_a_new_schema_survives_a_process_that_dies_without_closing(tmp_path: Path) -> None:
+    """The schema is checkpointed into the file: left in the WAL, its GEOMETRY tables made the next open
+    fail with DuckDB's "Failure while replaying WAL file" (found when the app was stopped with SIGTERM)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "new.duckdb"
+    code = (f"import os; from grid.store import open_store; s = open_store({str(path)!r}); "
+            "s.set_meta('x', '1'); os._exit(0)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+    with open_store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION and s.meta("x") == "1"

@@ -1,0 +1,130 @@
+"""Walking layers: each station's walking catchment (the street stretches within
+its radius along the network) and the households the straight line counts as
+covered but walking does not.
+
+Catchments are one GeoJSON layer per station type, one MultiLineString per
+station (the stretches for which it is the nearest station), merged and
+simplified in metres before they are sent, so the browser gets polylines, not
+thousands of segments. Every text that reaches a tooltip is escaped here, on
+the server: folium's ``GeoJsonTooltip`` inserts its fields as raw HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+
+from grid import model
+from grid.network import Network, catchment_segments
+from maps.layers import STATION_COLOURS, point_features, points_layer
+
+__all__ = ["OVERSTATED_COLOUR", "catchment_features", "catchment_layer", "overstated_layer", "walking_legend"]
+
+#: Households covered by the straight line only: a warning colour apart from the gaps' red.
+OVERSTATED_COLOUR = "#ff7f00"
+
+
+def _to_wgs84(net: Network, geoms: np.ndarray) -> np.ndarray:
+    if net.crs is None:
+        return geoms
+    import pyproj
+
+    tr = pyproj.Transformer.from_crs(net.crs, "EPSG:4326", always_xy=True)
+
+    def conv(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return np.asarray([shapely.transform(g, conv) for g in geoms], dtype=object)
+
+
+def catchment_features(net: Network, stations: pd.DataFrame, station_type: str, radius: float | None = None,
+                       tolerance_m: float = 5.0) -> dict[str, Any]:
+    """The walking catchments of a station type as a GeoJSON FeatureCollection (WGS84).
+
+    One feature per station that reaches anything: ``kind`` ``catchment``,
+    ``station_id``, and ``tip`` (the station's name, escaped, and its radius).
+    """
+    seg = catchment_segments(net, stations, station_type, radius)
+    seg = seg[(seg["x0"] != seg["x1"]) | (seg["y0"] != seg["y1"])]
+    feats: list[dict[str, Any]] = []
+    if not len(seg):
+        return {"type": "FeatureCollection", "features": feats}
+    names = stations.set_index("station_id")["name"] if "name" in stations else pd.Series(dtype=object)
+    radii = stations.set_index("station_id")["radius_m"]
+    groups = seg.groupby("station_id", sort=True)
+    ids, geoms = [], []
+    for sid, g in groups:
+        lines = shapely.linestrings(np.stack([g[["x0", "y0"]].to_numpy(), g[["x1", "y1"]].to_numpy()], axis=1))
+        merged = shapely.line_merge(shapely.multilinestrings(lines))
+        geoms.append(shapely.simplify(merged, tolerance_m))
+        ids.append(sid)
+    wgs = _to_wgs84(net, np.asarray(geoms, dtype=object))
+    label = model.label(station_type)
+    for sid, geom in zip(ids, wgs, strict=True):
+        r = float(radius) if radius is not None else float(radii.get(sid, np.nan))
+        name = html.escape(str(names.get(sid, sid)))
+        geo = json.loads(shapely.to_geojson(shapely.transform(geom, lambda c: np.round(c, 6))))
+        feats.append({"type": "Feature", "properties": {"kind": "catchment", "station_id": html.escape(str(sid)),
+                                                         "tip": f"{name}<br>{html.escape(label)} · 步行 {r:.0f} m 可达"},
+                      "geometry": geo})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def catchment_layer(net: Network, stations: pd.DataFrame, station_type: str,
+                    radius: float | None = None) -> folium.FeatureGroup:
+    """A layer of the walking catchments of one station type (its colour, station name on hover)."""
+    fc = catchment_features(net, stations, station_type, radius)
+    colour = STATION_COLOURS.get(station_type, "#555555")
+    fg = folium.FeatureGroup(name=f"步行可达范围：{model.label(station_type)}", show=True)
+    if fc["features"]:
+        folium.GeoJson(fc, style_function=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.75},
+                       tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
+    return fg
+
+
+def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 2000,
+                     bin_m: float = 150.0) -> folium.FeatureGroup:
+    """Households inside the straight-line radius but beyond walking reach.
+
+    ``households`` carries ``lon, lat`` (and ``x_m, y_m, vulnerable`` for
+    aggregation): up to ``max_points`` drawn one by one (``kind``
+    ``overstated``), more as ``bin_m`` squares sized by their count
+    (``overstated_bin``).
+    """
+    fg = folium.FeatureGroup(name=f"直线覆盖、步行不可达：{label}（{len(households):,}）", show=True)
+    if not len(households):
+        return fg
+    style = folium.CircleMarker(radius=3, color=OVERSTATED_COLOUR, weight=1, fill=True, fill_color="#ffffff",
+                                fill_opacity=0.9)
+    if len(households) <= max_points:
+        fc = point_features(households["lat"], households["lon"], {"kind": ["overstated"] * len(households)})
+        points_layer(fc, style).add_to(fg)
+        return fg
+    agg = pd.DataFrame({"bx": np.floor(households["x_m"].to_numpy() / bin_m).astype(np.int64),
+                        "by": np.floor(households["y_m"].to_numpy() / bin_m).astype(np.int64),
+                        "lon": households["lon"].to_numpy(), "lat": households["lat"].to_numpy(),
+                        "vul": households["vulnerable"].to_numpy(dtype=int) if "vulnerable" in households else 0})
+    agg = agg.groupby(["bx", "by"]).agg(n=("lon", "size"), vul=("vul", "sum"), lon=("lon", "mean"),
+                                        lat=("lat", "mean")).reset_index()
+    n = agg["n"].to_numpy()
+    r = np.round((3 + 6 * np.sqrt(n / max(int(n.max()), 1))) * 2) / 2
+    fc = point_features(agg["lat"], agg["lon"], {
+        "kind": ["overstated_bin"] * len(agg), "n": n, "r": r,
+        "tip": [f"直线覆盖、步行不可达 {a} 户（困难户 {b}）" for a, b in zip(n, agg["vul"], strict=True)]})
+    points_layer(fc, style, style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip").add_to(fg)
+    return fg
+
+
+def walking_legend(station_type: str, radius: float | None = None) -> list[tuple[str, str, str]]:
+    """Legend entries of the walking layers: ``(colour, shape, text)`` for :func:`maps.layers.add_legend`."""
+    how = f"{radius:.0f} m" if radius is not None else "服务半径"
+    label = model.label(station_type)
+    return [(STATION_COLOURS.get(station_type, "#555555"), "dash", f"{label}步行 {how} 内可达的街道"),
+            (OVERSTATED_COLOUR, "ring", f"按直线在{label}服务半径内、步行不可达的住户")]
