@@ -97,7 +97,8 @@ def export_frame(frame: pd.DataFrame, path: str | Path, *, geometry: str | None 
                 else:
                     df["WKT"] = [None if g is None else g.wkt for g in geoms]
             if fmt == "csv":
-                neutralise_frame(_flat_lists(df)).to_csv(tmp, index=False, encoding="utf-8-sig")
+                # CR LF between rows, as spreadsheets write: a field holding a CR or LF is then quoted.
+                neutralise_frame(_flat_lists(df)).to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
             else:
                 _write_xlsx(df, tmp, sheet)
         else:
@@ -194,10 +195,10 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
     key = KINDS[table].key if table in KINDS else cols["column_name"].iloc[0]
     df = store.query(f"SELECT {select} FROM {table} ORDER BY {key}")
     geom = None
-    if has_geom:
-        df["geom"] = [None if b is None or b is pd.NA or isinstance(b, float) else shapely.from_wkb(bytes(b))
-                      for b in df["geom"]]
-        geom = "geom"
+    if has_geom:  # the table's (first) geometry column: ``geom``, or e.g. ``start_geom`` of plan_visitors
+        geom = str(cols.loc[cols["data_type"] == "GEOMETRY", "column_name"].iloc[0])
+        df[geom] = [None if b is None or b is pd.NA or isinstance(b, float) else shapely.from_wkb(bytes(b))
+                    for b in df[geom]]
     if labels and table in KINDS:
         spec = KINDS[table]
         rename = {}

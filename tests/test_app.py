@@ -177,3 +177,23 @@ def test_the_district_wide_default_overview_is_precomputed_and_equal(db) -> None
     pd.testing.assert_frame_equal(got.gaps, want.gaps)
     other = ui.shared_overview(db, first, **{**args, "radius": 250.0})  # type: ignore[arg-type]
     assert other is not got and other.radius == 250.0
+
+
+@pytest.mark.parametrize("change", ["disable", "password"])
+def test_a_session_ends_at_once_when_the_account_changes(app_db, change: str) -> None:
+    """Finding 11.5: a disabled account or a changed password used to keep its session for 30 idle minutes."""
+    from grid import users
+    from ui import _open
+
+    at = sign_in_demo("committee")
+    assert at.session_state["user"] == "committee" and not at.text_input  # signed in: no sign-in form
+    store = _open(str(app_db))
+    if change == "disable":
+        users.disable_user(store, "committee", by="test")
+    else:
+        users.set_password(store, "committee", "a brand new password 5", by="test")
+    at.run()
+    assert not at.exception
+    assert "user" not in at.session_state
+    assert any("重新登录" in w.value for w in at.warning)
+    assert [t.label for t in at.text_input] == ["用户名 Username", "密码 Password"]

@@ -227,7 +227,12 @@ def _open_need(store: Store, tmp: Path) -> dict[str, Any]:
 
 def _plan(store: Store, tmp: Path) -> dict[str, Any]:
     camp = str(store.scalar("SELECT campaign_id FROM campaigns ORDER BY starts_on DESC LIMIT 1"))
-    comm = str(store.scalar("SELECT community_code FROM cells GROUP BY community_code ORDER BY count(*) LIMIT 1"))
+    # The smallest community that holds target households (ties broken by code: the choice is deterministic).
+    comm = str(store.scalar(
+        "SELECT c.community_code FROM households h JOIN cells c USING (cell_id)"
+        " WHERE h.status = 'active' AND list_has_any(h.categories, (SELECT target_categories FROM campaigns"
+        " WHERE campaign_id = ?)) GROUP BY c.community_code HAVING count(*) >= 6"
+        " ORDER BY count(*), c.community_code LIMIT 1", [camp]))
     return {"plan": P.make_plan(store, OP, camp, comm, planning_date=datetime(2026, 11, 16).date())}
 
 

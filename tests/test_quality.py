@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -38,3 +39,57 @@ def test_grid_never_imports_the_ui() -> None:
         assert not re.search(r"^\s*(import|from)\s+(streamlit|folium)", text, flags=re.M), path
     for path in (ROOT / "maps").glob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+streamlit", path.read_text(encoding="utf-8"), flags=re.M), path
+
+
+#: Streamlit calls whose text is Markdown (messages, titles, labels, help texts).
+_MARKDOWN_SINKS = {"markdown", "caption", "success", "info", "warning", "error", "write", "title", "header",
+                   "subheader", "toast", "metric", "expander", "tabs", "button", "download_button", "selectbox",
+                   "radio", "checkbox", "toggle", "text_input", "number_input", "date_input", "multiselect", "slider",
+                   "text_area", "form_submit_button", "time_input", "file_uploader", "popover", "link_button"}
+#: Names of the pages' own values (labels of our vocabularies, settings, counts) an f-string may show.
+_OUR_NAMES = {"label", "m_label", "measure", "level", "visit_days", "what", "file_name", "k", "n", "button_label"}
+
+
+def _our_value(node: ast.FormattedValue) -> bool:
+    v = node.value
+    if node.format_spec is not None:  # a number formatted for display
+        return True
+    if isinstance(v, ast.Name) and (v.id in _OUR_NAMES or v.id.isupper()):
+        return True
+    if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "label":
+        return True  # model.label: our vocabulary
+    if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "len":
+        return True
+    return isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name) and v.value.id == "LEVELS"
+
+
+def test_views_put_data_into_markdown_only_escaped() -> None:
+    """User text never reaches Markdown raw: in a Markdown sink an f-string shows only our own values;
+    anything else goes through ui.md or ui.esc (which escape every ASCII punctuation character)."""
+    bad = []
+    for path in [*(ROOT / "views").glob("*.py"), ROOT / "main.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in _MARKDOWN_SINKS):
+                continue
+            if isinstance(node.func.value, ast.Name) and node.func.value.id == "ui":
+                continue  # ui.error & co. escape what they show
+            args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg in ("label", "body", "help")]
+            for a in args:
+                if isinstance(a, ast.JoinedStr):
+                    bad += [f"{path.name}:{node.lineno}: {ast.unparse(v)}" for v in a.values
+                            if isinstance(v, ast.FormattedValue) and not _our_value(v)]
+                elif isinstance(a, ast.Name) and (a.id in _OUR_NAMES or a.id.isupper()):
+                    continue  # our own value, or a module constant
+                elif isinstance(a, (ast.BinOp, ast.Name, ast.Subscript, ast.Attribute)):
+                    bad.append(f"{path.name}:{node.lineno}: {ast.unparse(a)}")
+    assert bad == [], bad
+
+
+def test_views_only_compose() -> None:
+    """No SQL and no writes in views/: reading and writing is the library's (grid/)."""
+    pattern = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\s|\.(query|scalar|execute|transaction|cursor)\(|"
+                         r"audit\.record\(")
+    bad = [f"{p.name}:{i}: {line.strip()}" for p in (ROOT / "views").glob("*.py")
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1) if pattern.search(line)]
+    assert bad == [], bad

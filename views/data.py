@@ -233,11 +233,9 @@ def _import_section(store: Any, actor: access.Actor) -> None:
         return
 
     src = upload.source
-    info = ui.md("格式 format: **{}** · 编码 encoding: **{}** · {} 行 rows", src.format, src.encoding or "—",
-                 f"{len(src.frame):,}")
-    if src.file_crs:
-        info += ui.md(" · 文件坐标系 file CRS: **{}**", src.file_crs)
-    st.markdown(info)
+    st.markdown(ui.md("格式 format: **{}** · 编码 encoding: **{}** · {} 行 rows" + (" · 文件坐标系 file CRS: **{}**"
+                                                                             if src.file_crs else "{}"),
+                      src.format, src.encoding or "—", f"{len(src.frame):,}", src.file_crs or ""))
 
     st.markdown("**表头映射 Header mapping**（可修改 · editable）")
     mapping = _mapping_editor(upload, kind)
@@ -340,13 +338,13 @@ def _export_section(store: Any, actor: access.Actor) -> None:
         except Exception as exc:  # noqa: BLE001 - shown to the user, never a traceback
             _error(exc)
         else:
-            name = f"{table}_{crs}_{date.today():%Y%m%d}{suffix}"
-            st.session_state["data_export"] = (_key(table, fmt, crs, store.generation), name, data, mime, n)
+            file_name = f"{table}_{crs}_{date.today():%Y%m%d}{suffix}"
+            st.session_state["data_export"] = (_key(table, fmt, crs, store.generation), file_name, data, mime, n)
     # Shown while the table, format, CRS and data (the store's generation, moved on by the audit row) stay put.
     ready = st.session_state.get("data_export")
     if ready is not None and ready[0] == _key(table, fmt, crs, store.generation):
-        _, name, data, mime, n = ready
-        st.download_button(f"下载 {name}（{n:,} 行）· Download ({n:,} rows)", data, file_name=name, mime=mime,
+        _, file_name, data, mime, n = ready
+        st.download_button(f"下载 {file_name}（{n:,} 行）· Download ({n:,} rows)", data, file_name=file_name, mime=mime,
                            on_click="ignore", key="data_export_download", type="primary")
 
 

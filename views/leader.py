@@ -182,8 +182,8 @@ if gi is not None:
     st_folium(hotspot_map(hcells, gi, m_label, k=k), height=520, use_container_width=True, returned_objects=[],
               key="leader_hotspots")
     counts = gi["class"].value_counts()
-    st.caption(" · ".join(f"{CLASSES[c][0]} {int(counts[c])}" for c in CLASSES if c in counts)
-               + "（999 次置换，FDR 5%）")
+    st.caption(ui.md("{}（999 次置换，FDR 5%）", " · ".join(f"{CLASSES[c][0]} {int(counts[c])}"
+                                                          for c in CLASSES if c in counts)))
     cell_names = dict(zip(area["cell_id"], area["name"], strict=True))
     gi_table = gi.assign(households=gi["cell_id"].map(hh_per_cell), name=gi["cell_id"].map(cell_names))
     gi_table = gi_table[["cell_id", "name", "households", "value", "z", "p_sim", "p_norm", "q", "class"]]

@@ -126,8 +126,8 @@ if tab_needs.open:
                                   f"{pd.Timestamp(r.raised_at):%Y-%m-%d}"))
                 st.markdown(ui.esc(r.description))
                 b1, b2 = st.columns(2)
-                for col, status, text in ((b1, "resolved", "已解决"), (b2, "answered", "已答复")):
-                    if col.button(text, key=f"{status}-{r.need_id}"):
+                for col, status, button_label in ((b1, "resolved", "已解决"), (b2, "answered", "已答复")):
+                    if col.button(button_label, key=f"{status}-{r.need_id}"):
                         try:
                             resolve_need(store, actor, r.need_id, status=status)
                         except WarmGridError as exc:
