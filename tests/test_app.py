@@ -197,3 +197,18 @@ def test_a_session_ends_at_once_when_the_account_changes(app_db, change: str) ->
     assert "user" not in at.session_state
     assert any("重新登录" in w.value for w in at.warning)
     assert [t.label for t in at.text_input] == ["用户名 Username", "密码 Password"]
+
+
+@pytest.mark.parametrize("text", [
+    "![p](http://example.org/p.png)", "[点我](javascript:alert(1))", "<img src=x onerror=alert(1)>", "**粗** _斜_",
+    ":red[红] :material/home: $x^2$", "# 标题\n> 引用\n- 列表\n1. 编号", "`code` ~~删~~ | 表 |", "http://example.org/x.png",
+])
+def test_user_text_is_never_markdown(text: str) -> None:
+    """Every ASCII punctuation character is escaped: nothing a user typed can start Markdown, HTML, a
+    link, an image, a directive or a formula; the text reads the same once the escapes are taken off."""
+    import string
+
+    out = ui.esc(text)
+    assert not re.search(r"(?<!\\)[" + re.escape(string.punctuation.replace("\\", "")) + "]", out.replace("\\\\", ""))
+    assert re.sub(r"\\(.)", r"\1", out) == text
+    assert ui.md("**{}** · {n}", text, n=text) == f"**{out}** · {out}"
