@@ -271,7 +271,7 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
 
     i = sub.add_parser("import", help="import a file / 导入文件")
     i.add_argument("kind", choices=["admin_units", "cells", "households", "people", "stations", "patrol_areas",
-                                    "campaigns", "visits", "needs", "assistance", "roads"])
+                                    "campaigns", "visits", "needs", "assistance", "roads", "members"])
     i.add_argument("file")
     i.add_argument("--db", required=True)
     i.add_argument("--crs", default=None, help="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn (default: the file's, "

@@ -168,6 +168,7 @@ class DemoDistrict:
     needs: pd.DataFrame
     assistance: pd.DataFrame
     roads: pd.DataFrame = field(default_factory=pd.DataFrame)
+    members: pd.DataFrame = field(default_factory=pd.DataFrame)
     planted_duplicates: list[str] = field(default_factory=list)
     planted_omissions: list[str] = field(default_factory=list)
 
@@ -640,12 +641,15 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
             frame["geom"] = [_to_lonlat(g) for g in frame["geom"]]
     roads = plan.roads.copy()
     roads["geom"] = [round_line(_to_lonlat(g)) for g in roads["geom"]]
+    from grid.demo_members import members_for
+
+    members = members_for(households, seed=config.seed, as_of=config.as_of)
     say(0.85, "生成完成 generated")
     return DemoDistrict(
         config=config, admin_units=admin_units, communities=communities, cells=cells,
         households=households, people=people, stations=stations, patrol_areas=patrol_areas,
         campaigns=campaigns, visits=visits, needs=needs, assistance=assistance,
-        roads=roads,
+        roads=roads, members=members,
         planted_duplicates=sorted(hh_ids[dup].tolist()),
         planted_omissions=sorted(hh_ids[omit].tolist()),
     )
@@ -686,6 +690,9 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
         cur.execute("INSERT INTO households (hh_id, geom, address, size, categories, head_name,"
                     " id_number, phone, status, updated_at) SELECT hh_id, ST_Point(lon, lat), address,"
                     " size, categories::TEXT[], head_name, id_number, phone, status, updated_at FROM _hh")
+        cur.register("_members", d.members)
+        cur.execute("INSERT INTO members SELECT member_id, hh_id, name, relation, id_number, birth_year,"
+                    " disability, phone FROM _members")
         say(0.88, "写入站点、巡逻区与日志 stations, patrols, logs")
         cur.register("_st", d.stations)
         cur.execute("INSERT INTO stations (station_id, name, type, geom, radius_m, capacity,"

@@ -76,7 +76,7 @@ class Field:
     """One field of a kind: where it goes, what headers map to it, how it is parsed.
 
     ``parse`` is one of: ``text``, ``code12``, ``cell_code``, ``id_number``, ``phone``,
-    ``categories``, ``date``, ``datetime``, ``amount``, ``size``, ``count``, ``radius``,
+    ``categories``, ``date``, ``datetime``, ``amount``, ``size``, ``count``, ``year``, ``radius``,
     ``lon``, ``lat``, or ``enum:<vocabulary>``. ``store`` is false for fields only
     used for checks (a household's declared cell, which is derived, never stored).
     ``multiline`` fields may hold tabs and line breaks; no field may hold other
@@ -232,6 +232,17 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         _f("given_at", "发放时间", "given at", "发放时间", "发放日期", "given_at", required=True, parse="datetime"),
         _f("giver_unit", "发放单位", "giver unit", "发放单位", "慰问单位", "giver_unit", required=True),
         _f("funding_source", "资金来源", "funding source", "资金来源", "funding_source"),
+    ), refs=(("hh_id", "households", "hh_id"),)),
+    Kind("members", "家庭成员", "members", "member_id", (
+        _f("member_id", "成员编号", "member id", "成员编号", "人员编号", "编号", "member_id", "id", required=True),
+        _f("hh_id", "户编号", "household id", "户编号", "户号", "hh_id", required=True),
+        _f("name", "姓名", "name", "姓名", "成员姓名", "name", required=True),
+        _f("relation", "与户主关系", "relation to the head", "与户主关系", "关系", "家庭关系", "relation",
+           required=True, parse="enum:RELATIONS"),
+        _f("id_number", "身份证号", "ID number", "身份证号", "身份证号码", "公民身份号码", "id_number", parse="id_number"),
+        _f("birth_year", "出生年份", "birth year", "出生年份", "出生年", "birth_year", parse="year"),
+        _f("disability", "残疾等级", "disability grade", "残疾等级", "残疾", "disability", parse="enum:DISABILITY_GRADES"),
+        _f("phone", "联系电话", "phone", "联系电话", "电话", "手机", "phone", parse="phone"),
     ), refs=(("hh_id", "households", "hh_id"),)),
     Kind("roads", "道路", "roads", "road_id", (
         _f("road_id", "道路编号", "road id", "道路编号", "道路id", "道路代码", "编号", "road_id", "osm_id", "id",
@@ -394,6 +405,8 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
         return lambda v: _call(validators.amount, v)
     if p == "size":
         return lambda v: _call(validators.positive_int, v, 1, 50)
+    if p == "year":
+        return lambda v: _call(validators.positive_int, v, 1900, validators.china_today().year)
     if p == "count":
         return lambda v: _call(validators.positive_int, v, 0, 1_000_000)
     if p == "radius":
@@ -646,6 +659,12 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
                                for s, b in zip(frame["status"], res, strict=True)]
         else:
             frame["status"] = ["resolved" if b is not None else "open" for b in res]
+    if spec.name == "members" and {"id_number", "birth_year"} <= set(frame):
+        for i, (idn, year) in enumerate(zip(frame["id_number"], frame["birth_year"], strict=True)):
+            if idn is not None and year is not None and len(str(idn)) == 18 and int(str(idn)[6:10]) != int(year):
+                problems.append(Problem(name, int(rows[i]), "出生年份", str(year),
+                                        f"与身份证号中的出生年份 {str(idn)[6:10]} 不一致",
+                                        f"differs from the birth year {str(idn)[6:10]} in the ID number"))
     if spec.name == "admin_units" and {"level", "parent_code"} <= set(frame):
         for i, (lv, par) in enumerate(zip(frame["level"], frame["parent_code"], strict=True)):
             if lv is not None and (lv == "district") != (par is None):

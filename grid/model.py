@@ -31,6 +31,8 @@ __all__ = [
     "AID_KINDS",
     "PATROL_KINDS",
     "HOUSEHOLD_STATUSES",
+    "RELATIONS",
+    "DISABILITY_GRADES",
     "ADMIN_LEVELS",
     "label",
     "codes",
@@ -143,6 +145,27 @@ NEED_STATUSES: dict[str, Term] = _index(
     Term("answered", "已答复", "answered"),
 )
 
+#: A household member's relation to the head of the household (与户主关系).
+RELATIONS: dict[str, Term] = _index(
+    Term("head", "户主", "head of household"),
+    Term("spouse", "配偶", "spouse"),
+    Term("child", "子女", "child"),
+    Term("parent", "父母", "parent"),
+    Term("grandparent", "祖父母/外祖父母", "grandparent"),
+    Term("grandchild", "孙子女/外孙子女", "grandchild"),
+    Term("sibling", "兄弟姐妹", "sibling"),
+    Term("child_in_law", "儿媳/女婿", "son- or daughter-in-law"),
+    Term("other", "其他", "other"),
+)
+
+#: Grades of a disability certificate (残疾人证, GB/T 26341-2010: grade 1 the most severe).
+DISABILITY_GRADES: dict[str, Term] = _index(
+    Term("grade1", "一级残疾", "disability grade 1"),
+    Term("grade2", "二级残疾", "disability grade 2"),
+    Term("grade3", "三级残疾", "disability grade 3"),
+    Term("grade4", "四级残疾", "disability grade 4"),
+)
+
 #: Kinds of assistance.
 AID_KINDS: dict[str, Term] = _index(
     Term("cash", "慰问金", "cash"),
@@ -182,6 +205,8 @@ for _vocab in (
     PATROL_KINDS,
     HOUSEHOLD_STATUSES,
     ADMIN_LEVELS,
+    RELATIONS,
+    DISABILITY_GRADES,
 ):
     for _code, _term in _vocab.items():
         _ALL.setdefault(_code, _term)

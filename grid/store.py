@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-6
+7
 >>> store.count("households")
 0
 >>> store.close()
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -78,6 +78,7 @@ TABLES: tuple[str, ...] = (
     "plan_items",
     "login_throttle",
     "roads",
+    "members",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -132,32 +133,30 @@ def spatial_extension_path() -> Path:
     return path
 
 
-def _schema_sql() -> str:
-    """The schema text with the vocabularies filled in from :mod:`grid.model`."""
+def _fill(text: str) -> str:
+    """SQL text with the vocabularies of :mod:`grid.model` filled in: ``{NAME}`` becomes the tuple
+    of its codes (``('a', 'b')``), and ``{HARDSHIP_LIST}`` the list of hardship codes."""
 
     def tup(vocab: dict[str, Any]) -> str:
         return "(" + ", ".join(f"'{c}'" for c in vocab) + ")"
 
-    text = resources.files("grid").joinpath("schema.sql").read_text(encoding="utf-8")
-    fills = {
-        "{HARDSHIP_LIST}": "[" + ", ".join(f"'{c}'" for c in model.HARDSHIP) + "]",
-        "{ADMIN_LEVELS}": tup(model.ADMIN_LEVELS),
-        "{PERSON_ROLES}": tup(model.PERSON_ROLES),
-        "{STATION_TYPES}": tup(model.STATION_TYPES),
-        "{PATROL_KINDS}": tup(model.PATROL_KINDS),
-        "{NEED_CATEGORIES}": tup(model.NEED_CATEGORIES),
-        "{NEED_STATUSES}": tup(model.NEED_STATUSES),
-        "{AID_KINDS}": tup(model.AID_KINDS),
-        "{USER_ROLES}": tup(model.USER_ROLES),
-        "{HOUSEHOLD_STATUSES}": tup(model.HOUSEHOLD_STATUSES),
-    }
+    fills = {"{HARDSHIP_LIST}": "[" + ", ".join(f"'{c}'" for c in model.HARDSHIP) + "]"}
+    for name in model.__all__:
+        vocab = getattr(model, name)
+        if isinstance(vocab, dict) and vocab and all(isinstance(v, model.Term) for v in vocab.values()):
+            fills["{" + name + "}"] = tup(vocab)
     for key, value in fills.items():
         text = text.replace(key, value)
     return text
 
 
+def _schema_sql() -> str:
+    """The schema text with the vocabularies filled in from :mod:`grid.model`."""
+    return _fill(resources.files("grid").joinpath("schema.sql").read_text(encoding="utf-8"))
+
+
 def _migration(name: str) -> str:
-    return resources.files("grid").joinpath("migrations", name).read_text(encoding="utf-8")
+    return _fill(resources.files("grid").joinpath("migrations", name).read_text(encoding="utf-8"))
 
 
 #: Migrations: version -> SQL that brings the previous version to it.
@@ -168,6 +167,7 @@ _MIGRATIONS: dict[int, Any] = {
     4: lambda: _migration("0004_plans.sql"),
     5: lambda: _migration("0005_sign_in.sql"),
     6: lambda: _migration("0006_roads.sql"),
+    7: lambda: _migration("0007_members.sql"),
 }
 
 

@@ -16,7 +16,17 @@ import ui
 from grid import access, model
 from grid.coverage import load_cells, load_patrol_areas, load_stations
 from grid.errors import WarmGridError
-from grid.visits import NeedInput, household_card, log_visit, new_form_key, open_needs, resolve_need, warden_households
+from grid.visits import (
+    NeedInput,
+    history_table,
+    household_card,
+    log_visit,
+    member_table,
+    new_form_key,
+    open_needs,
+    resolve_need,
+    warden_households,
+)
 from grid.visits import overdue as visit_overdue
 from maps.warden import warden_map
 
@@ -78,6 +88,11 @@ if tab_card.open:
             st.markdown(ui.md("**{}** · {} · {} 人", d["head_name"] or "", d["address"], int(d["size"])))
             st.markdown(ui.md("电话 {} · 身份证 {}", d["phone"] or "—", d["id_number"] or "—"))
             st.markdown(ui.md("类别：{}", "、".join(model.label(x) for x in d["categories"]) or "无"))
+            st.caption("家庭成员 Members")
+            st.dataframe(member_table(card["members"]), hide_index=True, width="stretch")
+            if len(card["history"]):
+                st.caption("类别与状态变动 History")
+                st.dataframe(history_table(card["history"]), hide_index=True, width="stretch")
             st.caption("走访记录 Visits")
             st.dataframe(card["visits"].head(20), hide_index=True, width="stretch")
             st.caption("诉求 Needs")
