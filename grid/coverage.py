@@ -75,13 +75,14 @@ __all__ = [
     "overview_inputs",
     "overview_from",
     "load_admin_units",
+    "household_reach",
 ]
 
 
 # --------------------------------------------------------------------------- loaders
 def load_households(store: Store) -> pd.DataFrame:
     """Active households: ``hh_id, cell_id, community_code, x_m, y_m, lon, lat, size, vulnerable``."""
-    return store.query(
+    return store.query_flat(
         "SELECT h.hh_id, h.cell_id, c.community_code, h.x_m, h.y_m,"
         " ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.size,"
         " len(h.categories) > 0 AS vulnerable"
@@ -92,7 +93,7 @@ def load_households(store: Store) -> pd.DataFrame:
 
 def load_stations(store: Store) -> pd.DataFrame:
     """Stations: ``station_id, name, type, x_m, y_m, radius_m, lon, lat``."""
-    return store.query(
+    return store.query_flat(
         "SELECT station_id, name, type, x_m, y_m, radius_m, ST_X(geom) AS lon, ST_Y(geom) AS lat"
         " FROM stations ORDER BY station_id"
     )
@@ -807,16 +808,21 @@ class OverviewInputs:
     network: Network | None = None
 
 
-def overview_inputs(store: Store, *, walking: bool = False) -> OverviewInputs:
+def overview_inputs(store: Store, *, walking: bool = False, network: Network | None = None) -> OverviewInputs:
     """Read what :func:`overview_from` needs (about 1 s for 1,000,000 households).
 
     With ``walking`` and walkable roads in the store, also the street network,
     with households and stations joined to it once (about 1–2 s more at
     1,000,000 households), so that every station type and radius can then be
-    measured by walking without reading or joining again.
+    measured by walking without reading or joining again. ``network`` is that
+    network already built from the store's roads (:func:`grid.network.load_network`;
+    an app keeps one per data generation); it implies ``walking``.
     """
     hh, st = load_households(store), load_stations(store)
-    net = load_network(store) if walking and default_distance(store) == "walk" else None
+    if network is not None:
+        net: Network | None = None if network.empty else network
+    else:
+        net = load_network(store) if walking and default_distance(store) == "walk" else None
     if net is not None:
         hh, st = attach(net, hh), attach(net, st)
     return OverviewInputs(
@@ -870,7 +876,9 @@ def overview_from(
     decides how the gaps and the cell measures count. Whenever the inputs carry
     a network, the KPIs carry both figures (``covered_straight``,
     ``covered_walk``, ``overstated``, ``overstated_vulnerable``, ``off_network``,
-    ``coverage_sentence``) and :attr:`Overview.comparison` the households behind them.
+    ``coverage_sentence``) and :attr:`Overview.comparison` the households behind them,
+    and :attr:`Overview.gaps` (either way) each household's walking distance
+    ``walk_m`` and ``walk_status`` (:data:`grid.network.STATUSES`).
     """
     _check_type(station_type)
     if check_distance(distance) == "walk":
@@ -889,7 +897,14 @@ def overview_from(
     comp = None
     if inputs.network is not None and not inputs.network.empty:
         comp = compare_coverage(hh, st, station_type, inputs.network, radius=radius, max_leg=max_leg)
-        gaps = comp.walk_gaps if distance == "walk" else comp.straight_gaps
+        if distance == "walk":
+            gaps = comp.walk_gaps
+        else:
+            # Out of straight reach is out of walking reach too: carry each one's walking distance.
+            walk = comp.walk_gaps.set_index("hh_id")
+            gaps = comp.straight_gaps.assign(walk_m=comp.straight_gaps["hh_id"].map(walk["walk_m"]).to_numpy(),
+                                             walk_status=comp.straight_gaps["hh_id"].map(walk["walk_status"])
+                                             .to_numpy())
     else:
         gaps = station_gaps(hh, st, station_type, radius)
     cover = patrol_cover(cells_m, patrols_m)
@@ -935,3 +950,77 @@ def overview_from(
     return Overview(kpis=kpis, cells=cells_out, gaps=gaps, stations=st, patrols=patrols, admin=admin,
                     by_community=comm, station_type=station_type, radius=radius, distance=distance,
                     comparison=comp)
+
+
+def household_reach(
+    households: pd.DataFrame,
+    stations: pd.DataFrame,
+    station_type: str,
+    *,
+    distance: str = "straight",
+    network: Network | None = None,
+    radius: float | None = None,
+    max_leg: float = MAX_LEG_M,
+) -> pd.DataFrame:
+    """The nearest station of one type for each household, and whether it is within reach.
+
+    For a handful of households (a warden's cells): every station of the type
+    counts, wherever it is.
+
+    Parameters
+    ----------
+    households : DataFrame
+        ``hh_id, x_m, y_m``.
+    stations : DataFrame
+        ``station_id, type, x_m, y_m, radius_m``.
+    distance : str
+        ``straight`` or ``walk`` (along ``network``).
+    radius : float, optional
+        One radius instead of each station's ``radius_m``.
+
+    Returns
+    -------
+    DataFrame
+        In the households' order: ``hh_id, station_id, distance_m, covered,
+        tier, status``. ``tier`` is the life circle (5/10/15 minutes, 0 beyond)
+        by walking, and 0 by the straight line (life circles are walking
+        distances); ``status`` is one of :data:`grid.network.STATUSES`
+        (always ``reached`` by the straight line when a station exists).
+
+    Examples
+    --------
+    >>> hh = pd.DataFrame({"hh_id": ["a", "b"], "x_m": [0.0, 900.0], "y_m": [0.0, 0.0]})
+    >>> st = pd.DataFrame({"station_id": ["s"], "type": ["clinic"], "x_m": [100.0], "y_m": [0.0],
+    ...                    "radius_m": [300.0]})
+    >>> household_reach(hh, st, "clinic")[["hh_id", "distance_m", "covered"]]
+      hh_id  distance_m  covered
+    0     a       100.0     True
+    1     b       800.0    False
+    """
+    _check_type(station_type)
+    if check_distance(distance) == "walk":
+        near = walk_nearest(_need_network(network), households, stations, station_type, radius, max_leg=max_leg)
+        return near[["hh_id", "station_id", "distance_m", "covered", "tier", "status"]]
+    _check_columns(households, "households", ("hh_id", "x_m", "y_m"))
+    _check_columns(stations, "stations", ("station_id", "type", "x_m", "y_m", "radius_m"))
+    if radius is not None and not (np.isfinite(radius) and radius > 0):
+        raise WarmGridError(f"半径须为正数：{radius}", f"radius must be positive: {radius}")
+    sub = stations[stations["type"].to_numpy() == station_type]
+    hxy = households[["x_m", "y_m"]].to_numpy(dtype=float)
+    n = len(households)
+    from grid.network import STATUSES
+
+    if len(sub) and n:
+        sxy = sub[["x_m", "y_m"]].to_numpy(dtype=float)
+        dist, idx = cKDTree(sxy).query(hxy, k=1, workers=-1)
+        radii = np.full(len(sub), float(radius)) if radius is not None else sub["radius_m"].to_numpy(dtype=float)
+        covered = _covered(hxy, None, sxy, radii)
+        sid = sub["station_id"].to_numpy(dtype=object)[idx]
+        status = np.zeros(n, dtype=np.int8)
+    else:
+        dist, covered = np.full(n, np.nan), np.zeros(n, dtype=bool)
+        sid = np.full(n, None, dtype=object)
+        status = np.ones(n, dtype=np.int8)
+    return pd.DataFrame({"hh_id": households["hh_id"].reset_index(drop=True), "station_id": sid,
+                         "distance_m": dist, "covered": covered, "tier": np.zeros(n, dtype=np.int64),
+                         "status": pd.Categorical.from_codes(status, categories=list(STATUSES))})

@@ -96,6 +96,7 @@ __all__ = [
     "walk_nearest",
     "walk_distances",
     "STATUSES",
+    "STATUS_LABELS",
     "life_circle",
     "catchment_segments",
 ]
@@ -484,6 +485,13 @@ def _type_result(net: Network, hj: Join, sub: pd.DataFrame, sj: Join, radius: fl
 
 #: The statuses of a household's walking distance (categories of the ``status`` columns).
 STATUSES = ("reached", "unreachable", "off_network")
+#: What each status means, for a page or a spreadsheet: (Chinese, English).
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "reached": ("可步行到达", "reached on foot"),
+    "unreachable": ("路网上走不到该类站点", "no station of the type on its part of the network"),
+    "off_network": (f"不在路网上（距可步行道路超过 {MAX_LEG_M:.0f} 米）",
+                    f"not on the network (over {MAX_LEG_M:.0f} m from a walkable road)"),
+}
 
 
 def _status(codes: np.ndarray) -> pd.Categorical:

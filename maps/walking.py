@@ -22,7 +22,7 @@ import shapely
 
 from grid import model
 from grid.network import Network, catchment_segments
-from maps.layers import STATION_COLOURS, point_features, points_layer
+from maps.layers import STATION_COLOURS, group, point_features, points_layer
 
 __all__ = ["OVERSTATED_COLOUR", "catchment_features", "catchment_layer", "overstated_layer", "walking_legend"]
 
@@ -82,7 +82,7 @@ def catchment_layer(net: Network, stations: pd.DataFrame, station_type: str,
     """A layer of the walking catchments of one station type (its colour, station name on hover)."""
     fc = catchment_features(net, stations, station_type, radius)
     colour = STATION_COLOURS.get(station_type, "#555555")
-    fg = folium.FeatureGroup(name=f"步行可达范围：{model.label(station_type)}", show=True)
+    fg = group(f"步行可达范围：{model.label(station_type)}（{len(fc['features'])}）")
     if fc["features"]:
         folium.GeoJson(fc, style_function=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
@@ -98,7 +98,7 @@ def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 200
     ``overstated``), more as ``bin_m`` squares sized by their count
     (``overstated_bin``).
     """
-    fg = folium.FeatureGroup(name=f"直线覆盖、步行不可达：{label}（{len(households):,}）", show=True)
+    fg = group(f"直线覆盖、步行不可达：{label}（{len(households):,}）")
     if not len(households):
         return fg
     style = folium.CircleMarker(radius=3, color=OVERSTATED_COLOUR, weight=1, fill=True, fill_color="#ffffff",
