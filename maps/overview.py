@@ -56,13 +56,13 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
     rad = f"{ov.radius:.0f} m" if ov.radius is not None else "各站点默认服务半径"
     bounds = ov.admin.total_bounds if len(ov.admin) else ov.cells.total_bounds
     m = base_map(bounds, basemap=basemap, tianditu_key=tianditu_key)
+    walking = ov.distance == "walk" and network is not None
     if measure in ("share_outside", "vulnerable_outside"):
-        zh = f"{zh}（{tlabel}）"
+        zh = f"{zh.replace('服务半径外', '步行可达范围外') if walking else zh}（{tlabel}）"
     cl, cell_legend = cells_layer(ov.cells, measure, zh, share=share)
     cl.add_to(m)
     patrol_layer(ov.patrols).add_to(m)
     types = None if all_station_types else [ov.station_type]
-    walking = ov.distance == "walk" and network is not None
     for fg in stations_layer(ov.stations, ov.radius, types, circles=not walking):
         fg.add_to(m)
     if walking:

@@ -101,7 +101,7 @@ def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 200
     fg = group(f"直线覆盖、步行不可达：{label}（{len(households):,}）")
     if not len(households):
         return fg
-    style = folium.CircleMarker(radius=3, color=OVERSTATED_COLOUR, weight=1, fill=True, fill_color="#ffffff",
+    style = folium.CircleMarker(radius=4, color=OVERSTATED_COLOUR, weight=2, fill=True, fill_color="#ffffff",
                                 fill_opacity=0.9)
     if len(households) <= max_points:
         fc = point_features(households["lat"], households["lon"], {"kind": ["overstated"] * len(households)})
