@@ -9,7 +9,9 @@ In ONE run, each timing with :func:`time.perf_counter` in this process:
 
 1. **Overview, cold**: from the click on 登录 (sign in, as the demo admin) until the
    overview's Leaflet map holds every cell polygon of the district. The server has
-   computed nothing yet, so this includes the coverage computation.
+   computed nothing yet, so this includes the coverage computation. The demo district
+   has streets, so this is the overview in walking mode (its default): every household
+   joined to the network, both coverage figures, the walking catchments drawn.
 2. **Overview, warm server**: the same in new browser sessions once the server's
    caches are warm: a first visit (empty browser cache) and ``--repeat`` returning
    visits (new sessions sharing one browser profile, so Streamlit's and Leaflet's
@@ -107,6 +109,7 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
             out["overview_bytes_before_sign_in"] = before
             out["overview_bytes_after_sign_in"] = s.transferred - after_sign_in_bytes
             out["overview_map"] = {"cells": len(maps[0]["cells"]), "circles": len(maps[0]["circles"]),
+                                   "catchments": sum(ln[0].get("kind") == "catchment" for ln in maps[0]["lines"]),
                                    "markers": len(maps[0]["markers"]), "title": maps[0]["title"]}
             print(f"  overview, cold: {cold:.2f} s; {_mb(s.transferred)} transferred"
                   f" (HTTP {_mb(s.http_bytes)}, websocket {_mb(s.ws_bytes)});"

@@ -144,6 +144,28 @@ def _check_type(station_type: str) -> None:
         )
 
 
+def _id_order(ids: pd.Series) -> np.ndarray | None:
+    """``None`` when ``ids`` are already in ascending order (as the loaders read them), else the sorting positions.
+
+    Checked with Arrow's vectorised comparison (pandas' ``is_monotonic_increasing`` on a
+    million Arrow strings takes 0.13 s, this 0.01 s).
+
+    >>> _id_order(pd.Series(["a", "b", "c"])) is None, _id_order(pd.Series(["b", "a"])).tolist()
+    (True, [1, 0])
+    """
+    if len(ids) < 2:
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(ids)
+        ordered = bool(pc.all(pc.less_equal(arr.slice(0, len(arr) - 1), arr.slice(1))).as_py())
+    except (TypeError, ValueError, pa.ArrowException):
+        ordered = bool(ids.is_monotonic_increasing)
+    return None if ordered else np.argsort(ids.to_numpy(), kind="stable")
+
+
 def _covered(hxy: np.ndarray, htree: cKDTree | None, sxy: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Boolean mask of households within the radius of at least one station.
 
@@ -228,9 +250,8 @@ def station_gaps(
     else:
         types = [t for t in model.STATION_TYPES if (stations["type"] == t).any()]
     hxy = households[["x_m", "y_m"]].to_numpy(dtype=float)
-    ids = households["hh_id"]
     # Row positions in hh_id order, so the result needs no sort (sorting ~1M strings costs ~0.5 s).
-    order = None if ids.is_monotonic_increasing else np.argsort(ids.to_numpy(), kind="stable")
+    order = _id_order(households["hh_id"])
     htree = None
     picks: list[np.ndarray] = []
     types = sorted(types)
@@ -278,8 +299,7 @@ def _walk_gaps(households: pd.DataFrame, stations: pd.DataFrame, station_type: s
     types = _walk_types(stations, station_type)
     if "station_id" not in stations:
         stations = stations.assign(station_id=[f"#{i}" for i in range(len(stations))])
-    ids = households["hh_id"]
-    order = None if ids.is_monotonic_increasing else np.argsort(ids.to_numpy(), kind="stable")
+    order = _id_order(households["hh_id"])
     n = len(households)
     if not types:
         return households.iloc[0:0].assign(type=pd.Series(dtype=object), walk_m=pd.Series(dtype=float),
@@ -544,11 +564,10 @@ def cell_measures(
     out = out.merge(cover[["cell_id", "fraction"]].rename(columns={"fraction": "patrol_fraction"}),
                     on="cell_id", how="left")
     out["patrol_fraction"] = out["patrol_fraction"].fillna(0.0)
-    wl = {}
-    for _, r in load.iterrows():
-        for cid in str(r["cell_ids"]).split(","):
-            wl[cid] = float(r["load"]) if pd.notna(r["warden_id"]) else np.nan
-    out["warden_load"] = out["cell_id"].map(wl)
+    per_warden = pd.DataFrame({"cell_id": load["cell_ids"].astype(str).str.split(","),
+                               "load": np.where(load["warden_id"].notna(), load["load"].astype(float), np.nan)})
+    per_warden = per_warden.explode("cell_id").drop_duplicates("cell_id", keep="last")
+    out["warden_load"] = out["cell_id"].map(per_warden.set_index("cell_id")["load"])
     return out
 
 
@@ -604,32 +623,48 @@ def compare_coverage(
     """
     _check_type(station_type)
     net = _need_network(network)
-    straight = station_gaps(households, stations, station_type, radius)
+    _check_columns(households, "households", ("hh_id", "x_m", "y_m"))
+    _check_columns(stations, "stations", ("type", "x_m", "y_m", "radius_m"))
+    if radius is not None and not (np.isfinite(radius) and radius > 0):
+        raise WarmGridError(f"半径须为正数：{radius}", f"radius must be positive: {radius}")
     if "station_id" not in stations:
         stations = stations.assign(station_id=[f"#{i}" for i in range(len(stations))])
+    ids = households["hh_id"]
+    order = _id_order(ids)
+
+    def in_id_order(mask: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(mask) if order is None else order[mask[order]]
+
+    # By the straight line: the same rule as station_gaps, kept as a mask (no id look-ups).
+    sel = stations["type"].to_numpy() == station_type
+    sxy = stations.loc[sel, ["x_m", "y_m"]].to_numpy(dtype=float)
+    radii = np.full(len(sxy), float(radius)) if radius is not None else stations.loc[sel, "radius_m"].to_numpy(float)
+    straight_covered = _covered(households[["x_m", "y_m"]].to_numpy(dtype=float), None, sxy, radii)
+    spos = in_id_order(~straight_covered)
+    straight = households.take(spos).reset_index(drop=True)
+    straight["type"] = pd.Series([station_type], dtype=stations["type"].dtype).take(
+        np.zeros(len(spos), dtype=np.int64)).reset_index(drop=True)
+    # By walking.
     near = walk_nearest(net, households, stations, station_type, radius, max_leg=max_leg)
     covered = near["covered"].to_numpy(dtype=bool)
-    ids = households["hh_id"]
-    order = None if ids.is_monotonic_increasing else np.argsort(ids.to_numpy(), kind="stable")
-    mask = ~covered
-    pos = np.flatnonzero(mask) if order is None else order[mask[order]]
+    distance_m = near["distance_m"].to_numpy()
+    status = near["status"].to_numpy()
+    pos = in_id_order(~covered)
     walk_gaps = households.take(pos).reset_index(drop=True)
     walk_gaps["type"] = station_type
-    walk_gaps["walk_m"] = near["distance_m"].to_numpy()[pos]
-    walk_gaps["walk_status"] = near["status"].to_numpy()[pos]
-    in_straight_gap = ids.isin(set(straight["hh_id"])).to_numpy()
-    over = (~in_straight_gap) & mask
+    walk_gaps["walk_m"] = distance_m[pos]
+    walk_gaps["walk_status"] = status[pos]
+    over = straight_covered & ~covered
     vul = households["vulnerable"].to_numpy(dtype=bool) if "vulnerable" in households else np.zeros(len(ids), bool)
-    status = near["status"].to_numpy()
     on = status != "off_network"
     tiers = near["tier"].to_numpy()
-    over_pos = np.flatnonzero(over) if order is None else order[over[order]]
+    over_pos = in_id_order(over)
     over_rows = households.take(over_pos).reset_index(drop=True)
-    over_rows["walk_m"] = near["distance_m"].to_numpy()[over_pos]
+    over_rows["walk_m"] = distance_m[over_pos]
     over_rows["walk_status"] = status[over_pos]
     return DistanceComparison(
         station_type=station_type, households=int(len(ids)), vulnerable=int(vul.sum()),
-        covered_straight=int(len(ids) - len(straight)), covered_walk=int(covered.sum()),
+        covered_straight=int(straight_covered.sum()), covered_walk=int(covered.sum()),
         overstated=int(over.sum()), overstated_vulnerable=int((over & vul).sum()),
         off_network=int((~on).sum()), unreachable=int((status == "unreachable").sum()),
         tiers={k: int(((tiers == k) & on).sum()) for k in (5, 10, 15, 0)},
