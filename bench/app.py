@@ -115,6 +115,21 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
                   f" (HTTP {_mb(s.http_bytes)}, websocket {_mb(s.ws_bytes)});"
                   f" map: {out['overview_map']}", flush=True)
 
+            # 3a: the same overview by the straight line (the sidebar's 直线距离), and back to walking.
+            sidebar = s.page.locator('[data-testid="stSidebar"]')
+            t0 = time.perf_counter()
+            sidebar.get_by_text("直线距离 · straight line").click()
+            s.wait_maps(1, title="服务半径（", min_cells=n_cells, timeout=300)
+            out["switch_to_straight_s"] = time.perf_counter() - t0
+            s.wait_idle(300)
+            t0 = time.perf_counter()
+            sidebar.get_by_text("步行距离 · walking distance").click()
+            s.wait_maps(1, title="步行距离（", min_cells=n_cells, timeout=300)
+            out["switch_to_walk_s"] = time.perf_counter() - t0
+            s.wait_idle(300)
+            print(f"  switch to the straight line: {out['switch_to_straight_s']:.2f} s (new to the server);"
+                  f" back to walking: {out['switch_to_walk_s']:.2f} s (cached)", flush=True)
+
             # 3: recomputation after a change of radius, in this session.
             rec = []
             sidebar = s.page.locator('[data-testid="stSidebar"]')
@@ -181,6 +196,7 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
         out["server_peak_bytes"] = peak_rss(server.pid)
         print(f"  server peak memory: {out['server_peak_bytes'] / 2**20:,.0f} MiB", flush=True)
     out["machine"]["load_after"] = os.getloadavg()
+    print(f"  load average before {out['machine']['load_before']}, after {out['machine']['load_after']}", flush=True)
     med = statistics.median
     out["summary"] = {
         "overview_s": out["overview_cold_s"],

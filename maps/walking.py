@@ -64,7 +64,7 @@ def catchment_features(net: Network, stations: pd.DataFrame, station_type: str, 
     multis = shapely.multilinestrings(lines[order], indices=codes[order])
     geoms = shapely.simplify(shapely.line_merge(multis), tolerance_m)
     wgs = _to_wgs84(net, np.asarray(geoms, dtype=object))
-    wgs = shapely.transform(wgs, lambda c: np.round(c, 6))
+    wgs = shapely.transform(wgs, lambda c: np.round(c, 5))  # 1e-5° ≈ 1 m: as fine as the lines are drawn
     names = stations.assign(station_id=stations["station_id"].astype(str)).set_index("station_id")
     name_of = names["name"] if "name" in names else pd.Series(dtype=object)
     radii = names["radius_m"]
@@ -116,10 +116,13 @@ def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 200
                                         lat=("lat", "mean")).reset_index()
     n = agg["n"].to_numpy()
     r = np.round((3 + 6 * np.sqrt(n / max(int(n.max()), 1))) * 2) / 2
-    fc = point_features(agg["lat"], agg["lon"], {
-        "kind": ["overstated_bin"] * len(agg), "n": n, "r": r,
-        "tip": [f"直线覆盖、步行不可达 {a} 户（困难户 {b}）" for a, b in zip(n, agg["vul"], strict=True)]})
-    points_layer(fc, style, style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip").add_to(fg)
+    # Numbers only in each square (the words once, in the tooltip's labels): a million households
+    # give thousands of squares, and every Chinese character costs six bytes in the map's JSON.
+    fc = point_features(agg["lat"], agg["lon"], {"kind": ["overstated_bin"] * len(agg), "n": n,
+                                                 "vul": agg["vul"].to_numpy(), "r": r}, ndigits=5)
+    folium.GeoJson(fc, marker=style, style_function=lambda f: {"radius": f["properties"]["r"]},
+                   tooltip=folium.GeoJsonTooltip(fields=["n", "vul"],
+                                                 aliases=["直线覆盖、步行不可达（户）", "其中困难户"])).add_to(fg)
     return fg
 
 
