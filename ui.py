@@ -29,12 +29,14 @@ from grid.cli import serve_jobs
 from grid.coverage import Overview, OverviewInputs, overview_from, overview_inputs
 from grid.demo import DemoConfig, build_demo_file
 from grid.errors import StoreError, WarmGridError
+from grid.network import Network, default_distance, load_network
 from grid.store import Store, open_store
 
 __all__ = [
     "db_path",
     "get_store",
     "cached_overview",
+    "shared_network",
     "shared_overview_inputs",
     "shared_overview",
     "OVERVIEW_DEFAULTS",
@@ -201,10 +203,11 @@ def get_store() -> Store:
         raise  # unreachable: st.stop() raises
 
 
-# The overview's inputs (every household, station, cell ...) are read once per store and data
-# generation and shared by every session and scope: a change of radius, station type or date
-# then recomputes only what depends on it. They are read in the background as soon as the
-# store opens, so the first overview does not wait for them.
+# The overview's inputs (every household, station, cell ... and the street network, with every
+# household joined to it) are read once per store and data generation and shared by every
+# session and scope: a change of radius, station type, distance mode or date then recomputes
+# only what depends on it. They are read in the background as soon as the store opens, so the
+# first overview does not wait for them.
 _INPUTS: dict[tuple[str, int, int], Future[OverviewInputs]] = {}
 _INPUTS_LOCK = threading.Lock()
 _INPUTS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgrid-inputs")
@@ -224,7 +227,33 @@ def _default_overview(inputs: Future[OverviewInputs]) -> tuple[date, Overview]:
     today = date.today()
     return today, overview_from(got, _DEFAULT_TYPE, scope=Scope.everything(), as_of=today,
                                 visit_days=OVERVIEW_DEFAULTS["visit_days"],
-                                warden_target=OVERVIEW_DEFAULTS["warden_target"])
+                                warden_target=OVERVIEW_DEFAULTS["warden_target"],
+                                distance=default_distance(got.network))
+
+
+# The street network, built once per store and data generation (0.15 s at 1,000,000 households):
+# the overview's inputs join every household to it, the warden's page its own households.
+_NETWORKS: dict[tuple[str, int, int], Network | None] = {}
+_NETWORKS_LOCK = threading.Lock()
+
+
+def shared_network(store: Store) -> Network | None:
+    """The store's walking network for its current data (``None`` without walkable roads); built once, shared."""
+    key = (store.path, id(store), store.generation)
+    with _NETWORKS_LOCK:
+        if key in _NETWORKS:
+            return _NETWORKS[key]
+    net = load_network(store) if default_distance(store) == "walk" else None
+    with _NETWORKS_LOCK:
+        net = _NETWORKS.setdefault(key, net)  # another thread may have built it meanwhile: keep one
+        while len(_NETWORKS) > _INPUTS_KEEP:
+            _NETWORKS.pop(next(iter(_NETWORKS)))
+    return net
+
+
+def _read_inputs(store: Store) -> OverviewInputs:
+    net = shared_network(store)
+    return overview_inputs(store, walking=net is not None, network=net)
 
 
 def _inputs_future(store: Store) -> Future[OverviewInputs]:
@@ -232,7 +261,7 @@ def _inputs_future(store: Store) -> Future[OverviewInputs]:
     with _INPUTS_LOCK:
         fut = _INPUTS.get(key)
         if fut is None or (fut.done() and fut.exception() is not None):
-            fut = _INPUTS_POOL.submit(overview_inputs, store)
+            fut = _INPUTS_POOL.submit(_read_inputs, store)
             _INPUTS[key] = fut
             _DEFAULTS[key] = _INPUTS_POOL.submit(_default_overview, fut)
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
@@ -257,11 +286,13 @@ def _whole_district(inputs: OverviewInputs, scope: Scope) -> bool:
 
 
 def shared_overview(store: Store, station_type: str, *, scope: Scope, radius: float | None, warden_target: int,
-                    visit_days: int, as_of: date) -> Overview:
+                    visit_days: int, as_of: date, distance: str | None = None) -> Overview:
     """:func:`grid.coverage.overview_from` on the shared inputs; the district-wide default view
-    comes from the background computation."""
+    comes from the background computation. ``distance`` defaults to walking where the district
+    has a street network (:func:`grid.network.default_distance`)."""
     inputs = shared_overview_inputs(store)
-    if (station_type == _DEFAULT_TYPE and radius is None
+    distance = distance or default_distance(inputs.network)
+    if (station_type == _DEFAULT_TYPE and radius is None and distance == default_distance(inputs.network)
             and {"warden_target": warden_target, "visit_days": visit_days} == OVERVIEW_DEFAULTS):
         with _INPUTS_LOCK:
             pending = _DEFAULTS.get((store.path, id(store), store.generation))
@@ -270,15 +301,19 @@ def shared_overview(store: Store, station_type: str, *, scope: Scope, radius: fl
             if d_day == as_of:
                 return ov
     return overview_from(inputs, station_type, scope=scope, radius=radius, warden_target=warden_target,
-                         visit_days=visit_days, as_of=as_of)
+                         visit_days=visit_days, as_of=as_of, distance=distance)
 
 
 @st.cache_data(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=32)
 def cached_overview(path: str, generation: int, scope_key: str, _scope: Scope, station_type: str,
-                    radius: float | None, warden_target: int, visit_days: int, as_of: date) -> Overview:
-    """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope's key and the store's generation."""
+                    radius: float | None, warden_target: int, visit_days: int, as_of: date,
+                    distance: str | None = None) -> Overview:
+    """:func:`grid.coverage.overview` for a scope, cached by its inputs, the scope's key and the store's generation.
+
+    ``distance``: ``walk`` or ``straight`` (default: walking where the district has a street network).
+    """
     return shared_overview(_open(path), station_type, scope=_scope, radius=radius, warden_target=warden_target,
-                           visit_days=visit_days, as_of=as_of)
+                           visit_days=visit_days, as_of=as_of, distance=distance)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

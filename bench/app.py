@@ -9,7 +9,9 @@ In ONE run, each timing with :func:`time.perf_counter` in this process:
 
 1. **Overview, cold**: from the click on 登录 (sign in, as the demo admin) until the
    overview's Leaflet map holds every cell polygon of the district. The server has
-   computed nothing yet, so this includes the coverage computation.
+   computed nothing yet, so this includes the coverage computation. The demo district
+   has streets, so this is the overview in walking mode (its default): every household
+   joined to the network, both coverage figures, the walking catchments drawn.
 2. **Overview, warm server**: the same in new browser sessions once the server's
    caches are warm: a first visit (empty browser cache) and ``--repeat`` returning
    visits (new sessions sharing one browser profile, so Streamlit's and Leaflet's
@@ -107,10 +109,26 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
             out["overview_bytes_before_sign_in"] = before
             out["overview_bytes_after_sign_in"] = s.transferred - after_sign_in_bytes
             out["overview_map"] = {"cells": len(maps[0]["cells"]), "circles": len(maps[0]["circles"]),
+                                   "catchments": sum(ln[0].get("kind") == "catchment" for ln in maps[0]["lines"]),
                                    "markers": len(maps[0]["markers"]), "title": maps[0]["title"]}
             print(f"  overview, cold: {cold:.2f} s; {_mb(s.transferred)} transferred"
                   f" (HTTP {_mb(s.http_bytes)}, websocket {_mb(s.ws_bytes)});"
                   f" map: {out['overview_map']}", flush=True)
+
+            # 3a: the same overview by the straight line (the sidebar's 直线距离), and back to walking.
+            sidebar = s.page.locator('[data-testid="stSidebar"]')
+            t0 = time.perf_counter()
+            sidebar.get_by_text("直线距离 · straight line").click()
+            s.wait_maps(1, title="服务半径（", min_cells=n_cells, timeout=300)
+            out["switch_to_straight_s"] = time.perf_counter() - t0
+            s.wait_idle(300)
+            t0 = time.perf_counter()
+            sidebar.get_by_text("步行距离 · walking distance").click()
+            s.wait_maps(1, title="步行距离（", min_cells=n_cells, timeout=300)
+            out["switch_to_walk_s"] = time.perf_counter() - t0
+            s.wait_idle(300)
+            print(f"  switch to the straight line: {out['switch_to_straight_s']:.2f} s (new to the server);"
+                  f" back to walking: {out['switch_to_walk_s']:.2f} s (cached)", flush=True)
 
             # 3: recomputation after a change of radius, in this session.
             rec = []
@@ -178,6 +196,7 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
         out["server_peak_bytes"] = peak_rss(server.pid)
         print(f"  server peak memory: {out['server_peak_bytes'] / 2**20:,.0f} MiB", flush=True)
     out["machine"]["load_after"] = os.getloadavg()
+    print(f"  load average before {out['machine']['load_before']}, after {out['machine']['load_after']}", flush=True)
     med = statistics.median
     out["summary"] = {
         "overview_s": out["overview_cold_s"],

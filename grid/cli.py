@@ -324,6 +324,9 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     bu.add_argument("--to", dest="until", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     bu.add_argument("--campaign", default=None)
     bu.add_argument("--out", required=True, help="FILE.xlsx or FILE.pdf")
+    bu.add_argument("--distance", choices=["walk", "straight"], default=None,
+                    help="how the service coverage counts: walk (along the street network) or straight (line); "
+                         "default: walk where the district has a street network")
 
     e = sub.add_parser("export", help="export a table / 导出数据")
     e.add_argument("kind")
@@ -623,7 +626,8 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             elif args.command == "bulletin":
                 from grid.reports import bulletin_file
 
-                missing = bulletin_file(store, op, args.unit, args.since, args.until, args.out, args.campaign)
+                missing = bulletin_file(store, op, args.unit, args.since, args.until, args.out, args.campaign,
+                                        distance=args.distance)
                 if missing:
                     print(f"字体缺少这些字：{''.join(missing)} · the font lacks these characters", file=io.stderr)
                 print(f"已生成 {args.out} · written {args.out}", file=io.stderr)

@@ -860,22 +860,25 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
 
 
 def bulletin_file(store: Store, actor: Actor, unit_code: str, since: date, until: date, path: str | Path,
-                  campaign_id: str | None = None) -> list[str]:
+                  campaign_id: str | None = None, *, distance: str | None = None) -> list[str]:
     """Write the bulletin of a unit to ``path`` (``.xlsx`` or ``.pdf``) for ``actor``, with its audit row.
 
     The actor must be allowed to download the ``bulletin``, and the unit must
-    lie in its scope. Returns the characters the PDF's font lacks (none for
-    a workbook).
+    lie in its scope. ``distance`` (``walk`` or ``straight``; by default walking
+    where the district has a street network) is how its service coverage counts
+    (:func:`bulletin_data`). Returns the characters the PDF's font lacks (none
+    for a workbook).
     """
     suffix = Path(path).suffix.lower()
     if suffix not in (".xlsx", ".pdf"):
         raise WarmGridError(f"通报只能导出为 .xlsx 或 .pdf：{path}", f"the bulletin is written as .xlsx or .pdf: {path}")
     ensure(actor, "download", "bulletin", log=store)
-    b = bulletin_data(store, unit_code, since, until, campaign_id, scope=actor.scope)
+    b = bulletin_data(store, unit_code, since, until, campaign_id, scope=actor.scope, distance=distance)
     missing: list[str] = []
     if suffix == ".xlsx":
         bulletin_xlsx(b, path)
     else:
         missing = bulletin_pdf(b, path)
-    audit.record(store, actor, "export", object=f"bulletin:{unit_code}:{since}:{until}{suffix}", scope=[unit_code])
+    audit.record(store, actor, "export", object=f"bulletin:{unit_code}:{since}:{until}:{b.distance}{suffix}",
+                 scope=[unit_code])
     return missing

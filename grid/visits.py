@@ -201,7 +201,7 @@ def load_due_inputs(store: Store, scope: Scope) -> tuple[pd.DataFrame, pd.DataFr
     try:
         hh = cur.execute(
             "SELECT h.hh_id, h.cell_id, h.address, h.size, h.categories, h.head_name, h.phone, h.id_number,"
-            " ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat FROM households h JOIN _cells c USING (cell_id)"
+            " ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat, h.x_m, h.y_m FROM households h JOIN _cells c USING (cell_id)"
             " WHERE h.status = 'active' ORDER BY h.hh_id").df()
         last = cur.execute(
             "SELECT v.hh_id, max(v.visited_at) AS last_visit FROM visits v JOIN households h USING (hh_id)"

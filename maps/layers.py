@@ -344,12 +344,15 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
     agg = agg.groupby(["bx", "by"]).agg(n=("lon", "size"), vul=("vul", "sum"), lon=("lon", "mean"),
                                         lat=("lat", "mean")).reset_index()
     n = agg["n"].to_numpy()
+    # Numbers only in each square, the words once in the tooltip's labels (a Chinese character costs
+    # six bytes in the map's JSON, and a million households make thousands of squares).
     fc = point_features(agg["lat"], agg["lon"], {
-        "kind": ["gap_bin"] * len(agg), "n": n, "r": _sized(n, int(n.max()), 2.5, 6),
-        "tip": [f"{a} 户（困难户 {b}）" for a, b in zip(n, agg["vul"], strict=True)]})
-    points_layer(fc, folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True, fill_color=GAP_COLOUR,
-                                         fill_opacity=0.6),
-                 style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip").add_to(fg)
+        "kind": ["gap_bin"] * len(agg), "n": n, "r": _sized(n, int(n.max()), 2.5, 6), "vul": agg["vul"].to_numpy()},
+        ndigits=5)
+    folium.GeoJson(fc, marker=folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True,
+                                                  fill_color=GAP_COLOUR, fill_opacity=0.6),
+                   style_function=lambda f: {"radius": f["properties"]["r"]},
+                   tooltip=folium.GeoJsonTooltip(fields=["n", "vul"], aliases=["户数", "其中困难户"])).add_to(fg)
     return fg
 
 

@@ -56,13 +56,13 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
     rad = f"{ov.radius:.0f} m" if ov.radius is not None else "各站点默认服务半径"
     bounds = ov.admin.total_bounds if len(ov.admin) else ov.cells.total_bounds
     m = base_map(bounds, basemap=basemap, tianditu_key=tianditu_key)
+    walking = ov.distance == "walk" and network is not None
     if measure in ("share_outside", "vulnerable_outside"):
-        zh = f"{zh}（{tlabel}）"
+        zh = f"{zh.replace('服务半径外', '步行可达范围外') if walking else zh}（{tlabel}）"
     cl, cell_legend = cells_layer(ov.cells, measure, zh, share=share)
     cl.add_to(m)
     patrol_layer(ov.patrols).add_to(m)
     types = None if all_station_types else [ov.station_type]
-    walking = ov.distance == "walk" and network is not None
     for fg in stations_layer(ov.stations, ov.radius, types, circles=not walking):
         fg.add_to(m)
     if walking:
@@ -87,10 +87,10 @@ def overview_map(ov: Overview, measure: str = "share_outside", basemap: str = "n
     add_legend(m, [
         (f"网格：{zh}", [(c, "box", t) for c, t in cell_legend]),
         *([("步行距离", walking_legend(ov.station_type, ov.radius)[: 1 if counts_only else 2])] if walking else []),
-        ("站点与服务半径", [(STATION_COLOURS[t], "dot", model.label(t)) for t in shown]),
+        ("站点" if walking else "站点与服务半径", [(STATION_COLOURS[t], "dot", model.label(t)) for t in shown]),
         ("其他", [
-            (GAP_COLOUR, "dot", f"{tlabel}服务半径外住户（" + ("按网格汇总户数" if counts_only
-                                                               else "多时按 150 m 方格汇总") + "）"),
+            (GAP_COLOUR, "dot", f"{tlabel}{'步行可达范围' if walking else '服务半径'}外住户（"
+             + ("按网格汇总户数" if counts_only else "多时按 150 m 方格汇总") + "）"),
             (PATROL_COLOUR, "dash", "巡逻区域"),
             ("#444444", "ring", "街道/社区边界"),
         ]),

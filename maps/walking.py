@@ -22,7 +22,7 @@ import shapely
 
 from grid import model
 from grid.network import Network, catchment_segments
-from maps.layers import STATION_COLOURS, point_features, points_layer
+from maps.layers import STATION_COLOURS, group, point_features, points_layer
 
 __all__ = ["OVERSTATED_COLOUR", "catchment_features", "catchment_layer", "overstated_layer", "walking_legend"]
 
@@ -31,7 +31,7 @@ OVERSTATED_COLOUR = "#ff7f00"
 
 
 def _to_wgs84(net: Network, geoms: np.ndarray) -> np.ndarray:
-    if net.crs is None:
+    if net.crs is None or not len(geoms):
         return geoms
     import pyproj
 
@@ -41,7 +41,7 @@ def _to_wgs84(net: Network, geoms: np.ndarray) -> np.ndarray:
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    return np.asarray([shapely.transform(g, conv) for g in geoms], dtype=object)
+    return np.asarray(shapely.transform(geoms, conv), dtype=object)  # every vertex of every line at once
 
 
 def catchment_features(net: Network, stations: pd.DataFrame, station_type: str, radius: float | None = None,
@@ -50,30 +50,31 @@ def catchment_features(net: Network, stations: pd.DataFrame, station_type: str, 
 
     One feature per station that reaches anything: ``kind`` ``catchment``,
     ``station_id``, and ``tip`` (the station's name, escaped, and its radius).
+    Built with vectorised shapely calls (one array of lines, one multi-line per station).
     """
     seg = catchment_segments(net, stations, station_type, radius)
-    seg = seg[(seg["x0"] != seg["x1"]) | (seg["y0"] != seg["y1"])]
+    seg = seg[((seg["x0"] != seg["x1"]) | (seg["y0"] != seg["y1"])).to_numpy()]
     feats: list[dict[str, Any]] = []
     if not len(seg):
         return {"type": "FeatureCollection", "features": feats}
-    names = stations.set_index("station_id")["name"] if "name" in stations else pd.Series(dtype=object)
-    radii = stations.set_index("station_id")["radius_m"]
-    groups = seg.groupby("station_id", sort=True)
-    ids, geoms = [], []
-    for sid, g in groups:
-        lines = shapely.linestrings(np.stack([g[["x0", "y0"]].to_numpy(), g[["x1", "y1"]].to_numpy()], axis=1))
-        merged = shapely.line_merge(shapely.multilinestrings(lines))
-        geoms.append(shapely.simplify(merged, tolerance_m))
-        ids.append(sid)
+    codes, ids = pd.factorize(seg["station_id"].astype(str), sort=True)
+    xy = seg[["x0", "y0", "x1", "y1"]].to_numpy(dtype=float)
+    lines = shapely.linestrings(xy.reshape(-1, 2, 2))
+    order = np.argsort(codes, kind="stable")
+    multis = shapely.multilinestrings(lines[order], indices=codes[order])
+    geoms = shapely.simplify(shapely.line_merge(multis), tolerance_m)
     wgs = _to_wgs84(net, np.asarray(geoms, dtype=object))
-    label = model.label(station_type)
-    for sid, geom in zip(ids, wgs, strict=True):
+    wgs = shapely.transform(wgs, lambda c: np.round(c, 5))  # 1e-5° ≈ 1 m: as fine as the lines are drawn
+    names = stations.assign(station_id=stations["station_id"].astype(str)).set_index("station_id")
+    name_of = names["name"] if "name" in names else pd.Series(dtype=object)
+    radii = names["radius_m"]
+    label = html.escape(model.label(station_type))
+    for sid, geo in zip(ids, shapely.to_geojson(wgs), strict=True):
         r = float(radius) if radius is not None else float(radii.get(sid, np.nan))
-        name = html.escape(str(names.get(sid, sid)))
-        geo = json.loads(shapely.to_geojson(shapely.transform(geom, lambda c: np.round(c, 6))))
+        name = html.escape(str(name_of.get(sid, sid)))
         feats.append({"type": "Feature", "properties": {"kind": "catchment", "station_id": html.escape(str(sid)),
-                                                         "tip": f"{name}<br>{html.escape(label)} · 步行 {r:.0f} m 可达"},
-                      "geometry": geo})
+                                                         "tip": f"{name}<br>{label} · 步行 {r:.0f} m 可达"},
+                      "geometry": json.loads(geo)})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -82,7 +83,7 @@ def catchment_layer(net: Network, stations: pd.DataFrame, station_type: str,
     """A layer of the walking catchments of one station type (its colour, station name on hover)."""
     fc = catchment_features(net, stations, station_type, radius)
     colour = STATION_COLOURS.get(station_type, "#555555")
-    fg = folium.FeatureGroup(name=f"步行可达范围：{model.label(station_type)}", show=True)
+    fg = group(f"步行可达范围：{model.label(station_type)}（{len(fc['features'])}）")
     if fc["features"]:
         folium.GeoJson(fc, style_function=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
@@ -98,10 +99,10 @@ def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 200
     ``overstated``), more as ``bin_m`` squares sized by their count
     (``overstated_bin``).
     """
-    fg = folium.FeatureGroup(name=f"直线覆盖、步行不可达：{label}（{len(households):,}）", show=True)
+    fg = group(f"直线覆盖、步行不可达：{label}（{len(households):,}）")
     if not len(households):
         return fg
-    style = folium.CircleMarker(radius=3, color=OVERSTATED_COLOUR, weight=1, fill=True, fill_color="#ffffff",
+    style = folium.CircleMarker(radius=4, color=OVERSTATED_COLOUR, weight=2, fill=True, fill_color="#ffffff",
                                 fill_opacity=0.9)
     if len(households) <= max_points:
         fc = point_features(households["lat"], households["lon"], {"kind": ["overstated"] * len(households)})
@@ -115,10 +116,13 @@ def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 200
                                         lat=("lat", "mean")).reset_index()
     n = agg["n"].to_numpy()
     r = np.round((3 + 6 * np.sqrt(n / max(int(n.max()), 1))) * 2) / 2
-    fc = point_features(agg["lat"], agg["lon"], {
-        "kind": ["overstated_bin"] * len(agg), "n": n, "r": r,
-        "tip": [f"直线覆盖、步行不可达 {a} 户（困难户 {b}）" for a, b in zip(n, agg["vul"], strict=True)]})
-    points_layer(fc, style, style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip").add_to(fg)
+    # Numbers only in each square (the words once, in the tooltip's labels): a million households
+    # give thousands of squares, and every Chinese character costs six bytes in the map's JSON.
+    fc = point_features(agg["lat"], agg["lon"], {"kind": ["overstated_bin"] * len(agg), "n": n,
+                                                 "vul": agg["vul"].to_numpy(), "r": r}, ndigits=5)
+    folium.GeoJson(fc, marker=style, style_function=lambda f: {"radius": f["properties"]["r"]},
+                   tooltip=folium.GeoJsonTooltip(fields=["n", "vul"],
+                                                 aliases=["直线覆盖、步行不可达（户）", "其中困难户"])).add_to(fg)
     return fg
 
 

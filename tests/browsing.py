@@ -127,7 +127,7 @@ def app_server(db: Path, *, env: dict[str, str] | None = None, timeout: float = 
 _MAP_JS = """() => {
   const m = window.map;
   if (!m || !(m instanceof L.Map)) { return null; }
-  const out = {cells: [], units: [], admin: 0, patrols: 0, other_polygons: 0, circles: [], markers: [],
+  const out = {cells: [], units: [], admin: 0, patrols: 0, other_polygons: 0, circles: [], markers: [], lines: [],
                title: (document.querySelector('.wg-title') || {}).textContent || '',
                legends: document.querySelectorAll('.wg-legend').length,
                size: [m.getSize().x, m.getSize().y]};
@@ -139,6 +139,11 @@ _MAP_JS = """() => {
       else if (p && p.level !== undefined) { out.admin += 1; }
       else if (p && p.area_id !== undefined) { out.patrols += 1; }
       else { out.other_polygons += 1; }
+    } else if (l instanceof L.Polyline) {
+      const ll = l.getLatLngs();
+      const parts = (ll.length && Array.isArray(ll[0])) ? ll : [ll];
+      out.lines.push([p || {}, parts.length, parts.reduce((n, q) => n + q.length, 0),
+                      l.options.color || '', l.options.weight || 0]);
     } else if (l instanceof L.Circle) {
       const c = l.getLatLng(); out.circles.push([c.lat, c.lng, l.getRadius(), p]);
     } else if (l instanceof L.CircleMarker) {
@@ -157,7 +162,9 @@ def map_stats(frame: Any) -> dict[str, Any] | None:
     each choropleth polygon on the assistance maps), ``admin`` and ``patrols``
     (polygon counts),
     ``circles`` (``[lat, lon, radius_m, properties]`` of service circles),
-    ``markers`` (``[lat, lon, fill colour, properties]`` of circle markers), ``title``,
+    ``markers`` (``[lat, lon, fill colour, properties]`` of circle markers), ``lines``
+    (``[properties, parts, vertices, colour, weight]`` of each polyline: a walking
+    catchment, ``kind`` ``catchment``, is one polyline of several parts), ``title``,
     ``legends`` and ``size`` (pixels).
     """
     try:

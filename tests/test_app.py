@@ -31,16 +31,17 @@ def test_overview_page_shows_the_library_figures(app_db) -> None:
 
     at = sign_in_demo("admin")
     try:
-        ov = cv.overview(_open(str(app_db)), "party_service", scope=EVERYTHING)
+        # The small district has streets: the page measures by walking unless told otherwise.
+        ov = cv.overview(_open(str(app_db)), "party_service", scope=EVERYTHING, distance="walk")
         assert _metric(at, "住户") == f"{ov.kpis['households']:,}"
         assert _metric(at, "困难户") == f"{ov.kpis['vulnerable']:,}"
-        assert _metric(at, "党群服务站服务半径外住户") == f"{ov.kpis['outside']:,}"
+        assert _metric(at, "党群服务站步行可达范围外住户") == f"{ov.kpis['outside']:,}"
         assert _metric(at, "其中困难户") == f"{ov.kpis['vulnerable_outside']:,}"
         # Switch the station type: the figures follow.
         at.sidebar.selectbox[0].set_value("clinic").run()
         assert not at.exception
-        ov2 = cv.overview(_open(str(app_db)), "clinic", scope=EVERYTHING)
-        assert _metric(at, "卫生室服务半径外住户") == f"{ov2.kpis['outside']:,}"
+        ov2 = cv.overview(_open(str(app_db)), "clinic", scope=EVERYTHING, distance="walk")
+        assert _metric(at, "卫生室步行可达范围外住户") == f"{ov2.kpis['outside']:,}"
         assert len(at.dataframe) == 1
     finally:
         _open.clear()
@@ -172,11 +173,17 @@ def test_the_district_wide_default_overview_is_precomputed_and_equal(db) -> None
     got = ui.shared_overview(db, first, **args)  # type: ignore[arg-type]
     assert ui.shared_overview(db, first, **args) is got  # the background result, not a recomputation
     assert ui.shared_overview(db, first, **{**args, "scope": EVERYTHING}) is got  # the admin's: the same
-    want = cv.overview_from(inputs, first, **args)  # type: ignore[arg-type]
+    # The district has streets: the default view measures by walking, on the shared network.
+    assert inputs.network is not None and inputs.network is ui.shared_network(db)
+    assert "net_edge" in inputs.households and got.distance == "walk"
+    want = cv.overview_from(inputs, first, distance="walk", **args)  # type: ignore[arg-type]
     assert got.kpis == want.kpis
     pd.testing.assert_frame_equal(got.gaps, want.gaps)
     other = ui.shared_overview(db, first, **{**args, "radius": 250.0})  # type: ignore[arg-type]
     assert other is not got and other.radius == 250.0
+    straight = ui.shared_overview(db, first, **{**args, "distance": "straight"})  # type: ignore[arg-type]
+    assert straight is not got and straight.distance == "straight"
+    assert straight.kpis["outside"] == cv.overview_from(inputs, first, **args).kpis["outside"]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("change", ["disable", "password"])

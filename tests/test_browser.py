@@ -27,9 +27,11 @@ from grid import access, coverage, model, users
 from grid.assistance import gini, load_assistance_inputs, measures
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.demo import DEMO_ACCOUNTS
+from grid.network import load_network
 from grid.store import Store, open_store
-from maps.layers import GAP_COLOUR
-from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR
+from maps.layers import GAP_COLOUR, STATION_COLOURS
+from maps.walking import catchment_features
+from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR, reach_text
 from tests.actors import EVERYTHING, Scope
 from tests.browsing import app_server, chromium, ensure_chromium, open_session
 
@@ -124,12 +126,20 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                             s.wait_idle()
                             texts.append(s.text())
                         extra["tabs_text"] = "\n".join(texts)
+                    if page == "overview":  # measured by walking by default; the straight line on request
+                        extra["walk_metrics"] = s.metrics()
+                        s.page.locator('[data-testid="stSidebar"]').get_by_text("直线距离 · straight line").click()
+                        extra["straight_map"] = s.wait_maps(1, title="服务半径（", timeout=60)[0]
+                        s.wait_idle()
+                        extra["straight_metrics"] = s.metrics()
+                        s.page.wait_for_timeout(400)
+                        s.screenshot(ARTIFACTS / f"{role}_{page}_straight.png")
                     if (role, page) == ("admin", "overview"):  # a radius set by hand redraws the map
                         s.page.locator('[data-testid="stSidebar"]').get_by_text("自定义服务半径 Custom radius").click()
                         extra["custom_radius"] = s.wait_maps(1, title="（300 m）", timeout=60)[0]
                         s.wait_idle()
                     results[(role, page)] = Seen(
-                        text=s.text(), metrics=s.metrics(), maps=maps, foreign=s.foreign_requests(),
+                        text=s.text(), metrics=extra.pop("walk_metrics", None) or s.metrics(), maps=maps, foreign=s.foreign_requests(),
                         payload=b"".join(s.ws_payloads[0 if i == 0 else start:]),
                         errors=len(s.page.query_selector_all('[data-testid="stException"]')), extra=extra)
                 results[(role, "_all")] = Seen("", {}, [], s.foreign_requests(), b"".join(s.ws_payloads), 0)
@@ -164,18 +174,10 @@ def _scope(store: Store, role: str) -> frozenset[str]:
 
 
 def _same_points(got: list[tuple[float, float]], lat: Any, lon: Any) -> bool:
-    """The browser's points are the library's, one for one (within the maps' 1e-6° rounding)."""
-    from scipy.spatial import cKDTree
-
-    want = np.column_stack([np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)])
-    if len(got) != len(want):
-        return False
-    if not len(got):
-        return True
-    d, idx = cKDTree(want).query(np.asarray(got, dtype=float))
-    # Households share buildings, so two points may sit on one spot: compare the multisets.
-    close = bool(np.all(d < 2e-6))
-    return close and sorted(map(tuple, np.round(want[idx], 6))) == sorted(map(tuple, np.round(want, 6)))
+    """The browser's points are the library's, one for one: the maps send coordinates rounded to 1e-6°,
+    so the multiset of the library's rounded coordinates must be exactly what the browser has."""
+    want = np.round(np.column_stack([np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)]), 6)
+    return sorted(map(tuple, np.asarray(got, dtype=float).reshape(-1, 2).tolist())) == sorted(map(tuple, want.tolist()))
 
 
 def _n(text: str) -> int:
@@ -201,36 +203,111 @@ def test_no_role_ever_requests_another_host(seen) -> None:
         assert seen(role, "_all").foreign == []
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if "overview" in ROLE_PAGES[r]])
-def test_overview_map_and_figures_are_the_librarys(seen, library, role: str) -> None:
-    s = seen(role, "overview")
-    cells = _scope(library, role)
-    ov = coverage.overview(library, "party_service", scope=Scope.of_cells(cells))
-    k = ov.kpis
-    assert _n(s.metrics["住户 Households"]) == k["households"]
-    assert _n(s.metrics["困难户 Vulnerable"]) == k["vulnerable"]
-    assert _n(s.metrics["网格 Cells"]) == k["cells"]
-    assert _n(s.metrics["党群服务站服务半径外住户"]) == k["outside"]
-    assert _n(s.metrics["其中困难户 Vulnerable out of reach"]) == k["vulnerable_outside"]
-    (m,) = s.maps
-    assert sorted(m["cells"]) == sorted(ov.cells["cell_id"]) and len(m["cells"]) == len(cells)
-    of_type = ov.stations[ov.stations["type"] == "party_service"]
-    assert len(m["circles"]) == len(of_type)
-    assert {c[3]["kind"] for c in m["circles"]} == {"service_area"}
-    assert {r for _, _, r, _ in m["circles"]} == {model.STATION_TYPES["party_service"].radius_m}
-    assert _same_points([(a, b) for a, b, *_ in m["circles"]], of_type["lat"], of_type["lon"])
+def _check_gaps(m: dict[str, Any], ov: coverage.Overview, role: str) -> None:
+    """The map's households out of reach are the library's (per cell, as counts, for leaders and inspectors)."""
     kinds = [mk[3].get("kind") for mk in m["markers"]]
-    assert kinds.count("station") == len(of_type)
     if role in ("leader", "inspector"):  # counts per cell only: one circle per cell with any gap
         per_cell = [mk for mk in m["markers"] if mk[3].get("kind") == "gap_cell"]
         assert set(kinds) == {"station", "gap_cell"}
         assert len(per_cell) == int((ov.cells["outside"] > 0).sum())
-        assert sum(mk[3]["n"] for mk in per_cell) == k["outside"]
-    else:
-        assert len(ov.gaps) <= 2000, "the small district draws each gap household"
+        assert sum(mk[3]["n"] for mk in per_cell) == ov.kpis["outside"]
+    elif len(ov.gaps) <= 2000:  # each household drawn
         gap_marks = [mk for mk in m["markers"] if mk[3].get("kind") == "gap"]
         assert all(mk[2] == GAP_COLOUR for mk in gap_marks)
         assert _same_points([(a, b) for a, b, *_ in gap_marks], ov.gaps["lat"], ov.gaps["lon"])
+    else:  # more than 2,000: counted in 150 m squares, every household in one square
+        bins = [mk for mk in m["markers"] if mk[3].get("kind") == "gap_bin"]
+        assert "gap" not in kinds and 0 < len(bins) < len(ov.gaps)
+        assert sum(mk[3]["n"] for mk in bins) == len(ov.gaps)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if "overview" in ROLE_PAGES[r]])
+def test_overview_map_and_figures_are_the_librarys(seen, library, role: str) -> None:
+    """By default the overview measures by walking: its cards are the library's walking figures, the map
+    draws each station's walking catchment and no circle, and (for roles that see households) exactly the
+    households the straight line overstates. Switched to 直线距离, the straight figures and the circles."""
+    s = seen(role, "overview")
+    cells = _scope(library, role)
+    ov = coverage.overview(library, "party_service", scope=Scope.of_cells(cells), distance="walk")
+    k = ov.kpis
+    assert _n(s.metrics["住户 Households"]) == k["households"]
+    assert _n(s.metrics["困难户 Vulnerable"]) == k["vulnerable"]
+    assert _n(s.metrics["网格 Cells"]) == k["cells"]
+    assert _n(s.metrics["党群服务站步行可达范围外住户"]) == k["outside"]
+    assert _n(s.metrics["其中困难户 Vulnerable out of reach"]) == k["vulnerable_outside"]
+    assert _n(s.metrics["按直线半径覆盖 Covered (straight line)"]) == k["covered_straight"]
+    assert _n(s.metrics["按步行距离覆盖 Covered (walking)"]) == k["covered_walk"]
+    assert _n(s.metrics["直线高估 Overstated"]) == k["overstated"] > 0
+    assert _n(s.metrics["不在路网上 Off the network"]) == k["off_network"]
+    assert k["coverage_sentence"] in s.text
+    (m,) = s.maps
+    assert "步行距离" in m["title"] and f"直线高估 {k['overstated']:,} 户" in m["title"]
+    assert sorted(m["cells"]) == sorted(ov.cells["cell_id"]) and len(m["cells"]) == len(cells)
+    of_type = ov.stations[ov.stations["type"] == "party_service"]
+    assert m["circles"] == [], "walking draws catchments, not circles"
+    catchments = [ln for ln in m["lines"] if ln[0].get("kind") == "catchment"]
+    want = catchment_features(library_network(library), ov.stations, "party_service")["features"]
+    assert len(catchments) == len(want) > 0
+    assert sorted(ln[0]["station_id"] for ln in catchments) == sorted(f["properties"]["station_id"] for f in want)
+    assert {ln[3] for ln in catchments} == {STATION_COLOURS["party_service"]}
+    kinds = [mk[3].get("kind") for mk in m["markers"]]
+    assert kinds.count("station") == len(of_type)
+    over = [mk for mk in m["markers"] if mk[3].get("kind") in ("overstated", "overstated_bin")]
+    assert ov.comparison is not None
+    if role in ("leader", "inspector"):  # counts only: no household's position, in either mode
+        assert over == []
+    else:
+        oh = ov.comparison.overstated_households
+        assert len(oh) == k["overstated"] <= 2000, "the small district draws each overstated household"
+        assert all(mk[2] == "#ffffff" and mk[3]["kind"] == "overstated" for mk in over)
+        assert len(over) == len(oh), (len(over), len(oh))
+        assert _same_points([(a, b) for a, b, *_ in over], oh["lat"], oh["lon"])
+    _check_gaps(m, ov, role)
+
+    # 直线距离: the straight figures, one circle per station of the type, no catchment.
+    straight = coverage.overview(library, "party_service", scope=Scope.of_cells(cells), distance="straight")
+    sm, sk = s.extra["straight_metrics"], straight.kpis
+    assert _n(sm["党群服务站服务半径外住户"]) == sk["outside"] == k["households"] - k["covered_straight"]
+    assert _n(sm["其中困难户 Vulnerable out of reach"]) == sk["vulnerable_outside"]
+    assert _n(sm["按步行距离覆盖 Covered (walking)"]) == k["covered_walk"], "both figures in either mode"
+    m2 = s.extra["straight_map"]
+    assert "服务半径（" in m2["title"] and "步行" not in m2["title"]
+    assert [ln for ln in m2["lines"] if ln[0].get("kind") == "catchment"] == []
+    assert len(m2["circles"]) == len(of_type)
+    assert {c[3]["kind"] for c in m2["circles"]} == {"service_area"}
+    assert {r for _, _, r, _ in m2["circles"]} == {model.STATION_TYPES["party_service"].radius_m}
+    assert _same_points([(a, b) for a, b, *_ in m2["circles"]], of_type["lat"], of_type["lon"])
+    assert not [mk for mk in m2["markers"] if mk[3].get("kind") in ("overstated", "overstated_bin")]
+    _check_gaps(m2, straight, role)
+
+
+_NETWORKS: dict[int, Any] = {}
+
+
+def library_network(store: Store) -> Any:
+    """The library's walking network of ``store`` (built once per test module)."""
+    if id(store) not in _NETWORKS:
+        _NETWORKS[id(store)] = load_network(store)
+    return _NETWORKS[id(store)]
+
+
+def test_warden_map_measures_by_walking(seen, library) -> None:
+    """The warden's map draws the walking catchments of nearby stations (no circles for the chosen type)
+    and each household's walk to the nearest one, as the library measures it."""
+    s = seen("warden", "my_cells")
+    (m,) = s.maps
+    assert m["circles"] == []
+    assert any(ln[0].get("kind") == "catchment" for ln in m["lines"])
+    cells = _scope(library, "warden")
+    hh = coverage.load_households(library)
+    mine = hh[hh["cell_id"].isin(cells)].reset_index(drop=True)
+    reach = coverage.household_reach(mine, coverage.load_stations(library), "party_service", distance="walk",
+                                     network=library_network(library))
+    assert f"按步行距离在党群服务站服务范围内 {int(reach['covered'].sum())} 户" in m["title"]
+    tips = {mk[3]["hh_id"]: mk[3]["tip"] for mk in m["markers"] if mk[3].get("kind") == "household"}
+    for r in reach.itertuples(index=False):
+        words = reach_text("party_service", "walk", float(r.distance_m), bool(r.covered), int(r.tier), str(r.status))
+        assert tips[r.hh_id].endswith("<br>" + words), r.hh_id
 
 
 def test_a_radius_set_by_hand_redraws_the_map(seen) -> None:

@@ -186,7 +186,7 @@ def test_assistance_and_hotspots_json(district_file, store) -> None:
 
 
 def test_bulletin_files(district_file, tmp_path: Path) -> None:
-    path, _ = district_file
+    path = _copy(district_file, tmp_path)  # the bulletin writes its audit row: not into the session's district
     for suffix in (".xlsx", ".pdf"):
         out = tmp_path / f"通报{suffix}"
         r = _run("bulletin", "--db", str(path), "--unit", "350203000000", "--from", "2025-11-01", "--to",

@@ -248,3 +248,22 @@ def test_walking_is_never_shorter_than_the_straight_line(seed: int) -> None:
         h = hh.set_index("hh_id").loc[row["hh_id"]]
         s = st.set_index("station_id").loc[row["station_id"]]
         assert row["distance_m"] >= np.hypot(h["x_m"] - s["x_m"], h["y_m"] - s["y_m"]) - 1e-6
+
+
+def test_joining_in_pieces_on_threads_is_the_brute_force_join(store, walk_inputs, monkeypatch) -> None:
+    """Many points are joined in pieces on several threads: every piece's answer lands on its own points."""
+    _roads, net, hh, _st = walk_inputs
+    rng = np.random.default_rng(5)
+    x0, y0 = hh["x_m"].min(), hh["y_m"].min()
+    # Households, plus points anywhere in the district (some far from every road: the later stages).
+    x = np.concatenate([hh["x_m"].to_numpy()[:1500], x0 + rng.random(500) * (hh["x_m"].max() - x0)])
+    y = np.concatenate([hh["y_m"].to_numpy()[:1500], y0 + rng.random(500) * (hh["y_m"].max() - y0)])
+    monkeypatch.setattr(nw, "JOIN_CHUNK", 97)  # 21 pieces on the threads
+    monkeypatch.setattr(nw, "_workers", lambda: 3)
+    got = nw.join_points(net, x, y)
+    a, b = net.node_xy[net.edge_u], net.node_xy[net.edge_v]
+    _seg, _t, leg = _brute_join(x, y, a, b)
+    np.testing.assert_allclose(got.leg, leg, atol=1e-6)
+    # The joined point lies on the named edge at the named position, at that leg.
+    at = a[got.edge] + got.t[:, None] * (b[got.edge] - a[got.edge])
+    np.testing.assert_allclose(np.hypot(at[:, 0] - x, at[:, 1] - y), leg, atol=1e-6)

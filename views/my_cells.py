@@ -1,6 +1,8 @@
 """我的网格 — a grid warden's own cells: map, due visits, household card, visit log, needs.
 
-Made for a phone (390 px wide): one column, short tables, the form last.
+Made for a phone (390 px wide): one column, short tables, the form last. Where the district
+has a street network, the map shows how far each household walks to the nearest station of
+the chosen type, and the street stretches each nearby station reaches on foot.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from streamlit_folium import st_folium
 
 import ui
 from grid import access, model
-from grid.coverage import load_cells, load_patrol_areas, load_stations
+from grid.coverage import household_reach, load_cells, load_patrol_areas, load_stations
 from grid.errors import WarmGridError
+from grid.network import DISTANCES, default_distance
 from grid.visits import (
     NeedInput,
     history_table,
@@ -28,7 +31,7 @@ from grid.visits import (
     warden_households,
 )
 from grid.visits import overdue as visit_overdue
-from maps.warden import warden_map
+from maps.warden import reach_text, warden_map
 
 #: The page's tabs: the due list, a household's card, the visit form, open needs.
 TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
@@ -40,21 +43,42 @@ if not actor.scope:
     st.stop()
 
 visit_days = int(st.sidebar.number_input("走访期限（天）Visit within (days)", 7, 365, 30, step=7))
+station_type = st.sidebar.selectbox("站点类型 Station type", list(model.STATION_TYPES), key="warden_type",
+                                    format_func=lambda t: f"{model.label(t)} · {model.label(t, 'en')}")
+network = ui.shared_network(store)
+if network is not None:
+    distance = st.sidebar.radio("距离 Distance", list(DISTANCES), key="warden_distance", horizontal=True,
+                                index=list(DISTANCES).index(default_distance(network)),
+                                format_func=lambda d: f"{DISTANCES[d][0]} · {DISTANCES[d][1]}")
+else:
+    distance = "straight"
 shown = warden_households(store, actor, date.today())
 shown["label"] = (shown["address"].astype(str) + " · " + shown["head_name"].fillna("").astype(str))
+stations = load_stations(store)
+# How far each of the warden's households is from the nearest station of the type (every station counts).
+if len(shown):
+    reach = household_reach(shown, stations, station_type, distance=distance, network=network)
+    shown = shown.assign(reach_m=reach["distance_m"].to_numpy(), reach_covered=reach["covered"].to_numpy(),
+                         reach_tier=reach["tier"].to_numpy(), reach_status=reach["status"].astype(str).to_numpy())
+else:
+    shown = shown.assign(reach_m=[], reach_covered=[], reach_tier=[], reach_status=[])
 cell_gdf = access.filter_households(load_cells(store), actor.scope)
 patrols = load_patrol_areas(store)
 patrols = patrols[patrols.intersects(cell_gdf.union_all())] if len(patrols) else patrols
 basemap, key = ui.basemap_setting()
-m = warden_map(cell_gdf, shown, load_stations(store), patrols, visit_days=visit_days, basemap=basemap,
-               tianditu_key=key)
-st_folium(m, height=420, use_container_width=True, returned_objects=[], key="warden_map")
+m = warden_map(cell_gdf, shown, stations, patrols, visit_days=visit_days, basemap=basemap, tianditu_key=key,
+               station_type=station_type, network=network if distance == "walk" else None)
+st_folium(m, height=420, use_container_width=True, returned_objects=[], key=f"warden_map:{distance}")
 
 overdue = shown["target"] & visit_overdue(shown["days_since"], visit_days)
 c = st.columns(3)
 c[0].metric("住户", f"{len(shown):,}")
 c[1].metric("困难户", f"{int(shown['target'].sum()):,}")
 c[2].metric("待走访", f"{int(overdue.sum()):,}")
+st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · by {}: {} of {} households within reach",
+                 DISTANCES[distance][0], int(shown["reach_covered"].sum()), model.label(station_type),
+                 int((~shown["reach_covered"].astype(bool)).sum()), DISTANCES[distance][1],
+                 int(shown["reach_covered"].sum()), len(shown)))
 
 # Lazy tabs: only the open one runs and reaches the phone (the map draws sooner, and opening
 # the page views no household card until the card tab is opened).
@@ -64,7 +88,9 @@ if tab_due.open:
         table = shown.loc[shown["target"]].head(200).assign(
             类别=lambda d: d["categories"].map(lambda c: "、".join(model.label(x) for x in c)),
             上次走访=lambda d: d["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未"),
-        )[["hh_id", "label", "类别", "上次走访", "open_needs", "size"]].rename(
+            最近站点=lambda d: [reach_text(station_type, distance, float(a), bool(b), int(c), str(e)) for a, b, c, e
+                            in zip(d["reach_m"], d["reach_covered"], d["reach_tier"], d["reach_status"], strict=True)],
+        )[["hh_id", "label", "类别", "上次走访", "最近站点", "open_needs", "size"]].rename(
             columns={"hh_id": "户编号", "label": "地址·户主", "open_needs": "未办结诉求", "size": "人口"})
         st.dataframe(table, hide_index=True, width="stretch", height=320)
 
