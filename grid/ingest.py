@@ -33,6 +33,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ __all__ = [
     "Field",
     "Kind",
     "KINDS",
+    "IMPORTED_NEED_STATUSES",
     "FORMATS",
     "Source",
     "Prepared",
@@ -120,6 +122,10 @@ def _f(name: str, zh: str, en: str, *aliases: str, required: bool = False, parse
 
 _LON = _f("lon", "经度", "longitude", "经度", "lon", "lng", "longitude", "x", "经度坐标", parse="lon", store=False)
 _LAT = _f("lat", "纬度", "latitude", "纬度", "lat", "latitude", "y", "纬度坐标", parse="lat", store=False)
+
+#: The statuses a need may be imported in: the flow's other states need a unit, a due date or a
+#: follow-up that only WarmGrid records (:mod:`grid.needs`).
+IMPORTED_NEED_STATUSES: tuple[str, ...] = ("raised", "resolved", "answered")
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("admin_units", "行政区划", "admin_units", "code", (
@@ -333,7 +339,8 @@ def _enum(vocab_name: str) -> Callable[[Any], tuple[Any, tuple[str, str] | None]
              "PERSON_ROLES": {"网格长": "warden", "专职网格员": "warden", "社区干部": "cadre", "村干部": "cadre",
                               "党员志愿者": "party_member"},
              "NEED_STATUSES": {"已办结": "resolved", "办结": "resolved", "解决": "resolved", "答复": "answered",
-                               "未办结": "open", "待办": "open", "处理中": "open"},
+                               "未办结": "raised", "待办": "raised", "处理中": "raised", "办理中": "raised",
+                               "open": "raised", "上报": "raised", "已上报": "raised"},
              "AID_KINDS": {"现金": "cash", "慰问金": "cash", "实物": "goods", "物资": "goods"}}.get(vocab_name, {})
     lookup.update(extra)
 
@@ -574,6 +581,15 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
                 problems.append(Problem(name, seen[k], spec.field(spec.key).zh, _short(k),
                                         "数据库中已有此编号（如需更新请用 upsert 方式）",
                                         "this id is already in the database (use upsert to update)"))
+    if store is not None and spec.name == "needs" and mode == "upsert" and len(seen):
+        flowing = store.query("SELECT need_id, status FROM needs WHERE need_id IN (SELECT unnest(?::TEXT[]))"
+                              " AND NOT list_contains(?::TEXT[], status)",
+                              [sorted(str(k) for k in seen), list(IMPORTED_NEED_STATUSES)])
+        for k, st in sorted(flowing.itertuples(index=False), key=lambda r: seen[r[0]]):
+            problems.append(Problem(name, seen[k], spec.field(spec.key).zh, _short(k),
+                                    f"这条诉求已在流转中（{model.label(st)}），不能用导入覆盖；请在系统中办理",
+                                    f"this need is in the flow ({st}): an import cannot overwrite it; "
+                                    "handle it in WarmGrid"))
     # References to other tables.
     if store is not None:
         for fname, table, column in spec.refs:
@@ -638,14 +654,19 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
             if s in ("resolved", "answered") and b is None:
                 problems.append(Problem(name, int(rows[i]), "办结时间", "", "已办结的诉求须填写办结时间",
                                         "a resolved need needs its resolution time"))
-            if s == "open" and b is not None:
-                problems.append(Problem(name, int(rows[i]), "办理状态", "open", "填写了办结时间但状态为办理中",
+            if s == "raised" and b is not None:
+                problems.append(Problem(name, int(rows[i]), "办理状态", "raised", "填写了办结时间但状态为未办结",
                                         "has a resolution time but its status is open"))
+            if s is not None and s not in IMPORTED_NEED_STATUSES:
+                problems.append(Problem(name, int(rows[i]), "办理状态", s,
+                                        "导入只接受未办结、已解决、已答复的诉求；分拨、处置、回访请在系统中办理",
+                                        "an import takes open, resolved and answered needs only; assign, handle and "
+                                        "follow them up in WarmGrid"))
         if "status" in frame:
-            frame["status"] = [s if s is not None else ("resolved" if b is not None else "open")
+            frame["status"] = [s if s is not None else ("resolved" if b is not None else "raised")
                                for s, b in zip(frame["status"], res, strict=True)]
         else:
-            frame["status"] = ["resolved" if b is not None else "open" for b in res]
+            frame["status"] = ["resolved" if b is not None else "raised" for b in res]
     if spec.name == "admin_units" and {"level", "parent_code"} <= set(frame):
         for i, (lv, par) in enumerate(zip(frame["level"], frame["parent_code"], strict=True)):
             if lv is not None and (lv == "district") != (par is None):
@@ -1025,6 +1046,8 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
             if spec.name == "households":
                 rep.history = _history(cur, prep, cols)
             say(0.8, "写入 writing")
+            if spec.name == "needs" and rep.inserted + rep.updated:
+                _need_events(cur, compare, actor, prep.source.name, "resolved_at" in cols)
             if rep.inserted + rep.updated:
                 cur.execute(sql)
             if len(touched):
@@ -1050,6 +1073,24 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
             cur.unregister("_stage")
     say(1.0, "完成 done")
     return rep
+
+
+def _need_events(cur: Any, compare: str, actor: Actor, file_name: str, has_resolved: bool) -> None:
+    """The ``import`` events of imported needs (before they are written): a new need is raised at its
+    ``raised_at`` and, when settled, settled at its ``resolved_at``; a changed one changes now."""
+    note = f"导入 {file_name}"[:200]
+    new = "FROM _stage s LEFT JOIN needs t ON t.need_id = s.need_id WHERE t.need_id IS NULL"
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
+                f" SELECT s.need_id, s.raised_at, ?, NULL, 'raised', ?, 'import' {new}"
+                " ORDER BY s.raised_at, s.need_id", [actor.name, note])
+    if has_resolved:
+        cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
+                    f" SELECT s.need_id, s.resolved_at, ?, 'raised', s.status, ?, 'import' {new}"
+                    " AND s.status <> 'raised' ORDER BY s.resolved_at, s.need_id", [actor.name, note])
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
+                " SELECT s.need_id, ?, ?, t.status, s.status, ?, 'import'"
+                f" FROM _stage s JOIN needs t ON t.need_id = s.need_id WHERE ({compare}) ORDER BY s.need_id",
+                [datetime.now(), actor.name, note])
 
 
 def _node_roads(store: Store, stage: pd.DataFrame) -> tuple[list[bytes], pd.DataFrame]:

@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-6
+7
 >>> store.count("households")
 0
 >>> store.close()
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -78,6 +78,9 @@ TABLES: tuple[str, ...] = (
     "plan_items",
     "login_throttle",
     "roads",
+    "need_events",
+    "need_photos",
+    "need_time_limits",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -132,13 +135,12 @@ def spatial_extension_path() -> Path:
     return path
 
 
-def _schema_sql() -> str:
-    """The schema text with the vocabularies filled in from :mod:`grid.model`."""
+def _fill(text: str) -> str:
+    """SQL text with the vocabularies of :mod:`grid.model` filled into its placeholders."""
 
     def tup(vocab: dict[str, Any]) -> str:
         return "(" + ", ".join(f"'{c}'" for c in vocab) + ")"
 
-    text = resources.files("grid").joinpath("schema.sql").read_text(encoding="utf-8")
     fills = {
         "{HARDSHIP_LIST}": "[" + ", ".join(f"'{c}'" for c in model.HARDSHIP) + "]",
         "{ADMIN_LEVELS}": tup(model.ADMIN_LEVELS),
@@ -147,6 +149,9 @@ def _schema_sql() -> str:
         "{PATROL_KINDS}": tup(model.PATROL_KINDS),
         "{NEED_CATEGORIES}": tup(model.NEED_CATEGORIES),
         "{NEED_STATUSES}": tup(model.NEED_STATUSES),
+        "{NEED_STEPS}": tup(model.NEED_STEPS),
+        "{SATISFACTION}": tup(model.SATISFACTION),
+        "{NEED_TIME_LIMIT_ROWS}": ", ".join(f"('{c}', {int(d)}, 'default')" for c, d in model.NEED_TIME_LIMITS.items()),
         "{AID_KINDS}": tup(model.AID_KINDS),
         "{USER_ROLES}": tup(model.USER_ROLES),
         "{HOUSEHOLD_STATUSES}": tup(model.HOUSEHOLD_STATUSES),
@@ -156,8 +161,13 @@ def _schema_sql() -> str:
     return text
 
 
+def _schema_sql() -> str:
+    """The schema text (version 1) with the vocabularies filled in from :mod:`grid.model`."""
+    return _fill(resources.files("grid").joinpath("schema.sql").read_text(encoding="utf-8"))
+
+
 def _migration(name: str) -> str:
-    return resources.files("grid").joinpath("migrations", name).read_text(encoding="utf-8")
+    return _fill(resources.files("grid").joinpath("migrations", name).read_text(encoding="utf-8"))
 
 
 #: Migrations: version -> SQL that brings the previous version to it.
@@ -168,6 +178,7 @@ _MIGRATIONS: dict[int, Any] = {
     4: lambda: _migration("0004_plans.sql"),
     5: lambda: _migration("0005_sign_in.sql"),
     6: lambda: _migration("0006_roads.sql"),
+    7: lambda: _migration("0007_needs_flow.sql"),
 }
 
 
