@@ -54,7 +54,7 @@ __all__ = [
     "Field",
     "Kind",
     "KINDS",
-    "IMPORTED_NEED_STATUSES",
+    "NEED_FLOW_FIELDS",
     "FORMATS",
     "Source",
     "Prepared",
@@ -123,9 +123,10 @@ def _f(name: str, zh: str, en: str, *aliases: str, required: bool = False, parse
 _LON = _f("lon", "经度", "longitude", "经度", "lon", "lng", "longitude", "x", "经度坐标", parse="lon", store=False)
 _LAT = _f("lat", "纬度", "latitude", "纬度", "lat", "latitude", "y", "纬度坐标", parse="lat", store=False)
 
-#: The statuses a need may be imported in: the flow's other states need a unit, a due date or a
-#: follow-up that only WarmGrid records (:mod:`grid.needs`).
-IMPORTED_NEED_STATUSES: tuple[str, ...] = ("raised", "resolved", "answered")
+#: A need's flow columns (:mod:`grid.needs`): a needs file gives a need's whole state, so a column the file
+#: lacks is empty (a need without a unit is raised; without a resolution time, not settled).
+NEED_FLOW_FIELDS: tuple[str, ...] = ("resolved_at", "unit_code", "assigned_at", "due_at", "satisfaction", "closed_at",
+                                     "escalated_at")
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("admin_units", "行政区划", "admin_units", "code", (
@@ -223,6 +224,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
            parse="enum:NEED_CATEGORIES"),
         _f("description", "诉求内容", "description", "诉求内容", "内容", "description", multiline=True),
         _f("status", "办理状态", "status", "办理状态", "状态", "status", parse="enum:NEED_STATUSES"),
+        _f("unit_code", "办理单位", "unit", "办理单位", "承办单位", "办理单位代码", "unit_code", parse="unit"),
+        _f("assigned_at", "分拨时间", "assigned at", "分拨时间", "派单时间", "assigned_at", parse="datetime"),
+        _f("due_at", "办理期限", "due", "办理期限", "期限", "due_at", parse="due"),
+        _f("satisfaction", "满意度", "satisfaction", "满意度", "回访满意度", "评价", "satisfaction",
+           parse="enum:SATISFACTION"),
+        _f("closed_at", "回访时间", "closed at", "回访时间", "closed_at", parse="datetime"),
+        _f("escalated_at", "升级时间", "escalated at", "升级时间", "escalated_at", parse="datetime"),
     ), refs=(("hh_id", "households", "hh_id"),)),
     Kind("assistance", "救助慰问", "assistance", "aid_id", (
         _f("aid_id", "记录编号", "aid id", "记录编号", "编号", "aid_id", "id", required=True),
@@ -397,6 +405,26 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
     if p == "datetime":  # every date-time field is a record's time: not before 2000, not after today
         today = validators.china_today()
         return lambda v: _call(validators.record_time, v, today=today)
+    if p == "due":  # a due date may lie ahead; a date alone means the end of that day
+        def due(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            val, why = _call(validators.datetime_value, v, validators.EARLIEST_RECORD)
+            if why is None and isinstance(val, datetime) and val.time() == datetime.min.time():
+                val = val.replace(hour=23, minute=59, second=59)
+            return val, why
+        return due
+    if p == "unit":
+        def unit(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            s = str(v).strip()
+            for code, term in model.DEPARTMENTS.items():
+                if s in (code, term.zh, term.en):
+                    return code, None
+            if re.fullmatch(r"[0-9]{12,18}", s):
+                return s, None
+            return None, ("办理单位须为社区、街道代码（12位）、网格编码或职能部门（" + "、".join(
+                t.zh for t in model.DEPARTMENTS.values()) + "）",
+                          "a unit is a community or street code (12 digits), a cell code or a department ("
+                          + ", ".join(model.DEPARTMENTS) + ")")
+        return unit
     if p == "amount":
         return lambda v: _call(validators.amount, v)
     if p == "size":
@@ -581,15 +609,6 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
                 problems.append(Problem(name, seen[k], spec.field(spec.key).zh, _short(k),
                                         "数据库中已有此编号（如需更新请用 upsert 方式）",
                                         "this id is already in the database (use upsert to update)"))
-    if store is not None and spec.name == "needs" and mode == "upsert" and len(seen):
-        flowing = store.query("SELECT need_id, status FROM needs WHERE need_id IN (SELECT unnest(?::TEXT[]))"
-                              " AND NOT list_contains(?::TEXT[], status)",
-                              [sorted(str(k) for k in seen), list(IMPORTED_NEED_STATUSES)])
-        for k, st in sorted(flowing.itertuples(index=False), key=lambda r: seen[r[0]]):
-            problems.append(Problem(name, seen[k], spec.field(spec.key).zh, _short(k),
-                                    f"这条诉求已在流转中（{model.label(st)}），不能用导入覆盖；请在系统中办理",
-                                    f"this need is in the flow ({st}): an import cannot overwrite it; "
-                                    "handle it in WarmGrid"))
     # References to other tables.
     if store is not None:
         for fname, table, column in spec.refs:
@@ -645,28 +664,7 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
                 problems.append(Problem(name, int(rows[i]), "结束日期", str(b), "结束日期早于开始日期",
                                         "the end date is before the start date"))
     if spec.name == "needs" and "raised_at" in frame:
-        res = frame.get("resolved_at", pd.Series([None] * len(frame)))
-        st = frame.get("status", pd.Series([None] * len(frame)))
-        for i, (a, b, s) in enumerate(zip(frame["raised_at"], res, st, strict=True)):
-            if a is not None and b is not None and b < a:
-                problems.append(Problem(name, int(rows[i]), "办结时间", str(b), "办结时间早于提出时间",
-                                        "resolved before it was raised"))
-            if s in ("resolved", "answered") and b is None:
-                problems.append(Problem(name, int(rows[i]), "办结时间", "", "已办结的诉求须填写办结时间",
-                                        "a resolved need needs its resolution time"))
-            if s == "raised" and b is not None:
-                problems.append(Problem(name, int(rows[i]), "办理状态", "raised", "填写了办结时间但状态为未办结",
-                                        "has a resolution time but its status is open"))
-            if s is not None and s not in IMPORTED_NEED_STATUSES:
-                problems.append(Problem(name, int(rows[i]), "办理状态", s,
-                                        "导入只接受未办结、已解决、已答复的诉求；分拨、处置、回访请在系统中办理",
-                                        "an import takes open, resolved and answered needs only; assign, handle and "
-                                        "follow them up in WarmGrid"))
-        if "status" in frame:
-            frame["status"] = [s if s is not None else ("resolved" if b is not None else "raised")
-                               for s, b in zip(frame["status"], res, strict=True)]
-        else:
-            frame["status"] = ["resolved" if b is not None else "raised" for b in res]
+        _check_needs(frame, rows, name, problems)
     if spec.name == "admin_units" and {"level", "parent_code"} <= set(frame):
         for i, (lv, par) in enumerate(zip(frame["level"], frame["parent_code"], strict=True)):
             if lv is not None and (lv == "district") != (par is None):
@@ -678,6 +676,71 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
             if c is not None and cc is not None and not c.startswith(cc):
                 problems.append(Problem(name, int(rows[i]), "网格编码", c, f"网格编码须以社区代码 {cc} 开头",
                                         f"the cell code must start with its community code {cc}"))
+
+
+def _check_needs(frame: pd.DataFrame, rows: np.ndarray, name: str, problems: list[Problem]) -> None:
+    """A need's state must hold together (the rules of the ``needs`` table's CHECK constraints, with
+    reasons): settled (resolved, answered, closed) exactly with a resolution time, closed exactly with
+    a follow-up time and a satisfaction, assigned or in progress with a unit, an assignment time and a
+    due date, raised or returned with none of them; times in order. Without a status column, the
+    state is read from the times given."""
+    n = len(frame)
+    for c in NEED_FLOW_FIELDS:
+        if c not in frame:
+            frame[c] = pd.Series([None] * n, dtype=object)
+    given = frame["status"] if "status" in frame else pd.Series([None] * n, dtype=object)
+    status = []
+    for s, res, unit, closed, sat in zip(given, frame["resolved_at"], frame["unit_code"], frame["closed_at"],
+                                         frame["satisfaction"], strict=True):
+        if s is None:
+            s = ("closed" if closed is not None or sat is not None else "resolved" if res is not None
+                 else "assigned" if unit is not None else "raised")
+        status.append(s)
+    frame["status"] = pd.Series(status, dtype=object)
+    label = {"resolved_at": "办结时间", "unit_code": "办理单位", "assigned_at": "分拨时间", "due_at": "办理期限",
+             "satisfaction": "满意度", "closed_at": "回访时间"}
+
+    def need(i: int, col: str, zh: str, en: str) -> None:
+        problems.append(Problem(name, int(rows[i]), label[col], "", zh, en))
+
+    for i, r in enumerate(frame[["status", "raised_at", *NEED_FLOW_FIELDS]].itertuples(index=False)):
+        st = r.status
+        settled = st in model.SETTLED_NEED_STATUSES
+        if r.raised_at is not None and r.resolved_at is not None and r.resolved_at < r.raised_at:
+            problems.append(Problem(name, int(rows[i]), "办结时间", str(r.resolved_at), "办结时间早于提出时间",
+                                    "resolved before it was raised"))
+        if settled and r.resolved_at is None:
+            need(i, "resolved_at", "已办结的诉求须填写办结时间", "a resolved need needs its resolution time")
+        if not settled and r.resolved_at is not None:
+            problems.append(Problem(name, int(rows[i]), "办理状态", st, "填写了办结时间但状态为未办结",
+                                    "has a resolution time but its status is open"))
+        if st == "closed":
+            if r.closed_at is None:
+                need(i, "closed_at", "已回访的诉求须填写回访时间", "a closed need needs its follow-up time")
+            if r.satisfaction is None:
+                need(i, "satisfaction", "已回访的诉求须填写满意度", "a closed need needs its satisfaction")
+        elif r.closed_at is not None or r.satisfaction is not None:
+            problems.append(Problem(name, int(rows[i]), "办理状态", st, "填写了回访时间或满意度但状态不是已回访",
+                                    "has a follow-up but its status is not closed"))
+        if st in ("assigned", "in_progress"):
+            for col in ("unit_code", "assigned_at", "due_at"):
+                if getattr(r, col) is None:
+                    need(i, col, f"已分拨的诉求须填写{label[col]}", f"an assigned need needs its {col}")
+        if st in ("raised", "returned"):
+            for col in ("unit_code", "assigned_at", "due_at"):
+                if getattr(r, col) is not None:
+                    problems.append(Problem(name, int(rows[i]), label[col], _shown(getattr(r, col)),
+                                            f"未分拨或已退回的诉求不能有{label[col]}",
+                                            f"a raised or returned need has no {col}"))
+        if (r.assigned_at is None) != (r.due_at is None) and st not in ("raised", "returned", "assigned",
+                                                                        "in_progress"):
+            need(i, "due_at", "分拨时间与办理期限须同时填写", "the assignment time and the due date go together")
+        for a, b, zh, en in (("raised_at", "assigned_at", "分拨时间早于提出时间", "assigned before it was raised"),
+                             ("assigned_at", "due_at", "办理期限早于分拨时间", "due before it was assigned"),
+                             ("resolved_at", "closed_at", "回访时间早于办结时间", "followed up before it was settled")):
+            x, y = getattr(r, a), getattr(r, b)
+            if x is not None and y is not None and y < x:
+                problems.append(Problem(name, int(rows[i]), label.get(b, b), str(y), zh, en))
 
 
 def _existing(store: Store, table: str, column: str, values: list[Any]) -> set[Any]:
@@ -1047,7 +1110,7 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
                 rep.history = _history(cur, prep, cols)
             say(0.8, "写入 writing")
             if spec.name == "needs" and rep.inserted + rep.updated:
-                _need_events(cur, compare, actor, prep.source.name, "resolved_at" in cols)
+                _need_events(cur, compare, actor, prep.source.name)
             if rep.inserted + rep.updated:
                 cur.execute(sql)
             if len(touched):
@@ -1075,20 +1138,22 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
     return rep
 
 
-def _need_events(cur: Any, compare: str, actor: Actor, file_name: str, has_resolved: bool) -> None:
+def _need_events(cur: Any, compare: str, actor: Actor, file_name: str) -> None:
     """The ``import`` events of imported needs (before they are written): a new need is raised at its
-    ``raised_at`` and, when settled, settled at its ``resolved_at``; a changed one changes now."""
+    ``raised_at`` and, when the file gives another state, reaches it at the last time the file gives
+    (closed, resolved, assigned); a changed one changes now."""
     note = f"导入 {file_name}"[:200]
     new = "FROM _stage s LEFT JOIN needs t ON t.need_id = s.need_id WHERE t.need_id IS NULL"
     cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
                 f" SELECT s.need_id, s.raised_at, ?, NULL, 'raised', ?, 'import' {new}"
                 " ORDER BY s.raised_at, s.need_id", [actor.name, note])
-    if has_resolved:
-        cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
-                    f" SELECT s.need_id, s.resolved_at, ?, 'raised', s.status, ?, 'import' {new}"
-                    " AND s.status <> 'raised' ORDER BY s.resolved_at, s.need_id", [actor.name, note])
-    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
-                " SELECT s.need_id, ?, ?, t.status, s.status, ?, 'import'"
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step, unit_code)'
+                " SELECT s.need_id, coalesce(s.closed_at, s.resolved_at, s.assigned_at, s.raised_at), ?, 'raised',"
+                f" s.status, ?, 'import', s.unit_code {new} AND s.status <> 'raised'"
+                " ORDER BY coalesce(s.closed_at, s.resolved_at, s.assigned_at, s.raised_at), s.need_id",
+                [actor.name, note])
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step, unit_code)'
+                " SELECT s.need_id, ?, ?, t.status, s.status, ?, 'import', s.unit_code"
                 f" FROM _stage s JOIN needs t ON t.need_id = s.need_id WHERE ({compare}) ORDER BY s.need_id",
                 [datetime.now(), actor.name, note])
 

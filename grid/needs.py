@@ -763,13 +763,13 @@ def raise_need(store: Store, actor: Actor, *, hh_id: str, category: str, descrip
         assert text is not None
         insert_raised(cur, actor, need_id=need_id, hh_id=hh_id, visit_id=None, raised_at=when, category=category,
                       description=text)
+        if idempotency_key:
+            cur.execute("INSERT INTO form_submissions (idempotency_key, kind, object_id, username)"
+                        " VALUES (?, 'need', ?, ?)", [idempotency_key, need_id, actor.name])
         audit.record(cur, actor, "create", object=f"need:{need_id}", row_count=1)
         for data in blobs:
             _store_photo(cur, actor, need_id, "raised", None, data, None, max(_now(now), when))
             audit.record(cur, actor, "update", object=f"need:{need_id}:photo", row_count=1)
-        if idempotency_key:
-            cur.execute("INSERT INTO form_submissions (idempotency_key, kind, object_id, username)"
-                        " VALUES (?, 'need', ?, ?)", [idempotency_key, need_id, actor.name])
     return need_id
 
 

@@ -92,7 +92,7 @@ CREATE TABLE need_photos (
 CREATE TABLE need_time_limits (
     category     TEXT PRIMARY KEY CHECK (category IN {NEED_CATEGORIES}),
     working_days INTEGER NOT NULL CHECK (working_days BETWEEN 1 AND 250),
-    updated_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    updated_at   TIMESTAMP,  -- NULL for the defaults
     updated_by   TEXT
 );
 INSERT INTO need_time_limits (category, working_days, updated_by) VALUES {NEED_TIME_LIMIT_ROWS};
