@@ -668,8 +668,10 @@ def escalate_overdue(store: Store, actor: Actor, now: datetime | None = None) ->
     ``escalate`` event and one audit row each. Idempotent: a second run escalates nothing more.
 
     The actor must be allowed to ``assign_need`` (the street committee; the command line's
-    operator, e.g. a daily ``python -m grid needs escalate``). Returns the ids escalated.
+    operator, e.g. a daily ``python -m grid needs escalate``; anyone else is refused with
+    :class:`~grid.errors.AccessDenied`). Returns the ids escalated.
     """
+    ensure(actor, "assign_need", log=store)
     at = _now(now)
     cond, params = scope_sql(actor.scope, "h.cell_id")
     sql = ("SELECT n.need_id, n.status, n.unit_code, n.due_at, h.cell_id, s.name AS street FROM needs n"
@@ -895,7 +897,7 @@ def photos(store: Store, actor: Actor, need_id: str) -> list[Photo]:
     ensure(actor, "view_household", cell_resource(need.cell_id), log=store)
     rows = store.cursor().execute(
         "SELECT p.photo_id, p.mime_type, p.data, p.added_at, p.added_by, e.note FROM need_photos p"
-        " LEFT JOIN need_events e USING (event_id) WHERE p.need_id = ? ORDER BY p.added_at, p.photo_id",
+        " LEFT JOIN need_events e USING (event_id) WHERE p.need_id = ? ORDER BY p.event_id",
         [need_id]).fetchall()
     out = [Photo(str(r[0]), str(r[1]), bytes(r[2]), pd.Timestamp(r[3]).to_pydatetime(), r[4], r[5]) for r in rows]
     if out:
