@@ -13,9 +13,18 @@ Roles (codes in :data:`grid.model.USER_ROLES`):
 - ``leader`` — a district or a street, read-only, aggregates only;
 - ``committee`` — a street: campaigns, visit plans and their sheets, household
   lists (masked);
-- ``warden`` — their own cells; the only non-admin who sees households'
-  personal data unmasked, and only in those cells;
-- ``inspector`` — read-only aggregates and the audit log.
+- ``warden`` — their own cells; with the community worker, the only non-admin who
+  sees households' personal data unmasked, and only in those cells;
+- ``inspector`` — read-only aggregates and the audit log;
+- ``community`` — a community worker (社区工作人员), scope: community codes; handles
+  the needs assigned to their community (and checks applications), sees its
+  households in full.
+
+Needs (:mod:`grid.needs`) travel between roles: the committee assigns, reassigns
+and escalates (``assign_need``); the unit holding a need handles it
+(``handle_need``: start, note, photo, resolve, answer, return) — which role holds
+which kind of unit is :data:`UNIT_HANDLERS`; the warden of the household's cell
+closes it after the follow-up (``close_need``).
 
 Who acts is an :class:`Actor`: a user with its resolved :class:`Scope` (the set
 of cells it may see), made by :func:`actor_for` for a signed-in user or
@@ -65,6 +74,9 @@ __all__ = [
     "operator",
     "allowed",
     "ensure",
+    "UNIT_HANDLERS",
+    "may_hold",
+    "cell_resource",
     "pages_for",
     "cells_in_scope",
     "scope_sql",
@@ -97,7 +109,10 @@ ACTIONS: dict[str, Action] = {
     "view_personal": Action("查看住户个人信息（不脱敏）", "see households' personal data unmasked", "cells"),
     "view_household": Action("打开户卡", "open a household's card", "cells"),
     "log_visit": Action("记录走访", "log a visit", "cells"),
-    "update_need": Action("办理诉求", "act on a need", "cells"),
+    "raise_need": Action("登记诉求", "raise a need for a household", "cells"),
+    "assign_need": Action("分拨诉求", "assign, reassign and escalate needs", "cells"),
+    "handle_need": Action("办理诉求", "handle a need one's unit holds", "cells"),
+    "close_need": Action("回访并关闭诉求", "follow a need up and close it", "cells"),
     "manage_campaigns": Action("创建走访活动", "create campaigns", "cells"),
     "plan_visits": Action("制定走访计划", "make and change visit plans", "cells"),
     "import": Action("导入数据", "import a file into a table", "table"),
@@ -105,12 +120,15 @@ ACTIONS: dict[str, Action] = {
     "download": Action("下载页面数据", "download a page's figures or lists", "download"),
     "manage_users": Action("管理用户", "manage users", None),
     "read_audit": Action("查看审计日志", "read the audit log", None),
+    "set_need_limits": Action("设置诉求办理时限", "set the needs' time limits", None),
 }
 
 #: The app's pages, in menu order: key -> title. A role's first page is where it lands.
 PAGES: dict[str, str] = {
     "overview": "覆盖总览 Overview",
     "my_cells": "我的网格 My cells",
+    "needs_queue": "诉求分拨 Needs queue",
+    "needs_work": "诉求办理 Needs to handle",
     "campaigns": "走访活动 Campaigns",
     "leader": "救助分布 Assistance",
     "data": "数据导入导出 Data",
@@ -126,6 +144,7 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
     "audit_log": ("审计日志", "the audit log"),
     "problems": ("导入问题清单", "an import's list of problems"),
     "bulletin": ("情况通报", "the situation bulletin"),
+    "needs_report": ("诉求办理统计", "the needs' figures"),
 }
 
 #: A grant on every resource of an action.
@@ -139,19 +158,23 @@ _DISTRICT_PAGES = frozenset({"overview", "leader"})
 #: set of resource names. An action missing from a role's row is refused.
 GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
     "admin": {**{name: (IN_SCOPE if a.resource == "cells" else ANY) for name, a in ACTIONS.items()},
-              "view_page": frozenset({"overview", "campaigns", "leader", "data", "audit"})},
+              "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "leader", "data", "audit"})},
     "leader": {
         "view_page": _DISTRICT_PAGES,
         "view_counts": IN_SCOPE,
         "download": frozenset({"coverage_by_community", "assistance", "bulletin"}),
     },
     "committee": {
-        "view_page": frozenset({"overview", "campaigns", "leader"}),
+        "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "leader"}),
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
         "manage_campaigns": IN_SCOPE,
         "plan_visits": IN_SCOPE,
-        "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin"}),
+        "raise_need": IN_SCOPE,
+        "assign_need": IN_SCOPE,
+        "handle_need": IN_SCOPE,
+        "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin",
+                               "needs_report"}),
     },
     "warden": {
         "view_page": frozenset({"my_cells"}),
@@ -160,7 +183,9 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "view_personal": IN_SCOPE,
         "view_household": IN_SCOPE,
         "log_visit": IN_SCOPE,
-        "update_need": IN_SCOPE,
+        "raise_need": IN_SCOPE,
+        "handle_need": IN_SCOPE,
+        "close_need": IN_SCOPE,
     },
     "inspector": {
         "view_page": frozenset({"audit", "overview", "leader"}),
@@ -168,6 +193,27 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "read_audit": ANY,
         "download": frozenset({"coverage_by_community", "assistance", "audit_log"}),
     },
+    "community": {
+        "view_page": frozenset({"needs_work"}),
+        "view_counts": IN_SCOPE,
+        "view_households": IN_SCOPE,
+        "view_personal": IN_SCOPE,
+        "view_household": IN_SCOPE,
+        "raise_need": IN_SCOPE,
+        "handle_need": IN_SCOPE,
+    },
+}
+
+#: Which roles hold a need, by the kind of unit it is assigned to (:func:`grid.needs.unit_kind`):
+#: a cell is its warden's, a community its community workers', a street its committee's; the
+#: departments hold no accounts, so the street committee records their steps. An administrator
+#: may act for every unit. Together with ``handle_need`` in the household's cell, this decides
+#: who may start, resolve, answer or return a need (:func:`may_hold`).
+UNIT_HANDLERS: dict[str, frozenset[str]] = {
+    "cell": frozenset({"warden"}),
+    "community": frozenset({"community"}),
+    "street": frozenset({"committee"}),
+    "department": frozenset({"committee"}),
 }
 
 
@@ -404,6 +450,33 @@ def ensure(actor: Actor, action: str, resource: object = None, *, log: Store | N
     raise AccessDenied(action, resource,
                        f"您的角色无权{spec.zh}" + (f"（{what}）" if what else "") + "。",
                        f"your role may not {spec.en}" + (f" ({what})" if what else "") + ".")
+
+
+def cell_resource(cell_id: object) -> str | Scope:
+    """The resource of an action on a household in ``cell_id``: the cell, or, for a household
+    outside every cell (``None``), everything — which only an administrator's scope covers.
+
+    >>> w = Actor("w", "warden", Scope.of_cells({"c1"}))
+    >>> allowed(w, "view_household", cell_resource("c1")), allowed(w, "view_household", cell_resource(None))
+    (True, False)
+    """
+    if cell_id is None or (isinstance(cell_id, float) and pd.isna(cell_id)):
+        return Scope.everything()
+    return str(cell_id)
+
+
+def may_hold(actor: Actor, unit_kind: str | None, cell_id: object) -> bool:
+    """Whether ``actor`` acts for a unit of ``unit_kind`` on a need of a household in ``cell_id``:
+    ``handle_need`` there, and a role that holds such units (:data:`UNIT_HANDLERS`; an
+    administrator holds every unit).
+
+    >>> c = Actor("c", "community", Scope.of_cells({"c1"}))
+    >>> may_hold(c, "community", "c1"), may_hold(c, "cell", "c1"), may_hold(c, "community", "c2")
+    (True, False, False)
+    """
+    if not allowed(actor, "handle_need", cell_resource(cell_id)):
+        return False
+    return actor.role == "admin" or actor.role in UNIT_HANDLERS.get(unit_kind or "", frozenset())
 
 
 def pages_for(actor: Actor) -> list[str]:

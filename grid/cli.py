@@ -14,6 +14,7 @@ plan      a visit plan: who visits whom, in what walking order (JSON)
 assistance  where assistance went, per cell, community, street or H3 hexagon (JSON)
 hotspots  Getis-Ord Gi* hot and cold spots of a per-cell assistance measure (JSON)
 bulletin  the situation bulletin (情况通报) of a unit and a period, as A4 Excel or PDF
+needs     needs as a flow: report (JSON); assign, start, resolve, answer, return, close, escalate; limits
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
@@ -149,6 +150,8 @@ def _key(args: argparse.Namespace) -> str:
         return f"user {args.user_command}"
     if args.command == "roads":
         return f"roads {args.roads_command}"
+    if args.command == "needs":
+        return f"needs {args.needs_command}"
     return str(args.command)
 
 
@@ -328,6 +331,8 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
                     help="how the service coverage counts: walk (along the street network) or straight (line); "
                          "default: walk where the district has a street network")
 
+    _needs_parser(sub)
+
     e = sub.add_parser("export", help="export a table / 导出数据")
     e.add_argument("kind")
     e.add_argument("--db", required=True)
@@ -357,6 +362,99 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     ux.add_argument("name")
     ux.add_argument("--db", required=True)
     return p
+
+
+def _needs_parser(sub: Any) -> None:
+    """``needs report`` and the flow's steps (:mod:`grid.needs`), each on one need."""
+    n = sub.add_parser("needs", help="needs as a flow / 诉求流转")
+    ns = n.add_subparsers(dest="needs_command", required=True)
+    r = ns.add_parser("report", help="headline figures, per unit / 诉求办理统计")
+    r.add_argument("--db", required=True)
+    r.add_argument("--unit", default=None, help="only households in this district, street or community code or cell")
+    r.add_argument("--from", dest="since", type=date.fromisoformat, default=None, help="raised from YYYY-MM-DD")
+    r.add_argument("--to", dest="until", type=date.fromisoformat, default=None, help="raised up to YYYY-MM-DD")
+    r.add_argument("--json", action="store_true", help="print JSON (the default and only format)")
+    steps = {"assign": "assign to a unit / 分拨", "start": "start handling / 开始处置", "resolve": "resolved / 办结",
+             "answer": "answered / 答复", "return": "return to be reassigned / 退回",
+             "close": "close after the follow-up / 回访", "reassign": "reassign / 改派", "undo": "undo / 撤销"}
+    for name, text in steps.items():
+        q = ns.add_parser(name, help=text)
+        q.add_argument("need", help="the need's id")
+        q.add_argument("--db", required=True)
+        if name in ("assign", "reassign"):
+            q.add_argument("--unit", required=True, help="the household's cell or community or street code, or a "
+                                                         f"department ({', '.join(model.DEPARTMENTS)})")
+            q.add_argument("--due", type=date.fromisoformat, default=None,
+                           help="YYYY-MM-DD (default: the category's time limit in working days)")
+        if name == "return":
+            q.add_argument("--reason", required=True)
+        elif name == "close":
+            q.add_argument("--satisfaction", required=True, help="满意 | 基本满意 | 不满意")
+            q.add_argument("--note", default=None)
+        elif name in ("resolve", "answer"):
+            q.add_argument("--note", required=True)
+        elif name != "undo":
+            q.add_argument("--note", default=None)
+    e = ns.add_parser("escalate", help="escalate every overdue need to the street (daily) / 超期升级")
+    e.add_argument("--db", required=True)
+    li = ns.add_parser("limits", help="time limits per category (working days) / 办理时限")
+    li.add_argument("--db", required=True)
+    li.add_argument("--set", action="append", default=[], metavar="CATEGORY=DAYS", help="repeatable")
+
+
+def _needs(args: argparse.Namespace, io: CliIO) -> int:
+    from grid import access, needs
+
+    op = access.operator(io.operator)
+    cmd = args.needs_command
+    if cmd == "report":
+        from grid.needs_report import report
+
+        with io.open_store(args.db, read_only=True, create=False) as store:
+            scope = op.scope
+            if args.unit is not None:
+                cells = access.cells_in_scope(store, [args.unit])
+                if not cells:
+                    raise WarmGridError(f"没有这个单位或网格：{args.unit}", f"no such unit or cell: {args.unit}")
+                scope = access.Scope.of_cells(cells, codes=[args.unit])
+            access.ensure(op, "view_counts", scope)
+            print(to_json({"unit": args.unit, **report(store, scope, args.since, args.until)}), file=io.stdout)
+        return 0
+    with io.open_store(args.db, create=False) as store:
+        if cmd == "escalate":
+            done = needs.escalate_overdue(store, op)
+            print(to_json({"escalated": done}), file=io.stdout)
+            print(f"已升级 {len(done)} 条超期诉求 · escalated {len(done)} overdue needs", file=io.stderr)
+            return 0
+        if cmd == "limits":
+            for item in args.set:
+                cat, _, days = item.partition("=")
+                if not days.strip().isdigit():
+                    raise WarmGridError(f"时限须写作 类别=天数：{item}", f"a limit is written CATEGORY=DAYS: {item}")
+                needs.set_time_limit(store, op, cat.strip(), int(days))
+            print(to_json(needs.time_limits(store)), file=io.stdout)
+            return 0
+        if cmd in ("assign", "reassign"):
+            fn = needs.assign if cmd == "assign" else needs.reassign
+            fn(store, op, args.need, args.unit, args.due, note=args.note)
+        elif cmd == "start":
+            needs.start(store, op, args.need, note=args.note)
+        elif cmd == "resolve":
+            needs.resolve(store, op, args.need, args.note)
+        elif cmd == "answer":
+            needs.answer(store, op, args.need, args.note)
+        elif cmd == "return":
+            needs.return_(store, op, args.need, args.reason)
+        elif cmd == "close":
+            needs.close(store, op, args.need, args.satisfaction, note=args.note)
+        else:
+            needs.undo(store, op, args.need)
+        need = needs.get_need(store, op, args.need)
+    print(to_json({"need_id": need.need_id, "status": need.status, "unit_code": need.unit_code,
+                   "due_at": need.due_at, "resolved_at": need.resolved_at}), file=io.stdout)
+    print(f"诉求 {need.need_id}：{model.NEED_STATUSES[need.status].zh} · need {need.need_id}: {need.status}",
+          file=io.stderr)
+    return 0
 
 
 def _distance_args(p: argparse.ArgumentParser) -> None:
@@ -587,6 +685,8 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return _user(args, io)
         if args.command == "roads":
             return _roads(args, io)
+        if args.command == "needs":
+            return _needs(args, io)
         from grid import access
 
         op = access.operator(io.operator)

@@ -6,7 +6,10 @@ follows the figures in DOMAIN.md: about 7.6 % of households in hardship, of
 them about 55 % on 低保 and about 10 % 特困/五保; grid cells of a settable
 target size tiling each community exactly; stations of eight types with the
 GB 50180 life-circle radii; patrol areas over part of the district; wardens for
-most cells; a year of visit logs with needs; and one finished winter campaign
+most cells; a year of visit logs with needs, each with its history through the
+needs' flow (:mod:`grid.demo_needs`: assigned, returned and reassigned, handled,
+escalated when overdue, resolved or answered, followed up with a satisfaction;
+about 85 % resolved or answered, as the seeds' street reports); and one finished winter campaign
 whose assistance records include planted duplicates (helped twice for the same
 purpose by two units) and omissions (eligible and never helped).
 
@@ -39,6 +42,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from grid import model
+from grid.demo_needs import Households, need_flow
 from grid.demo_streets import street_plan
 from grid.errors import WarmGridError
 from grid.roads import round_line
@@ -54,6 +58,7 @@ DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
     "committee": ("committee", "warmgrid-committee"),
     "warden": ("warden", "warmgrid-warden"),
     "inspector": ("inspector", "warmgrid-inspector"),
+    "community": ("community", "warmgrid-community"),
 }
 
 #: progress(fraction in [0, 1], message) — called during long work.
@@ -169,6 +174,7 @@ class DemoDistrict:
     assistance: pd.DataFrame
     roads: pd.DataFrame = field(default_factory=pd.DataFrame)
     members: pd.DataFrame = field(default_factory=pd.DataFrame)
+    need_events: pd.DataFrame = field(default_factory=pd.DataFrame)
     planted_duplicates: list[str] = field(default_factory=list)
     planted_omissions: list[str] = field(default_factory=list)
 
@@ -572,22 +578,18 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     nv_idx = np.flatnonzero(raise_need)
     nn = len(nv_idx)
     need_cat = rng.choice(np.array(list(model.NEED_CATEGORIES), dtype=object), nn)
-    raised = visits["visited_at"].to_numpy()[nv_idx]
-    delay = (rng.exponential(12.0, nn) * 24 * 60).astype("timedelta64[m]")
-    resolved = raised + delay
-    done = (rng.random(nn) < 0.853) & (resolved <= np.datetime64(as_of))
-    status = np.where(done, np.where(rng.random(nn) < 0.8, "resolved", "answered"), "open")
-    needs = pd.DataFrame({
+    need_hh = np.concatenate([vh, visited_c])[nv_idx]  # each visit's household, in the visits' order
+    base = pd.DataFrame({
         "need_id": _ids("N", nn, 7),
         "hh_id": visits["hh_id"].to_numpy()[nv_idx],
         "visit_id": visits["visit_id"].to_numpy()[nv_idx],
-        "raised_at": raised,
-        "resolved_at": pd.Series(resolved).where(done, pd.NaT),
+        "raised_at": visits["visited_at"].to_numpy()[nv_idx],
         "category": need_cat,
         "description": pd.Series(need_cat).map(_NEED_TEXTS).to_numpy(),
-        "status": status,
     })
-
+    say(0.7, "诉求流转 the needs' history")
+    needs, need_events = need_flow(np.random.default_rng([config.seed, 13]), base,
+                                   _need_places(cells, communities, hxy[need_hh], h_comm[need_hh]), as_of)
     # -- assistance of the winter campaign -------------------------------------------------
     say(0.75, "救助慰问 assistance")
     street_of_comm = {c["code"]: c["parent_code"] for c in comm_rows}
@@ -649,7 +651,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         config=config, admin_units=admin_units, communities=communities, cells=cells,
         households=households, people=people, stations=stations, patrol_areas=patrol_areas,
         campaigns=campaigns, visits=visits, needs=needs, assistance=assistance,
-        roads=roads, members=members,
+        roads=roads, members=members, need_events=need_events,
         planted_duplicates=sorted(hh_ids[dup].tolist()),
         planted_omissions=sorted(hh_ids[omit].tolist()),
     )
@@ -710,8 +712,15 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
         cur.execute("INSERT INTO visits SELECT visit_id, hh_id, visitor_id, campaign_id, visited_at,"
                     " place, situation, created_at FROM _vis")
         cur.register("_needs", d.needs)
-        cur.execute("INSERT INTO needs SELECT need_id, hh_id, visit_id, raised_at, resolved_at,"
-                    " category, description, status FROM _needs")
+        cur.execute("INSERT INTO needs (need_id, hh_id, visit_id, raised_at, resolved_at, category, description,"
+                    " status, unit_code, assigned_at, due_at, satisfaction, closed_at, escalated_at)"
+                    " SELECT need_id, hh_id, visit_id, raised_at, resolved_at, category, description, status,"
+                    " unit_code, assigned_at, due_at, satisfaction, closed_at, escalated_at FROM _needs")
+        cur.register("_events", d.need_events.assign(_seq=np.arange(len(d.need_events))))
+        # Numbered by the database in time order (the frame's order).
+        cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step, unit_code)'
+                    " SELECT need_id, \"at\", by_user, from_status, to_status, note, step, unit_code FROM _events"
+                    " ORDER BY _seq")
         cur.register("_aid", d.assistance)
         cur.execute("INSERT INTO assistance SELECT aid_id, hh_id, campaign_id, programme, kind,"
                     " amount_yuan, items, goods_value_yuan, given_at, giver_unit, funding_source"
@@ -722,7 +731,7 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
             cur.execute("INSERT INTO roads (road_id, geom, kind, name, walkable, layer)"
                         " SELECT road_id, ST_GeomFromWKB(wkb), kind, name, walkable, layer FROM _roads")
             cur.unregister("_roads")
-        for name in ("_admin", "_people", "_cells", "_hh", "_st", "_camp", "_vis", "_needs", "_aid"):
+        for name in ("_admin", "_people", "_cells", "_hh", "_st", "_camp", "_vis", "_needs", "_events", "_aid"):
             cur.unregister(name)
         if len(d.patrol_areas):
             cur.unregister("_pa")
@@ -743,13 +752,46 @@ def _demo_accounts(store: Store, d: DemoDistrict) -> None:
     street = str(d.admin_units.loc[d.admin_units["level"] == "street", "code"].iloc[0])
     warden = d.cells["warden_id"].dropna().iloc[0]
     cells = sorted(d.cells.loc[d.cells["warden_id"] == warden, "cell_id"])
+    community = _demo_community(d)
     scopes = {"admin": [], "leader": [_DISTRICT_CODE], "committee": [street], "warden": cells,
-              "inspector": [_DISTRICT_CODE]}
+              "inspector": [_DISTRICT_CODE], "community": [community]}
     names = {"admin": "管理员（演示）", "leader": "区领导（演示）", "committee": "街道党工委（演示）",
-             "warden": "网格员（演示）", "inspector": "督查组（演示）"}
+             "warden": "网格员（演示）", "inspector": "督查组（演示）", "community": "社区工作人员（演示）"}
     for role, (username, password) in DEMO_ACCOUNTS.items():
         users.create_user(store, username, password, role, scopes[role], display_name=names[role],
                            person_id=str(warden) if role == "warden" else None, by="demo")
+
+
+def _demo_community(d: DemoDistrict) -> str:
+    """The demo community worker's community: the demo warden's (in the demo committee's street)."""
+    warden = d.cells["warden_id"].dropna().iloc[0]
+    return str(d.cells.loc[d.cells["warden_id"] == warden, "community_code"].iloc[0])
+
+
+def _need_places(cells: pd.DataFrame, communities: pd.DataFrame, xy: np.ndarray, comm_idx: np.ndarray) -> Households:
+    """Where the need households are (cells still in local metres): the cell holding each point
+    (the lowest cell id on a shared edge, as the store derives it), its warden, community and
+    street, and the demo accounts' units."""
+    tree = shapely.STRtree(cells["geom"].to_numpy())
+    pts = shapely.points(xy[:, 0], xy[:, 1])
+    hit_pt, hit_cell = tree.query(pts, predicate="intersects")
+    first = np.full(len(xy), -1)
+    order = np.lexsort((hit_cell, hit_pt))  # by point, then cell index (cells are in cell_id order)
+    hp, hc = hit_pt[order], hit_cell[order]
+    keep = np.r_[True, hp[1:] != hp[:-1]] if len(hp) else np.zeros(0, dtype=bool)
+    first[hp[keep]] = hc[keep]
+    ids = cells["cell_id"].to_numpy(dtype=object)
+    wardens = cells["warden_id"].to_numpy(dtype=object)
+    cell = np.array([ids[i] if i >= 0 else None for i in first], dtype=object)
+    warden = np.array([wardens[i] if i >= 0 and isinstance(wardens[i], str) else None for i in first], dtype=object)
+    comm = communities["code"].to_numpy(dtype=object)[comm_idx]
+    # The household's community is its cell's (a point on a community edge may be counted in either).
+    comm = np.where(first >= 0, cells["community_code"].to_numpy(dtype=object)[np.maximum(first, 0)], comm)
+    street = np.array([f"{c[:9]}000" for c in comm], dtype=object)
+    demo_warden = cells["warden_id"].dropna().iloc[0]
+    demo_comm = str(cells.loc[cells["warden_id"] == demo_warden, "community_code"].iloc[0])
+    return Households(cell=cell, community=comm, street=street, warden=warden, demo_warden=str(demo_warden),
+                      demo_community=demo_comm, demo_street=f"{demo_comm[:9]}000")
 
 
 def build_demo_file(path: str | Path, config: DemoConfig = DemoConfig(), *, force: bool = False,

@@ -23,6 +23,7 @@ __all__ = [
     "AuthError",
     "UnknownUserError",
     "AccessDenied",
+    "NeedStepError",
     "Problem",
     "ValidationError",
 ]
@@ -97,6 +98,19 @@ class AccessDenied(AccessError):
     def __init__(self, action: str, resource: object, zh: str, en: str) -> None:
         self.action = action
         self.resource = resource
+        super().__init__(zh, en)
+
+
+class NeedStepError(WarmGridError):
+    """A step a need cannot take in its state (:data:`grid.needs.TRANSITIONS`): an illegal transition.
+
+    ``need_id``, ``status`` and ``step`` say which need, in which state, refused which step.
+    """
+
+    def __init__(self, need_id: str, status: str, step: str, zh: str, en: str) -> None:
+        self.need_id = need_id
+        self.status = status
+        self.step = step
         super().__init__(zh, en)
 
 

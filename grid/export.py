@@ -179,7 +179,8 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
     Returns ``(frame, geometry column or None)``. With ``labels``, columns are
     renamed to the Chinese headers the importer maps back, and hardship
     categories are written as Chinese labels. ``users`` comes with
-    :data:`USER_EXPORT_COLUMNS` only: never a password hash.
+    :data:`USER_EXPORT_COLUMNS` only: never a password hash. Binary columns (a photo's
+    bytes in ``need_photos``) are left out.
     """
     if table not in TABLES:
         raise WarmGridError(f"未知的表：{table}", f"unknown table: {table}")
@@ -187,13 +188,14 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
                        " ORDER BY column_index", [table])
     if table == "users":
         cols = cols[cols["column_name"].isin(USER_EXPORT_COLUMNS)]
+    cols = cols[cols["data_type"] != "BLOB"]  # a photo's bytes are no spreadsheet cell (need_photos)
     has_geom = (cols["data_type"] == "GEOMETRY").any()
+    # Names quoted: need_events has a column named "at", a reserved word in DuckDB.
     select = ", ".join(
-        f"ST_AsWKB({c}) AS {c}" if t == "GEOMETRY" else c for c, t in zip(cols["column_name"], cols["data_type"],
-                                                                          strict=True)
-        if c not in ("x_m", "y_m"))
+        f'ST_AsWKB("{c}") AS "{c}"' if t == "GEOMETRY" else f'"{c}"'
+        for c, t in zip(cols["column_name"], cols["data_type"], strict=True) if c not in ("x_m", "y_m"))
     key = KINDS[table].key if table in KINDS else cols["column_name"].iloc[0]
-    df = store.query(f"SELECT {select} FROM {table} ORDER BY {key}")
+    df = store.query(f'SELECT {select} FROM {table} ORDER BY "{key}"')
     geom = None
     if has_geom:  # the table's (first) geometry column: ``geom``, or e.g. ``start_geom`` of plan_visitors
         geom = str(cols.loc[cols["data_type"] == "GEOMETRY", "column_name"].iloc[0])

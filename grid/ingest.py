@@ -33,6 +33,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ __all__ = [
     "Field",
     "Kind",
     "KINDS",
+    "NEED_FLOW_FIELDS",
     "FORMATS",
     "Source",
     "Prepared",
@@ -120,6 +122,11 @@ def _f(name: str, zh: str, en: str, *aliases: str, required: bool = False, parse
 
 _LON = _f("lon", "经度", "longitude", "经度", "lon", "lng", "longitude", "x", "经度坐标", parse="lon", store=False)
 _LAT = _f("lat", "纬度", "latitude", "纬度", "lat", "latitude", "y", "纬度坐标", parse="lat", store=False)
+
+#: A need's flow columns (:mod:`grid.needs`): a needs file gives a need's whole state, so a column the file
+#: lacks is empty (a need without a unit is raised; without a resolution time, not settled).
+NEED_FLOW_FIELDS: tuple[str, ...] = ("resolved_at", "unit_code", "assigned_at", "due_at", "satisfaction", "closed_at",
+                                     "escalated_at")
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("admin_units", "行政区划", "admin_units", "code", (
@@ -217,6 +224,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
            parse="enum:NEED_CATEGORIES"),
         _f("description", "诉求内容", "description", "诉求内容", "内容", "description", multiline=True),
         _f("status", "办理状态", "status", "办理状态", "状态", "status", parse="enum:NEED_STATUSES"),
+        _f("unit_code", "办理单位", "unit", "办理单位", "承办单位", "办理单位代码", "unit_code", parse="unit"),
+        _f("assigned_at", "分拨时间", "assigned at", "分拨时间", "派单时间", "assigned_at", parse="datetime"),
+        _f("due_at", "办理期限", "due", "办理期限", "期限", "due_at", parse="due"),
+        _f("satisfaction", "满意度", "satisfaction", "满意度", "回访满意度", "评价", "satisfaction",
+           parse="enum:SATISFACTION"),
+        _f("closed_at", "回访时间", "closed at", "回访时间", "closed_at", parse="datetime"),
+        _f("escalated_at", "升级时间", "escalated at", "升级时间", "escalated_at", parse="datetime"),
     ), refs=(("hh_id", "households", "hh_id"),)),
     Kind("assistance", "救助慰问", "assistance", "aid_id", (
         _f("aid_id", "记录编号", "aid id", "记录编号", "编号", "aid_id", "id", required=True),
@@ -344,7 +358,8 @@ def _enum(vocab_name: str) -> Callable[[Any], tuple[Any, tuple[str, str] | None]
              "PERSON_ROLES": {"网格长": "warden", "专职网格员": "warden", "社区干部": "cadre", "村干部": "cadre",
                               "党员志愿者": "party_member"},
              "NEED_STATUSES": {"已办结": "resolved", "办结": "resolved", "解决": "resolved", "答复": "answered",
-                               "未办结": "open", "待办": "open", "处理中": "open"},
+                               "未办结": "raised", "待办": "raised", "处理中": "raised", "办理中": "raised",
+                               "open": "raised", "上报": "raised", "已上报": "raised"},
              "AID_KINDS": {"现金": "cash", "慰问金": "cash", "实物": "goods", "物资": "goods"}}.get(vocab_name, {})
     lookup.update(extra)
 
@@ -401,6 +416,26 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
     if p == "datetime":  # every date-time field is a record's time: not before 2000, not after today
         today = validators.china_today()
         return lambda v: _call(validators.record_time, v, today=today)
+    if p == "due":  # a due date may lie ahead; a date alone means the end of that day
+        def due(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            val, why = _call(validators.datetime_value, v, validators.EARLIEST_RECORD)
+            if why is None and isinstance(val, datetime) and val.time() == datetime.min.time():
+                val = val.replace(hour=23, minute=59, second=59)
+            return val, why
+        return due
+    if p == "unit":
+        def unit(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            s = str(v).strip()
+            for code, term in model.DEPARTMENTS.items():
+                if s in (code, term.zh, term.en):
+                    return code, None
+            if re.fullmatch(r"[0-9]{12,18}", s):
+                return s, None
+            return None, ("办理单位须为社区、街道代码（12位）、网格编码或职能部门（" + "、".join(
+                t.zh for t in model.DEPARTMENTS.values()) + "）",
+                          "a unit is a community or street code (12 digits), a cell code or a department ("
+                          + ", ".join(model.DEPARTMENTS) + ")")
+        return unit
     if p == "amount":
         return lambda v: _call(validators.amount, v)
     if p == "size":
@@ -642,23 +677,7 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
                 problems.append(Problem(name, int(rows[i]), "结束日期", str(b), "结束日期早于开始日期",
                                         "the end date is before the start date"))
     if spec.name == "needs" and "raised_at" in frame:
-        res = frame.get("resolved_at", pd.Series([None] * len(frame)))
-        st = frame.get("status", pd.Series([None] * len(frame)))
-        for i, (a, b, s) in enumerate(zip(frame["raised_at"], res, st, strict=True)):
-            if a is not None and b is not None and b < a:
-                problems.append(Problem(name, int(rows[i]), "办结时间", str(b), "办结时间早于提出时间",
-                                        "resolved before it was raised"))
-            if s in ("resolved", "answered") and b is None:
-                problems.append(Problem(name, int(rows[i]), "办结时间", "", "已办结的诉求须填写办结时间",
-                                        "a resolved need needs its resolution time"))
-            if s == "open" and b is not None:
-                problems.append(Problem(name, int(rows[i]), "办理状态", "open", "填写了办结时间但状态为办理中",
-                                        "has a resolution time but its status is open"))
-        if "status" in frame:
-            frame["status"] = [s if s is not None else ("resolved" if b is not None else "open")
-                               for s, b in zip(frame["status"], res, strict=True)]
-        else:
-            frame["status"] = ["resolved" if b is not None else "open" for b in res]
+        _check_needs(frame, rows, name, problems)
     if spec.name == "members" and {"id_number", "birth_year"} <= set(frame):
         for i, (idn, year) in enumerate(zip(frame["id_number"], frame["birth_year"], strict=True)):
             if idn is not None and year is not None and len(str(idn)) == 18 and int(str(idn)[6:10]) != int(year):
@@ -676,6 +695,71 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
             if c is not None and cc is not None and not c.startswith(cc):
                 problems.append(Problem(name, int(rows[i]), "网格编码", c, f"网格编码须以社区代码 {cc} 开头",
                                         f"the cell code must start with its community code {cc}"))
+
+
+def _check_needs(frame: pd.DataFrame, rows: np.ndarray, name: str, problems: list[Problem]) -> None:
+    """A need's state must hold together (the rules of the ``needs`` table's CHECK constraints, with
+    reasons): settled (resolved, answered, closed) exactly with a resolution time, closed exactly with
+    a follow-up time and a satisfaction, assigned or in progress with a unit, an assignment time and a
+    due date, raised or returned with none of them; times in order. Without a status column, the
+    state is read from the times given."""
+    n = len(frame)
+    for c in NEED_FLOW_FIELDS:
+        if c not in frame:
+            frame[c] = pd.Series([None] * n, dtype=object)
+    given = frame["status"] if "status" in frame else pd.Series([None] * n, dtype=object)
+    status = []
+    for s, res, unit, closed, sat in zip(given, frame["resolved_at"], frame["unit_code"], frame["closed_at"],
+                                         frame["satisfaction"], strict=True):
+        if s is None:
+            s = ("closed" if closed is not None or sat is not None else "resolved" if res is not None
+                 else "assigned" if unit is not None else "raised")
+        status.append(s)
+    frame["status"] = pd.Series(status, dtype=object)
+    label = {"resolved_at": "办结时间", "unit_code": "办理单位", "assigned_at": "分拨时间", "due_at": "办理期限",
+             "satisfaction": "满意度", "closed_at": "回访时间"}
+
+    def need(i: int, col: str, zh: str, en: str) -> None:
+        problems.append(Problem(name, int(rows[i]), label[col], "", zh, en))
+
+    for i, r in enumerate(frame[["status", "raised_at", *NEED_FLOW_FIELDS]].itertuples(index=False)):
+        st = r.status
+        settled = st in model.SETTLED_NEED_STATUSES
+        if r.raised_at is not None and r.resolved_at is not None and r.resolved_at < r.raised_at:
+            problems.append(Problem(name, int(rows[i]), "办结时间", str(r.resolved_at), "办结时间早于提出时间",
+                                    "resolved before it was raised"))
+        if settled and r.resolved_at is None:
+            need(i, "resolved_at", "已办结的诉求须填写办结时间", "a resolved need needs its resolution time")
+        if not settled and r.resolved_at is not None:
+            problems.append(Problem(name, int(rows[i]), "办理状态", st, "填写了办结时间但状态为未办结",
+                                    "has a resolution time but its status is open"))
+        if st == "closed":
+            if r.closed_at is None:
+                need(i, "closed_at", "已回访的诉求须填写回访时间", "a closed need needs its follow-up time")
+            if r.satisfaction is None:
+                need(i, "satisfaction", "已回访的诉求须填写满意度", "a closed need needs its satisfaction")
+        elif r.closed_at is not None or r.satisfaction is not None:
+            problems.append(Problem(name, int(rows[i]), "办理状态", st, "填写了回访时间或满意度但状态不是已回访",
+                                    "has a follow-up but its status is not closed"))
+        if st in ("assigned", "in_progress"):
+            for col in ("unit_code", "assigned_at", "due_at"):
+                if getattr(r, col) is None:
+                    need(i, col, f"已分拨的诉求须填写{label[col]}", f"an assigned need needs its {col}")
+        if st in ("raised", "returned"):
+            for col in ("unit_code", "assigned_at", "due_at"):
+                if getattr(r, col) is not None:
+                    problems.append(Problem(name, int(rows[i]), label[col], _shown(getattr(r, col)),
+                                            f"未分拨或已退回的诉求不能有{label[col]}",
+                                            f"a raised or returned need has no {col}"))
+        if (r.assigned_at is None) != (r.due_at is None) and st not in ("raised", "returned", "assigned",
+                                                                        "in_progress"):
+            need(i, "due_at", "分拨时间与办理期限须同时填写", "the assignment time and the due date go together")
+        for a, b, zh, en in (("raised_at", "assigned_at", "分拨时间早于提出时间", "assigned before it was raised"),
+                             ("assigned_at", "due_at", "办理期限早于分拨时间", "due before it was assigned"),
+                             ("resolved_at", "closed_at", "回访时间早于办结时间", "followed up before it was settled")):
+            x, y = getattr(r, a), getattr(r, b)
+            if x is not None and y is not None and y < x:
+                problems.append(Problem(name, int(rows[i]), label.get(b, b), str(y), zh, en))
 
 
 def _existing(store: Store, table: str, column: str, values: list[Any]) -> set[Any]:
@@ -1044,6 +1128,8 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
             if spec.name == "households":
                 rep.history = _history(cur, prep, cols)
             say(0.8, "写入 writing")
+            if spec.name == "needs" and rep.inserted + rep.updated:
+                _need_events(cur, compare, actor, prep.source.name)
             if rep.inserted + rep.updated:
                 cur.execute(sql)
             if len(touched):
@@ -1069,6 +1155,26 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
             cur.unregister("_stage")
     say(1.0, "完成 done")
     return rep
+
+
+def _need_events(cur: Any, compare: str, actor: Actor, file_name: str) -> None:
+    """The ``import`` events of imported needs (before they are written): a new need is raised at its
+    ``raised_at`` and, when the file gives another state, reaches it at the last time the file gives
+    (closed, resolved, assigned); a changed one changes now."""
+    note = f"导入 {file_name}"[:200]
+    new = "FROM _stage s LEFT JOIN needs t ON t.need_id = s.need_id WHERE t.need_id IS NULL"
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step)'
+                f" SELECT s.need_id, s.raised_at, ?, NULL, 'raised', ?, 'import' {new}"
+                " ORDER BY s.raised_at, s.need_id", [actor.name, note])
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step, unit_code)'
+                " SELECT s.need_id, coalesce(s.closed_at, s.resolved_at, s.assigned_at, s.raised_at), ?, 'raised',"
+                f" s.status, ?, 'import', s.unit_code {new} AND s.status <> 'raised'"
+                " ORDER BY coalesce(s.closed_at, s.resolved_at, s.assigned_at, s.raised_at), s.need_id",
+                [actor.name, note])
+    cur.execute('INSERT INTO need_events (need_id, "at", by_user, from_status, to_status, note, step, unit_code)'
+                " SELECT s.need_id, ?, ?, t.status, s.status, ?, 'import', s.unit_code"
+                f" FROM _stage s JOIN needs t ON t.need_id = s.need_id WHERE ({compare}) ORDER BY s.need_id",
+                [datetime.now(), actor.name, note])
 
 
 def _node_roads(store: Store, stage: pd.DataFrame) -> tuple[list[bytes], pd.DataFrame]:

@@ -28,6 +28,13 @@ __all__ = [
     "USER_ROLES",
     "NEED_CATEGORIES",
     "NEED_STATUSES",
+    "OPEN_NEED_STATUSES",
+    "SETTLED_NEED_STATUSES",
+    "NEED_STEPS",
+    "SATISFACTION",
+    "DEPARTMENTS",
+    "NEED_TIME_LIMITS",
+    "NEED_DEPARTMENT_HINTS",
     "AID_KINDS",
     "PATROL_KINDS",
     "HOUSEHOLD_STATUSES",
@@ -123,6 +130,7 @@ USER_ROLES: dict[str, Term] = _index(
     Term("committee", "街道党工委", "street committee"),
     Term("warden", "网格员", "grid warden"),
     Term("inspector", "督查员", "inspector"),
+    Term("community", "社区工作人员", "community worker"),
 )
 
 #: Categories of needs (诉求).
@@ -138,12 +146,72 @@ NEED_CATEGORIES: dict[str, Term] = _index(
     Term("other", "其他", "other"),
 )
 
-#: Statuses of a need: open, resolved (解决), answered (答复, explained).
+#: Statuses of a need (诉求), as it travels (事件流转): raised (上报) -> assigned to a unit (分拨) ->
+#: in progress (处置) -> resolved (办结) or answered (答复: explained, cannot be solved) -> closed after
+#: the warden's follow-up (回访, with a satisfaction); a unit may return it (退回) to be reassigned.
+#: Escalation (升级) is not a state: an overdue need keeps its state and unit and gains ``escalated_at``.
 NEED_STATUSES: dict[str, Term] = _index(
-    Term("open", "办理中", "open"),
+    Term("raised", "待分拨", "raised"),
+    Term("assigned", "已分拨", "assigned"),
+    Term("in_progress", "处置中", "in progress"),
     Term("resolved", "已解决", "resolved"),
     Term("answered", "已答复", "answered"),
+    Term("closed", "已回访", "closed"),
+    Term("returned", "已退回", "returned"),
 )
+#: The states of a need still to be settled.
+OPEN_NEED_STATUSES: tuple[str, ...] = ("raised", "assigned", "in_progress", "returned")
+#: The states of a need resolved or answered (``resolved_at`` is set exactly for these).
+SETTLED_NEED_STATUSES: tuple[str, ...] = ("resolved", "answered", "closed")
+
+#: The steps of a need's history (``need_events.step``).
+NEED_STEPS: dict[str, Term] = _index(
+    Term("raise", "上报", "raise"),
+    Term("assign", "分拨", "assign"),
+    Term("reassign", "改派", "reassign"),
+    Term("start", "开始处置", "start"),
+    Term("note", "处置记录", "note"),
+    Term("photo", "照片", "photo"),
+    Term("resolve", "办结", "resolve"),
+    Term("answer", "答复", "answer"),
+    Term("return", "退回", "return"),
+    Term("close", "回访", "close"),
+    Term("escalate", "超期升级", "escalate"),
+    Term("undo", "撤销", "undo"),
+    Term("import", "导入", "import"),
+    Term("migrate", "升级迁移", "migrate"),
+)
+
+#: The follow-up's satisfaction (回访评价).
+SATISFACTION: dict[str, Term] = _index(
+    Term("satisfied", "满意", "satisfied"),
+    Term("basically_satisfied", "基本满意", "basically satisfied"),
+    Term("dissatisfied", "不满意", "dissatisfied"),
+)
+
+#: Departments a need may be assigned to (units that are not admin units; their codes are
+#: these words, never digits). They hold no accounts: the street committee records their steps.
+DEPARTMENTS: dict[str, Term] = _index(
+    Term("dept_civil", "民政", "civil affairs"),
+    Term("dept_hrss", "人社（就业）", "human resources and social security"),
+    Term("dept_housing", "住建（房管）", "housing"),
+    Term("dept_health", "卫健", "health"),
+    Term("dept_city", "城管", "city management"),
+    Term("dept_justice", "司法所", "judicial office (mediation)"),
+    Term("dept_police", "派出所", "police station"),
+    Term("dept_property", "物业服务企业", "property management"),
+)
+
+#: Default time limit per need category, in working days (Monday to Friday), from the day of
+#: assignment; settable per category (``need_time_limits``, :func:`grid.needs.set_time_limit`).
+NEED_TIME_LIMITS: dict[str, int] = {
+    "living": 7, "medical": 3, "housing": 15, "employment": 15, "education": 15,
+    "care": 3, "dispute": 7, "environment": 7, "other": 7,
+}
+#: The department a category usually goes to (the queue's suggestion; the committee decides).
+NEED_DEPARTMENT_HINTS: dict[str, str] = {
+    "medical": "dept_health", "housing": "dept_housing", "employment": "dept_hrss", "environment": "dept_city",
+}
 
 #: A household member's relation to the head of the household (与户主关系).
 RELATIONS: dict[str, Term] = _index(
@@ -201,6 +269,9 @@ for _vocab in (
     PERSON_ROLES,
     NEED_CATEGORIES,
     NEED_STATUSES,
+    NEED_STEPS,
+    SATISFACTION,
+    DEPARTMENTS,
     AID_KINDS,
     PATROL_KINDS,
     HOUSEHOLD_STATUSES,

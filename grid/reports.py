@@ -24,10 +24,11 @@ Visits, aid, needs
     Sums of ``amount_yuan`` and ``goods_value_yuan`` of the period's aid,
     rounded to the fen.
 ``needs_raised``, ``needs_resolved``, ``resolution_rate``
-    Needs raised in the period; those of them whose status is ``resolved`` or
-    ``answered`` with ``resolved_at`` before the end of the period (a need
-    settled after the period is not counted as settled in it); the second over
-    the first (``None`` when no need was raised).
+    Needs raised in the period; those of them resolved or answered (``resolved_at``,
+    set when a need is resolved or answered and kept after its follow-up closes it)
+    before the end of the period (a need settled after the period is not counted as
+    settled in it); the second over the first (``None`` when no need was raised).
+    :mod:`grid.needs_report` gives the same figures with on-time and overdue counts.
 ``households``, ``vulnerable``, ``vulnerable_visited``, ``coverage``
     Active households today, those with at least one hardship category, the
     vulnerable ones visited in the period, and ``vulnerable_visited /
@@ -255,7 +256,7 @@ aid AS (
 ),
 n AS (
     SELECT hh_id, count(*) AS raised,
-           count(*) FILTER (WHERE status IN ('resolved', 'answered') AND resolved_at < $end) AS resolved
+           count(*) FILTER (WHERE resolved_at < $end) AS resolved
     FROM needs WHERE raised_at >= $start AND raised_at < $end GROUP BY hh_id
 ),
 per_community AS (

@@ -5,6 +5,8 @@
 -- Store.refresh_derived() whenever their inputs change; never type them in.
 -- Foreign keys are checked by the importers rather than declared: DuckDB
 -- cannot update a row that a foreign key references.
+-- A vocabulary that a later version changes is written out here as version 1 had it
+-- (needs.status: migration 7 rebuilds the table with grid.model.NEED_STATUSES).
 
 CREATE TABLE warmgrid_meta (
     key   TEXT PRIMARY KEY,
@@ -119,7 +121,7 @@ CREATE TABLE needs (
     resolved_at TIMESTAMP,
     category    TEXT NOT NULL CHECK (category IN {NEED_CATEGORIES}),
     description TEXT,
-    status      TEXT NOT NULL DEFAULT 'open' CHECK (status IN {NEED_STATUSES}),
+    status      TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved', 'answered')),  -- v1's vocabulary
     CHECK (resolved_at IS NULL OR resolved_at >= raised_at),
     CHECK ((status = 'open') = (resolved_at IS NULL))
 );

@@ -79,6 +79,9 @@ TABLES: tuple[str, ...] = (
     "login_throttle",
     "roads",
     "members",
+    "need_events",
+    "need_photos",
+    "need_time_limits",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -141,6 +144,7 @@ def _fill(text: str) -> str:
         return "(" + ", ".join(f"'{c}'" for c in vocab) + ")"
 
     fills = {"{HARDSHIP_LIST}": "[" + ", ".join(f"'{c}'" for c in model.HARDSHIP) + "]"}
+    fills["{NEED_TIME_LIMIT_ROWS}"] = ", ".join(f"('{c}', {int(d)}, 'default')" for c, d in model.NEED_TIME_LIMITS.items())
     for name in model.__all__:
         vocab = getattr(model, name)
         if isinstance(vocab, dict) and vocab and all(isinstance(v, model.Term) for v in vocab.values()):
@@ -167,7 +171,8 @@ _MIGRATIONS: dict[int, Any] = {
     4: lambda: _migration("0004_plans.sql"),
     5: lambda: _migration("0005_sign_in.sql"),
     6: lambda: _migration("0006_roads.sql"),
-    7: lambda: _migration("0007_members.sql"),
+    7: lambda: _migration("0007_needs_flow.sql"),
+    8: lambda: _migration("0008_members.sql"),
 }
 
 

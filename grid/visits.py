@@ -1,7 +1,8 @@
-"""Visits (民情日志), needs (诉求) and a household's card: what a grid warden
-does on a phone. Writes are idempotent: a form carries a key made when it is
+"""Visits (民情日志), the needs (诉求) they raise and a household's card: what a grid
+warden does on a phone. Writes are idempotent: a form carries a key made when it is
 shown, and submitting it twice (a double tap, a resent form) creates nothing
-the second time.
+the second time. A visit's needs start their flow raised (:mod:`grid.needs`: the
+street committee assigns them; the unit handles them; the warden follows them up).
 
 Examples
 --------
@@ -24,15 +25,15 @@ import numpy as np
 import pandas as pd
 
 from grid import audit, masking, model, validators
-from grid.access import Actor, Scope, allowed, mask_households, scope_sql
+from grid.access import Actor, Scope, allowed, cell_resource, mask_households, scope_sql
 from grid.errors import Problem, ValidationError, WarmGridError
+from grid.needs import insert_raised, new_need_id
 from grid.store import Store
 
 __all__ = [
     "NeedInput",
     "new_form_key",
     "log_visit",
-    "resolve_need",
     "due_visits",
     "last_visit_of",
     "days_since_visit",
@@ -96,8 +97,8 @@ def log_visit(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """Record a visit (and the needs it raised) and its audit row in one transaction;
-    return the visit id.
+    """Record a visit (and the needs it raised, each raised with its ``raise`` event) and its
+    audit row in one transaction; return the visit id.
 
     The actor must be allowed to ``log_visit`` in the household's cell (a
     warden logs visits in their own cells only); a household outside is
@@ -140,7 +141,7 @@ def log_visit(
         row = cur.execute("SELECT cell_id FROM households WHERE hh_id = ? AND status = 'active'", [hh_id]).fetchone()
         if row is None:
             problems.append(Problem("民情日志", None, "hh_id", hh_id, "没有这一户", "no such household"))
-        elif not allowed(actor, "log_visit", None if row[0] is None else str(row[0])):
+        elif not allowed(actor, "log_visit", cell_resource(row[0])):
             problems.append(Problem("民情日志", None, "hh_id", hh_id, "这一户不在您负责的网格内",
                                     "this household is not in your cells"))
         if problems:
@@ -151,38 +152,13 @@ def log_visit(
                     [visit_id, hh_id, visitor_id, campaign_id, visited_at, place,
                      situation.strip().replace("\r\n", "\n")])
         for n in needs or []:
-            cur.execute("INSERT INTO needs (need_id, hh_id, visit_id, raised_at, category, description, status)"
-                        " VALUES (?, ?, ?, ?, ?, ?, 'open')",
-                        [f"N{uuid.uuid4().hex[:16]}", hh_id, visit_id, visited_at, n.category,
-                         n.description.strip().replace("\r\n", "\n")])
+            insert_raised(cur, actor, need_id=new_need_id(), hh_id=hh_id, visit_id=visit_id, raised_at=visited_at,
+                          category=n.category, description=n.description.strip().replace("\r\n", "\n"))
         if idempotency_key:
             cur.execute("INSERT INTO form_submissions (idempotency_key, kind, object_id, username)"
                         " VALUES (?, 'visit', ?, ?)", [idempotency_key, visit_id, actor.name])
         audit.record(cur, actor, "create", object=f"visit:{visit_id}", row_count=1 + len(needs or []))
         return visit_id
-
-
-def resolve_need(store: Store, actor: Actor, need_id: str, *, status: str = "resolved",
-                 when: datetime | None = None) -> None:
-    """Close a need as resolved (已解决) or answered (已答复), with its audit row.
-
-    The actor must be allowed to ``update_need`` in the household's cell; a
-    need outside is refused as if it did not exist. Closing a closed need
-    changes nothing (and writes no audit row).
-    """
-    if status not in ("resolved", "answered"):
-        raise WarmGridError(f"办结状态须为已解决或已答复：{status}", f"status must be resolved or answered: {status}")
-    when = when or datetime.now()
-    with store.transaction() as cur:
-        row = cur.execute("SELECT n.raised_at, n.status, h.cell_id FROM needs n JOIN households h USING (hh_id)"
-                          " WHERE n.need_id = ?", [need_id]).fetchone()
-        if row is None or not allowed(actor, "update_need", None if row[2] is None else str(row[2])):
-            raise WarmGridError(f"没有这条诉求：{need_id}", f"no such need: {need_id}")
-        if row[1] != "open":
-            return  # already closed: resubmitting changes nothing
-        cur.execute("UPDATE needs SET status = ?, resolved_at = ? WHERE need_id = ?",
-                    [status, max(when, row[0]), need_id])
-        audit.record(cur, actor, "update", object=f"need:{need_id}:{status}", row_count=1)
 
 
 def load_due_inputs(store: Store, scope: Scope) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -208,7 +184,8 @@ def load_due_inputs(store: Store, scope: Scope) -> tuple[pd.DataFrame, pd.DataFr
             " JOIN _cells c USING (cell_id) GROUP BY v.hh_id").df()
         needs = cur.execute(
             "SELECT n.hh_id, count(*) AS open_needs FROM needs n JOIN households h USING (hh_id)"
-            " JOIN _cells c USING (cell_id) WHERE n.status = 'open' GROUP BY n.hh_id").df()
+            " JOIN _cells c USING (cell_id) WHERE list_contains(?::TEXT[], n.status) GROUP BY n.hh_id",
+            [list(model.OPEN_NEED_STATUSES)]).df()
     finally:
         cur.unregister("_cells")
     return hh, last, needs
@@ -302,12 +279,14 @@ def household_card(store: Store, actor: Actor, hh_id: str) -> dict[str, Any]:
     det = cur.execute("SELECT hh_id, cell_id, address, size, categories, head_name, phone, id_number, status,"
                       " ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households WHERE hh_id = ?", [hh_id]).df()
     cell = None if det.empty or pd.isna(det["cell_id"].iloc[0]) else str(det["cell_id"].iloc[0])
-    if det.empty or not allowed(actor, "view_household", cell):
+    if det.empty or not allowed(actor, "view_household", cell_resource(cell)):
         raise WarmGridError(f"没有这一户：{hh_id}", f"no such household: {hh_id}")
     visits = cur.execute("SELECT visit_id, visited_at, visitor_id, place, situation FROM visits WHERE hh_id = ?"
                          " ORDER BY visited_at DESC", [hh_id]).df()
-    needs = cur.execute("SELECT need_id, raised_at, category, description, status, resolved_at FROM needs"
-                        " WHERE hh_id = ? ORDER BY status = 'open' DESC, raised_at DESC", [hh_id]).df()
+    needs = cur.execute("SELECT need_id, raised_at, category, description, status, unit_code, due_at, resolved_at,"
+                        " satisfaction FROM needs WHERE hh_id = ?"
+                        " ORDER BY list_contains(?::TEXT[], status) DESC, raised_at DESC",
+                        [hh_id, list(model.OPEN_NEED_STATUSES)]).df()
     aid = cur.execute("SELECT given_at, programme, kind, amount_yuan, items, goods_value_yuan, giver_unit"
                       " FROM assistance WHERE hh_id = ? ORDER BY given_at DESC", [hh_id]).df()
     members = cur.execute("SELECT member_id, name AS 姓名, relation, id_number, birth_year, disability, phone"
@@ -380,13 +359,16 @@ def warden_households(store: Store, actor: Actor, as_of: date | datetime | str) 
 
 
 def open_needs(store: Store, scope: Scope, *, limit: int | None = None) -> pd.DataFrame:
-    """Open needs of the households in ``scope``, oldest first.
+    """Needs not yet resolved or answered (:data:`grid.model.OPEN_NEED_STATUSES`) of the households in
+    ``scope``, oldest first.
 
-    Columns ``need_id, hh_id, raised_at, category, description``.
+    Columns ``need_id, hh_id, raised_at, category, description, status, unit_code, due_at``.
     """
     cond, params = scope_sql(scope, "h.cell_id")
-    sql = ("SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description FROM needs n"
-           f" JOIN households h USING (hh_id) WHERE n.status = 'open' AND {cond} ORDER BY n.raised_at, n.need_id")
+    sql = ("SELECT n.need_id, n.hh_id, n.raised_at, n.category, n.description, n.status, n.unit_code, n.due_at"
+           " FROM needs n JOIN households h USING (hh_id)"
+           f" WHERE list_contains(?::TEXT[], n.status) AND {cond} ORDER BY n.raised_at, n.need_id")
+    params = [list(model.OPEN_NEED_STATUSES), *params]
     if limit is not None:
         sql += " LIMIT ?"
         params = [*params, int(limit)]

@@ -42,28 +42,40 @@ def _codes(store: Store) -> dict[str, str]:
 #: What each role may do, written out by hand from the product's rules (not derived from GRANTS):
 #: pages, and the actions on data within the role's scope.
 EXPECTED_PAGES = {
-    "admin": {"overview", "campaigns", "data", "audit", "leader"},
+    "admin": {"overview", "needs_queue", "needs_work", "campaigns", "data", "audit", "leader"},
     "leader": {"overview", "leader"},
-    "committee": {"overview", "campaigns", "leader"},
+    "committee": {"overview", "needs_queue", "needs_work", "campaigns", "leader"},
     "warden": {"my_cells"},
     "inspector": {"audit", "overview", "leader"},
+    "community": {"needs_work"},
 }
 EXPECTED_CELL_ACTIONS = {
-    "admin": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "update_need",
-              "manage_campaigns", "plan_visits"},
+    "admin": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
+              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits"},
     "leader": {"view_counts"},
-    "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits"},
-    "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "update_need"},
+    # The committee assigns, reassigns and escalates, and records the departments' steps (handle_need).
+    "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits", "raise_need", "assign_need",
+                  "handle_need"},
+    # The warden handles what their cell holds and closes a need after the follow-up.
+    "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
+               "handle_need", "close_need"},
     "inspector": {"view_counts"},
+    # The community worker handles what their community holds and sees its households in full.
+    "community": {"view_counts", "view_households", "view_personal", "view_household", "raise_need", "handle_need"},
 }
 EXPECTED_DOWNLOADS = {
     "admin": set(access.DOWNLOADS),
     "leader": {"coverage_by_community", "assistance", "bulletin"},
-    "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin"},
+    "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin", "needs_report"},
     "warden": set(),
     "inspector": {"coverage_by_community", "assistance", "audit_log"},
+    "community": set(),
 }
-EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit"}, "inspector": {"read_audit"}}
+EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit", "set_need_limits"},
+                  "inspector": {"read_audit"}}
+#: Which role holds which kind of unit (a need assigned to it), written out by hand.
+EXPECTED_HOLDERS = {"cell": {"warden"}, "community": {"community"}, "street": {"committee"},
+                    "department": {"committee"}}
 
 
 def _actor(role: str) -> Actor:
@@ -102,7 +114,7 @@ def test_every_role_and_download(role: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("role", list(GRANTS))
-@pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit"])
+@pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit", "set_need_limits"])
 def test_every_role_and_other_action(role: str, action: str) -> None:
     want = action in EXPECTED_OTHER.get(role, set())
     resource = "households" if ACTIONS[action].resource == "table" else None
@@ -110,7 +122,7 @@ def test_every_role_and_other_action(role: str, action: str) -> None:
 
 
 def test_the_table_has_no_grant_the_expectations_do_not_know() -> None:
-    known = {"view_page", "download", "import", "export_table", "manage_users", "read_audit",
+    known = {"view_page", "download", "import", "export_table", "manage_users", "read_audit", "set_need_limits",
              *(a for a, s in ACTIONS.items() if s.resource == "cells")}
     assert set(ACTIONS) == known
     for role, grants in GRANTS.items():
@@ -120,6 +132,28 @@ def test_the_table_has_no_grant_the_expectations_do_not_know() -> None:
             else:
                 assert grant == ANY or isinstance(grant, frozenset), (role, action)
     assert set(access.grants_table()["role"]) == set(GRANTS)
+
+
+@pytest.mark.parametrize("role", list(GRANTS))
+@pytest.mark.parametrize("kind", [*EXPECTED_HOLDERS, None])
+def test_who_holds_a_need_of_each_kind_of_unit(role: str, kind: str | None) -> None:
+    a = _actor(role)
+    holds = role == "admin" or (kind is not None and role in EXPECTED_HOLDERS[kind])
+    may_handle = "handle_need" in EXPECTED_CELL_ACTIONS[role]
+    assert access.may_hold(a, kind, "c1") == (holds and may_handle)
+    assert not access.may_hold(a, kind, "c3")  # never outside the scope
+    assert not access.may_hold(a, kind, None) or role == "admin" and a.scope.is_everything  # a household in no cell
+    assert {k: set(v) for k, v in access.UNIT_HANDLERS.items()} == EXPECTED_HOLDERS
+
+
+def test_a_household_in_no_cell_is_only_everythings() -> None:
+    """Finding of issue 13: a household outside every cell (cell None) was 'somewhere in the scope' for any
+    non-empty scope; cell_resource makes it a resource only everything covers."""
+    w = Actor("w", "warden", Scope.of_cells({"c1"}))
+    assert allowed(w, "view_household", None)  # the old question: anywhere in the scope
+    assert not allowed(w, "view_household", access.cell_resource(None))
+    assert allowed(Actor("r", "admin", Scope.everything()), "view_household", access.cell_resource(None))
+    assert access.cell_resource("c1") == "c1" and access.cell_resource(float("nan")) == Scope.everything()
 
 
 def test_unknown_actions_and_roles() -> None:

@@ -37,6 +37,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from grid import audit, users
+from grid import needs as N
 from grid import planning as P
 from grid import store as store_mod
 from grid.campaigns import create_campaign
@@ -44,7 +45,7 @@ from grid.demo import DemoConfig, build_demo
 from grid.errors import AuthError
 from grid.ingest import import_file
 from grid.store import SCHEMA_VERSION, Store, open_store
-from grid.visits import NeedInput, log_visit, resolve_need
+from grid.visits import NeedInput, log_visit
 from tests.actors import OP
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -221,8 +222,35 @@ def _log_visit(key: str | None) -> Action:
     return act
 
 
-def _open_need(store: Store, tmp: Path) -> dict[str, Any]:
-    return {"need": str(store.scalar("SELECT min(need_id) FROM needs WHERE status = 'open'"))}
+#: A tiny PNG (its magic bytes are what the type check reads).
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+T0 = datetime(2026, 11, 20, 9)
+
+
+def _need_in(state: str, *, overdue: bool = False) -> Setup:
+    """A need of the first household brought by the operator to ``state`` (committed before the snapshot)."""
+    def setup(store: Store, tmp: Path) -> dict[str, Any]:
+        f = _facts(store)
+        at = datetime(2026, 10, 1, 9) if overdue else T0
+        if overdue:  # the demo's own overdue needs first, so that the path escalates the one made here
+            N.escalate_overdue(store, OP, now=T0)
+        nid = N.raise_need(store, OP, hh_id=f["hh"], category="housing", description="屋顶漏水", raised_at=at,
+                           now=at)
+        comm = str(store.scalar("SELECT c.community_code FROM households h JOIN cells c USING (cell_id)"
+                                " WHERE h.hh_id = ?", [f["hh"]]))
+        steps = {"assigned": ["assign"], "in_progress": ["assign", "start"], "resolved": ["assign", "start", "resolve"],
+                 "returned": ["assign", "return"], "raised": []}[state]
+        for step in steps:
+            if step == "assign":
+                N.assign(store, OP, nid, comm, now=at)
+            elif step == "start":
+                N.start(store, OP, nid, now=at)
+            elif step == "resolve":
+                N.resolve(store, OP, nid, "已修好", now=T0)
+            else:
+                N.return_(store, OP, nid, "不属于本社区", now=at)
+        return {"need": nid, "community": comm}
+    return setup
 
 
 def _plan(store: Store, tmp: Path) -> dict[str, Any]:
@@ -284,8 +312,33 @@ PATHS: list[WritePath] = [
     # A warden's visit log: the visit, its needs, the form's idempotency key, then the audit row.
     WritePath("log a visit", _log_visit("atomic-key-1"), r"INSERT INTO audit_log"),
     WritePath("log a visit without a key", _log_visit(None), r"INSERT INTO audit_log"),
-    WritePath("resolve a need", lambda s, c, t: resolve_need(s, OP, c["need"], when=datetime(2026, 11, 20)),
-              r"INSERT INTO audit_log", setup=_open_need),
+    # The needs' flow: each step writes the need, its event, then the audit row.
+    WritePath("raise a need with a photo", lambda s, c, t: N.raise_need(
+        s, OP, hh_id=_facts(s)["hh"], category="care", description="需要上门照料", raised_at=T0, photos=[PNG],
+        idempotency_key="atomic-need", now=T0), r"INSERT INTO audit_log", nth=2),
+    WritePath("assign a need", lambda s, c, t: N.assign(s, OP, c["need"], c["community"], now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("raised")),
+    WritePath("reassign a need", lambda s, c, t: N.reassign(s, OP, c["need"], "dept_housing", now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("returned")),
+    WritePath("start a need", lambda s, c, t: N.start(s, OP, c["need"], now=T0), r"INSERT INTO audit_log",
+              setup=_need_in("assigned")),
+    WritePath("a note on a need", lambda s, c, t: N.add_note(s, OP, c["need"], "已上门", now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("in_progress")),
+    WritePath("a photo of a need", lambda s, c, t: N.add_photo(s, OP, c["need"], PNG, now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("in_progress")),
+    WritePath("resolve a need", lambda s, c, t: N.resolve(s, OP, c["need"], "已修好", now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("in_progress")),
+    WritePath("answer a need", lambda s, c, t: N.answer(s, OP, c["need"], "不符合条件", now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("in_progress")),
+    WritePath("return a need", lambda s, c, t: N.return_(s, OP, c["need"], "不属于本社区", now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("assigned")),
+    WritePath("close a need", lambda s, c, t: N.close(s, OP, c["need"], "满意", now=T0),
+              r"INSERT INTO audit_log", setup=_need_in("resolved")),
+    WritePath("undo a step", lambda s, c, t: N.undo(s, OP, c["need"], now=T0), r"INSERT INTO audit_log",
+              setup=_need_in("resolved")),
+    WritePath("escalate overdue needs", lambda s, c, t: N.escalate_overdue(s, OP, now=T0),
+              r"INSERT INTO audit_log", nth=1, setup=_need_in("assigned", overdue=True)),
+    WritePath("set a time limit", lambda s, c, t: N.set_time_limit(s, OP, "housing", 10), r"INSERT INTO audit_log"),
     # A campaign made on the committee's page: the campaign, then its audit row.
     WritePath("create a campaign", lambda s, c, t: create_campaign(
         s, OP, campaign_id="CXA2", name="原子活动", unit_code=_facts(s)["street"], starts_on="2025-11-01",

@@ -40,11 +40,12 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 MARK_ID, MARK_NAME, MARK_ADDR = "H9999999", "泄露标记户", "标记路999号"
 #: Each page's heading (its st.title starts with it).
 HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数据导入导出", "audit": "审计日志",
-            "campaigns": "走访活动", "leader": "救助分布"}
+            "campaigns": "走访活动", "leader": "救助分布", "needs_queue": "诉求分拨", "needs_work": "诉求办理"}
 #: Pages with maps: how many st_folium maps each draws once it is open.
-MAPS = {"overview": 1, "my_cells": 1, "campaigns": 1, "leader": 2, "data": 0, "audit": 0}
+MAPS = {"overview": 1, "my_cells": 1, "campaigns": 1, "leader": 2, "data": 0, "audit": 0, "needs_queue": 1,
+        "needs_work": 0}
 #: The order the roles are visited: the admin first, so the warden meets caches it warmed.
-ROLES = ("admin", "committee", "leader", "inspector", "warden")
+ROLES = ("admin", "committee", "community", "leader", "inspector", "warden")
 #: Each role's menu, as the access policy gives it.
 ROLE_PAGES = {role: access.pages_for(access.Actor(role, role, access.Scope.of_cells({"c"}))) for role in ROLES}
 CASES = [(role, page) for role in ROLES for page in ROLE_PAGES[role]]
@@ -120,7 +121,7 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                         texts = []
                         for tab, shows in (("户卡 Household", "选择住户 Household"),
                                            ("记日志 Log a visit", "走访情况 What you found"),
-                                           ("诉求 Needs", re.compile("已解决|没有未办结的诉求"))):
+                                           ("诉求 Needs", "我的住户的诉求")):
                             s.page.get_by_role("tab", name=tab).click()
                             s.page.get_by_text(shows).first.wait_for(timeout=30_000)
                             s.wait_idle()

@@ -32,10 +32,10 @@ from tests.hostile import HTML_PAYLOADS, PAYLOADS, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "screenshots" / "hostile"
-ROLES = ("admin", "committee", "leader", "inspector", "warden")
+ROLES = ("admin", "committee", "community", "leader", "inspector", "warden")
 ROLE_PAGES = {role: access.pages_for(access.Actor(role, role, access.Scope.of_cells({"c"}))) for role in ROLES}
 HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数据导入导出", "audit": "审计日志",
-            "campaigns": "走访活动", "leader": "救助分布"}
+            "campaigns": "走访活动", "leader": "救助分布", "needs_queue": "诉求分拨", "needs_work": "诉求办理"}
 
 #: What a document may not hold: run in the page and in every map's frame.
 _BAD_JS = """() => ({
@@ -102,7 +102,7 @@ def hostile_db(district_file, tmp_path_factory) -> Path:
                 hh = cur.execute("SELECT min(hh_id) FROM households WHERE cell_id = ?", [cell]).fetchone()
                 if hh and hh[0]:
                     cur.execute("INSERT INTO needs (need_id, hh_id, raised_at, category, description, status)"
-                                " VALUES (?, ?, TIMESTAMP '2026-10-01 10:00', 'living', ?, 'open')",
+                                " VALUES (?, ?, TIMESTAMP '2026-10-01 10:00', 'living', ?, 'raised')",
                                 [f"NHOST{i}", hh[0], HTML_PAYLOADS[i % len(HTML_PAYLOADS)] + " 取暖"])
         for payload in PAYLOADS:  # the audit log then holds these names (the inspector's page shows them)
             with pytest.raises(AuthError):
@@ -170,7 +170,8 @@ def _check_maps(s: Any, where: str) -> int:
 def _visit_tabs(s: Any, role: str, page: str) -> list[str]:
     """The page's tabs, each opened (lazy tabs send their content only then)."""
     tabs = {"my_cells": ["户卡 Household", "记日志 Log a visit", "诉求 Needs", "待走访 Due"],
-            "campaigns": ["核查 Audit", "走访计划 Plan", "新建活动 New"]}.get(page, [])
+            "campaigns": ["核查 Audit", "走访计划 Plan", "新建活动 New"],
+            "needs_queue": ["统计 Figures", "待办 Queue"]}.get(page, [])
     for name in tabs:
         s.page.get_by_role("tab", name=name).click()
         s.wait_idle()
@@ -192,7 +193,7 @@ def test_no_payload_runs_or_fetches_on_any_page(server, browser, role: str) -> N
             else:
                 s.open_page(access.PAGES[page], HEADINGS[page])
             where = f"{role}/{page}"
-            if page in ("overview", "my_cells", "leader"):
+            if page in ("overview", "my_cells", "leader", "needs_queue"):
                 s.wait_maps(1 if page != "leader" else 2, timeout=60)
             opened_total += _check_maps(s, where)
             _check_document(where, s.page.main_frame)
@@ -216,7 +217,7 @@ def test_the_payloads_reach_the_browser_as_text(server, browser) -> None:
         s.page.locator("h1", has_text="我的网格").first.wait_for(timeout=60_000)
         s.wait_idle()
         s.page.get_by_role("tab", name="诉求 Needs").click()
-        s.page.get_by_text("已解决").first.wait_for(timeout=30_000)
+        s.page.get_by_text("我的住户的诉求").first.wait_for(timeout=30_000)
         s.wait_idle()
         text = s.text()
         assert "![p](http://example.org/p.png)" in text or '<img src=x onerror="window.__xss=1">' in text

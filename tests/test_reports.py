@@ -87,7 +87,7 @@ def _direct(store: Store, unit: str) -> dict[str, Any]:
             f"SELECT count(*) FROM needs WHERE hh_id IN {_IN_UNIT} AND {_PERIOD.format(col='raised_at')}", p),
         "needs_resolved": store.scalar(
             f"SELECT count(*) FROM needs WHERE hh_id IN {_IN_UNIT} AND {_PERIOD.format(col='raised_at')}"
-            f" AND status <> 'open' AND {_PERIOD.format(col='resolved_at')}", p),
+            f" AND status IN ('resolved', 'answered', 'closed') AND {_PERIOD.format(col='resolved_at')}", p),
     }
     money = store.query(
         "SELECT programme, sum(amount_yuan)::DOUBLE AS cash, sum(goods_value_yuan)::DOUBLE AS goods,"

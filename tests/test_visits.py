@@ -10,7 +10,7 @@ import pytest
 
 from grid.errors import ValidationError, WarmGridError
 from grid.store import Store
-from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, resolve_need
+from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, open_needs
 from tests.actors import OP, Scope, as_role, as_warden
 
 
@@ -77,19 +77,28 @@ def test_visits_outside_my_cells_and_bad_forms_are_refused(db) -> None:
     assert db.count("visits") == before
 
 
-def test_resolving_a_need_is_idempotent(db) -> None:
+def test_a_visits_needs_start_their_flow_raised(db) -> None:
+    """The warden's visit raises its needs (state raised, each with its raise event by the warden); they are
+    open needs of the warden's cells until the flow settles them (grid.needs)."""
     hh, cell = _a_household(db)
-    vid = log_visit(db, OP, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 3, 9), situation="x",
-                    needs=[NeedInput("medical", "用药报销咨询")])
-    nid = str(db.scalar("SELECT need_id FROM needs WHERE visit_id = ?", [vid]))
-    resolve_need(db, as_warden(frozenset({cell})), nid, status="answered", when=datetime(2026, 11, 5))
-    resolve_need(db, OP, nid, status="resolved", when=datetime(2026, 11, 9))
-    row = db.query("SELECT status, resolved_at FROM needs WHERE need_id = ?", [nid]).iloc[0]
-    assert row["status"] == "answered" and row["resolved_at"] == pd.Timestamp("2026-11-05")
-    with pytest.raises(WarmGridError):
-        resolve_need(db, OP, nid, status="closed")
-    with pytest.raises(WarmGridError, match="no such need"):  # another cell's need is as if it did not exist
-        resolve_need(db, as_warden(frozenset({"nowhere"})), nid)
+    warden = as_warden({cell}, name="w-raise")
+    vid = log_visit(db, warden, hh_id=hh, visitor_id="W", visited_at=datetime(2026, 11, 3, 9), situation="x",
+                    needs=[NeedInput("medical", "用药报销咨询"), NeedInput("housing", "屋顶漏水")])
+    rows = db.query("SELECT need_id, status, unit_code, due_at, resolved_at FROM needs WHERE visit_id = ?"
+                    " ORDER BY category", [vid])
+    assert rows["status"].tolist() == ["raised", "raised"]
+    assert rows["unit_code"].isna().all() and rows["due_at"].isna().all() and rows["resolved_at"].isna().all()
+    events = db.query('SELECT need_id, "at", by_user, from_status, to_status, step FROM need_events'
+                      " WHERE list_contains(?::TEXT[], need_id) ORDER BY need_id", [rows["need_id"].tolist()])
+    assert events[["by_user", "to_status", "step"]].drop_duplicates().values.tolist() == [["w-raise", "raised",
+                                                                                           "raise"]]
+    assert len(events) == 2 and events["from_status"].isna().all()
+    assert (events["at"] == pd.Timestamp("2026-11-03 09:00")).all()
+    # One audit row for the visit and its needs.
+    log = db.query("SELECT action, object, row_count FROM audit_log ORDER BY log_id DESC LIMIT 1").iloc[0]
+    assert log.tolist() == ["create", f"visit:{vid}", 3]
+    listed = open_needs(db, Scope.of_cells({cell}))
+    assert set(rows["need_id"]) <= set(listed["need_id"])
 
 
 def test_due_list_order_on_the_district(store) -> None:

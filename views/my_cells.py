@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -18,6 +17,7 @@ import ui
 from grid import access, model
 from grid.coverage import household_reach, load_cells, load_patrol_areas, load_stations
 from grid.errors import WarmGridError
+from grid.needs import list_needs, unit_names
 from grid.network import DISTANCES, default_distance
 from grid.visits import (
     NeedInput,
@@ -26,14 +26,14 @@ from grid.visits import (
     log_visit,
     member_table,
     new_form_key,
-    open_needs,
-    resolve_need,
     warden_households,
 )
 from grid.visits import overdue as visit_overdue
 from maps.warden import reach_text, warden_map
+from ui_needs import confirmation, details, follow_up, handle, table
+from ui_needs import now as needs_now
 
-#: The page's tabs: the due list, a household's card, the visit form, open needs.
+#: The page's tabs: the due list, a household's card, the visit form, the needs of my households.
 TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
 store = ui.get_store()
 actor = ui.require_page("my_cells")
@@ -158,19 +158,31 @@ if tab_log.open:
 
 if tab_needs.open:
     with tab_needs:
-        pending = open_needs(store, actor.scope, limit=50)
-        if pending.empty:
-            st.info("没有未办结的诉求 · No open needs")
-        for r in pending.itertuples(index=False):
+        # The needs of my households: those my cell holds (start, resolve, answer, return), those resolved or
+        # answered to follow up (satisfaction closes them), then the others with their state and due date.
+        st.caption("我的住户的诉求 · Needs of my households")
+        confirmation(store, actor)
+        need_time = needs_now()
+        mine = list_needs(store, actor, statuses=(*model.OPEN_NEED_STATUSES, "resolved", "answered"), as_of=need_time)
+        if mine.empty:
+            st.info("没有未办结或待回访的诉求 · No open needs, none to follow up")
+        else:
+            is_mine = (mine["unit_kind"] == "cell") & mine["status"].isin(["assigned", "in_progress"])
+            follow = mine["status"].isin(["resolved", "answered"])
+            mine = mine.assign(_first=(~is_mine).astype(int) + (~is_mine & ~follow).astype(int)).sort_values(
+                ["_first", "overdue", "raised_at"], ascending=[True, False, True], kind="stable")
+            names = unit_names(store)
+            st.dataframe(table(mine.head(200), names, ["status", "category", "hh_id", "due_at", "unit_code"]),
+                         hide_index=True, width="stretch", height=240)
+            tags = {n: ("待我办理 · " if h else "待回访 · " if f else "")
+                    for n, h, f in zip(mine["need_id"], is_mine.loc[mine.index], follow.loc[mine.index], strict=True)}
+            choices = {r.need_id: f"{tags[r.need_id]}{model.label(r.category)} · {r.hh_id} · {model.label(r.status)}"
+                       for r in mine.head(200).itertuples(index=False)}
+            pick = st.selectbox("选择诉求 Need", list(choices), format_func=lambda n: choices[n], key="warden_need")
+            row = mine.loc[mine["need_id"] == pick].iloc[0]
             with st.container(border=True):
-                st.markdown(ui.md("**{}** · {} · {}", model.label(r.category), r.hh_id,
-                                  f"{pd.Timestamp(r.raised_at):%Y-%m-%d}"))
-                st.markdown(ui.esc(r.description))
-                b1, b2 = st.columns(2)
-                for col, status, button_label in ((b1, "resolved", "已解决"), (b2, "answered", "已答复")):
-                    if col.button(button_label, key=f"{status}-{r.need_id}"):
-                        try:
-                            resolve_need(store, actor, r.need_id, status=status)
-                        except WarmGridError as exc:
-                            ui.show_error(exc)
-                        st.rerun()
+                details(store, actor, row, names)
+                if row["status"] in ("assigned", "in_progress") and row["unit_kind"] == "cell":
+                    handle(store, actor, str(pick), prefix="warden")
+                elif row["status"] in ("resolved", "answered"):
+                    follow_up(store, actor, str(pick), prefix="warden")
