@@ -41,7 +41,7 @@ from grid import needs as N
 from grid import planning as P
 from grid import store as store_mod
 from grid.campaigns import create_campaign
-from grid.demo import DemoConfig, build_demo
+from grid.demo import DEMO_ACCOUNTS, DemoConfig, build_demo
 from grid.errors import AuthError
 from grid.ingest import import_file
 from grid.store import SCHEMA_VERSION, Store, open_store
@@ -366,10 +366,10 @@ PATHS: list[WritePath] = [
     WritePath("refresh derived columns", lambda s, c, t: s.refresh_derived(), r"DROP TABLE _hh_cell",
               setup=_moved_household),
     WritePath("set a meta value", lambda s, c, t: s.set_meta("atomic", "1"), r"warmgrid_meta"),
-    # The demo district: everything, then derived columns, then five accounts (the fifth audit row is last).
+    # The demo district: everything, then derived columns, then one account per role (its last audit row is last).
     WritePath("build the demo", lambda s, c, t: build_demo(s, DemoConfig(households=300, seed=5, streets=1,
                                                                          communities=2, target_per_cell=100)),
-              r"INSERT INTO audit_log", nth=5, empty=True),
+              r"INSERT INTO audit_log", nth=len(DEMO_ACCOUNTS), empty=True),
 ]
 
 

@@ -47,7 +47,7 @@ _MARKDOWN_SINKS = {"markdown", "caption", "success", "info", "warning", "error",
                    "radio", "checkbox", "toggle", "text_input", "number_input", "date_input", "multiselect", "slider",
                    "text_area", "form_submit_button", "time_input", "file_uploader", "popover", "link_button"}
 #: Names of the pages' own values (labels of our vocabularies, settings, counts) an f-string may show.
-_OUR_NAMES = {"label", "m_label", "measure", "level", "visit_days", "what", "file_name", "k", "n", "button_label"}
+_OUR_NAMES = {"label", "m_label", "measure", "level", "visit_days", "what", "file_name", "k", "n", "button_label", "reach"}
 
 
 def _our_value(node: ast.FormattedValue) -> bool:
@@ -60,7 +60,9 @@ def _our_value(node: ast.FormattedValue) -> bool:
         return True  # model.label: our vocabulary
     if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "len":
         return True
-    return isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name) and v.value.id == "LEVELS"
+    while isinstance(v, ast.Subscript):  # LEVELS[x], DISTANCES[d][0]: a module constant's entry
+        v = v.value
+    return isinstance(v, ast.Name) and v.id.isupper()
 
 
 def test_views_put_data_into_markdown_only_escaped() -> None:
