@@ -9,12 +9,16 @@ actor's scope.
 
 Roles (codes in :data:`grid.model.USER_ROLES`):
 
-- ``admin`` — everything (an empty scope is the whole database);
+- ``admin`` — everything (an empty scope is the whole database), and the only
+  role that approves applications for assistance (区审批: the district office);
 - ``leader`` — a district or a street, read-only, aggregates only;
 - ``committee`` — a street: campaigns, visit plans and their sheets, household
-  lists (masked);
+  lists (masked); applications for assistance: the community's check (until a
+  community worker role exists), the street's review, the public notice and its
+  objections, giving;
 - ``warden`` — their own cells; the only non-admin who sees households'
-  personal data unmasked, and only in those cells;
+  personal data unmasked, and only in those cells; applies for assistance for
+  their households and records objections;
 - ``inspector`` — read-only aggregates and the audit log.
 
 Who acts is an :class:`Actor`: a user with its resolved :class:`Scope` (the set
@@ -100,6 +104,16 @@ ACTIONS: dict[str, Action] = {
     "update_need": Action("办理诉求", "act on a need", "cells"),
     "manage_campaigns": Action("创建走访活动", "create campaigns", "cells"),
     "plan_visits": Action("制定走访计划", "make and change visit plans", "cells"),
+    "apply_assistance": Action("提交救助申请", "apply for assistance for a household", "cells"),
+    "check_application": Action("社区初审救助申请", "check an application for assistance (community)", "cells"),
+    "review_application": Action("街道审核救助申请", "review an application for assistance (street)", "cells"),
+    "notice_application": Action("张榜公示救助申请、核实异议", "post applications on public notice and settle "
+                                 "objections", "cells"),
+    "approve_application": Action("审批救助申请", "approve an application for assistance (district)", "cells"),
+    "give_assistance": Action("发放救助并登记签收", "give approved assistance and record its receipt", "cells"),
+    "record_objection": Action("登记公示异议", "record an objection to a public notice", "cells"),
+    "manage_budgets": Action("设定救助预算", "set assistance budgets", "cells"),
+    "manage_programmes": Action("设定救助项目", "define assistance programmes", None),
     "import": Action("导入数据", "import a file into a table", "table"),
     "export_table": Action("导出数据表", "export a whole table", "table"),
     "download": Action("下载页面数据", "download a page's figures or lists", "download"),
@@ -112,7 +126,9 @@ PAGES: dict[str, str] = {
     "overview": "覆盖总览 Overview",
     "my_cells": "我的网格 My cells",
     "campaigns": "走访活动 Campaigns",
+    "applications": "救助申请 Applications",
     "leader": "救助分布 Assistance",
+    "budgets": "预算与核查 Budgets & checks",
     "data": "数据导入导出 Data",
     "audit": "审计日志 Audit log",
 }
@@ -126,6 +142,9 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
     "audit_log": ("审计日志", "the audit log"),
     "problems": ("导入问题清单", "an import's list of problems"),
     "bulletin": ("情况通报", "the situation bulletin"),
+    "notice_list": ("救助对象公示名单", "the public notice list of an assistance programme"),
+    "budgets": ("救助预算执行情况", "budgets against what was approved and given"),
+    "red_flags": ("救助核查疑点清单（逐户）", "the red flags of assistance, household by household"),
 }
 
 #: A grant on every resource of an action.
@@ -133,28 +152,39 @@ ANY = "*"
 #: A grant on the resources inside the actor's scope (actions on ``"cells"``).
 IN_SCOPE = "scope"
 
-_DISTRICT_PAGES = frozenset({"overview", "leader"})
+_DISTRICT_PAGES = frozenset({"overview", "leader", "budgets"})
 
 #: role -> action -> what the role may take it on: :data:`ANY`, :data:`IN_SCOPE`, or a
 #: set of resource names. An action missing from a role's row is refused.
 GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
     "admin": {**{name: (IN_SCOPE if a.resource == "cells" else ANY) for name, a in ACTIONS.items()},
-              "view_page": frozenset({"overview", "campaigns", "leader", "data", "audit"})},
+              "view_page": frozenset({"overview", "campaigns", "applications", "leader", "budgets", "data", "audit"})},
     "leader": {
         "view_page": _DISTRICT_PAGES,
         "view_counts": IN_SCOPE,
-        "download": frozenset({"coverage_by_community", "assistance", "bulletin"}),
+        "download": frozenset({"coverage_by_community", "assistance", "bulletin", "budgets"}),
     },
     "committee": {
-        "view_page": frozenset({"overview", "campaigns", "leader"}),
+        "view_page": frozenset({"overview", "campaigns", "applications", "leader", "budgets"}),
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
         "manage_campaigns": IN_SCOPE,
         "plan_visits": IN_SCOPE,
-        "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin"}),
+        # The street reviews, posts the notice, hears objections and gives; until a community worker
+        # role exists it also takes the community's first check. The district (admin) approves.
+        "apply_assistance": IN_SCOPE,
+        "check_application": IN_SCOPE,
+        "review_application": IN_SCOPE,
+        "notice_application": IN_SCOPE,
+        "give_assistance": IN_SCOPE,
+        "record_objection": IN_SCOPE,
+        "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin",
+                               "notice_list", "budgets", "red_flags"}),
     },
     "warden": {
-        "view_page": frozenset({"my_cells"}),
+        "view_page": frozenset({"my_cells", "applications"}),
+        "apply_assistance": IN_SCOPE,
+        "record_objection": IN_SCOPE,
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
         "view_personal": IN_SCOPE,
@@ -163,10 +193,10 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "update_need": IN_SCOPE,
     },
     "inspector": {
-        "view_page": frozenset({"audit", "overview", "leader"}),
+        "view_page": frozenset({"audit", "overview", "leader", "budgets"}),
         "view_counts": IN_SCOPE,
         "read_audit": ANY,
-        "download": frozenset({"coverage_by_community", "assistance", "audit_log"}),
+        "download": frozenset({"coverage_by_community", "assistance", "audit_log", "budgets"}),
     },
 }
 

@@ -188,12 +188,12 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
     if table == "users":
         cols = cols[cols["column_name"].isin(USER_EXPORT_COLUMNS)]
     has_geom = (cols["data_type"] == "GEOMETRY").any()
+    # Column names come from DuckDB's catalogue; quoted, since some are keywords (``at``).
     select = ", ".join(
-        f"ST_AsWKB({c}) AS {c}" if t == "GEOMETRY" else c for c, t in zip(cols["column_name"], cols["data_type"],
-                                                                          strict=True)
-        if c not in ("x_m", "y_m"))
+        f'ST_AsWKB("{c}") AS "{c}"' if t == "GEOMETRY" else f'"{c}"'
+        for c, t in zip(cols["column_name"], cols["data_type"], strict=True) if c not in ("x_m", "y_m"))
     key = KINDS[table].key if table in KINDS else cols["column_name"].iloc[0]
-    df = store.query(f"SELECT {select} FROM {table} ORDER BY {key}")
+    df = store.query(f'SELECT {select} FROM {table} ORDER BY "{key}"')
     geom = None
     if has_geom:  # the table's (first) geometry column: ``geom``, or e.g. ``start_geom`` of plan_visitors
         geom = str(cols.loc[cols["data_type"] == "GEOMETRY", "column_name"].iloc[0])
