@@ -93,6 +93,7 @@ __all__ = [
     "object_to",
     "settle",
     "list_applications",
+    "applicant_households",
     "application_detail",
     "status_counts",
     "default_contact",
@@ -754,7 +755,39 @@ def list_applications(store: Store, actor: Actor, *, status: str | Iterable[str]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
-    frame = store.query(sql, params)
+    frame = _dates(store.query(sql, params))
+    return mask_households(frame, actor).reset_index(drop=True)
+
+
+def _dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categories as lists, notice days as dates (DuckDB's DATE comes back as a timestamp)."""
+    frame["categories"] = [[str(c) for c in (v if v is not None else [])] for v in frame["categories"]]
+    for col in ("notice_starts_on", "notice_ends_on"):
+        frame[col] = pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in frame[col]],
+                               index=frame.index, dtype=object)
+    return frame
+
+
+def applicant_households(store: Store, actor: Actor, programme: str | None = None) -> pd.DataFrame:
+    """The registered households the actor may apply for (those of its scope it may
+    ``apply_assistance`` in), masked for it: ``hh_id, cell_id, address, head_name, categories``;
+    with ``programme``, only its target households (every household for a programme without
+    targets). Empty for an actor that may not apply."""
+    from grid.access import scope_sql
+
+    cols = ["hh_id", "cell_id", "address", "head_name", "categories"]
+    if not allowed(actor, "apply_assistance"):
+        return pd.DataFrame(columns=cols)
+    cond, params = scope_sql(actor.scope, "cell_id")
+    targets: list[str] = []
+    if programme is not None:
+        got = store.scalar("SELECT target_categories FROM programmes WHERE code = ?", [programme])
+        targets = [str(c) for c in (got if got is not None else [])]
+    if targets:
+        cond += " AND list_has_any(categories, ?::TEXT[])"
+        params.append(targets)
+    frame = store.query(f"SELECT {', '.join(cols)} FROM households WHERE status = 'active' AND cell_id IS NOT NULL"
+                        f" AND {cond} ORDER BY hh_id", params)
     frame["categories"] = [[str(c) for c in (v if v is not None else [])] for v in frame["categories"]]
     return mask_households(frame, actor).reset_index(drop=True)
 
@@ -774,8 +807,7 @@ def application_detail(store: Store, actor: Actor, app_id: str) -> dict[str, Any
     cell = None if rows.empty or pd.isna(rows["cell_id"].iloc[0]) else str(rows["cell_id"].iloc[0])
     if rows.empty or cell not in actor.scope or not allowed(actor, "view_households", _resource(cell)):
         raise WarmGridError(f"没有这份申请：{app_id}", f"no such application: {app_id}")
-    rows["categories"] = [[str(c) for c in (v if v is not None else [])] for v in rows["categories"]]
-    app = mask_households(rows, actor).iloc[0].to_dict()
+    app = mask_households(_dates(rows), actor).iloc[0].to_dict()
     events = store.query('SELECT seq, "at", by_user, step, from_status, to_status, note FROM application_events'
                          " WHERE app_id = ? ORDER BY seq", [app_id])
     objections = store.query("SELECT objection_id, raised_at, recorded_by, objector, content, status, settled_at,"

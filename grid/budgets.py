@@ -98,6 +98,7 @@ __all__ = [
     "flag_counts",
     "budgets_for",
     "red_flags_for",
+    "budget_units",
     "set_programme",
     "set_budget",
 ]
@@ -559,6 +560,19 @@ def red_flags_for(store: Store, scope: Scope, campaign_id: str | None = None) ->
 
 
 # --------------------------------------------------------------------------- settings
+def budget_units(store: Store, scope: Scope) -> pd.DataFrame:
+    """The units a budget may be set for within ``scope``: the district (for everything), then
+    the streets and communities of the scope's cells. Columns ``code, name, level, label``."""
+    from grid.campaigns import plannable_areas
+
+    areas = plannable_areas(store, scope)
+    if scope.is_everything:
+        top = store.query("SELECT code, name, level FROM admin_units WHERE level = 'district' ORDER BY code")
+        top["label"] = top["name"] + "（" + top["level"].map(model.label) + "）"
+        areas = pd.concat([top, areas], ignore_index=True)
+    return areas.reset_index(drop=True)
+
+
 def set_programme(store: Store, actor: Actor, *, code: str, name: str, kind: str = "cash",
                   standard_yuan: float | str | None = None, targets: Iterable[str] = (), needs_approval: bool = True,
                   approval_from: date | str | None = None, notice_days: int = 7, description: str | None = None) -> str:

@@ -14,6 +14,10 @@ plan      a visit plan: who visits whom, in what walking order (JSON)
 assistance  where assistance went, per cell, community, street or H3 hexagon (JSON)
 hotspots  Getis-Ord Gi* hot and cold spots of a per-cell assistance measure (JSON)
 bulletin  the situation bulletin (情况通报) of a unit and a period, as A4 Excel or PDF
+applications  assistance by application: apply, check, review, notice, approve, give, reject, object,
+          settle; list, show; the public notice list (PDF/XLSX); red flags (JSON) — grid.cli_applications
+budgets   budgets against what was approved and given (JSON); --set one
+programmes  the assistance programmes (JSON); --set one
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
@@ -135,6 +139,7 @@ COMMAND_FILES: dict[str, Files] = {
     "roads import": Files(inputs=("file",)),
     "export": Files(outputs=("out",)),
     "bulletin": Files(outputs=("out",)),
+    "applications notice-list": Files(outputs=("out",)),
     "user add": Files(password=True),
     "user passwd": Files(password=True),
 }
@@ -149,6 +154,8 @@ def _key(args: argparse.Namespace) -> str:
         return f"user {args.user_command}"
     if args.command == "roads":
         return f"roads {args.roads_command}"
+    if args.command == "applications":
+        return f"applications {args.applications_command}"
     return str(args.command)
 
 
@@ -330,6 +337,10 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     e.add_argument("--db", required=True)
     e.add_argument("--out", required=True, help="FILE.csv | .xlsx | .geojson | .gpkg | .parquet")
     e.add_argument("--crs", default="wgs84", help="wgs84 (default) | gcj02 | bd09 | EPSG:nnnn")
+
+    from grid.cli_applications import add_parsers
+
+    add_parsers(sub)
 
     # allow_abbrev=False: "--password" must not pass for "--password-stdin".
     u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
@@ -584,6 +595,11 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return _user(args, io)
         if args.command == "roads":
             return _roads(args, io)
+        if args.command in ("applications", "budgets", "programmes"):
+            from grid import cli_applications
+
+            return {"applications": cli_applications.run_applications, "budgets": cli_applications.run_budgets,
+                    "programmes": cli_applications.run_programmes}[args.command](args, io)
         from grid import access
 
         op = access.operator(io.operator)
