@@ -42,28 +42,44 @@ def _codes(store: Store) -> dict[str, str]:
 #: What each role may do, written out by hand from the product's rules (not derived from GRANTS):
 #: pages, and the actions on data within the role's scope.
 EXPECTED_PAGES = {
-    "admin": {"overview", "campaigns", "data", "audit", "leader"},
-    "leader": {"overview", "leader"},
-    "committee": {"overview", "campaigns", "leader"},
-    "warden": {"my_cells"},
-    "inspector": {"audit", "overview", "leader"},
+    "admin": {"overview", "campaigns", "applications", "data", "audit", "leader", "budgets"},
+    "leader": {"overview", "leader", "budgets"},
+    "committee": {"overview", "campaigns", "applications", "leader", "budgets"},
+    "warden": {"my_cells", "applications"},
+    "inspector": {"audit", "overview", "leader", "budgets"},
+}
+#: Applications for assistance (逐级申请报批): a warden applies for their households and records
+#: objections; the street checks (no community role yet), reviews, posts the notice, settles
+#: objections and gives; only the district office (admin) approves and sets budgets.
+APPLICATION_STEPS_BY_ROLE = {
+    "admin": {"apply_assistance", "check_application", "review_application", "notice_application",
+              "approve_application", "give_assistance", "record_objection", "manage_budgets"},
+    "leader": set(),
+    "committee": {"apply_assistance", "check_application", "review_application", "notice_application",
+                  "give_assistance", "record_objection"},
+    "warden": {"apply_assistance", "record_objection"},
+    "inspector": set(),
 }
 EXPECTED_CELL_ACTIONS = {
     "admin": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "update_need",
-              "manage_campaigns", "plan_visits"},
+              "manage_campaigns", "plan_visits"} | APPLICATION_STEPS_BY_ROLE["admin"],
     "leader": {"view_counts"},
-    "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits"},
-    "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "update_need"},
+    "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits"}
+    | APPLICATION_STEPS_BY_ROLE["committee"],
+    "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "update_need"}
+    | APPLICATION_STEPS_BY_ROLE["warden"],
     "inspector": {"view_counts"},
 }
 EXPECTED_DOWNLOADS = {
     "admin": set(access.DOWNLOADS),
-    "leader": {"coverage_by_community", "assistance", "bulletin"},
-    "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin"},
+    "leader": {"coverage_by_community", "assistance", "bulletin", "budgets"},
+    "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin", "notice_list",
+                  "budgets", "red_flags"},
     "warden": set(),
-    "inspector": {"coverage_by_community", "assistance", "audit_log"},
+    "inspector": {"coverage_by_community", "assistance", "audit_log", "budgets"},
 }
-EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit"}, "inspector": {"read_audit"}}
+EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit", "manage_programmes"},
+                  "inspector": {"read_audit"}}
 
 
 def _actor(role: str) -> Actor:
@@ -102,7 +118,7 @@ def test_every_role_and_download(role: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("role", list(GRANTS))
-@pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit"])
+@pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit", "manage_programmes"])
 def test_every_role_and_other_action(role: str, action: str) -> None:
     want = action in EXPECTED_OTHER.get(role, set())
     resource = "households" if ACTIONS[action].resource == "table" else None
@@ -110,7 +126,7 @@ def test_every_role_and_other_action(role: str, action: str) -> None:
 
 
 def test_the_table_has_no_grant_the_expectations_do_not_know() -> None:
-    known = {"view_page", "download", "import", "export_table", "manage_users", "read_audit",
+    known = {"view_page", "download", "import", "export_table", "manage_users", "read_audit", "manage_programmes",
              *(a for a, s in ACTIONS.items() if s.resource == "cells")}
     assert set(ACTIONS) == known
     for role, grants in GRANTS.items():

@@ -25,8 +25,9 @@ from grid.errors import WarmGridError
 from grid.notice import notice_bytes, notice_list
 from grid.validators import china_today
 
-#: The page's tabs.
+#: The page's tabs (the notice list only for those who may print it).
 TABS = ["待办 Queue", "申请 Apply", "公示名单 Notice list"]
+TABS_NO_NOTICE = TABS[:2]
 #: Column headers of the queue.
 HEADERS = {"app_id": "申请编号", "hh_id": "户编号", "head_name": "户主", "community_name": "社区",
            "programme_name": "项目", "amount_yuan": "金额（元）", "status_label": "状态", "applied": "申请日期",
@@ -35,6 +36,8 @@ HEADERS = {"app_id": "申请编号", "hh_id": "户编号", "head_name": "户主"
 BUTTONS = {"check": "社区初审通过 Checked", "review": "街道审核通过 Reviewed", "notice": "张榜公示 Post the notice",
            "approve": "批准 Approve", "give": "发放并登记签收 Give", "reject": "驳回 Reject",
            "object": "登记异议 Record the objection"}
+BUTTONS_NOTICE, BUTTONS_GIVE, BUTTONS_OBJECT, BUTTONS_REJECT = (BUTTONS[k] for k in ("notice", "give", "object",
+                                                                                    "reject"))
 ALL = "（全部 all）"
 
 store = ui.get_store()
@@ -58,8 +61,10 @@ programmes = load_programmes(store)
 prog_names = dict(zip(programmes["code"], programmes["name"], strict=True))
 today = china_today()
 may_notice_list = access.allowed(actor, "download", "notice_list")
-tabs = TABS if may_notice_list else TABS[:2]
-opened = st.tabs(tabs, key="app_tab", on_change="rerun")
+if may_notice_list:
+    opened = st.tabs(TABS, key="app_tab", on_change="rerun")
+else:
+    opened = st.tabs(TABS_NO_NOTICE, key="app_tab", on_change="rerun")
 tab_queue, tab_apply = opened[0], opened[1]
 
 # --------------------------------------------------------------------------- the queue
@@ -96,7 +101,8 @@ if tab_queue.open:
                     with st.form(f"batch_{forward}"):
                         picked = st.multiselect("申请 Applications", list(shown["app_id"]), key=f"batch_pick_{forward}")
                         note = st.text_input("意见 Note", key=f"batch_note_{forward}")
-                        go = st.form_submit_button(BUTTONS[forward], type="primary")
+                        button_label = BUTTONS[forward]
+                        go = st.form_submit_button(button_label, type="primary")
                     if go:
                         try:
                             if forward == "notice":
@@ -162,7 +168,8 @@ if tab_queue.open:
                     if name == "approve" and a["notice_ends_on"] is not None and today <= a["notice_ends_on"]:
                         st.caption(ui.md("公示期至 {}，期满后方可审批 · The notice runs until then.", a["notice_ends_on"]))
                     note = st.text_area("意见 Note", key=f"note_{name}_{app_id}")
-                    if st.form_submit_button(BUTTONS[name], type="primary"):
+                    button_label = BUTTONS[name]
+                    if st.form_submit_button(button_label, type="primary"):
                         try:
                             getattr(A, name)(store, actor, app_id, note=note or None)
                             _finish(f"{app_id} 已{step.zh}", f"{app_id}: {step.en} done")
@@ -177,7 +184,7 @@ if tab_queue.open:
                                       max_value=today + timedelta(days=30), key=f"start_{app_id}")
                 line = st.text_input("异议受理方式（留空：向社区居委会或街道办事处反映）Where to object", key=f"contact_{app_id}")
                 note = st.text_input("意见 Note", key=f"note_notice_{app_id}")
-                if st.form_submit_button(BUTTONS["notice"], type="primary"):
+                if st.form_submit_button(BUTTONS_NOTICE, type="primary"):
                     try:
                         A.notice(store, actor, app_id, days=days, starts_on=start, contact=line or None,
                                  note=note or None)
@@ -193,7 +200,7 @@ if tab_queue.open:
                 tel = c2.text_input("领款人电话 Phone", key=f"tel_{app_id}")
                 acct = c3.text_input("收款账号 Account", key=f"acct_{app_id}")
                 unit = st.text_input("发放单位 Giver", key=f"unit_{app_id}")
-                if st.form_submit_button(BUTTONS["give"], type="primary"):
+                if st.form_submit_button(BUTTONS_GIVE, type="primary"):
                     try:
                         aid = A.give(store, actor, app_id, receipt_ref=ref, receiver_name=who or None,
                                      receiver_phone=tel or None, receiver_account=acct or None, giver_unit=unit or None)
@@ -205,7 +212,7 @@ if tab_queue.open:
                 st.markdown("**登记公示异议** · Record an objection")
                 what = st.text_area("异议内容 Objection", key=f"objection_{app_id}")
                 by = st.text_input("异议人（可匿名）Objector", key=f"objector_{app_id}", value="匿名")
-                if st.form_submit_button(BUTTONS["object"]):
+                if st.form_submit_button(BUTTONS_OBJECT):
                     try:
                         oid = A.object_to(store, actor, app_id, content=what, objector=by or None)
                         _finish(f"已登记异议 {oid}，核实前不能审批", f"objection {oid} recorded; no approval until settled")
@@ -230,7 +237,7 @@ if tab_queue.open:
             with st.form(f"reject_{app_id}"):
                 st.markdown("**驳回** · Reject, with a reason")
                 why = st.text_area("驳回原因（必填）Reason (required)", key=f"why_{app_id}")
-                if st.form_submit_button(BUTTONS["reject"]):
+                if st.form_submit_button(BUTTONS_REJECT):
                     try:
                         A.reject(store, actor, app_id, reason=why)
                         _finish(f"{app_id} 已驳回", f"{app_id} rejected")
@@ -285,6 +292,7 @@ if tab_apply.open:
 if may_notice_list and opened[2].open:
     with opened[2]:
         on_notice = A.list_applications(store, actor, status="on_notice")
+        on_notice = on_notice[on_notice["programme"].isin(list(prog_names))]
         if on_notice.empty:
             st.info("目前没有公示中的申请 · No application is on notice.")
             st.stop()
