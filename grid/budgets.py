@@ -203,7 +203,7 @@ def status_when_given(aid: pd.DataFrame, households: pd.DataFrame, history: pd.D
     out = pd.Series(aid["hh_id"].astype(str).map(today).to_numpy(), index=aid.index, dtype=object)
     h = history[history["change"] == "status"].copy() if len(history) else history
     if not len(h) or not len(aid):
-        return out.where(out.notna(), None)
+        return pd.Series([None if not isinstance(v, str) else v for v in out], index=aid.index, dtype=object)
     h = h.assign(hh_id=h["hh_id"].astype(str), changed_at=pd.to_datetime(h["changed_at"]).astype("datetime64[ns]"))
     h = h.sort_values("changed_at", kind="stable")
     left = pd.DataFrame({"_i": np.arange(len(aid)), "hh_id": aid["hh_id"].astype(str).to_numpy(),
@@ -217,7 +217,7 @@ def status_when_given(aid: pd.DataFrame, households: pd.DataFrame, history: pd.D
     values = out.to_numpy(dtype=object).copy()
     known = then.notna().to_numpy()
     values[then.index.to_numpy()[known]] = then.to_numpy()[known]
-    return pd.Series(values, index=aid.index, dtype=object)
+    return pd.Series([None if not isinstance(v, str) else v for v in values], index=aid.index, dtype=object)
 
 
 # --------------------------------------------------------------------------- reading
