@@ -62,7 +62,7 @@ Examples
 >>> programme_key(" 情暖万家 "), programme_key("ＱＮＷＪ")
 ('情暖万家', 'qnwj')
 >>> receiver_keys("6217 0000-1234", "+86 138 0013 8000")
-('62170000', '13800138000')
+('621700001234', '13800138000')
 """
 
 from __future__ import annotations
