@@ -9,16 +9,20 @@ actor's scope.
 
 Roles (codes in :data:`grid.model.USER_ROLES`):
 
-- ``admin`` — everything (an empty scope is the whole database);
+- ``admin`` — everything (an empty scope is the whole database), and the only
+  role that approves applications for assistance (区审批: the district office);
 - ``leader`` — a district or a street, read-only, aggregates only;
 - ``committee`` — a street: campaigns, visit plans and their sheets, household
-  lists (masked);
+  lists (masked); applications for assistance: the street's review, the public
+  notice and its objections, giving (and the community's check where no community
+  worker has an account);
 - ``warden`` — their own cells; with the community worker, the only non-admin who
-  sees households' personal data unmasked, and only in those cells;
+  sees households' personal data unmasked, and only in those cells; applies for
+  assistance for their households and records objections;
 - ``inspector`` — read-only aggregates and the audit log;
 - ``community`` — a community worker (社区工作人员), scope: community codes; handles
-  the needs assigned to their community (and checks applications), sees its
-  households in full.
+  the needs assigned to their community, checks applications for assistance
+  (社区初审), sees its households in full.
 
 Needs (:mod:`grid.needs`) travel between roles: the committee assigns, reassigns
 and escalates (``assign_need``); the unit holding a need handles it
@@ -115,6 +119,16 @@ ACTIONS: dict[str, Action] = {
     "close_need": Action("回访并关闭诉求", "follow a need up and close it", "cells"),
     "manage_campaigns": Action("创建走访活动", "create campaigns", "cells"),
     "plan_visits": Action("制定走访计划", "make and change visit plans", "cells"),
+    "apply_assistance": Action("提交救助申请", "apply for assistance for a household", "cells"),
+    "check_application": Action("社区初审救助申请", "check an application for assistance (community)", "cells"),
+    "review_application": Action("街道审核救助申请", "review an application for assistance (street)", "cells"),
+    "notice_application": Action("张榜公示救助申请、核实异议", "post applications on public notice and settle "
+                                 "objections", "cells"),
+    "approve_application": Action("审批救助申请", "approve an application for assistance (district)", "cells"),
+    "give_assistance": Action("发放救助并登记签收", "give approved assistance and record its receipt", "cells"),
+    "record_objection": Action("登记公示异议", "record an objection to a public notice", "cells"),
+    "manage_budgets": Action("设定救助预算", "set assistance budgets", "cells"),
+    "manage_programmes": Action("设定救助项目", "define assistance programmes", None),
     "import": Action("导入数据", "import a file into a table", "table"),
     "export_table": Action("导出数据表", "export a whole table", "table"),
     "download": Action("下载页面数据", "download a page's figures or lists", "download"),
@@ -130,7 +144,9 @@ PAGES: dict[str, str] = {
     "needs_queue": "诉求分拨 Needs queue",
     "needs_work": "诉求办理 Needs to handle",
     "campaigns": "走访活动 Campaigns",
+    "applications": "救助申请 Applications",
     "leader": "救助分布 Assistance",
+    "budgets": "预算与核查 Budgets & checks",
     "data": "数据导入导出 Data",
     "audit": "审计日志 Audit log",
 }
@@ -145,6 +161,9 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
     "problems": ("导入问题清单", "an import's list of problems"),
     "bulletin": ("情况通报", "the situation bulletin"),
     "needs_report": ("诉求办理统计", "the needs' figures"),
+    "notice_list": ("救助对象公示名单", "the public notice list of an assistance programme"),
+    "budgets": ("救助预算执行情况", "budgets against what was approved and given"),
+    "red_flags": ("救助核查疑点清单（逐户）", "the red flags of assistance, household by household"),
 }
 
 #: A grant on every resource of an action.
@@ -152,20 +171,22 @@ ANY = "*"
 #: A grant on the resources inside the actor's scope (actions on ``"cells"``).
 IN_SCOPE = "scope"
 
-_DISTRICT_PAGES = frozenset({"overview", "leader"})
+_DISTRICT_PAGES = frozenset({"overview", "leader", "budgets"})
 
 #: role -> action -> what the role may take it on: :data:`ANY`, :data:`IN_SCOPE`, or a
 #: set of resource names. An action missing from a role's row is refused.
 GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
     "admin": {**{name: (IN_SCOPE if a.resource == "cells" else ANY) for name, a in ACTIONS.items()},
-              "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "leader", "data", "audit"})},
+              "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader",
+                                      "budgets", "data", "audit"})},
     "leader": {
         "view_page": _DISTRICT_PAGES,
         "view_counts": IN_SCOPE,
-        "download": frozenset({"coverage_by_community", "assistance", "bulletin"}),
+        "download": frozenset({"coverage_by_community", "assistance", "bulletin", "budgets"}),
     },
     "committee": {
-        "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "leader"}),
+        "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader",
+                                "budgets"}),
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
         "manage_campaigns": IN_SCOPE,
@@ -173,11 +194,21 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "raise_need": IN_SCOPE,
         "assign_need": IN_SCOPE,
         "handle_need": IN_SCOPE,
+        # The street reviews, posts the notice, hears objections and gives; it may also take the
+        # community's first check where no community worker has an account. The district (admin) approves.
+        "apply_assistance": IN_SCOPE,
+        "check_application": IN_SCOPE,
+        "review_application": IN_SCOPE,
+        "notice_application": IN_SCOPE,
+        "give_assistance": IN_SCOPE,
+        "record_objection": IN_SCOPE,
         "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin",
-                               "needs_report"}),
+                               "needs_report", "notice_list", "budgets", "red_flags"}),
     },
     "warden": {
-        "view_page": frozenset({"my_cells"}),
+        "view_page": frozenset({"my_cells", "applications"}),
+        "apply_assistance": IN_SCOPE,
+        "record_objection": IN_SCOPE,
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
         "view_personal": IN_SCOPE,
@@ -188,13 +219,14 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "close_need": IN_SCOPE,
     },
     "inspector": {
-        "view_page": frozenset({"audit", "overview", "leader"}),
+        "view_page": frozenset({"audit", "overview", "leader", "budgets"}),
         "view_counts": IN_SCOPE,
         "read_audit": ANY,
-        "download": frozenset({"coverage_by_community", "assistance", "audit_log"}),
+        "download": frozenset({"coverage_by_community", "assistance", "audit_log", "budgets"}),
     },
     "community": {
-        "view_page": frozenset({"needs_work"}),
+        "view_page": frozenset({"needs_work", "applications"}),
+        "check_application": IN_SCOPE,
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
         "view_personal": IN_SCOPE,

@@ -15,6 +15,10 @@ assistance  where assistance went, per cell, community, street or H3 hexagon (JS
 hotspots  Getis-Ord Gi* hot and cold spots of a per-cell assistance measure (JSON)
 bulletin  the situation bulletin (情况通报) of a unit and a period, as A4 Excel or PDF
 needs     needs as a flow: report (JSON); assign, start, resolve, answer, return, close, escalate; limits
+applications  assistance by application: apply, check, review, notice, approve, give, reject, object,
+          settle; list, show; the public notice list (PDF/XLSX); red flags (JSON) — grid.cli_applications
+budgets   budgets against what was approved and given (JSON); --set one
+programmes  the assistance programmes (JSON); --set one
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 
 Errors are printed in Chinese and English on standard error; the exit status
@@ -136,6 +140,7 @@ COMMAND_FILES: dict[str, Files] = {
     "roads import": Files(inputs=("file",)),
     "export": Files(outputs=("out",)),
     "bulletin": Files(outputs=("out",)),
+    "applications notice-list": Files(outputs=("out",)),
     "user add": Files(password=True),
     "user passwd": Files(password=True),
 }
@@ -152,6 +157,8 @@ def _key(args: argparse.Namespace) -> str:
         return f"roads {args.roads_command}"
     if args.command == "needs":
         return f"needs {args.needs_command}"
+    if args.command == "applications":
+        return f"applications {args.applications_command}"
     return str(args.command)
 
 
@@ -338,6 +345,10 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     e.add_argument("--db", required=True)
     e.add_argument("--out", required=True, help="FILE.csv | .xlsx | .geojson | .gpkg | .parquet")
     e.add_argument("--crs", default="wgs84", help="wgs84 (default) | gcj02 | bd09 | EPSG:nnnn")
+
+    from grid.cli_applications import add_parsers
+
+    add_parsers(sub)
 
     # allow_abbrev=False: "--password" must not pass for "--password-stdin".
     u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
@@ -687,6 +698,11 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return _roads(args, io)
         if args.command == "needs":
             return _needs(args, io)
+        if args.command in ("applications", "budgets", "programmes"):
+            from grid import cli_applications
+
+            return {"applications": cli_applications.run_applications, "budgets": cli_applications.run_budgets,
+                    "programmes": cli_applications.run_programmes}[args.command](args, io)
         from grid import access
 
         op = access.operator(io.operator)

@@ -11,7 +11,10 @@ needs' flow (:mod:`grid.demo_needs`: assigned, returned and reassigned, handled,
 escalated when overdue, resolved or answered, followed up with a satisfaction;
 about 85 % resolved or answered, as the seeds' street reports); and one finished winter campaign
 whose assistance records include planted duplicates (helped twice for the same
-purpose by two units) and omissions (eligible and never helped).
+purpose by two units) and omissions (eligible and never helped); and the current
+winter campaign's applications for assistance at every step of their review, with
+programmes, budgets and one planted red flag of each kind for the diversion checks
+(:mod:`grid.demo_applications`).
 
 :func:`generate` is pure (frames in memory); :func:`build_demo` writes them to a
 store in one transaction; :func:`build_demo_file` builds a new file atomically.
@@ -42,6 +45,7 @@ from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from grid import model
+from grid.demo_applications import generate_applications
 from grid.demo_needs import Households, need_flow
 from grid.demo_streets import street_plan
 from grid.errors import WarmGridError
@@ -177,6 +181,14 @@ class DemoDistrict:
     need_events: pd.DataFrame = field(default_factory=pd.DataFrame)
     planted_duplicates: list[str] = field(default_factory=list)
     planted_omissions: list[str] = field(default_factory=list)
+    programmes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    budgets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    applications: pd.DataFrame = field(default_factory=pd.DataFrame)
+    application_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    application_objections: pd.DataFrame = field(default_factory=pd.DataFrame)
+    household_history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Red flags planted for the diversion checks: reason code -> households (grid.budgets.REASONS).
+    planted_flags: dict[str, list[str]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -633,6 +645,22 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     }))
     assistance = pd.concat(aid_frames, ignore_index=True)
     assistance.insert(0, "aid_id", _ids("A", len(assistance), 7))
+    for col in ("app_id", "receiver_name", "receiver_phone", "receiver_account", "receipt_ref"):
+        assistance[col] = None
+
+    # -- applications of the current campaign, programmes, budgets, planted red flags ----------------
+    say(0.80, "救助申请 applications")
+    wardens = {str(k): str(v) for k, v in first_warden.items()}
+    apps = generate_applications(
+        np.random.default_rng([config.seed, 13]),
+        households=pd.DataFrame({"hh_id": hh_ids, "community_code": comm_codes[h_comm],
+                                 "categories": categories, "head_name": households["head_name"],
+                                 "phone": households["phone"]}),
+        communities=communities[["code", "name", "parent_code", "street_name"]], district_code=_DISTRICT_CODE,
+        wardens=wardens, targets=_TARGETS, aid_count=len(assistance), as_of=config.as_of,
+        committee_street=str(comm_rows[0]["parent_code"]) if comm_rows else None)
+    assistance = pd.concat([assistance, apps.assistance], ignore_index=True)
+    households.loc[households["hh_id"].isin(apps.moved), "status"] = "moved"
 
     admin_units = pd.DataFrame(admin_rows + [
         {k: v for k, v in c.items() if k != "street_name"} for c in comm_rows
@@ -654,6 +682,9 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         roads=roads, members=members, need_events=need_events,
         planted_duplicates=sorted(hh_ids[dup].tolist()),
         planted_omissions=sorted(hh_ids[omit].tolist()),
+        programmes=apps.programmes, budgets=apps.budgets, applications=apps.applications,
+        application_events=apps.events, application_objections=apps.objections, household_history=apps.history,
+        planted_flags=apps.planted,
     )
 
 
@@ -722,9 +753,12 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
                     " SELECT need_id, \"at\", by_user, from_status, to_status, note, step, unit_code FROM _events"
                     " ORDER BY _seq")
         cur.register("_aid", d.assistance)
-        cur.execute("INSERT INTO assistance SELECT aid_id, hh_id, campaign_id, programme, kind,"
-                    " amount_yuan, items, goods_value_yuan, given_at, giver_unit, funding_source"
-                    " FROM _aid")
+        cur.execute("INSERT INTO assistance (aid_id, hh_id, campaign_id, programme, kind, amount_yuan, items,"
+                    " goods_value_yuan, given_at, giver_unit, funding_source, app_id, receiver_name, receiver_phone,"
+                    " receiver_account, receipt_ref) SELECT aid_id, hh_id, campaign_id, programme, kind,"
+                    " amount_yuan, items, goods_value_yuan, given_at, giver_unit, funding_source, app_id,"
+                    " receiver_name, receiver_phone, receiver_account, receipt_ref FROM _aid")
+        _write_applications(cur, d)
         if len(d.roads):
             rd = d.roads.assign(wkb=_wkb(list(d.roads["geom"]))).drop(columns="geom")
             cur.register("_roads", rd)
@@ -744,6 +778,35 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
         _demo_accounts(store, d)
     say(1.0, "完成 done")
     return d
+
+
+def _write_applications(cur: Any, d: DemoDistrict) -> None:
+    """Programmes, budgets, applications with their events and objections, and household history."""
+    frames = (("_prog", d.programmes, "INSERT INTO programmes (code, name, kind, standard_yuan, target_categories,"
+               " needs_approval, approval_from, notice_days, description) SELECT code, name, kind, standard_yuan,"
+               " target_categories::TEXT[], needs_approval, approval_from, notice_days, description FROM _prog"),
+              ("_budgets", d.budgets, "INSERT INTO budgets (unit_code, programme, campaign_id, amount_yuan, set_at,"
+               " set_by) SELECT unit_code, programme, campaign_id, amount_yuan, set_at, set_by FROM _budgets"),
+              ("_apps", d.applications, "INSERT INTO applications (app_id, hh_id, programme, campaign_id, unit_code,"
+               " amount_yuan, items, reason, status, applied_at, applied_by, notice_starts_on, notice_ends_on,"
+               " notice_contact, decided_at, given_at, receipt_ref, rejected_reason) SELECT app_id, hh_id, programme,"
+               " campaign_id, unit_code, amount_yuan, items, reason, status, applied_at, applied_by,"
+               " notice_starts_on, notice_ends_on, notice_contact, decided_at, given_at, receipt_ref,"
+               " rejected_reason FROM _apps"),
+              ("_events", d.application_events, 'INSERT INTO application_events (event_id, app_id, seq, "at", by_user,'
+               ' step, from_status, to_status, note) SELECT event_id, app_id, seq, "at", by_user, step, from_status,'
+               " to_status, note FROM _events"),
+              ("_objections", d.application_objections, "INSERT INTO application_objections (objection_id, app_id,"
+               " raised_at, recorded_by, objector, content, status, settled_at, settled_by, settlement)"
+               " SELECT objection_id, app_id, raised_at, recorded_by, objector, content, status, settled_at,"
+               " settled_by, settlement FROM _objections"),
+              ("_history", d.household_history, "INSERT INTO household_history (hh_id, changed_at, change, old_value,"
+               " new_value, source) SELECT hh_id, changed_at, change, old_value, new_value, source FROM _history"))
+    for name, frame, sql in frames:
+        if len(frame):
+            cur.register(name, frame)
+            cur.execute(sql)
+            cur.unregister(name)
 
 
 def _demo_accounts(store: Store, d: DemoDistrict) -> None:

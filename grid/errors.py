@@ -26,6 +26,7 @@ __all__ = [
     "NeedStepError",
     "Problem",
     "ValidationError",
+    "ApplicationStepError",
 ]
 
 
@@ -154,3 +155,16 @@ class ValidationError(WarmGridError):
         n = len(self.problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"发现 {n} 个问题：\n{lines}", f"{n} problem(s) found (listed above).")
+
+
+class ApplicationStepError(ValidationError):
+    """An application for assistance cannot take the step asked of it now (a step out of order,
+    an objection still open, a notice not yet over): one :class:`Problem` per application refused.
+
+    ``app_ids`` and ``step`` say what was refused, for logs and tests.
+    """
+
+    def __init__(self, step: str, problems: Iterable[Problem]) -> None:
+        self.step = step
+        super().__init__(problems)
+        self.app_ids = [p.value for p in self.problems]

@@ -190,7 +190,7 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
         cols = cols[cols["column_name"].isin(USER_EXPORT_COLUMNS)]
     cols = cols[cols["data_type"] != "BLOB"]  # a photo's bytes are no spreadsheet cell (need_photos)
     has_geom = (cols["data_type"] == "GEOMETRY").any()
-    # Names quoted: need_events has a column named "at", a reserved word in DuckDB.
+    # Column names come from DuckDB's catalogue; quoted, since some are keywords (``at``).
     select = ", ".join(
         f'ST_AsWKB("{c}") AS "{c}"' if t == "GEOMETRY" else f'"{c}"'
         for c, t in zip(cols["column_name"], cols["data_type"], strict=True) if c not in ("x_m", "y_m"))

@@ -41,6 +41,9 @@ __all__ = [
     "RELATIONS",
     "DISABILITY_GRADES",
     "ADMIN_LEVELS",
+    "APPLICATION_STATUSES",
+    "APPLICATION_STEPS",
+    "OBJECTION_STATUSES",
     "label",
     "codes",
 ]
@@ -262,6 +265,40 @@ ADMIN_LEVELS: dict[str, Term] = _index(
     Term("community", "社区/村", "community or village"),
 )
 
+#: States of an application for assistance (逐级申请报批): applied → checked by the community →
+#: reviewed by the street → on public notice → approved by the district → given; or rejected
+#: at any review step (see :mod:`grid.applications` for who may take each step).
+APPLICATION_STATUSES: dict[str, Term] = _index(
+    Term("applied", "已申请", "applied"),
+    Term("community_checked", "社区已初审", "checked by the community"),
+    Term("street_reviewed", "街道已审核", "reviewed by the street"),
+    Term("on_notice", "公示中", "on public notice"),
+    Term("approved", "区已审批", "approved by the district"),
+    Term("given", "已发放", "given"),
+    Term("rejected", "未通过", "rejected"),
+)
+
+#: Steps of an application (the ``step`` of ``application_events``).
+APPLICATION_STEPS: dict[str, Term] = _index(
+    Term("apply", "申请", "apply"),
+    Term("check", "社区初审", "community check"),
+    Term("review", "街道审核", "street review"),
+    Term("notice", "张榜公示", "public notice"),
+    Term("object", "登记异议", "objection recorded"),
+    Term("settle", "异议不成立", "objection dismissed"),
+    Term("uphold", "异议成立", "objection upheld"),
+    Term("approve", "区级审批", "district approval"),
+    Term("give", "发放", "give"),
+    Term("reject", "驳回", "reject"),
+)
+
+#: States of an objection to a public notice (异议).
+OBJECTION_STATUSES: dict[str, Term] = _index(
+    Term("open", "待核实", "open"),
+    Term("dismissed", "不成立", "dismissed"),
+    Term("upheld", "成立", "upheld"),
+)
+
 _ALL: dict[str, Term] = {}
 for _vocab in (
     HARDSHIP,
@@ -278,6 +315,8 @@ for _vocab in (
     ADMIN_LEVELS,
     RELATIONS,
     DISABILITY_GRADES,
+    APPLICATION_STATUSES,
+    APPLICATION_STEPS,
 ):
     for _code, _term in _vocab.items():
         _ALL.setdefault(_code, _term)

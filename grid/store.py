@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-8
+9
 >>> store.count("households")
 0
 >>> store.close()
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -82,6 +82,11 @@ TABLES: tuple[str, ...] = (
     "need_events",
     "need_photos",
     "need_time_limits",
+    "programmes",
+    "budgets",
+    "applications",
+    "application_events",
+    "application_objections",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -173,6 +178,7 @@ _MIGRATIONS: dict[int, Any] = {
     6: lambda: _migration("0006_roads.sql"),
     7: lambda: _migration("0007_needs_flow.sql"),
     8: lambda: _migration("0008_members.sql"),
+    9: lambda: _migration("0009_applications.sql"),
 }
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "check_characters",
     "visible",
     "china_today",
+    "china_now",
     "record_time",
 ]
 
@@ -692,6 +693,19 @@ def china_today(now: datetime | None = None) -> date:
     if now is None:
         return datetime.now(_CHINA_TZ).date()
     return _naive_local(now).date()
+
+
+def china_now(now: datetime | None = None) -> datetime:
+    """The time in China Standard Time (UTC+8), naive, as the database stores times.
+
+    ``now`` (default: the current time) may be aware (converted) or naive (taken as China time).
+
+    >>> china_now(datetime(2026, 1, 5, 20, 0, tzinfo=UTC))
+    datetime.datetime(2026, 1, 6, 4, 0)
+    """
+    if now is None:
+        return datetime.now(_CHINA_TZ).replace(tzinfo=None)
+    return _naive_local(now)
 
 
 def record_time(value: object, *, today: date | None = None) -> Check[datetime]:

@@ -42,36 +42,54 @@ def _codes(store: Store) -> dict[str, str]:
 #: What each role may do, written out by hand from the product's rules (not derived from GRANTS):
 #: pages, and the actions on data within the role's scope.
 EXPECTED_PAGES = {
-    "admin": {"overview", "needs_queue", "needs_work", "campaigns", "data", "audit", "leader"},
-    "leader": {"overview", "leader"},
-    "committee": {"overview", "needs_queue", "needs_work", "campaigns", "leader"},
-    "warden": {"my_cells"},
-    "inspector": {"audit", "overview", "leader"},
-    "community": {"needs_work"},
+    "admin": {"overview", "needs_queue", "needs_work", "campaigns", "applications", "data", "audit", "leader",
+              "budgets"},
+    "leader": {"overview", "leader", "budgets"},
+    "committee": {"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader", "budgets"},
+    "warden": {"my_cells", "applications"},
+    "inspector": {"audit", "overview", "leader", "budgets"},
+    "community": {"needs_work", "applications"},
+}
+#: Applications for assistance (逐级申请报批): a warden applies for their households and records
+#: objections; the community worker checks (社区初审); the street may check too, reviews, posts the
+#: notice, settles objections and gives; only the district office (admin) approves and sets budgets.
+APPLICATION_STEPS_BY_ROLE = {
+    "admin": {"apply_assistance", "check_application", "review_application", "notice_application",
+              "approve_application", "give_assistance", "record_objection", "manage_budgets"},
+    "leader": set(),
+    "committee": {"apply_assistance", "check_application", "review_application", "notice_application",
+                  "give_assistance", "record_objection"},
+    "warden": {"apply_assistance", "record_objection"},
+    "inspector": set(),
+    "community": {"check_application"},
 }
 EXPECTED_CELL_ACTIONS = {
     "admin": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
-              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits"},
+              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits"}
+    | APPLICATION_STEPS_BY_ROLE["admin"],
     "leader": {"view_counts"},
     # The committee assigns, reassigns and escalates, and records the departments' steps (handle_need).
     "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits", "raise_need", "assign_need",
-                  "handle_need"},
+                  "handle_need"} | APPLICATION_STEPS_BY_ROLE["committee"],
     # The warden handles what their cell holds and closes a need after the follow-up.
     "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
-               "handle_need", "close_need"},
+               "handle_need", "close_need"} | APPLICATION_STEPS_BY_ROLE["warden"],
     "inspector": {"view_counts"},
     # The community worker handles what their community holds and sees its households in full.
-    "community": {"view_counts", "view_households", "view_personal", "view_household", "raise_need", "handle_need"},
+    "community": {"view_counts", "view_households", "view_personal", "view_household", "raise_need", "handle_need"}
+    | APPLICATION_STEPS_BY_ROLE["community"],
 }
 EXPECTED_DOWNLOADS = {
     "admin": set(access.DOWNLOADS),
-    "leader": {"coverage_by_community", "assistance", "bulletin"},
-    "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin", "needs_report"},
+    "leader": {"coverage_by_community", "assistance", "bulletin", "budgets"},
+    "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin", "needs_report",
+                  "notice_list", "budgets", "red_flags"},
     "warden": set(),
-    "inspector": {"coverage_by_community", "assistance", "audit_log"},
+    "inspector": {"coverage_by_community", "assistance", "audit_log", "budgets"},
     "community": set(),
 }
-EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit", "set_need_limits"},
+EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit", "set_need_limits",
+                            "manage_programmes"},
                   "inspector": {"read_audit"}}
 #: Which role holds which kind of unit (a need assigned to it), written out by hand.
 EXPECTED_HOLDERS = {"cell": {"warden"}, "community": {"community"}, "street": {"committee"},
@@ -114,7 +132,8 @@ def test_every_role_and_download(role: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("role", list(GRANTS))
-@pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit", "set_need_limits"])
+@pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit", "set_need_limits",
+                                    "manage_programmes"])
 def test_every_role_and_other_action(role: str, action: str) -> None:
     want = action in EXPECTED_OTHER.get(role, set())
     resource = "households" if ACTIONS[action].resource == "table" else None
@@ -123,6 +142,7 @@ def test_every_role_and_other_action(role: str, action: str) -> None:
 
 def test_the_table_has_no_grant_the_expectations_do_not_know() -> None:
     known = {"view_page", "download", "import", "export_table", "manage_users", "read_audit", "set_need_limits",
+             "manage_programmes",
              *(a for a, s in ACTIONS.items() if s.resource == "cells")}
     assert set(ACTIONS) == known
     for role, grants in GRANTS.items():

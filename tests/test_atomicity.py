@@ -36,10 +36,12 @@ import pandas as pd
 import pytest
 from argon2 import PasswordHasher
 
+from grid import applications as A
 from grid import audit, users
 from grid import needs as N
 from grid import planning as P
 from grid import store as store_mod
+from grid.budgets import set_budget, set_programme
 from grid.campaigns import create_campaign
 from grid.demo import DEMO_ACCOUNTS, DemoConfig, build_demo
 from grid.errors import AuthError
@@ -299,6 +301,32 @@ def _moved_household(store: Store, tmp: Path) -> dict[str, Any]:
     return {}
 
 
+def _fresh_household(store: Store) -> str:
+    return str(store.scalar("SELECT min(hh_id) FROM households WHERE status = 'active' AND cell_id IS NOT NULL"
+                            " AND hh_id NOT IN (SELECT hh_id FROM applications)"))
+
+
+def _application(state: str, objection: bool = False) -> Setup:
+    """An application of 临时救助 brought to ``state`` (and an open objection), committed before the snapshot."""
+    steps = {"applied": [], "community_checked": ["check"], "street_reviewed": ["check", "review"],
+             "on_notice": ["check", "review", "notice"], "approved": ["check", "review", "notice", "approve"]}[state]
+
+    def setup(store: Store, tmp: Path) -> dict[str, Any]:
+        app = A.apply(store, OP, hh_id=_fresh_household(store), programme="lsjz", amount_yuan=100, reason="原子",
+                      now=datetime(2026, 10, 1, 9))
+        for step in steps:
+            if step == "notice":
+                A.notice(store, OP, app, starts_on=datetime(2026, 10, 2).date(), now=datetime(2026, 10, 1, 12))
+            else:
+                getattr(A, step)(store, OP, app, now=datetime(2026, 10, 20 if step == "approve" else 1, 11))
+        ctx = {"app": app}
+        if objection:
+            ctx["objection"] = A.object_to(store, OP, app, content="原子异议", now=datetime(2026, 10, 3, 9))
+        return ctx
+
+    return setup
+
+
 PATHS: list[WritePath] = [
     # Imports: rows, history, derived columns, the imports-log row, then the audit row last.
     WritePath("import households", _import("households", _hh_rows), r"INSERT INTO audit_log"),
@@ -348,6 +376,33 @@ PATHS: list[WritePath] = [
               r"INSERT INTO audit_log", setup=_plan),
     WritePath("move a household", lambda s, c, t: P.move_household(s, OP, c["plan_id"], c["hh"], c["to"]),
               r"INSERT INTO audit_log", setup=_saved_plan),
+    # Applications for assistance: each step writes the application's row (and, giving, the assistance
+    # record; an objection, its row), one event row, then its audit row.
+    WritePath("apply for assistance", lambda s, c, t: A.apply(s, OP, hh_id=_fresh_household(s), programme="lsjz",
+                                                              amount_yuan=100, reason="原子申请",
+                                                              idempotency_key="atomic-app"), r"INSERT INTO audit_log"),
+    WritePath("check an application", lambda s, c, t: A.check(s, OP, c["app"], note="同意"),
+              r"INSERT INTO audit_log", setup=_application("applied")),
+    WritePath("review an application", lambda s, c, t: A.review(s, OP, c["app"]),
+              r"INSERT INTO audit_log", setup=_application("community_checked")),
+    WritePath("post an application on notice", lambda s, c, t: A.notice(s, OP, c["app"], days=7),
+              r"INSERT INTO audit_log", setup=_application("street_reviewed")),
+    WritePath("record an objection", lambda s, c, t: A.object_to(s, OP, c["app"], content="异议"),
+              r"INSERT INTO audit_log", setup=_application("on_notice")),
+    WritePath("dismiss an objection", lambda s, c, t: A.settle(s, OP, c["objection"], upheld=False, note="不成立"),
+              r"INSERT INTO audit_log", setup=_application("on_notice", objection=True)),
+    WritePath("uphold an objection", lambda s, c, t: A.settle(s, OP, c["objection"], upheld=True, note="成立"),
+              r"INSERT INTO audit_log", setup=_application("on_notice", objection=True)),
+    WritePath("approve an application", lambda s, c, t: A.approve(s, OP, c["app"]),
+              r"INSERT INTO audit_log", setup=_application("on_notice")),
+    WritePath("give an application", lambda s, c, t: A.give(s, OP, c["app"], receipt_ref="R-atomic"),
+              r"INSERT INTO audit_log", setup=_application("approved")),
+    WritePath("reject an application", lambda s, c, t: A.reject(s, OP, c["app"], reason="不符合"),
+              r"INSERT INTO audit_log", setup=_application("street_reviewed")),
+    WritePath("set a budget", lambda s, c, t: set_budget(s, OP, unit_code=_facts(s)["street"], programme="lsjz",
+                                                         amount_yuan=1000), r"INSERT INTO audit_log"),
+    WritePath("set a programme", lambda s, c, t: set_programme(s, OP, code="atomic", name="原子项目", standard_yuan=100),
+              r"INSERT INTO audit_log"),
     # Users and sign-in.
     WritePath("create a user", lambda s, c, t: users.create_user(s, "atomic_new", "a good password 1", "inspector",
                                                                    by="tester"), r"INSERT INTO audit_log"),

@@ -605,9 +605,8 @@ def test_every_file_argument_is_in_the_table() -> None:
 
     def walk(p: Any, prefix: str) -> None:
         for action in p._actions:
-            if action.choices and isinstance(action.choices, dict) and action.dest in ("command", "user_command",
-                                                                                         "roads_command",
-                                                                                         "needs_command"):
+            if action.choices and isinstance(action.choices, dict) and action.dest in (
+                    "command", "user_command", "roads_command", "needs_command", "applications_command"):
                 for name, sub in action.choices.items():
                     walk(sub, f"{prefix} {name}".strip())
             elif action.dest not in ("help", "db") and action.nargs != 0 and (
