@@ -603,7 +603,7 @@ def grants_table(actions: Mapping[str, Action] | None = None) -> pd.DataFrame:
     --------
     >>> t = grants_table()
     >>> t[(t.role == "warden") & (t.action == "view_page")]["granted"].item()
-    'my_cells'
+    'applications,my_cells'
     """
     rows = []
     for role, grants in GRANTS.items():

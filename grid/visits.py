@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from grid import audit, masking, model, validators
+from grid import audit, model, validators
 from grid.access import Actor, Scope, allowed, cell_resource, mask_households, scope_sql
-from grid.errors import Problem, ValidationError, WarmGridError
+from grid.errors import Problem, ValidationError
 from grid.needs import insert_raised, new_need_id
 from grid.store import Store
 
@@ -38,12 +38,9 @@ __all__ = [
     "last_visit_of",
     "days_since_visit",
     "overdue",
-    "household_card",
     "load_due_inputs",
     "warden_households",
     "open_needs",
-    "member_table",
-    "history_table",
 ]
 
 
@@ -259,90 +256,6 @@ def due_visits(households: pd.DataFrame, last_visits: pd.DataFrame, open_needs: 
     out = out.sort_values(["target", "five_must", "_never", "_days", "open_needs", "size", "hh_id"],
                           ascending=[False, False, False, False, False, False, True], kind="stable")
     return out.drop(columns=["_never", "_days"]).reset_index(drop=True)
-
-
-def household_card(store: Store, actor: Actor, hh_id: str) -> dict[str, Any]:
-    """One file per household (一户一档), for ``actor``: details, members, the history of its
-    categories and status, visits, needs and assistance received.
-
-    The actor must be allowed to ``view_household`` in the household's cell;
-    any other household is refused as if it did not exist. Personal data is
-    masked as the policy says (:func:`grid.access.mask_households`), and the
-    view writes a ``view_household`` audit row.
-
-    Raises
-    ------
-    WarmGridError
-        For a household that does not exist or that the actor may not open.
-    """
-    cur = store.cursor()
-    det = cur.execute("SELECT hh_id, cell_id, address, size, categories, head_name, phone, id_number, status,"
-                      " ST_X(geom) AS lon, ST_Y(geom) AS lat FROM households WHERE hh_id = ?", [hh_id]).df()
-    cell = None if det.empty or pd.isna(det["cell_id"].iloc[0]) else str(det["cell_id"].iloc[0])
-    if det.empty or not allowed(actor, "view_household", cell_resource(cell)):
-        raise WarmGridError(f"没有这一户：{hh_id}", f"no such household: {hh_id}")
-    visits = cur.execute("SELECT visit_id, visited_at, visitor_id, place, situation FROM visits WHERE hh_id = ?"
-                         " ORDER BY visited_at DESC", [hh_id]).df()
-    needs = cur.execute("SELECT need_id, raised_at, category, description, status, unit_code, due_at, resolved_at,"
-                        " satisfaction FROM needs WHERE hh_id = ?"
-                        " ORDER BY list_contains(?::TEXT[], status) DESC, raised_at DESC",
-                        [hh_id, list(model.OPEN_NEED_STATUSES)]).df()
-    aid = cur.execute("SELECT given_at, programme, kind, amount_yuan, items, goods_value_yuan, giver_unit"
-                      " FROM assistance WHERE hh_id = ? ORDER BY given_at DESC", [hh_id]).df()
-    members = cur.execute("SELECT member_id, name AS 姓名, relation, id_number, birth_year, disability, phone"
-                          " FROM members WHERE hh_id = ? ORDER BY relation <> 'head', birth_year, member_id",
-                          [hh_id]).df()
-    history = cur.execute("SELECT changed_at, change, old_value, new_value, source FROM household_history"
-                          " WHERE hh_id = ? ORDER BY changed_at DESC", [hh_id]).df()
-    audit.record(store, actor, "view_household", object=hh_id, row_count=1)
-    details = mask_households(det, actor).iloc[0].to_dict()
-    hide = pd.Series(not allowed(actor, "view_personal", cell), index=members.index, dtype=bool)
-    members = masking.mask_rows(members, hide).rename(columns={"姓名": "name"})
-    return {"details": details, "members": members, "history": history, "visits": visits, "needs": needs,
-            "assistance": aid}
-
-
-def member_table(members: pd.DataFrame) -> pd.DataFrame:
-    """A card's members as shown: Chinese headers, relations and disability grades in words.
-
-    >>> m = pd.DataFrame({"member_id": ["H1-1"], "name": ["王*"], "relation": ["head"], "id_number": [None],
-    ...                   "birth_year": [1950], "disability": ["grade2"], "phone": [None]})
-    >>> member_table(m).iloc[0].to_dict()
-    {'姓名': '王*', '与户主关系': '户主', '出生年份': 1950, '身份证号': '—', '残疾': '二级残疾', '电话': '—'}
-    """
-    return pd.DataFrame({
-        "姓名": members["name"],
-        "与户主关系": members["relation"].map(model.label),
-        "出生年份": members["birth_year"],
-        "身份证号": members["id_number"].fillna("—"),
-        "残疾": members["disability"].map(lambda v: model.label(v) if isinstance(v, str) else "—"),
-        "电话": members["phone"].fillna("—"),
-    })
-
-
-_CHANGES = {"added": "建档", "categories": "困难类别", "status": "在册状态"}
-
-
-def history_table(history: pd.DataFrame) -> pd.DataFrame:
-    """A card's history of categories and status as shown: dates, what changed, from and to, in words.
-
-    >>> h = pd.DataFrame({"changed_at": pd.to_datetime(["2026-03-01"]), "change": ["categories"],
-    ...                   "old_value": ["dibao_urban"], "new_value": ["dibao_urban,disabled"], "source": ["x.csv"]})
-    >>> history_table(h).iloc[0].to_dict()
-    {'日期': '2026-03-01', '变动': '困难类别', '原为': '城市低保', '改为': '城市低保、残疾', '来源': 'x.csv'}
-    """
-    def words(v: Any) -> str:
-        if not isinstance(v, str) or not v:
-            return "—"
-        return "、".join(model.label(c) for c in v.split(","))
-
-    return pd.DataFrame({
-        "日期": pd.to_datetime(history["changed_at"]).dt.strftime("%Y-%m-%d"),
-        "变动": history["change"].map(_CHANGES),
-        "原为": history["old_value"].map(words),
-        "改为": history["new_value"].map(words),
-        "来源": history["source"].fillna("—"),
-    })
 
 
 def warden_households(store: Store, actor: Actor, as_of: date | datetime | str) -> pd.DataFrame:

@@ -57,7 +57,8 @@ def test_first_run_builds_the_demo_district(tmp_path, monkeypatch) -> None:
     try:
         at = sign_in_demo("admin")
         assert (tmp_path / "fresh.duckdb").exists()
-        assert _metric(at, "住户") == "600"
+        on_roll = _open(str(tmp_path / "fresh.duckdb")).scalar("SELECT count(*) FROM households WHERE status = 'active'")
+        assert 590 <= on_roll <= 600 and _metric(at, "住户") == f"{on_roll:,}"  # the demo's few moved away are off it
     finally:
         _open.clear()
 

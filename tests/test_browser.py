@@ -33,17 +33,14 @@ from maps.layers import GAP_COLOUR, STATION_COLOURS
 from maps.walking import catchment_features
 from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR, reach_text
 from tests.actors import EVERYTHING, Scope
-from tests.browsing import app_server, chromium, ensure_chromium, open_session
+from tests.browsing import HEADINGS, app_server, chromium, ensure_chromium, open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 MARK_ID, MARK_NAME, MARK_ADDR = "H9999999", "泄露标记户", "标记路999号"
-#: Each page's heading (its st.title starts with it).
-HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数据导入导出", "audit": "审计日志",
-            "campaigns": "走访活动", "leader": "救助分布", "needs_queue": "诉求分拨", "needs_work": "诉求办理"}
 #: Pages with maps: how many st_folium maps each draws once it is open.
 MAPS = {"overview": 1, "my_cells": 1, "campaigns": 1, "leader": 2, "data": 0, "audit": 0, "needs_queue": 1,
-        "needs_work": 0}
+        "needs_work": 0, "applications": 0, "budgets": 0}
 #: The order the roles are visited: the admin first, so the warden meets caches it warmed.
 ROLES = ("admin", "committee", "community", "leader", "inspector", "warden")
 #: Each role's menu, as the access policy gives it.

@@ -33,7 +33,7 @@ def st(store) -> pd.DataFrame:
 def hh_gdf(store) -> gpd.GeoDataFrame:
     """Households projected by pyproj (independent of DuckDB's ST_Transform)."""
     df = store.query("SELECT hh_id, ST_X(geom) AS lon, ST_Y(geom) AS lat, len(categories) > 0 AS vul"
-                     " FROM households ORDER BY hh_id")
+                     " FROM households WHERE status = 'active' ORDER BY hh_id")  # on the roll
     g = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
     return g.to_crs(store.metric_crs())
 
@@ -160,7 +160,8 @@ def test_warden_load_equals_sql(store, hh) -> None:
     load = cv.warden_load(cells, hh, target=300)
     sql = store.query(
         "SELECT c.warden_id, count(DISTINCT c.cell_id) AS cells, count(h.hh_id) AS households"
-        " FROM cells c LEFT JOIN households h USING (cell_id) WHERE c.warden_id IS NOT NULL"
+        " FROM cells c LEFT JOIN households h ON h.cell_id = c.cell_id AND h.status = 'active'"
+        " WHERE c.warden_id IS NOT NULL"
         " GROUP BY c.warden_id ORDER BY c.warden_id")
     staffed = load[load["warden_id"].notna()].sort_values("warden_id").reset_index(drop=True)
     assert staffed["warden_id"].tolist() == sql["warden_id"].tolist()
@@ -177,7 +178,8 @@ def test_warden_load_equals_sql(store, hh) -> None:
 def test_visit_recency_equals_sql(store, hh, days) -> None:
     mine = cv.visit_recency(hh, cv.load_last_visits(store), days, AS_OF)
     sql = store.query(
-        "SELECT h.hh_id FROM households h LEFT JOIN visits v USING (hh_id) WHERE len(h.categories) > 0"
+        "SELECT h.hh_id FROM households h LEFT JOIN visits v USING (hh_id)"
+        " WHERE len(h.categories) > 0 AND h.status = 'active'"
         " GROUP BY h.hh_id HAVING max(v.visited_at) IS NULL"
         " OR max(v.visited_at) < CAST(? AS TIMESTAMP) - to_days(CAST(? AS INTEGER))",
         [datetime.combine(AS_OF, datetime.min.time()), days])
@@ -207,7 +209,7 @@ def test_cell_measures_are_consistent(store, hh, st) -> None:
 
 def test_coverage_report_is_complete(store) -> None:
     rep = cv.coverage_report(store, as_of=AS_OF, scope=EVERYTHING)
-    assert rep["households"] == store.count("households")
+    assert rep["households"] == store.scalar("SELECT count(*) FROM households WHERE status = 'active'")
     assert [g["type"] for g in rep["station_gaps"]] == list(model.STATION_TYPES)
     assert rep["wardens"]["cells_without_warden"] == sorted(
         store.query("SELECT cell_id FROM cells WHERE warden_id IS NULL")["cell_id"])

@@ -29,11 +29,12 @@ from grid.access import Actor, Scope
 from grid.campaigns import list_campaigns, plannable_areas
 from grid.errors import AccessDenied, WarmGridError
 from grid.export import download, export_table
+from grid.household_file import household_card
 from grid.planning import load_plan, make_plan, save_plan, visit_sheets_bytes
 from grid.reports import bulletin_file
 from grid.sheetsafe import TRIGGERS, is_dangerous, neutralise, restore
 from grid.store import TABLES, Store, open_store
-from grid.visits import household_card, warden_households
+from grid.visits import warden_households
 from tests.actors import OP
 from tests.apptools import sign_in_demo
 from tests.hostile import FORMULA_PAYLOADS, seed

@@ -27,15 +27,13 @@ from grid.errors import AuthError
 from grid.planning import make_plan, save_plan
 from grid.store import open_store
 from tests.actors import OP
-from tests.browsing import app_server, chromium, ensure_chromium, open_session
+from tests.browsing import HEADINGS, app_server, chromium, ensure_chromium, open_session
 from tests.hostile import HTML_PAYLOADS, PAYLOADS, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "screenshots" / "hostile"
 ROLES = ("admin", "committee", "community", "leader", "inspector", "warden")
 ROLE_PAGES = {role: access.pages_for(access.Actor(role, role, access.Scope.of_cells({"c"}))) for role in ROLES}
-HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数据导入导出", "audit": "审计日志",
-            "campaigns": "走访活动", "leader": "救助分布", "needs_queue": "诉求分拨", "needs_work": "诉求办理"}
 
 #: What a document may not hold: run in the page and in every map's frame.
 _BAD_JS = """() => ({

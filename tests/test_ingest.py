@@ -544,7 +544,7 @@ def test_reimport_changes_nothing_and_updates_change_rows_with_history(db, spots
     assert db.scalar("SELECT categories FROM households WHERE hh_id='X0001'") == ["tekun"]
     assert db.scalar("SELECT size FROM households WHERE hh_id='X0002'") == 7
     hist = db.query("SELECT hh_id, change, old_value, new_value FROM household_history"
-                    " WHERE change <> 'added' ORDER BY hh_id, change")
+                    " WHERE change <> 'added' AND hh_id LIKE 'X%' ORDER BY hh_id, change")  # this file's rows
     assert hist.values.tolist() == [["X0001", "categories", "dibao_urban,disabled", "tekun"],
                                     ["X0003", "status", "active", "removed"]]
     assert db.count("imports") == 3

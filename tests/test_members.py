@@ -10,9 +10,9 @@ import pytest
 
 from grid import validators
 from grid.errors import ValidationError, WarmGridError
+from grid.household_file import household_card, member_table
 from grid.ingest import import_file
 from grid.store import Store
-from grid.visits import household_card, member_table
 from tests.actors import OP, as_role, as_warden
 
 
@@ -93,3 +93,34 @@ def test_the_card_carries_the_history_of_categories(db: Store, tmp_path: Path) -
     card = household_card(db, as_warden({cell}), hh)
     assert "categories" in set(card["history"]["change"])
     assert date.today()  # the history's dates are the import's
+
+
+def test_the_card_holds_needs_with_their_flow_applications_and_assistance(db: Store) -> None:
+    """The card of a household with needs, applications and assistance carries each of them whole, every need
+    with the steps need_events holds for it in order, and shows them under Chinese headers only."""
+    from grid.access import Actor
+    from grid.household_file import aid_table, application_table, need_table, visit_table
+    from grid.model import label
+    from grid.needs import unit_names
+    from tests.actors import EVERYTHING
+
+    hh = db.scalar("SELECT a.hh_id FROM applications a JOIN needs n USING (hh_id) JOIN assistance s USING (hh_id)"
+                      " ORDER BY a.hh_id LIMIT 1")
+    assert hh is not None, "the demo has a household with a need, an application and assistance"
+    card = household_card(db, Actor("admin", "admin", EVERYTHING), str(hh))
+    counts = {t: db.scalar(f"SELECT count(*) FROM {t} WHERE hh_id = ?", [hh])  # noqa: S608 (our table names)
+              for t in ("visits", "needs", "applications", "assistance")}
+    assert {t: len(card[t]) for t in counts} == counts
+    needs = need_table(card["needs"], card["need_events"], unit_names(db))
+    for need_id, shown in zip(card["needs"]["need_id"], needs["流转"], strict=True):
+        steps = db.query('SELECT step FROM need_events WHERE need_id = ? ORDER BY "at", event_id', [need_id])
+        assert shown == " → ".join(label(s) for s in steps["step"]), need_id
+    apps = application_table(card["applications"])
+    for app_id, shown, status in zip(card["applications"]["app_id"], apps["流程"], apps["状态"], strict=True):
+        steps = db.query("SELECT step FROM application_events WHERE app_id = ? ORDER BY seq", [app_id])
+        assert shown == " → ".join(label(s) for s in steps["step"]), app_id
+        assert status == label(db.scalar("SELECT status FROM applications WHERE app_id = ?", [app_id]))
+    tables = [needs, apps, aid_table(card["assistance"]), visit_table(card["visits"])]
+    headers = [c for t in tables for c in t.columns]
+    assert headers and not [c for c in headers if any("a" <= ch.lower() <= "z" for ch in c)], headers
+    assert all(len(t) for t in tables[:3])

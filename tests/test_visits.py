@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from grid.errors import ValidationError, WarmGridError
+from grid.household_file import household_card
 from grid.store import Store
-from grid.visits import NeedInput, due_visits, household_card, load_due_inputs, log_visit, new_form_key, open_needs
+from grid.visits import NeedInput, due_visits, load_due_inputs, log_visit, new_form_key, open_needs
 from tests.actors import OP, Scope, as_role, as_warden
 
 

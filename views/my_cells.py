@@ -17,17 +17,18 @@ import ui
 from grid import access, model
 from grid.coverage import household_reach, load_cells, load_patrol_areas, load_stations
 from grid.errors import WarmGridError
-from grid.needs import list_needs, unit_names
-from grid.network import DISTANCES, default_distance
-from grid.visits import (
-    NeedInput,
+from grid.household_file import (
+    aid_table,
+    application_table,
     history_table,
     household_card,
-    log_visit,
     member_table,
-    new_form_key,
-    warden_households,
+    need_table,
+    visit_table,
 )
+from grid.needs import list_needs, unit_names
+from grid.network import DISTANCES, default_distance
+from grid.visits import NeedInput, log_visit, new_form_key, warden_households
 from grid.visits import overdue as visit_overdue
 from maps.warden import reach_text, warden_map
 from ui_needs import confirmation, details, follow_up, handle, table
@@ -119,12 +120,15 @@ if tab_card.open:
             if len(card["history"]):
                 st.caption("类别与状态变动 History")
                 st.dataframe(history_table(card["history"]), hide_index=True, width="stretch")
-            st.caption("走访记录 Visits")
-            st.dataframe(card["visits"].head(20), hide_index=True, width="stretch")
-            st.caption("诉求 Needs")
-            st.dataframe(card["needs"], hide_index=True, width="stretch")
-            st.caption("救助慰问 Assistance")
-            st.dataframe(card["assistance"], hide_index=True, width="stretch")
+            st.caption(f"走访记录 Visits（{len(card['visits']):,}，最近 20 次）")
+            st.dataframe(visit_table(card["visits"].head(20)), hide_index=True, width="stretch")
+            st.caption("诉求及流转 Needs and their flow")
+            st.dataframe(need_table(card["needs"], card["need_events"], unit_names(store)), hide_index=True,
+                         width="stretch")
+            st.caption("救助申请 Applications")
+            st.dataframe(application_table(card["applications"]), hide_index=True, width="stretch")
+            st.caption("救助慰问 Assistance received")
+            st.dataframe(aid_table(card["assistance"]), hide_index=True, width="stretch")
 
 if tab_log.open:
     with tab_log:
