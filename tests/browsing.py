@@ -242,6 +242,10 @@ class Session:
         """Open a page from the sidebar menu (a new URL would start a new, signed-out session)
         and wait until its ``heading`` shows and the run has finished."""
         link = self.page.locator('[data-testid="stSidebarNav"] a', has_text=title)
+        if self.page.query_selector('[data-testid="stSidebar"][data-collapsed="true"]'):
+            # On a phone the menu starts folded away: open it as a person would.
+            self.page.locator('[data-testid="stExpandSidebarButton"]').first.click()
+            link.first.wait_for(state="visible", timeout=10_000)
         link.first.click()
         self.page.locator("h1", has_text=heading).first.wait_for(timeout=timeout * 1000)
         self.wait_idle(timeout)
