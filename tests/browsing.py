@@ -242,13 +242,17 @@ class Session:
         """Open a page from the sidebar menu (a new URL would start a new, signed-out session)
         and wait until its ``heading`` shows and the run has finished."""
         link = self.page.locator('[data-testid="stSidebarNav"] a', has_text=title)
-        if self.page.query_selector('[data-testid="stSidebar"][data-collapsed="true"]'):
-            # On a phone the menu starts folded away: open it as a person would.
+        folded = self.page.query_selector('[data-testid="stSidebar"][data-collapsed="true"]') is not None
+        if folded:  # on a phone the menu starts folded away: open it, choose, fold it again, as a person would
             self.page.locator('[data-testid="stExpandSidebarButton"]').first.click()
             link.first.wait_for(state="visible", timeout=10_000)
         link.first.click()
         self.page.locator("h1", has_text=heading).first.wait_for(timeout=timeout * 1000)
         self.wait_idle(timeout)
+        if folded and self.page.query_selector('[data-testid="stSidebar"][data-collapsed="false"]'):
+            self.page.locator('[data-testid="stSidebarCollapseButton"] button').first.click()
+            self.page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]', state="attached",
+                                        timeout=10_000)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until Streamlit has finished the current run (its status widget is gone)."""
