@@ -12,7 +12,7 @@ street and community and the date.
 
 :func:`notice_list` gathers it; :func:`notice_xlsx` and :func:`notice_pdf` write an A4 workbook
 (formula-safe, :mod:`grid.sheetsafe`) and an A4 PDF with an embedded CJK font
-(:func:`grid.reports.find_cjk_font`); :func:`notice_file` and :func:`notice_bytes` are what
+(:func:`grid.pdfdoc.cjk_document`); :func:`notice_file` and :func:`notice_bytes` are what
 users reach: the access policy (``download`` of ``notice_list``, over the community's cells)
 and one ``export`` audit row.
 
@@ -36,6 +36,7 @@ from grid import audit, model
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.errors import AccessDenied, WarmGridError
 from grid.masking import mask_name
+from grid.pdfdoc import cjk_document
 from grid.sheetsafe import neutralise_workbook
 from grid.store import Store
 from grid.validators import china_today
@@ -270,36 +271,11 @@ def notice_xlsx(n: NoticeList, path: str | Path) -> Path:
 def notice_pdf(n: NoticeList, path: str | Path, font_path: str | Path | None = None) -> list[str]:
     """Write the notice list as an A4 PDF with an embedded (subset) CJK font; return the
     characters the font lacks (printed as blanks)."""
-    from fontTools.ttLib import TTCollection, TTFont
-    from fpdf import FPDF, FontFace
+    from fpdf import FontFace
     from fpdf.enums import WrapMode
 
-    from grid.reports import find_cjk_font
-
-    font, index = find_cjk_font([font_path] if font_path is not None else None)
-    if font.suffix.lower() in (".ttc", ".otc"):
-        cmap = set(TTCollection(str(font), lazy=True).fonts[index].getBestCmap() or {})
-    else:
-        cmap = set(TTFont(str(font), lazy=True).getBestCmap() or {})
-    used: set[str] = set()
-
-    def text(s: str) -> str:
-        used.update(s)
-        return s
-
-    class _Pdf(FPDF):
-        def footer(self) -> None:
-            self.set_y(-12)
-            self.set_font("cjk", size=9)
-            self.cell(0, 8, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
-
-    pdf = _Pdf(orientation="P", unit="mm", format="A4")
-    pdf.set_title(n.title)
-    pdf.set_creator("WarmGrid 暖网")
-    pdf.add_font("cjk", fname=str(font), collection_font_number=index)
-    pdf.set_auto_page_break(auto=True, margin=16)
-    pdf.set_margins(15, 15, 15)
-    pdf.add_page()
+    doc = cjk_document(n.title, font_path, margin=15)
+    pdf, text = doc.pdf, doc.text
     pdf.set_font("cjk", size=20)
     pdf.multi_cell(0, 12, text(n.title), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
@@ -327,7 +303,7 @@ def notice_pdf(n: NoticeList, path: str | Path, font_path: str | Path | None = N
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    return sorted(ch for ch in used if not ch.isspace() and ord(ch) not in cmap)
+    return doc.missing()
 
 
 def notice_file(store: Store, actor: Actor, community_code: str, programme: str, path: str | Path, *,

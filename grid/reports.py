@@ -54,9 +54,6 @@ Examples
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -68,19 +65,18 @@ from grid import audit
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.errors import AccessDenied, WarmGridError
+from grid.pdfdoc import cjk_document
 from grid.sheetsafe import neutralise_workbook
 from grid.store import Store
 
 __all__ = [
     "HEADLINE_LABELS",
     "COLUMN_LABELS",
-    "FONT_CANDIDATES",
     "Bulletin",
     "bulletin_data",
     "bulletin_xlsx",
     "bulletin_pdf",
     "bulletin_file",
-    "find_cjk_font",
     "period_words",
 ]
 
@@ -137,16 +133,6 @@ COLUMN_LABELS: dict[str, str] = {
     **{k: v for k, v in HEADLINE_LABELS.items()},
 }
 
-#: Where :func:`find_cjk_font` looks when ``fc-match`` finds nothing (Debian's fonts-noto-cjk).
-FONT_CANDIDATES: tuple[Path, ...] = (
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
-    Path("/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf"),
-    Path("/usr/share/fonts/OTF/NotoSansCJK-Regular.ttc"),
-)
 
 _ADMIN_RE = re.compile(r"[0-9]{12}")
 _COUNTS = ("households", "vulnerable", "visits", "households_visited", "people_visited", "vulnerable_visited",
@@ -677,81 +663,6 @@ def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------- fonts
-def _face_index(path: Path, prefer: Sequence[str] = ("CJK SC", "SC", "CN", "Hans")) -> int | None:
-    """The face of ``path`` (a collection or single font) with CJK glyphs, preferring Simplified
-    Chinese; ``None`` if the file is unreadable or has no 中."""
-    from fontTools.ttLib import TTCollection, TTFont
-
-    try:
-        if path.suffix.lower() in (".ttc", ".otc"):
-            fonts = list(TTCollection(str(path), lazy=True).fonts)
-        else:
-            fonts = [TTFont(str(path), lazy=True)]
-    except Exception:  # any unreadable file is simply not a candidate
-        return None
-    usable: list[tuple[int, str]] = []
-    for i, f in enumerate(fonts):
-        cmap = f.getBestCmap() or {}
-        if ord("中") in cmap:
-            usable.append((i, str(f["name"].getDebugName(4) or "")))
-    for want in prefer:
-        for i, name in usable:
-            if want in name and "Mono" not in name:
-                return i
-    return usable[0][0] if usable else None
-
-
-def _fc_match() -> list[Path]:
-    exe = shutil.which("fc-match")
-    if exe is None:
-        return []
-    found = []
-    for family in ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC"):
-        try:
-            res = subprocess.run([exe, "-f", "%{file}\n%{family}", family], capture_output=True, text=True,
-                                 timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
-            continue
-        lines = res.stdout.splitlines()
-        if len(lines) >= 2 and ("CJK" in lines[1] or "Han" in lines[1]):
-            found.append(Path(lines[0]))
-    return found
-
-
-def find_cjk_font(candidates: Sequence[str | Path] | None = None) -> tuple[Path, int]:
-    """Find a font with Chinese glyphs: Noto Sans/Serif CJK by ``fc-match``, then known paths.
-
-    Parameters
-    ----------
-    candidates : sequence of path, optional
-        Files to try instead of ``fc-match`` and :data:`FONT_CANDIDATES`.
-
-    Returns
-    -------
-    (Path, int)
-        The font file and the face index within it (0 for a single font; the
-        Simplified Chinese face of a ``.ttc`` collection).
-
-    Raises
-    ------
-    WarmGridError
-        If no candidate exists and has Chinese glyphs; it says how to install
-        the Noto CJK fonts.
-    """
-    paths = [Path(p) for p in candidates] if candidates is not None else [*_fc_match(), *FONT_CANDIDATES]
-    for p in dict.fromkeys(paths):
-        if p.is_file():
-            index = _face_index(p)
-            if index is not None:
-                return p, index
-    raise WarmGridError(
-        "未找到中文字体（Noto Sans CJK / Noto Serif CJK），无法生成 PDF。"
-        "请安装：apt-get install fonts-noto-cjk，或用 font_path 指定字体文件。",
-        "no CJK font (Noto Sans CJK / Noto Serif CJK) found, so the PDF cannot be written. "
-        "Install one with `apt-get install fonts-noto-cjk`, or pass font_path.",
-    )
-
-
 # --------------------------------------------------------------------------- pdf
 def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = None) -> list[str]:
     """Write the bulletin as an A4 PDF with an embedded (subset) CJK font.
@@ -763,7 +674,7 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
         The ``.pdf`` file; written to a temporary name and renamed.
     font_path : str or Path, optional
         A TrueType/OpenType font or collection with Chinese glyphs; by default
-        :func:`find_cjk_font`. Noto Sans CJK SC covers the CJK extension B
+        :func:`grid.pdfdoc.find_cjk_font`. Noto Sans CJK SC covers the CJK extension B
         characters used in names, such as 𠮷 (U+20BB7).
 
     Returns
@@ -775,37 +686,14 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
     Raises
     ------
     WarmGridError
-        If no CJK font is found (see :func:`find_cjk_font`) or ``font_path``
+        If no CJK font is found (see :func:`grid.pdfdoc.find_cjk_font`) or ``font_path``
         has no Chinese glyphs.
     """
-    from fontTools.ttLib import TTCollection, TTFont
-    from fpdf import FPDF, FontFace
+    from fpdf import FontFace
     from fpdf.enums import WrapMode
 
-    font, index = find_cjk_font([font_path] if font_path is not None else None)
-    if font.suffix.lower() in (".ttc", ".otc"):
-        cmap = set(TTCollection(str(font), lazy=True).fonts[index].getBestCmap() or {})
-    else:
-        cmap = set(TTFont(str(font), lazy=True).getBestCmap() or {})
-    used: set[str] = set()
-
-    class _Pdf(FPDF):
-        def footer(self) -> None:
-            self.set_y(-12)
-            self.set_font("cjk", size=9)
-            self.cell(0, 8, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
-
-    pdf = _Pdf(orientation="P", unit="mm", format="A4")
-    pdf.set_title(b.title)
-    pdf.set_creator("WarmGrid 暖网")
-    pdf.add_font("cjk", fname=str(font), collection_font_number=index)
-    pdf.set_auto_page_break(auto=True, margin=16)
-    pdf.set_margins(12, 12, 12)
-    pdf.add_page()
-
-    def text(s: str) -> str:
-        used.update(s)
-        return s
+    doc = cjk_document(b.title, font_path, margin=12)
+    pdf, text = doc.pdf, doc.text
 
     pdf.set_font("cjk", size=16)
     pdf.multi_cell(0, 9, text(b.title), align="C", new_x="LMARGIN", new_y="NEXT")
@@ -857,7 +745,7 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
-    return sorted(ch for ch in used if not ch.isspace() and ord(ch) not in cmap)
+    return doc.missing()
 
 
 def bulletin_file(store: Store, actor: Actor, unit_code: str, since: date, until: date, path: str | Path,

@@ -16,7 +16,8 @@ import pytest
 
 from grid.campaigns import cli_audit
 from grid.errors import WarmGridError
-from grid.reports import Bulletin, bulletin_data, bulletin_pdf, bulletin_xlsx, find_cjk_font
+from grid.pdfdoc import find_cjk_font
+from grid.reports import Bulletin, bulletin_data, bulletin_pdf, bulletin_xlsx
 from grid.store import Store
 from tests.actors import EVERYTHING
 

@@ -1,0 +1,171 @@
+"""A4 PDF documents in Chinese: finding a CJK font, and a document that embeds it.
+
+Every PDF the product writes (the situation bulletin, :mod:`grid.reports`; the public notice
+list, :mod:`grid.notice`) starts the same way: a font with Chinese glyphs (Noto Sans/Serif CJK,
+found by ``fc-match`` or at known paths), embedded as a subset, an A4 page with a page-number
+footer (第 n 页 / 共 N 页), and a record of the characters written so that those the font lacks
+can be reported rather than silently printed as blanks. :func:`cjk_document` gives that start.
+
+Examples
+--------
+>>> doc = cjk_document("示例", margin=15)
+>>> doc.pdf.set_font("cjk", size=11)
+>>> _ = doc.pdf.cell(0, 8, doc.text("吉祥 𠮷 \U000F0001"))
+>>> [hex(ord(c)) for c in doc.missing()]  # a private-use character no font draws
+['0xf0001']
+>>> doc.pdf.output()[:5]
+bytearray(b'%PDF-')
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grid.errors import WarmGridError
+
+__all__ = ["FONT_CANDIDATES", "find_cjk_font", "CjkDocument", "cjk_document"]
+
+#: Where :func:`find_cjk_font` looks when ``fc-match`` finds nothing (Debian's fonts-noto-cjk).
+FONT_CANDIDATES: tuple[Path, ...] = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
+    Path("/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf"),
+    Path("/usr/share/fonts/OTF/NotoSansCJK-Regular.ttc"),
+)
+
+
+def _face_index(path: Path, prefer: Sequence[str] = ("CJK SC", "SC", "CN", "Hans")) -> int | None:
+    """The face of ``path`` (a collection or single font) with CJK glyphs, preferring Simplified
+    Chinese; ``None`` if the file is unreadable or has no 中."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    try:
+        if path.suffix.lower() in (".ttc", ".otc"):
+            fonts = list(TTCollection(str(path), lazy=True).fonts)
+        else:
+            fonts = [TTFont(str(path), lazy=True)]
+    except Exception:  # any unreadable file is simply not a candidate
+        return None
+    usable: list[tuple[int, str]] = []
+    for i, f in enumerate(fonts):
+        cmap = f.getBestCmap() or {}
+        if ord("中") in cmap:
+            usable.append((i, str(f["name"].getDebugName(4) or "")))
+    for want in prefer:
+        for i, name in usable:
+            if want in name and "Mono" not in name:
+                return i
+    return usable[0][0] if usable else None
+
+
+def _fc_match() -> list[Path]:
+    exe = shutil.which("fc-match")
+    if exe is None:
+        return []
+    found = []
+    for family in ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC"):
+        try:
+            res = subprocess.run([exe, "-f", "%{file}\n%{family}", family], capture_output=True, text=True,
+                                 timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        lines = res.stdout.splitlines()
+        if len(lines) >= 2 and ("CJK" in lines[1] or "Han" in lines[1]):
+            found.append(Path(lines[0]))
+    return found
+
+
+def find_cjk_font(candidates: Sequence[str | Path] | None = None) -> tuple[Path, int]:
+    """Find a font with Chinese glyphs: Noto Sans/Serif CJK by ``fc-match``, then known paths.
+
+    Parameters
+    ----------
+    candidates : sequence of path, optional
+        Files to try instead of ``fc-match`` and :data:`FONT_CANDIDATES`.
+
+    Returns
+    -------
+    (Path, int)
+        The font file and the face index within it (0 for a single font; the
+        Simplified Chinese face of a ``.ttc`` collection).
+
+    Raises
+    ------
+    WarmGridError
+        If no candidate exists and has Chinese glyphs; it says how to install
+        the Noto CJK fonts.
+    """
+    paths = [Path(p) for p in candidates] if candidates is not None else [*_fc_match(), *FONT_CANDIDATES]
+    for p in dict.fromkeys(paths):
+        if p.is_file():
+            index = _face_index(p)
+            if index is not None:
+                return p, index
+    raise WarmGridError(
+        "未找到中文字体（Noto Sans CJK / Noto Serif CJK），无法生成 PDF。"
+        "请安装：apt-get install fonts-noto-cjk，或用 font_path 指定字体文件。",
+        "no CJK font (Noto Sans CJK / Noto Serif CJK) found, so the PDF cannot be written. "
+        "Install one with `apt-get install fonts-noto-cjk`, or pass font_path.",
+    )
+
+
+@dataclass
+class CjkDocument:
+    """An A4 PDF being written (``pdf``, an :class:`fpdf.FPDF` with the font ``"cjk"``), the
+    code points its font has (``cmap``) and the characters written through :meth:`text`."""
+
+    pdf: Any
+    cmap: set[int]
+    used: set[str] = field(default_factory=set)
+
+    def text(self, s: str) -> str:
+        """``s``, remembered so that :meth:`missing` can report glyphs the font lacks."""
+        self.used.update(s)
+        return s
+
+    def missing(self) -> list[str]:
+        """The characters written that the font has no glyph for (printed as blanks)."""
+        return sorted(ch for ch in self.used if not ch.isspace() and ord(ch) not in self.cmap)
+
+
+def cjk_document(title: str, font_path: str | Path | None = None, *, margin: float) -> CjkDocument:
+    """A new A4 portrait PDF with its first page: the CJK font embedded as ``"cjk"`` (the given
+    ``font_path``, else :func:`find_cjk_font`), ``margin`` mm on three sides, 16 mm at the foot
+    for the page numbers, and ``title`` as the document's title.
+
+    Raises
+    ------
+    WarmGridError
+        If no CJK font is found, or ``font_path`` has no Chinese glyphs.
+    """
+    from fontTools.ttLib import TTCollection, TTFont
+    from fpdf import FPDF
+
+    font, index = find_cjk_font([font_path] if font_path is not None else None)
+    if font.suffix.lower() in (".ttc", ".otc"):
+        cmap = set(TTCollection(str(font), lazy=True).fonts[index].getBestCmap() or {})
+    else:
+        cmap = set(TTFont(str(font), lazy=True).getBestCmap() or {})
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("cjk", size=9)
+            self.cell(0, 8, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
+
+    pdf = _Pdf(orientation="P", unit="mm", format="A4")
+    pdf.set_title(title)
+    pdf.set_creator("WarmGrid 暖网")
+    pdf.add_font("cjk", fname=str(font), collection_font_number=index)
+    pdf.set_auto_page_break(auto=True, margin=16)
+    pdf.set_margins(margin, margin, margin)
+    pdf.add_page()
+    return CjkDocument(pdf, cmap)
