@@ -35,9 +35,10 @@ import pandas as pd
 from grid import audit, model
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.errors import AccessDenied, WarmGridError
+from grid.files import replace_atomically
 from grid.masking import mask_name
 from grid.pdfdoc import cjk_document
-from grid.sheetsafe import neutralise_workbook
+from grid.sheetsafe import save_workbook
 from grid.store import Store
 from grid.validators import china_today
 
@@ -257,15 +258,7 @@ def notice_xlsx(n: NoticeList, path: str | Path) -> Path:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
-    neutralise_workbook(wb)
-    out = Path(path)
-    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-    try:
-        wb.save(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return save_workbook(wb, path)
 
 
 def notice_pdf(n: NoticeList, path: str | Path, font_path: str | Path | None = None) -> list[str]:
@@ -296,13 +289,7 @@ def notice_pdf(n: NoticeList, path: str | Path, font_path: str | Path | None = N
     pdf.ln(6)
     pdf.multi_cell(0, 7, text(n.issuer), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.multi_cell(0, 7, text(_day(n.issued_on)), align="R", new_x="LMARGIN", new_y="NEXT")
-    out = Path(path)
-    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-    try:
-        pdf.output(str(tmp))
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_atomically(path, lambda tmp: pdf.output(str(tmp)))
     return doc.missing()
 
 

@@ -99,7 +99,7 @@ from grid import audit, model
 from grid import crs as crs_mod
 from grid.access import Actor, Scope, cells_in_scope, ensure, mask_households
 from grid.errors import WarmGridError
-from grid.sheetsafe import neutralise_workbook
+from grid.sheetsafe import save_workbook
 from grid.store import Store
 from grid.visits import due_visits
 
@@ -1379,13 +1379,7 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
         ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
         ws.oddFooter.right.text = f"{vname}（{vid}）"
         ws.freeze_panes = "A4"
-    neutralise_workbook(wb)
-    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-    try:
-        wb.save(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_workbook(wb, out)
     return len(wb.worksheets)
 
 

@@ -65,8 +65,9 @@ from grid import audit
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.errors import AccessDenied, WarmGridError
+from grid.files import replace_atomically
 from grid.pdfdoc import cjk_document
-from grid.sheetsafe import neutralise_workbook
+from grid.sheetsafe import save_workbook
 from grid.store import Store
 
 __all__ = [
@@ -651,18 +652,9 @@ def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
         table(ws, frame, caption=caption)
     widths(ws, ncols)
 
-    neutralise_workbook(wb)
-    out = Path(path)
-    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-    try:
-        wb.save(tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+    return save_workbook(wb, path)
 
 
-# --------------------------------------------------------------------------- fonts
 # --------------------------------------------------------------------------- pdf
 def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = None) -> list[str]:
     """Write the bulletin as an A4 PDF with an embedded (subset) CJK font.
@@ -738,13 +730,7 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
         caption(f"{'五六七八九'[i]}、{title}")
         table(frame)
 
-    out = Path(path)
-    tmp = out.with_name(f".{out.stem}.part{out.suffix}")
-    try:
-        pdf.output(str(tmp))
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_atomically(path, lambda tmp: pdf.output(str(tmp)))
     return doc.missing()
 
 

@@ -25,11 +25,14 @@ Examples
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["TRIGGERS", "is_dangerous", "neutralise", "neutralise_frame", "neutralise_workbook", "restore"]
+from grid.files import replace_atomically
+
+__all__ = ["TRIGGERS", "is_dangerous", "neutralise", "neutralise_frame", "neutralise_workbook", "save_workbook", "restore"]
 
 #: First characters that make a spreadsheet read a cell as a formula.
 TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
@@ -98,6 +101,21 @@ def neutralise_workbook(workbook: Any) -> int:
                     cell.data_type = "s"
                     changed += 1
     return changed
+
+
+def save_workbook(workbook: Any, path: str | Path) -> Path:
+    """Save an openpyxl workbook the one safe way: :func:`neutralise_workbook` first, then written
+    whole or not at all (:func:`grid.files.replace_atomically`). Returns the path.
+
+    >>> import tempfile
+    >>> from openpyxl import Workbook, load_workbook
+    >>> wb = Workbook(); wb.active["A1"] = "=1+1"
+    >>> out = save_workbook(wb, Path(tempfile.mkdtemp()) / "x.xlsx")
+    >>> load_workbook(out).active["A1"].value
+    "'=1+1"
+    """
+    neutralise_workbook(workbook)
+    return replace_atomically(path, workbook.save)
 
 
 def restore(text: str) -> str:
