@@ -12,6 +12,7 @@ ASCII punctuation character, and show errors through :func:`error`."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import string
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import ui_map
 from grid import access, audit, model, users
 from grid.access import Actor, Scope
 from grid.channel import Server
@@ -31,6 +33,7 @@ from grid.demo import DemoConfig, build_demo_file
 from grid.errors import StoreError, WarmGridError
 from grid.network import Network, default_distance, load_network
 from grid.store import Store, open_store
+from ui_map import MapPayload
 
 __all__ = [
     "db_path",
@@ -75,20 +78,26 @@ TIANDITU_KEY_ENV = "WARMGRID_TIANDITU_KEY"
 _BUILD_LOCK = threading.Lock()
 
 
-def basemap_setting() -> tuple[str, str]:
-    """The configured basemap and Tianditu key (``("none", "")`` unless configured)."""
+def _basemap_env() -> tuple[str, str, str | None]:
+    """``(basemap, Tianditu key, warning or None)`` from the environment, without showing anything."""
     from maps.layers import BASEMAPS
 
     name = os.environ.get(BASEMAP_ENV, "none").strip().lower() or "none"
-    if name not in BASEMAPS:
-        st.warning(f"未知的底图设置 {BASEMAP_ENV}={name}，已改用无底图。"
-                   f" Unknown basemap {name!r}; using none. Choose one of {sorted(BASEMAPS)}.")
-        name = "none"
     key = os.environ.get(TIANDITU_KEY_ENV, "")
+    if name not in BASEMAPS:
+        return "none", key, (f"未知的底图设置 {BASEMAP_ENV}={name}，已改用无底图。"
+                             f" Unknown basemap {name!r}; using none. Choose one of {sorted(BASEMAPS)}.")
     if name == "tianditu" and not key:
-        st.warning(f"使用天地图需要设置 {TIANDITU_KEY_ENV}；已改用无底图。"
-                   f" Tianditu needs {TIANDITU_KEY_ENV}; using none.")
-        name = "none"
+        return "none", key, (f"使用天地图需要设置 {TIANDITU_KEY_ENV}；已改用无底图。"
+                             f" Tianditu needs {TIANDITU_KEY_ENV}; using none.")
+    return name, key, None
+
+
+def basemap_setting() -> tuple[str, str]:
+    """The configured basemap and Tianditu key (``("none", "")`` unless configured)."""
+    name, key, warning = _basemap_env()
+    if warning:
+        st.warning(warning)
     return name, key
 
 
@@ -231,6 +240,37 @@ def _default_overview(inputs: Future[OverviewInputs]) -> tuple[date, Overview]:
                                 distance=default_distance(got.network))
 
 
+def overview_map_payload(path: str, generation: int, ov: Overview, *, scope_key: str, counts_only: bool,
+                         visit_days: int, warden_target: int, as_of: date, measure: str, basemap: str,
+                         tianditu_key: str, all_types: bool, network: Network | None) -> MapPayload:
+    """The overview's map of ``ov`` (computed for the store's data ``generation``), rendered once per
+    process for these inputs and shared by every session (:mod:`ui_map`): a rerun or a returning
+    visit sends the same script without rendering 2.7 MB again (1,000,000 households)."""
+    from maps.overview import overview_map
+
+    key = ("overview", path, generation, scope_key, counts_only, ov.station_type, ov.radius, ov.distance,
+           warden_target, visit_days, as_of, measure, basemap, tianditu_key, all_types)
+    return ui_map.cached_payload(key, lambda: overview_map(
+        ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types,
+        counts_only=counts_only, network=network if ov.distance == "walk" else None))
+
+
+def _default_map(store: Store, generation: int, pending: Future[tuple[date, Overview]]) -> None:
+    """Render the map of the district-wide default overview as an administrator first sees it."""
+    from grid.coverage import CELL_MEASURES
+
+    try:
+        today, ov = pending.result()
+        basemap, key, _warning = _basemap_env()
+        overview_map_payload(store.path, generation, ov, scope_key=Scope.everything().key, counts_only=False,
+                             visit_days=OVERVIEW_DEFAULTS["visit_days"],
+                             warden_target=OVERVIEW_DEFAULTS["warden_target"], as_of=today,
+                             measure=next(iter(CELL_MEASURES)), basemap=basemap, tianditu_key=key,
+                             all_types=False, network=shared_network(store))
+    except Exception:  # only a head start: the page renders the map itself
+        logging.getLogger(__name__).exception("rendering the default overview map in the background failed")
+
+
 # The street network, built once per store and data generation (0.15 s at 1,000,000 households):
 # the overview's inputs join every household to it, the warden's page its own households.
 _NETWORKS: dict[tuple[str, int, int], Network | None] = {}
@@ -264,6 +304,7 @@ def _inputs_future(store: Store) -> Future[OverviewInputs]:
             fut = _INPUTS_POOL.submit(_read_inputs, store)
             _INPUTS[key] = fut
             _DEFAULTS[key] = _INPUTS_POOL.submit(_default_overview, fut)
+            _INPUTS_POOL.submit(_default_map, store, store.generation, _DEFAULTS[key])
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
                 old = next(iter(_INPUTS))
                 _INPUTS.pop(old)
@@ -304,7 +345,10 @@ def shared_overview(store: Store, station_type: str, *, scope: Scope, radius: fl
                          visit_days=visit_days, as_of=as_of, distance=distance)
 
 
-@st.cache_data(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=32)
+# A resource, not data: st.cache_data would pickle the overview into the cache and unpickle a copy
+# on every rerun (139 MB and about 1 s at 1,000,000 households). Pages treat it as read-only
+# (with pandas' copy-on-write a derived frame never writes into it).
+@st.cache_resource(show_spinner="正在计算覆盖情况 · computing coverage…", max_entries=6)
 def cached_overview(path: str, generation: int, scope_key: str, _scope: Scope, station_type: str,
                     radius: float | None, warden_target: int, visit_days: int, as_of: date,
                     distance: str | None = None) -> Overview:

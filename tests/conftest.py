@@ -58,6 +58,7 @@ def app_db(district_file: tuple[Path, DemoDistrict], monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("WARMGRID_DB", str(path))
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     ui._open.clear()
+    ui.cached_overview.clear()
     st.cache_data.clear()
     yield path
     ui._open.clear()

@@ -11,14 +11,13 @@ from datetime import date
 import pandas as pd
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
 import ui
+import ui_map
 from grid import access, model
 from grid.coverage import CELL_MEASURES
 from grid.export import download
 from grid.network import DISTANCES, MAX_LEG_M, STATUS_LABELS, default_distance
-from maps.overview import overview_map
 from ui import basemap_setting, cached_overview, db_path, get_store
 
 store = get_store()
@@ -91,11 +90,15 @@ if ov.cells.empty:
     st.info("您的范围内没有网格，没有可显示的住户。 · There are no cells in your scope: nothing to show.")
     st.stop()
 basemap, tianditu_key = basemap_setting()
-m = overview_map(ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types,
-                 counts_only=counts_only, network=network if walking else None)
-# st_folium redraws only when the map's script changes; the radius is also in the key so a
+# The map is rendered once per data generation, scope and settings and shared by every session
+# (the administrator's default view is rendered in the background as soon as the store opens).
+payload = ui.overview_map_payload(store.path, store.generation, ov, scope_key=actor.scope.key,
+                                  counts_only=counts_only, visit_days=visit_days, warden_target=warden_target,
+                                  as_of=as_of, measure=measure, basemap=basemap, tianditu_key=tianditu_key,
+                                  all_types=all_types, network=network)
+# The component redraws only when the map's script changes; the radius is also in the key so a
 # title-only change (default radii -> the same radius set by hand) redraws too.
-st_folium(m, height=620, use_container_width=True, returned_objects=[], key=f"overview_map:{radius}:{distance}")
+ui_map.draw_map(payload, height=620, key=f"overview_map:{radius}:{distance}")
 
 st.subheader(f"按社区：{label}{reach}外住户（{DISTANCES[distance][0]}）· Out of reach, by community")
 table = ov.by_community.assign(type=ov.by_community["type"].map(model.label)).rename(columns={

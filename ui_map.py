@@ -1,0 +1,151 @@
+"""A folium map in Streamlit whose rendering is done once per input, not on every rerun.
+
+``streamlit_folium.st_folium(m)`` renders the whole folium tree to HTML and JavaScript
+three times on every script run (``get_root().render()``, ``render()`` and the script
+for the component), with a JSON dump per GeoJSON feature and a Jinja template compiled
+per element. For the overview of a 1,000,000-household district (2,501 cells, about
+500 walking catchments, 5,000 markers) that is 2.7 MB of script and about 2 s of the
+server's time on every rerun — a click anywhere on the page, a returning visit — while
+the map itself has not changed.
+
+:func:`map_payload` does st_folium's preparation once and returns what its component
+receives (:class:`MapPayload`); :func:`cached_payload` keeps one per key (the page's
+inputs: data generation, scope, settings) for every session of the process; and
+:func:`draw_map` hands a payload to st_folium's component exactly as ``st_folium``
+does. ``tests/test_ui_map.py`` checks that the component receives the same arguments
+either way, so a new streamlit-folium that changes its preparation fails a test instead
+of drawing a wrong map (the version is pinned in ``requirements.txt``).
+
+Examples
+--------
+>>> import folium
+>>> p = map_payload(folium.Map(location=(30.0, 120.0), zoom_start=12, tiles=None))
+>>> p.id.startswith("map_"), "L.map" in p.script
+(True, True)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import branca
+import folium
+import folium.elements
+import streamlit as st
+import streamlit_folium as _sf
+
+__all__ = ["MapPayload", "cached_payload", "draw_map", "map_payload"]
+
+
+@dataclass(frozen=True)
+class MapPayload:
+    """What st_folium's component needs to draw one map (computed once, read-only)."""
+
+    script: str
+    header: str
+    html: str
+    id: str
+    css_links: tuple[str, ...]
+    js_links: tuple[str, ...]
+    #: st_folium's widget key per page key (a hash of the 2.7 MB script: computed once per key).
+    _hashes: dict[str | None, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def widget_key(self, key: str | None) -> str:
+        """st_folium's component key for the page's ``key`` (as ``generate_js_hash`` makes it)."""
+        got = self._hashes.get(key)
+        if got is None:
+            got = _sf.generate_js_hash(self.script, key, False)
+            self._hashes[key] = got
+        return got
+
+
+def _links(fig: folium.Map) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The CSS and JS files of every element, deduplicated in order (as st_folium collects them)."""
+    css: list[str] = []
+    js: list[str] = []
+
+    def walk(el: Any) -> Any:
+        if isinstance(el, branca.colormap.ColorMap):
+            yield el
+        if isinstance(el, folium.elements.JSCSSMixin):
+            yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(fig):
+        if isinstance(el, branca.colormap.ColorMap):
+            # st_folium adds d3 from a CDN for colormaps; maps/offline.py forbids them, and so does this.
+            raise ValueError("branca colormaps load d3 from the internet: use maps.layers.add_legend")
+        css.extend(href for _, href in getattr(el, "default_css", []))
+        js.extend(src for _, src in getattr(el, "default_js", []))
+    return tuple(dict.fromkeys(css)), tuple(dict.fromkeys(js))
+
+
+def map_payload(fig: folium.Map) -> MapPayload:
+    """st_folium's preparation of ``fig``, done once. ``fig`` is consumed (its ids are rewritten).
+
+    Parameters
+    ----------
+    fig : folium.Map
+        A finished map (localized for offline use, :func:`maps.layers.finish`).
+    """
+    if not isinstance(fig, folium.Map):
+        raise TypeError(f"a folium.Map is needed, not {type(fig).__name__}")
+    fig.get_root().render()
+    fig.render()
+    html = _sf._get_html(fig)
+    header = _sf._get_header(fig)
+    script = _sf._get_map_string(fig)  # rewrites the elements' ids: last
+    css, js = _links(fig)
+    return MapPayload(script=script, header=header, html=html, id=_sf.get_full_id(fig), css_links=css, js_links=js)
+
+
+_CACHE: OrderedDict[Hashable, MapPayload] = OrderedDict()
+_LOCK = threading.Lock()
+#: Payloads kept (each about the size of its script: up to a few MB).
+CACHE_SIZE = 24
+
+
+def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload:
+    """The payload of the map ``build()`` makes, built once per ``key`` and shared by every session.
+
+    ``key`` must name everything the map depends on (the store's path and data generation,
+    the viewer's scope and role, every setting). The oldest of :data:`CACHE_SIZE` payloads goes first.
+    """
+    with _LOCK:
+        got = _CACHE.get(key)
+        if got is not None:
+            _CACHE.move_to_end(key)
+            return got
+    got = map_payload(build())  # outside the lock: two sessions may build the same map once each
+    with _LOCK:
+        got = _CACHE.setdefault(key, got)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return got
+
+
+def draw_map(payload: MapPayload, *, height: int, key: str | None = None) -> Any:
+    """Draw ``payload`` as ``st_folium(m, height=height, use_container_width=True, returned_objects=[], key=key)``.
+
+    Returns what st_folium returns (with ``returned_objects=[]``: an empty dict until the
+    browser reports something).
+    """
+    hash_key = payload.widget_key(key)
+
+    def _on_change() -> None:
+        if key is not None:
+            st.session_state[key] = st.session_state.get(hash_key, {})
+
+    # With returned_objects=[] st_folium's defaults are empty: nothing returns until the browser sends it.
+    return _sf._component_func(
+        script=payload.script, header=payload.header, html=payload.html, id=payload.id, key=hash_key,
+        height=height, width=None, returned_objects=[], default={}, zoom=None, center=None,
+        feature_group=None, return_on_hover=False, layer_control=None, pixelated=False,
+        css_links=list(payload.css_links), js_links=list(payload.js_links), on_change=_on_change,
+        wrap_longitude=False,
+    )
