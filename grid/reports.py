@@ -204,6 +204,50 @@ class Bulletin:
     #: vulnerable_covered`` by ``distance``, and, where the district has a street network,
     #: ``covered_straight, covered_walk, overstated, overstated_vulnerable, off_network``.
     service: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: 同比 / 环比 / 上一活动: see :class:`Comparison` (``figures`` is ``None`` where no data exists).
+    comparisons: list[Comparison] = field(default_factory=list)
+    #: ``street`` or ``community``: the level :attr:`ranking` ranks (``None`` for one community).
+    ranking_level: str | None = None
+    #: The units of :attr:`ranking_level` ranked by coverage (best first): ``rank, code, name,
+    #: vulnerable, vulnerable_visited, coverage, needs_raised, needs_resolved, resolution_rate,
+    #: total_yuan, per_vulnerable_yuan``.
+    ranking: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The counts of the gaps (存在问题): see :data:`PROBLEM_LABELS`.
+    problems: dict[str, Any] = field(default_factory=dict)
+    #: The gaps per community: ``street_name, community_name, unvisited_vulnerable,
+    #: overdue_needs, cells, cells_without_warden``.
+    problems_by_community: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The communities' polygons (WGS84 GeoDataFrame: ``community_code, street_code, geometry``) for the map.
+    shapes: Any = None
+
+
+@dataclass
+class Comparison:
+    """One comparison of the bulletin: the same figures over another period or campaign.
+
+    ``kind`` is ``yoy`` (同比: the same dates a year before), ``mom`` (环比: the period of the same
+    length just before) or ``campaign`` (the previous campaign of the unit); ``label`` names it in
+    Chinese; ``figures`` holds the headline keys (counts, money, rates) for that period, or ``None``
+    when the store holds no visit, aid or need of the unit's households in it.
+    """
+
+    kind: str
+    label: str
+    since: date
+    until: date
+    figures: dict[str, Any] | None
+    campaign_name: str | None = None
+
+
+#: The gaps counted in :attr:`Bulletin.problems`: key -> Chinese label.
+PROBLEM_LABELS: dict[str, str] = {
+    "omissions": "活动对象遗漏（条）",
+    "duplicates": "重复救助（条）",
+    "unvisited_vulnerable": "期间未走访的困难住户（户）",
+    "uncovered_vulnerable": "服务站点半径外的困难住户（户）",
+    "overdue_needs": "超期未办结诉求（件）",
+    "cells_without_warden": "未配备网格员的网格（个）",
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -297,6 +341,129 @@ ORDER BY total_yuan DESC, a.programme
 """
 
 
+def _unit_figures(store: Store, unit_code: str, since: date, until: date) -> pd.DataFrame:
+    """The per-community figures (with rates) of a unit over a period."""
+    start = datetime.combine(since, datetime.min.time())
+    end = datetime.combine(until + timedelta(days=1), datetime.min.time())
+    return _add_rates(store.query(_COMMUNITY_SQL, {"unit": unit_code, "start": start, "end": end}))
+
+
+def _sum_headline(community: pd.DataFrame) -> dict[str, Any]:
+    """The headline counts, money and rates of the rows of a per-community frame."""
+    headline: dict[str, Any] = {c: int(community[c].sum()) for c in _COUNTS}
+    for c in ("cash_yuan", "goods_yuan"):
+        headline[c] = round(float(community[c].sum()), 2)
+    headline["total_yuan"] = round(headline["cash_yuan"] + headline["goods_yuan"], 2)
+    headline["coverage"] = _rate(headline["vulnerable_visited"], headline["vulnerable"])
+    headline["resolution_rate"] = _rate(headline["needs_resolved"], headline["needs_raised"])
+    return headline
+
+
+def _year_before(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+def _comparisons(store: Store, unit_code: str, since: date, until: date, campaign: dict[str, Any] | None,
+                 scope: Scope) -> list[Comparison]:
+    """同比, 环比 and (with a campaign) the previous campaign of the same unit, where data exists."""
+    out = []
+    length = (until - since).days + 1
+    prev_until = since - timedelta(days=1)
+    periods = [("yoy", "上年同期", _year_before(since), _year_before(until)),
+               ("mom", "上一周期", prev_until - timedelta(days=length - 1), prev_until)]
+    for kind, label, a, z in periods:
+        frame = _unit_figures(store, unit_code, a, z)
+        h = _sum_headline(frame)
+        has_data = h["visits"] + h["households_helped"] + h["needs_raised"] > 0
+        out.append(Comparison(kind, label, a, z, h if has_data else None))
+    if campaign is not None:
+        prev = store.query(
+            "SELECT campaign_id, name, starts_on, ends_on FROM campaigns WHERE ends_on < ? AND campaign_id <> ?"
+            " ORDER BY ends_on DESC, campaign_id LIMIT 5", [campaign["starts_on"], campaign["campaign_id"]])
+        figures: dict[str, Any] | None = None
+        row = None
+        for r in prev.itertuples(index=False):
+            try:
+                data = campaign_frames(store, str(r.campaign_id), area=unit_code, scope=scope)
+            except WarmGridError:  # the unit lies outside that campaign's unit
+                continue
+            aud = audit_campaign(data.targets, data.visits, data.assistance)
+            row, t = r, aud.totals
+            figures = {"targets": int(t["targets"]), "targets_visited": int(t["visited"]),
+                       "targets_helped": int(t["helped"]), "target_coverage": _rate(t["visited"], t["targets"]),
+                       "omissions": len(aud.omissions), "duplicates": len(aud.duplicates)}
+            break
+        if row is not None:
+            out.append(Comparison("campaign", "上一活动", pd.Timestamp(row.starts_on).date(),
+                                  pd.Timestamp(row.ends_on).date(), figures, campaign_name=str(row.name)))
+        else:
+            out.append(Comparison("campaign", "上一活动", since, until, None))
+    return out
+
+
+def _ranking(community: pd.DataFrame, street: pd.DataFrame, unit_level: str) -> tuple[str | None, pd.DataFrame]:
+    """The streets (of a district) or communities (of a street) ranked by vulnerable coverage, best first."""
+    cols = ["rank", "code", "name", "vulnerable", "vulnerable_visited", "coverage", "needs_raised",
+            "needs_resolved", "resolution_rate", "total_yuan", "per_vulnerable_yuan"]
+    if unit_level == "district" and len(street) > 1:
+        level, frame = "street", street.rename(columns={"street_code": "code", "street_name": "name"})
+    elif len(community) > 1:
+        level, frame = "community", community.rename(columns={"community_code": "code", "community_name": "name"})
+    else:
+        return None, pd.DataFrame(columns=cols)
+    frame = frame.assign(
+        per_vulnerable_yuan=[round(t / v, 2) if v else None for t, v in zip(frame["total_yuan"], frame["vulnerable"],
+                                                                             strict=True)],
+        _cov=frame["coverage"].astype(float).fillna(-1.0))
+    frame = frame.sort_values(["_cov", "vulnerable", "code"], ascending=[False, False, True], kind="stable")
+    frame = frame.assign(rank=range(1, len(frame) + 1))
+    frame["per_vulnerable_yuan"] = frame["per_vulnerable_yuan"].astype(object)
+    return level, frame[cols].reset_index(drop=True)
+
+
+def _problems(store: Store, unit_code: str, until: date, community: pd.DataFrame,
+              service: pd.DataFrame, headline: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The counts of 存在问题, in total and per community."""
+    from grid import needs_report
+
+    codes = list(community["community_code"])
+    cells = store.query(
+        "SELECT community_code, count(*)::BIGINT AS cells,"
+        " count(*) FILTER (WHERE warden_id IS NULL OR trim(warden_id) = '')::BIGINT AS cells_without_warden"
+        " FROM cells WHERE community_code IN (SELECT unnest(?::TEXT[])) GROUP BY community_code", [codes])
+    cell_ids = cells_in_scope(store, [unit_code])
+    frame = needs_report.load_frame(store, Scope.of_cells(cell_ids), None, until)
+    as_of = needs_report.as_of_for(until)
+    overdue = needs_report.figures_by(frame, as_of, "community_code")
+    per = community[["street_name", "community_code", "community_name"]].assign(
+        unvisited_vulnerable=community["vulnerable"] - community["vulnerable_visited"])
+    per = per.merge(overdue[["community_code", "overdue_open"]].rename(columns={"overdue_open": "overdue_needs"})
+                    if len(overdue) else pd.DataFrame(columns=["community_code", "overdue_needs"]),
+                    on="community_code", how="left")
+    per = per.merge(cells, on="community_code", how="left")
+    for c in ("overdue_needs", "cells", "cells_without_warden"):
+        per[c] = per[c].fillna(0).astype("int64")
+    # The station type with the most stations (the unit's main 服务载体; the first such in the model's order).
+    main = service.assign(vulnerable_uncovered=service["vulnerable"] - service["vulnerable_covered"],
+                          _order=range(len(service))) \
+        .sort_values(["stations", "_order"], ascending=[False, True]) if len(service) else service
+    problems: dict[str, Any] = {
+        "omissions": headline.get("omissions"),
+        "duplicates": headline.get("duplicates"),
+        "unvisited_vulnerable": int(per["unvisited_vulnerable"].sum()),
+        "uncovered_vulnerable": int(main["vulnerable_uncovered"].iloc[0]) if len(main) else None,
+        "uncovered_station": str(main["station_label"].iloc[0]) if len(main) else None,
+        "uncovered_radius_m": float(main["radius_m"].iloc[0]) if len(main) else None,
+        "overdue_needs": int(needs_report.headline(frame, as_of)["overdue_open"]),
+        "cells": int(per["cells"].sum()),
+        "cells_without_warden": int(per["cells_without_warden"].sum()),
+    }
+    return problems, per.drop(columns="community_code")
+
+
 def _rate(num: float, den: float) -> float | None:
     return float(num) / float(den) if den else None
 
@@ -380,7 +547,7 @@ def bulletin_data(
     end = datetime.combine(until + timedelta(days=1), datetime.min.time())
     params = {"unit": unit_code, "start": start, "end": end}
 
-    community = _add_rates(store.query(_COMMUNITY_SQL, params))
+    community = _unit_figures(store, unit_code, since, until)
     sums = {c: "sum" for c in (*_COUNTS, "cash_yuan", "goods_yuan")}
     street = community.groupby(["street_code", "street_name"], sort=True, dropna=False).agg(sums).reset_index()
     street = _add_rates(street)
@@ -392,12 +559,7 @@ def bulletin_data(
     community = community[["street_code", "street_name", "community_code", "community_name", *_TABLE_COLUMNS]]
     street = street[["street_code", "street_name", *_TABLE_COLUMNS]]
 
-    headline: dict[str, Any] = {c: int(community[c].sum()) for c in _COUNTS}
-    for c in ("cash_yuan", "goods_yuan"):
-        headline[c] = round(float(community[c].sum()), 2)
-    headline["total_yuan"] = round(headline["cash_yuan"] + headline["goods_yuan"], 2)
-    headline["coverage"] = _rate(headline["vulnerable_visited"], headline["vulnerable"])
-    headline["resolution_rate"] = _rate(headline["needs_resolved"], headline["needs_raised"])
+    headline = _sum_headline(community)
 
     programmes = store.query(_PROGRAMME_SQL, params)
 
@@ -429,7 +591,11 @@ def bulletin_data(
             "omissions": len(audit.omissions), "duplicates": len(audit.duplicates),
         })
     mode, service = _service_coverage(store, set(community["community_code"]), distance)
+    comparisons = _comparisons(store, unit_code, since, until, campaign, scope)
+    ranking_level, ranking = _ranking(community, street, unit_level)
+    problems, problems_by_community = _problems(store, unit_code, until, community, service, headline)
     what = f"“{campaign['name']}”" if campaign is not None else period_words(since, until)
+    shapes = _community_shapes(store, list(community["community_code"]))
     return Bulletin(
         unit_code=unit_code, unit_name=unit_name, unit_level=unit_level, since=since, until=until,
         title=f"{unit_name}关于{what}走访慰问工作的情况通报",
@@ -437,8 +603,23 @@ def bulletin_data(
         headline=headline, programmes=programmes, by_street=street.reset_index(drop=True),
         by_community=community.reset_index(drop=True), gaps=gaps, campaign=campaign,
         omissions=omissions.reset_index(drop=True), duplicates=duplicates.reset_index(drop=True),
-        distance=mode, service=service,
+        distance=mode, service=service, comparisons=comparisons, ranking_level=ranking_level, ranking=ranking,
+        problems=problems, problems_by_community=problems_by_community.reset_index(drop=True), shapes=shapes,
     )
+
+
+def _community_shapes(store: Store, codes: list[str]) -> Any:
+    """The communities' polygons: their own where stored, else the union of their cells."""
+    import geopandas as gpd
+    import shapely
+
+    df = store.query(
+        "SELECT a.code AS community_code, a.parent_code AS street_code,"
+        " ST_AsWKB(coalesce(a.geom, (SELECT ST_Union_Agg(c.geom) FROM cells c WHERE c.community_code = a.code)))"
+        " AS wkb FROM admin_units a WHERE a.code IN (SELECT unnest(?::TEXT[])) ORDER BY a.code", [codes])
+    df = df[df["wkb"].notna()]
+    geoms = [shapely.from_wkb(bytes(w)) for w in df["wkb"]]
+    return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=geoms, crs="EPSG:4326")
 
 
 def _service_coverage(store: Store, communities: set[str], distance: str | None) -> tuple[str, pd.DataFrame]:
@@ -464,7 +645,8 @@ def _service_coverage(store: Store, communities: set[str], distance: str | None)
         row: dict[str, Any] = {"type": t, "station_label": model.STATION_TYPES[t].zh,
                                "stations": int((st["type"] == t).sum()),
                                "radius_m": float(st.loc[st["type"] == t, "radius_m"].max()),
-                               "households": int(len(hh))}
+                               "households": int(len(hh)),
+                               "vulnerable": int(hh["vulnerable"].sum()) if len(hh) else 0}
         if net is not None and len(hh):
             c = compare_coverage(hh, st, t, net)
             gaps = c.walk_gaps if mode == "walk" else c.straight_gaps
@@ -477,7 +659,7 @@ def _service_coverage(store: Store, communities: set[str], distance: str | None)
         row["vulnerable_covered"] = int(hh["vulnerable"].sum() - gaps["vulnerable"].sum()) if len(hh) else 0
         rows.append(row)
     cols = ["type", "station_label", "stations", "radius_m", "households", "covered", "service_coverage",
-            "vulnerable_covered"] + (["covered_straight", "covered_walk", "overstated", "overstated_vulnerable",
+            "vulnerable", "vulnerable_covered"] + (["covered_straight", "covered_walk", "overstated", "overstated_vulnerable",
                                       "off_network"] if net is not None else [])
     return mode, pd.DataFrame(rows, columns=cols)
 
