@@ -29,8 +29,10 @@ Examples
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from grid.reports import Bulletin
 
 __all__ = ["RATE_KEYS", "count", "money", "money_words", "rate", "change_words", "cell_text", "date_words",
-           "Paragraph", "Figure", "Table", "Annex", "Document", "SECTION_TITLES", "compose"]
+           "tokens", "break_lines", "balanced_lines", "Paragraph", "Figure", "Table", "Annex", "Document", "SECTION_TITLES", "compose"]
 
 #: Keys printed as percentages.
 RATE_KEYS = frozenset({"coverage", "resolution_rate", "target_coverage", "service_coverage"})
@@ -53,14 +55,19 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value))
 
 
+def _whole(x: Any) -> int:
+    """Rounded half away from zero (``round`` rounds 1,234.5 to the even 1,234)."""
+    return int(Decimal(str(float(x))).quantize(Decimal(1), ROUND_HALF_UP))
+
+
 def count(n: Any) -> str:
     """A count with thousands separators; ``—`` for none."""
-    return "—" if _missing(n) else f"{int(round(float(n))):,}"
+    return "—" if _missing(n) else f"{_whole(n):,}"
 
 
 def money(yuan: Any) -> str:
     """Yuan rounded to the yuan, with thousands separators (the unit is in the header); ``—`` for none."""
-    return "—" if _missing(yuan) else f"{int(round(float(yuan))):,}"
+    return "—" if _missing(yuan) else f"{_whole(yuan):,}"
 
 
 def money_words(yuan: Any) -> str:
@@ -127,6 +134,98 @@ def period_words(since: date, until: date) -> str:
     return date_words(since) if since == until else f"{date_words(since)}至{date_words(until)}"
 
 
+# --------------------------------------------------------------------------- line breaking
+_RUN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.,:/+\-_%‰]*")
+_NO_START = set("，。、；：？！）》〉】」』”’%％,.;:?!)]·—")
+_NO_END = set("（《〈【「『“‘([")
+
+
+def tokens(text: str) -> list[str]:
+    """Unbreakable pieces: runs of digits/Latin, single characters; closing marks glued to what
+    precedes them, opening marks to what follows."""
+    raw: list[str] = []
+    i = 0
+    while i < len(text):
+        m = _RUN.match(text, i)
+        if m:
+            raw.append(m.group())
+            i = m.end()
+        else:
+            raw.append(text[i])
+            i += 1
+    out: list[str] = []
+    carry = ""
+    for t in raw:
+        if t[0] in _NO_START and out and not carry:
+            out[-1] += t
+        elif t in _NO_END:
+            carry += t
+        else:
+            out.append(carry + t)
+            carry = ""
+    if carry:
+        out.append(carry)
+    return out
+
+
+def break_lines(text: str, width: float, measure: Any) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` (by ``measure(str) -> float``), never
+    inside a number or word (unless one alone is wider than a line).
+
+    >>> break_lines("合计557,970元，办结率85.3%。", 9, len)
+    ['合计557,970', '元，办结率', '85.3%。']
+    """
+    lines: list[str] = []
+    for para in text.split("\n"):
+        line = ""
+        for tok in tokens(para):
+            if measure(line + tok) <= width or not line:
+                if not line and measure(tok) > width:  # one piece wider than the line: break it
+                    for ch in tok:
+                        if line and measure(line + ch) > width:
+                            lines.append(line)
+                            line = ""
+                        line += ch
+                    continue
+                line += tok
+            else:
+                lines.append(line)
+                line = tok.lstrip()
+        lines.append(line)
+    return lines
+
+
+def balanced_lines(parts: list[str], width: float, measure: Any) -> list[str]:
+    """A title's ``parts`` joined into as few lines as fit ``width``, as even as possible, broken only
+    between parts (a part alone wider than a line is broken by :func:`break_lines`).
+
+    >>> balanced_lines(["思明区", "关于", "2026年度", "走访慰问工作的", "情况通报"], 12, len)
+    ['思明区关于2026年度', '走访慰问工作的情况通报']
+    """
+    pieces: list[str] = []
+    for p in parts:
+        pieces += break_lines(p, width, measure) if measure(p) > width else [p]
+    n = len(pieces)
+
+    def splits(start: int, left: int) -> Any:
+        if left == 1:
+            yield ["".join(pieces[start:])]
+            return
+        for cut in range(start + 1, n - left + 2):
+            for rest in splits(cut, left - 1):
+                yield ["".join(pieces[start:cut]), *rest]
+
+    for k in range(1, min(n, 6) + 1):
+        best: tuple[float, list[str]] | None = None
+        for lines in splits(0, k):
+            widths = [measure(x) for x in lines]
+            if max(widths) <= width and (best is None or max(widths) - min(widths) < best[0]):
+                best = (max(widths) - min(widths), lines)
+        if best is not None:
+            return best[1]
+    return pieces
+
+
 # --------------------------------------------------------------------------- the document
 @dataclass
 class Paragraph:
@@ -185,6 +284,8 @@ class Document:
     scope_line: str
     body: list[Paragraph | Figure | Table]
     annexes: list[Annex] = field(default_factory=list)
+    #: The title in the pieces it may be broken between (a name is never broken inside).
+    title_parts: list[str] = field(default_factory=list)
 
 
 #: Header labels of annex columns: key -> Chinese header.
@@ -432,7 +533,19 @@ def compose(b: Bulletin, figures: list[Figure] | None = None) -> Document:
         or [Paragraph("本期未发现突出问题。")]
     body.append(Paragraph(SECTION_TITLES[4], 1))
     body += [Paragraph(f"（{'一二三四五六七八九十'[i]}）{t}") for i, t in enumerate(actions(b))]
+    if b.campaign is not None:
+        name = str(b.campaign["name"])
+        cut = name.find("·") + 1
+        what = [f"“{name[:cut]}", f"{name[cut:]}”"] if 0 < cut < len(name) else [f"“{name}”"]
+    else:
+        words = period_words(b.since, b.until)
+        cut = words.find("至") + 1
+        what = [words[:cut], words[cut:]] if cut > 0 else [words]
+    parts = [b.unit_name, "关于", *what, "走访慰问工作的", "情况通报"]
+    if "".join(parts) != b.title:
+        parts = [b.title]
     return Document(
+        title_parts=parts,
         title=b.title, organ=b.reporting_unit, date=date_words(b.report_date),
         scope_line=f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}",
         body=body, annexes=annexes(b))

@@ -65,9 +65,6 @@ from grid import audit
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.errors import AccessDenied, WarmGridError
-from grid.files import replace_atomically
-from grid.pdfdoc import cjk_document
-from grid.sheetsafe import save_workbook
 from grid.store import Store
 
 __all__ = [
@@ -78,6 +75,13 @@ __all__ = [
     "bulletin_xlsx",
     "bulletin_pdf",
     "bulletin_file",
+    "bulletin_bytes",
+    "bulletin_units",
+    "bulletin_docx",
+    "bulletin_document",
+    "BULLETIN_FORMATS",
+    "PROBLEM_LABELS",
+    "Comparison",
     "period_words",
 ]
 
@@ -664,182 +668,18 @@ def _service_coverage(store: Store, communities: set[str], distance: str | None)
     return mode, pd.DataFrame(rows, columns=cols)
 
 
-# --------------------------------------------------------------------------- shared formatting
-def _cell_text(key: str, value: Any) -> str:
-    """A figure as printed: rates as percentages, money with two decimals, '—' for none."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    if isinstance(value, (list, tuple)):
-        return "、".join(map(str, value))
-    if key in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
-        return f"{float(value):.1%}"
-    if key.endswith("_yuan"):
-        return f"{float(value):,.2f}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _date_words(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def _meta_line(b: Bulletin) -> str:
-    return f"填报单位：{b.reporting_unit}　　填报日期：{_date_words(b.report_date)}"
-
-
-def _headline_rows(b: Bulletin) -> list[tuple[str, str, Any]]:
-    """``(key, label, value)`` of the headline in print order."""
-    return [(k, lab, b.headline[k]) for k, lab in HEADLINE_LABELS.items() if k in b.headline]
-
-
-def _sections(b: Bulletin) -> list[tuple[str, pd.DataFrame]]:
-    """The tables of the 问题清单 sheet / section."""
-    out: list[tuple[str, pd.DataFrame]] = [("走访缺口最大的社区（按未走访困难户数）", b.gaps)]
-    if len(b.service):
-        how = "按步行距离" if b.distance == "walk" else "按直线半径"
-        out.append((f"服务站点覆盖（{how}计）", b.service.drop(columns="type")))
-    if b.campaign is not None:
-        out.append((f"活动“{b.campaign['name']}”遗漏清单", b.omissions[
-            [c for c in ("hh_id", "community_name", "reason", "zh") if c in b.omissions.columns]]))
-        out.append((f"活动“{b.campaign['name']}”重复救助清单", b.duplicates[
-            [c for c in ("hh_id", "community_name", "programme", "zh", "value_yuan", "excess_yuan")
-             if c in b.duplicates.columns]]))
-    return out
-
-
 # --------------------------------------------------------------------------- xlsx
 def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
-    """Write the bulletin as an Excel workbook set up for A4 printing.
+    """Write the bulletin as an Excel workbook set up for A4 printing (:mod:`grid.bulletin_xlsx`)."""
+    from grid.bulletin_xlsx import write_xlsx
 
-    Sheets 总体情况 (headline and aid by programme), 按街道, 按社区 and 问题清单
-    (largest gaps; the campaign's omissions and duplicates). Each sheet has the
-    title, a 填报单位/填报日期 row and the period above its table; prints A4
-    portrait, fitted to one page wide, with those rows and the table header
-    repeated on every page and "第 X 页 / 共 N 页" in the footer.
-
-    Parameters
-    ----------
-    b : Bulletin
-    path : str or Path
-        The ``.xlsx`` file; written to a temporary name and renamed.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.worksheet import Worksheet
-
-    thin = Side(style="thin")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
-
-    def header(ws: Worksheet, ncols: int) -> None:
-        ncols = max(ncols, 2)
-        ws.append([b.title])
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
-        ws.cell(1, 1).font = Font(bold=True, size=16)
-        ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.row_dimensions[1].height = 42
-        ws.append([_meta_line(b)])
-        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
-        ws.append([f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}（{b.unit_code}）"])
-        ws.merge_cells(start_row=3, start_column=1, end_row=3, end_column=ncols)
-        ws.print_title_rows = "1:4"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
-        ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_options.horizontalCentered = True
-        ws.page_margins.left = ws.page_margins.right = 0.5
-        ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
-        ws.evenFooter.center.text = "第 &P 页 / 共 &N 页"
-        ws.freeze_panes = "A5"
-
-    def table(ws: Worksheet, frame: pd.DataFrame, *, caption: str | None = None) -> None:
-        if caption is not None:
-            ws.append([caption])
-            ws.cell(ws.max_row, 1).font = Font(bold=True)
-        ws.append([COLUMN_LABELS.get(str(c), str(c)) for c in frame.columns])
-        first = ws.max_row
-        for cell in ws[first]:
-            cell.font = Font(bold=True)
-            cell.fill = head_fill
-            cell.border = border
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        for rec in frame.itertuples(index=False):
-            values: list[Any] = []
-            for c, v in zip(frame.columns, rec, strict=True):
-                if v is None or (isinstance(v, float) and pd.isna(v)):
-                    values.append(None)
-                elif isinstance(v, (list, tuple)):
-                    values.append("、".join(map(str, v)))
-                elif hasattr(v, "item") and not isinstance(v, str):
-                    values.append(v.item())
-                else:
-                    values.append(str(v) if str(c).endswith(("_code", "_id")) else v)
-            ws.append(values)
-            for j, c in enumerate(frame.columns):
-                cell = ws.cell(ws.max_row, j + 1)
-                cell.border = border
-                if c in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
-                    cell.number_format = "0.0%"
-                elif str(c).endswith("_yuan"):
-                    cell.number_format = "#,##0.00"
-                elif str(c).endswith(("_code", "_id")):
-                    cell.number_format = "@"
-        ws.append([])
-
-    def widths(ws: Worksheet, ncols: int) -> None:
-        for j in range(1, max(ncols, 2) + 1):
-            ws.column_dimensions[get_column_letter(j)].width = 14
-
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "总体情况"
-    header(ws, 6)
-    ws.append(["指标", "数值"])
-    for cell in ws[ws.max_row]:
-        cell.font, cell.fill, cell.border = Font(bold=True), head_fill, border
-    for key, label, value in _headline_rows(b):
-        ws.append([label, value])
-        cell = ws.cell(ws.max_row, 2)
-        if key in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
-            cell.number_format = "0.0%"
-        elif key.endswith("_yuan"):
-            cell.number_format = "#,##0.00"
-        for c in ws[ws.max_row]:
-            c.border = border
-    ws.append([])
-    table(ws, b.programmes, caption="按项目救助情况")
-    widths(ws, 6)
-    ws.column_dimensions["A"].width = 24
-
-    for name, frame in (("按街道", b.by_street), ("按社区", b.by_community)):
-        ws = wb.create_sheet(name)
-        header(ws, len(frame.columns))
-        table(ws, frame)
-        widths(ws, len(frame.columns))
-
-    ws = wb.create_sheet("问题清单")
-    ncols = max(len(f.columns) for _, f in _sections(b))
-    header(ws, ncols)
-    for caption, frame in _sections(b):
-        table(ws, frame, caption=caption)
-    widths(ws, ncols)
-
-    return save_workbook(wb, path)
+    return write_xlsx(b, path)
 
 
 # --------------------------------------------------------------------------- pdf
 def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = None) -> list[str]:
-    """Write the bulletin as an A4 PDF with an embedded (subset) CJK font.
+    """Write the bulletin as an A4 PDF laid out after GB/T 9704-2012 (:mod:`grid.bulletin_pdf`),
+    with the map and chart and its fonts embedded as subsets.
 
     Parameters
     ----------
@@ -847,15 +687,16 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
     path : str or Path
         The ``.pdf`` file; written to a temporary name and renamed.
     font_path : str or Path, optional
-        A TrueType/OpenType font or collection with Chinese glyphs; by default
-        :func:`grid.pdfdoc.find_cjk_font`. Noto Sans CJK SC covers the CJK extension B
-        characters used in names, such as 𠮷 (U+20BB7).
+        A TrueType/OpenType font or collection with Chinese glyphs, used for every face; by default
+        Noto Serif CJK (body, title), Noto Sans CJK Bold (headings) and
+        :func:`grid.pdfdoc.find_cjk_font` for the glyphs they lack. Noto CJK SC covers the CJK
+        extension B characters used in names, such as 𠮷 (U+20BB7).
 
     Returns
     -------
     list of str
-        The characters of the bulletin the font has no glyph for (printed as
-        blanks); empty when everything shows.
+        The characters of the bulletin the font has no glyph for (printed as blanks); empty when
+        everything shows.
 
     Raises
     ------
@@ -863,79 +704,84 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
         If no CJK font is found (see :func:`grid.pdfdoc.find_cjk_font`) or ``font_path``
         has no Chinese glyphs.
     """
-    from fpdf import FontFace
-    from fpdf.enums import WrapMode
+    from grid.bulletin_pdf import write_pdf
 
-    doc = cjk_document(b.title, font_path, margin=12)
-    pdf, text = doc.pdf, doc.text
+    missing, _ = write_pdf(bulletin_document(b), path, font_path)
+    return missing
 
-    pdf.set_font("cjk", size=16)
-    pdf.multi_cell(0, 9, text(b.title), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=10)
-    pdf.cell(0, 7, text(_meta_line(b)), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 7, text(f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}（{b.unit_code}）"),
-             align="C", new_x="LMARGIN", new_y="NEXT")
-    heading_style = FontFace(emphasis="", fill_color=(221, 235, 247))
 
-    def caption(s: str) -> None:
-        pdf.ln(3)
-        pdf.set_font("cjk", size=12)
-        pdf.cell(0, 8, text(s), new_x="LMARGIN", new_y="NEXT")
+def bulletin_document(b: Bulletin) -> Any:
+    """The :class:`grid.bulletin_text.Document` of a bulletin, with its map and chart."""
+    from grid.bulletin_figures import bulletin_figures
+    from grid.bulletin_text import compose
 
-    def table(frame: pd.DataFrame, size: float = 8.0) -> None:
-        pdf.set_font("cjk", size=size)
-        if frame.empty:
-            pdf.cell(0, 6, text("（无）"), new_x="LMARGIN", new_y="NEXT")
-            return
-        cols = [str(c) for c in frame.columns]
-        with pdf.table(headings_style=heading_style, wrapmode=WrapMode.CHAR, text_align="CENTER",
-                       line_height=size * 0.55) as t:
-            row = t.row()
-            for c in cols:
-                row.cell(text(COLUMN_LABELS.get(c, c)))
-            for rec in frame.itertuples(index=False):
-                row = t.row()
-                for c, v in zip(cols, rec, strict=True):
-                    row.cell(text(_cell_text(c, v)))
+    return compose(b, bulletin_figures(b))
 
-    caption("一、总体情况")
-    pairs = pd.DataFrame(
-        [(label, _cell_text(k, v)) for k, label, v in _headline_rows(b)], columns=["指标", "数值"])
-    table(pairs, 10)
-    caption("二、按项目救助情况")
-    table(b.programmes)
-    caption("三、按街道统计")
-    table(b.by_street.drop(columns=["street_code"]), 6.5)
-    caption("四、按社区统计")
-    table(b.by_community.drop(columns=["street_code", "community_code"]), 6)
-    for i, (title, frame) in enumerate(_sections(b)):
-        caption(f"{'五六七八九'[i]}、{title}")
-        table(frame)
 
-    replace_atomically(path, lambda tmp: pdf.output(str(tmp)))
-    return doc.missing()
+def bulletin_docx(b: Bulletin, path: str | Path) -> Path:
+    """Write the bulletin as a Word document (:mod:`grid.bulletin_docx`) an office edits before issuing it."""
+    from grid.bulletin_docx import write_docx
+
+    return write_docx(bulletin_document(b), path)
+
+
+#: The bulletin's file formats: suffix -> (Chinese name, MIME type).
+BULLETIN_FORMATS: dict[str, tuple[str, str]] = {
+    ".docx": ("Word 文档", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ".pdf": ("PDF", "application/pdf"),
+    ".xlsx": ("Excel 表格", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+}
 
 
 def bulletin_file(store: Store, actor: Actor, unit_code: str, since: date, until: date, path: str | Path,
                   campaign_id: str | None = None, *, distance: str | None = None) -> list[str]:
-    """Write the bulletin of a unit to ``path`` (``.xlsx`` or ``.pdf``) for ``actor``, with its audit row.
+    """Write the bulletin of a unit to ``path`` (``.docx``, ``.pdf`` or ``.xlsx``, by its suffix) for
+    ``actor``, with its audit row.
 
     The actor must be allowed to download the ``bulletin``, and the unit must
     lie in its scope. ``distance`` (``walk`` or ``straight``; by default walking
     where the district has a street network) is how its service coverage counts
     (:func:`bulletin_data`). Returns the characters the PDF's font lacks (none
-    for a workbook).
+    for a workbook or a Word document, whose reader draws them with its own fonts).
     """
     suffix = Path(path).suffix.lower()
-    if suffix not in (".xlsx", ".pdf"):
-        raise WarmGridError(f"通报只能导出为 .xlsx 或 .pdf：{path}", f"the bulletin is written as .xlsx or .pdf: {path}")
+    if suffix not in BULLETIN_FORMATS:
+        raise WarmGridError(f"通报只能导出为 .docx、.pdf 或 .xlsx：{path}",
+                            f"the bulletin is written as .docx, .pdf or .xlsx: {path}")
     ensure(actor, "download", "bulletin", log=store)
     b = bulletin_data(store, unit_code, since, until, campaign_id, scope=actor.scope, distance=distance)
     missing: list[str] = []
     if suffix == ".xlsx":
         bulletin_xlsx(b, path)
+    elif suffix == ".docx":
+        bulletin_docx(b, path)
     else:
         missing = bulletin_pdf(b, path)
     audit.record(store, actor, "export", object=f"bulletin:{unit_code}:{since}:{until}:{b.distance}{suffix}",
                  scope=[unit_code])
     return missing
+
+
+def bulletin_bytes(store: Store, actor: Actor, unit_code: str, since: date, until: date, suffix: str,
+                   campaign_id: str | None = None, *, distance: str | None = None) -> bytes:
+    """:func:`bulletin_file` into memory, for a page's download button: the file's bytes (audited
+    the same way, when the button is pressed)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"bulletin{suffix}"
+        bulletin_file(store, actor, unit_code, since, until, out, campaign_id, distance=distance)
+        return out.read_bytes()
+
+
+def bulletin_units(store: Store, scope: Scope) -> pd.DataFrame:
+    """The units a bulletin may be written for within ``scope``: ``code, name, level, parent_code``
+    of the district, streets and communities whose every cell lies in it (district first)."""
+    units = store.query("SELECT code, name, level, parent_code FROM admin_units"
+                        " WHERE level IN ('district', 'street', 'community') ORDER BY code")
+    keep = []
+    for code in units["code"]:
+        cells = cells_in_scope(store, [code])
+        keep.append(bool(cells) and scope.covers(Scope.of_cells(cells)))
+    out = units[keep].assign(_o=lambda f: f["level"].map({"district": 0, "street": 1, "community": 2}))
+    return out.sort_values(["_o", "code"]).drop(columns="_o").reset_index(drop=True)
