@@ -208,7 +208,6 @@ class _Writer:
         p.paragraph_format.line_spacing = Pt(60)
         r = p.add_run("情况通报")
         _fonts(r, SERIF, 36, bold=True, color=(200, 16, 16))
-        r.font.spacing = Pt(4)
         p = self.d.add_paragraph()
         p.paragraph_format.tab_stops.add_tab_stop(Mm(156), WD_TAB_ALIGNMENT.RIGHT)
         r = p.add_run(f"{clean(doc.organ)}\t{clean(doc.date)}")

@@ -33,7 +33,7 @@ def _fonts() -> list[str]:
     return [f for f in _FONT if f in have] or ["DejaVu Sans"]
 
 
-def _rc() -> dict[str, Any]:
+def _rc() -> Any:
     return {"font.family": _fonts(), "axes.unicode_minus": False, "svg.hashsalt": "warmgrid",
             "figure.dpi": _DPI, "savefig.dpi": _DPI}
 
@@ -141,7 +141,7 @@ def coverage_chart(by_community: pd.DataFrame, title: str) -> bytes | None:
 
 def bulletin_figures(b: Bulletin) -> list[Figure]:
     """图1 the coverage map and 图2 the chart of the bulletin (those that can be drawn)."""
-    out = []
+    out: list[Figure] = []
     png = coverage_map(b.shapes, b.by_community, f"{b.unit_name}各社区困难户走访覆盖率")
     if png is not None:
         out.append(Figure(f"图{len(out) + 1}　{b.unit_name}各社区困难户走访覆盖率", png, _ratio(png)))
