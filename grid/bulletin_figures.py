@@ -34,8 +34,13 @@ def _fonts() -> list[str]:
 
 
 def _rc() -> Any:
-    return {"font.family": _fonts(), "axes.unicode_minus": False, "svg.hashsalt": "warmgrid",
+    return {"font.family": _fonts(), "axes.unicode_minus": False, "text.parse_math": False, "svg.hashsalt": "warmgrid",
             "figure.dpi": _DPI, "savefig.dpi": _DPI}
+
+
+def _printable(text: object) -> str:
+    """A name as a label: without control characters (which have no glyph); mathtext is off (``_rc``)."""
+    return "".join(ch for ch in str(text) if ch.isprintable())
 
 
 def _png(fig: Any) -> bytes:
@@ -86,7 +91,7 @@ def coverage_map(shapes: Any, by_community: pd.DataFrame, title: str) -> bytes |
             g.dissolve("street_code").boundary.plot(ax=ax, color="#222222", linewidth=1.4)
         for r in g.itertuples(index=False):
             p = r.geometry.representative_point()
-            ax.annotate(f"{r.community_name}\n{rate(r.value) if pd.notna(r.value) else '无困难户'}", (p.x, p.y),
+            ax.annotate(f"{_printable(r.community_name)}\n{rate(r.value) if pd.notna(r.value) else '无困难户'}", (p.x, p.y),
                         ha="center", va="center", fontsize=7.5, color="#111111",
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
         ax.set_axis_off()
@@ -120,7 +125,7 @@ def coverage_chart(by_community: pd.DataFrame, title: str) -> bytes | None:
                                                                           ascending=[False, True])
     cov = frame["_c"].to_numpy()
     res = pd.to_numeric(frame["resolution_rate"], errors="coerce").to_numpy(dtype=float)
-    names = [str(n) for n in frame["community_name"]]
+    names = [_printable(n) for n in frame["community_name"]]
     with matplotlib.rc_context(_rc()):
         fig, ax = plt.subplots(figsize=(6.2, 0.42 * len(frame) + 1.1))
         y = np.arange(len(frame))

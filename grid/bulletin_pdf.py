@@ -41,8 +41,9 @@ _RED = (200, 16, 16)
 @dataclass
 class Placed:
     """One thing placed on a page: ``kind`` (``title``, ``heading``, ``line``, ``caption``, ``header``,
-    ``row``, ``figure``, ``annex``), the page (1-based), its top and bottom (mm from the page's top),
-    and its text (cells joined by ``|`` for rows)."""
+    ``row``, ``figure``, ``figure_caption``, ``annex``), the page (1-based), its top and bottom (mm from the page's top),
+    and its text (cells joined by ``|`` for rows; ``cells`` holds each cell's text where it printed
+    on one line, ``""`` where it wrapped)."""
 
     kind: str
     page: int
@@ -213,7 +214,7 @@ class _Writer:
         self.mark("figure", top, f.caption)
         top = pdf.y
         self.text_line(f.caption, face="body", size=12, lh=cap_h, x=pdf.l_margin, w=self.width, align="C")
-        self.mark("caption", top, f.caption)
+        self.mark("figure_caption", top, f.caption)
         pdf.set_y(pdf.y + 2)
 
     def _widths(self, t: Table, size: float, pad: float) -> list[float] | None:
@@ -282,7 +283,7 @@ class _Writer:
                     self.text_line(line, face=face, size=size, lh=lh, x=x + pad, w=w - 2 * pad, align=align)
                 x += w
             pdf.set_y(top + h)
-            self.mark(kind, top, "|".join(texts), texts)
+            self.mark(kind, top, "|".join(texts), [x[0] if len(x) == 1 else "" for x in lines_by_cell])
 
         pdf.set_draw_color(60, 60, 60)
         pdf.set_line_width(0.2)
