@@ -296,8 +296,14 @@ class _Writer:
         _fonts(p.add_run(f"附件{i}"), SANS, 16, bold=False, color=(0, 0, 0))
         t = self.d.add_paragraph(style="Title")
         t.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _fonts(t.add_run(clean(a.title)), SERIF, 18, bold=True, color=(0, 0, 0))
         width = 257.0 if a.landscape else 156.0
+        lines = balanced_lines([clean(x) for x in (a.title_parts or [a.title])], width,
+                               lambda x: _title_measure(x, 18))
+        for k, line in enumerate(lines):
+            run = t.add_run(line)
+            _fonts(run, SERIF, 18, bold=True, color=(0, 0, 0))
+            if k < len(lines) - 1:
+                run.add_break()
         for table in a.tables:
             self.table(table, width)
 
@@ -331,9 +337,9 @@ class _Writer:
         return self.d
 
 
-def _title_measure(s: str) -> float:
-    """Width in mm of ``s`` at 22 pt, counting CJK characters as one em and others as half."""
-    em = 22 * 0.3528
+def _title_measure(s: str, size: float = 22) -> float:
+    """Width in mm of ``s`` at ``size`` pt, counting CJK characters as one em and others as half."""
+    em = size * 0.3528
     return sum(em if ord(c) > 0x2E7F else em * 0.55 for c in s)
 
 

@@ -227,13 +227,15 @@ class _Writer:
         desired, minimum = [], []
         for j in range(len(t.labels)):
             content = max([measure(r[j]) for r in rows] or [0.0])
-            if numeric[j]:
-                lo = content
+            if numeric[j] or content <= measure("八个汉字八个汉字"):
+                lo = content  # figures and short names never wrap
             else:
                 longest = max([measure(tok) for r in rows for tok in tokens(r[j])] or [0.0])
-                lo = min(content, max(longest, measure("四个汉字")))
-            desired.append(max(content, header_full[j]) + 2 * pad)
-            minimum.append(max(lo, header_min[j]) + 2 * pad)
+                lo = max(longest, measure("八个汉字八个汉字"))
+            # the header may take two lines before a cell's text has to wrap
+            two = max(measure_b(x) for x in balanced_lines(tokens(t.labels[j]), header_full[j] / 2 + 0.01, measure_b))
+            desired.append(max(content, two) + 2 * pad + 0.5)
+            minimum.append(max(lo, header_min[j]) + 2 * pad + 0.5)
         w = self.width
         if sum(desired) <= w:
             extra = (w - sum(desired)) / len(desired)
@@ -256,7 +258,8 @@ class _Writer:
             widths = [x * self.width / sum(m) for x in m]
         lh = size * 0.3528 * 1.45
         numeric = t.numeric()
-        head_lines = [break_lines(lab, w - 2 * pad, self.measure("head", size)) for lab, w in
+        # headers broken into even lines (never one character left alone on the last)
+        head_lines = [balanced_lines(tokens(lab), w - 2 * pad, self.measure("head", size)) for lab, w in
                       zip(t.labels, widths, strict=True)]
         head_h = max(len(x) for x in head_lines) * lh + 2 * vpad
         rows = t.text_rows()
@@ -316,7 +319,7 @@ class _Writer:
         self.text_line(f"附件{i}", face="head", size=_BODY_PT, lh=_BODY_LH, x=self.pdf.l_margin, w=self.width)
         self.mark("annex", top, f"附件{i}")
         self.pdf.set_y(self.pdf.y + 3)
-        for line in self.title_lines([a.title], 18):
+        for line in self.title_lines(a.title_parts or [a.title], 18):
             top = self.pdf.y
             self.text_line(line, face="title", size=18, lh=10, x=self.pdf.l_margin, w=self.width, align="C")
             self.mark("title", top, line)
@@ -342,11 +345,27 @@ class _Writer:
                 self.figure(block)
             elif isinstance(block, Table):
                 self.table(block)
-        if doc.annexes:  # 附件说明: after the body, before the signature
+        if doc.annexes:  # 附件说明: after the body, before the signature; items hang under the first
             self.pdf.set_y(self.pdf.y + _BODY_LH / 2)
+            em = _BODY_PT * 0.3528
+            measure = self.measure("body", _BODY_PT)
             for i, a in enumerate(doc.annexes, 1):
-                label = "附件：" if i == 1 else "\u3000\u3000\u3000"
-                self.paragraph(f"{label}{i}. {a.title}", kind="annex_list")
+                number = f"{i}. "
+                hang = 5 * em + measure(number)
+                lines = break_lines(a.title, self.width - hang, measure)
+                self.need(min(len(lines), 2) * _BODY_LH)
+                for k, line in enumerate(lines):
+                    self.need(_BODY_LH)
+                    top = self.pdf.y
+                    lead = "\u3000\u3000附件：" if i == 1 else ""
+                    if k == 0:
+                        for text, x, w in ((lead, self.pdf.l_margin, 5 * em),
+                                           (number, self.pdf.l_margin + 5 * em, measure(number))):
+                            self.text_line(text, face="body", size=_BODY_PT, lh=_BODY_LH, x=x, w=w)
+                            self.pdf.set_y(top)
+                    self.text_line(line, face="body", size=_BODY_PT, lh=_BODY_LH, x=self.pdf.l_margin + hang,
+                                   w=self.width - hang)
+                    self.mark("annex_list", top, (lead + number if k == 0 else "") + line)
         self.pdf.set_y(self.pdf.y + _BODY_LH)
         self.need(2 * _BODY_LH)
         for text in (doc.organ, doc.date):  # 发文机关署名 and 成文日期, four characters in from the right

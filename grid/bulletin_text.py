@@ -97,7 +97,7 @@ def change_words(now: Any, before: Any, unit: str | None, *, rate: bool = False)
     if abs(diff) < 0.5:
         return "持平"
     word = "增加" if diff > 0 else "减少"
-    amount = money_words(abs(diff)) if unit == "元" else f"{count(abs(diff))}{unit or ''}"
+    amount = f"{count(abs(diff))}{unit or ''}"
     if float(before) > 0:
         return f"{word}{amount}（{'增长' if diff > 0 else '下降'}{abs(diff) / float(before) * 100:.1f}%）"
     return f"{word}{amount}"
@@ -272,6 +272,8 @@ class Annex:
     title: str
     tables: list[Table]
     landscape: bool = False
+    #: The title in the pieces it may be broken between.
+    title_parts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -508,13 +510,14 @@ def annexes(b: Bulletin) -> list[Annex]:
         gap_tables.append(_table(f"服务站点覆盖（{how}计）", b.service,
                                  ["station_label", "stations", "radius_m", "households", "covered", "service_coverage",
                                   "vulnerable", "vulnerable_covered"]))
-    out.append(Annex("存在问题统计", gap_tables))
+    out.append(Annex("存在问题统计", gap_tables, landscape=len(gap_tables) > 1))
     if b.campaign is not None:
-        out.append(Annex(f"“{b.campaign['name']}”遗漏和重复救助清单", [
+        name = f"“{b.campaign['name']}”"
+        out.append(Annex(f"{name}遗漏和重复救助清单", [
             _table("遗漏清单", b.omissions, ["hh_id", "community_name", "zh"]),
             _table("重复救助清单", b.duplicates, ["hh_id", "community_name", "programme", "zh", "value_yuan",
                                                  "excess_yuan"]),
-        ]))
+        ], title_parts=[name, "遗漏和", "重复救助清单"]))
     return out
 
 
