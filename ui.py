@@ -436,7 +436,7 @@ def _bulletin_units(path: str, generation: int, scope_key: str, _store: Store, _
 
     units = bulletin_units(_store, _scope)
     level = {"district": "区", "street": "街道", "community": "社区"}
-    return [(str(r.code), f"{r.name}（{level.get(str(r.level), '')}）") for r in units.itertuples(index=False)]
+    return [(str(r.code), f"{r.name} · {level.get(str(r.level), '')}") for r in units.itertuples(index=False)]
 
 
 def bulletin_downloads(store: Store, actor: Actor, *, key: str, campaign: str | None = None) -> None:
