@@ -139,7 +139,6 @@ class _Writer:
 
     def paragraph(self, text: str, *, face: str = "body", size: float = _BODY_PT, lh: float = _BODY_LH,
                   indent: int = 2, align: str = "L", kind: str = "line", keep: float = 0.0) -> None:
-        em = size * 0.3528
         lines = break_lines("\u3000" * indent + text, self.width, self.measure(face, size))
         self.need(min(len(lines), 2) * lh + keep)  # never a first line alone at the foot
         for i, line in enumerate(lines):
@@ -148,7 +147,6 @@ class _Writer:
             self.text_line(line, face=face, size=size, lh=lh, x=self.pdf.l_margin, w=self.width, align=align,
                            justify=align == "L" and i < len(lines) - 1)
             self.mark(kind, top, line)
-        del em
 
     # ------------------------------------------------------------------ the front page
     def front(self) -> None:

@@ -38,6 +38,21 @@ Largest gaps (问题清单)
     in the period (most first; ties by the lower coverage, then the code):
     a count says how much work is left, where a rate would put a tiny
     community with one unvisited household at the top.
+Comparisons (同比、环比)
+    The same figures over the same dates a year before (同比; 29 February becomes the 28th) and
+    over the period of the same length just before (环比), and with a campaign the previous
+    campaign's audit within the unit (the latest one ending before this one starts). A period in
+    which the unit's households have no visit, aid or need has no figures (``None``), and the
+    bulletin says so rather than compare with zeros.
+Ranking (排名)
+    A district's streets, or a street's communities, by the coverage of their vulnerable
+    households (best first; ties by more vulnerable households, then the code), with the
+    resolution rate and aid per vulnerable household beside it.
+Problems (存在问题)
+    Omissions and duplicates (with a campaign); vulnerable households not visited in the period;
+    vulnerable households outside the reach of the station type with the most stations;
+    needs raised up to the end of the period, open and past their due date at ``as_of``
+    (:func:`grid.needs_report.as_of_for`); cells without a warden. Each in total and per community.
 Campaign
     With ``campaign_id``, the campaign's coverage audit
     (:func:`grid.campaigns.audit_campaign`) restricted to the unit: its target

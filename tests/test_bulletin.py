@@ -31,7 +31,22 @@ from tests.actors import EVERYTHING
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 SINCE, UNTIL, CAMPAIGN = date(2026, 11, 1), date(2026, 11, 14), "C2026W"
-PDFTOTEXT, PDFTOPPM = shutil.which("pdftotext"), shutil.which("pdftoppm")
+
+
+def _poppler() -> tuple[str | None, str | None]:
+    """pdftotext and pdftoppm; installed with poppler-utils when missing and allowed (as the
+    bulletin tests in tests/test_reports.py do: root with CI or WARMGRID_INSTALL_TEST_DEPS)."""
+    import os
+
+    if shutil.which("pdftoppm") is None and hasattr(os, "geteuid") and os.geteuid() == 0 and (
+            os.environ.get("CI") or os.environ.get("WARMGRID_INSTALL_TEST_DEPS")):
+        subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "poppler-utils"], check=False,
+                       capture_output=True, timeout=900)
+    return shutil.which("pdftotext"), shutil.which("pdftoppm")
+
+
+PDFTOTEXT, PDFTOPPM = _poppler()
 MM = 25.4 / 72  # one PDF point in mm
 
 _IN_UNIT = ("(SELECT h.hh_id FROM households h JOIN cells c ON c.cell_id = h.cell_id WHERE c.community_code IN"
