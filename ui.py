@@ -17,6 +17,7 @@ import os
 import re
 import string
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,7 @@ __all__ = [
     "sign_in_sso",
     "sign_out",
     "client_address",
+    "bulletin_downloads",
 ]
 
 #: Every page: key (:data:`grid.access.PAGES`) -> file. Who sees which is the access policy's
@@ -469,3 +471,68 @@ def sign_out(expired: bool = False, revoked: bool = False) -> None:
         st.session_state["expired"] = True
     if revoked:
         st.session_state["revoked"] = True
+
+
+# --------------------------------------------------------------------------- the bulletin, downloaded
+@st.cache_data(show_spinner=False, max_entries=32)
+def _bulletin_units(path: str, generation: int, scope_key: str, _store: Store, _scope: Scope) -> list[tuple[str, str]]:
+    from grid.reports import bulletin_units
+
+    units = bulletin_units(_store, _scope)
+    level = {"district": "区", "street": "街道", "community": "社区"}
+    return [(str(r.code), f"{r.name} · {level.get(str(r.level), '')}") for r in units.itertuples(index=False)]
+
+
+def bulletin_downloads(store: Store, actor: Actor, *, key: str, campaign: str | None = None) -> None:
+    """The 情况通报 of a unit and period the actor chooses within its scope, as three download
+    buttons (Word, PDF, Excel). Each file is made, and its audit row written, only when its button
+    is pressed (:func:`grid.reports.bulletin_bytes`); nothing shows for a role that may not
+    download the bulletin. ``campaign`` preselects a campaign (its dates become the period)."""
+    from grid.campaigns import list_campaigns
+    from grid.reports import BULLETIN_FORMATS, bulletin_bytes
+
+    if not access.allowed(actor, "download", "bulletin"):
+        return
+    units = _bulletin_units(str(db_path()), store.generation, actor.scope.key, store, actor.scope)
+    if not units:
+        st.info("您的范围内没有可出具通报的单位。 · No unit in your scope to report on.")
+        return
+    names = dict(units)
+    camps = list_campaigns(store).sort_values("starts_on", ascending=False)
+    camp_names = dict(zip(camps["campaign_id"], camps["name"], strict=True))
+    starts = dict(zip(camps["campaign_id"], camps["starts_on"], strict=True))
+    ends = dict(zip(camps["campaign_id"], camps["ends_on"], strict=True))
+    none = ""
+    c1, c2, c3 = st.columns([3, 3, 2])
+    unit = c1.selectbox("通报单位 Unit", list(names), format_func=names.__getitem__, key=f"{key}_bulletin_unit")
+    options = [none, *camp_names]
+    pick = c2.selectbox("走访活动（可不选）Campaign", options, key=f"{key}_bulletin_campaign",
+                        index=options.index(campaign) if campaign in options else 0,
+                        format_func=lambda c: "（不选活动）" if c == none else f"{camp_names[c]}（{c}）")
+    if pick:
+        default = (_as_date(starts[pick]), _as_date(ends[pick]))
+    else:
+        today = date.today()
+        default = (date(today.year, today.month, 1) - timedelta(days=62), today)
+    period = c3.date_input("统计期间 Period", value=default, key=f"{key}_bulletin_period_{pick or 'none'}")
+    if not isinstance(period, tuple) or len(period) != 2:
+        st.caption("请选择起止两个日期 · choose the first and the last day")
+        return
+    since, until = period
+    cols = st.columns(len(BULLETIN_FORMATS))
+    def make(suffix: str) -> Callable[[], bytes]:
+        return lambda: bulletin_bytes(store, actor, unit, since, until, suffix, pick or None)
+
+    for col, (suffix, (label, mime)) in zip(cols, BULLETIN_FORMATS.items(), strict=True):
+        col.download_button(
+            f"下载{label}（{suffix}）", make(suffix),
+            file_name=f"情况通报_{unit}_{since:%Y%m%d}-{until:%Y%m%d}{suffix}", mime=mime,
+            key=f"{key}_bulletin{suffix}", on_click="ignore", icon=":material/download:")
+    st.caption("文件在点击时生成并记入审计日志；Word 文档可修改后印发。 · Each file is made when its button is "
+               "pressed and logged; edit the Word draft before issuing it.")
+
+
+def _as_date(value: object) -> date:
+    import pandas as pd
+
+    return pd.Timestamp(value).date()  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ audit     a campaign's coverage audit: omissions and duplicates, household by ho
 plan      a visit plan: who visits whom, in what walking order (JSON)
 assistance  where assistance went, per cell, community, street or H3 hexagon (JSON)
 hotspots  Getis-Ord Gi* hot and cold spots of a per-cell assistance measure (JSON)
-bulletin  the situation bulletin (情况通报) of a unit and a period, as A4 Excel or PDF
+bulletin  the situation bulletin (情况通报) of a unit and a period, as Word, PDF or Excel (A4)
 needs     needs as a flow: report (JSON); assign, start, resolve, answer, return, close, escalate; limits
 applications  assistance by application: apply, check, review, notice, approve, give, reject, object,
           settle; list, show; the public notice list (PDF/XLSX); red flags (JSON) — grid.cli_applications
@@ -330,10 +330,10 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     bu = sub.add_parser("bulletin", help="situation bulletin / 情况通报")
     bu.add_argument("--db", required=True)
     bu.add_argument("--unit", required=True, help="a 12-digit district, street or community code")
-    bu.add_argument("--from", dest="since", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    bu.add_argument("--to", dest="until", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
-    bu.add_argument("--campaign", default=None)
-    bu.add_argument("--out", required=True, help="FILE.xlsx or FILE.pdf")
+    bu.add_argument("--from", "--since", dest="since", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    bu.add_argument("--to", "--until", dest="until", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    bu.add_argument("--campaign", default=None, help="a campaign id: adds its audit and the previous campaign")
+    bu.add_argument("--out", required=True, help="FILE.docx, FILE.pdf or FILE.xlsx (the format by the suffix)")
     bu.add_argument("--distance", choices=["walk", "straight"], default=None,
                     help="how the service coverage counts: walk (along the street network) or straight (line); "
                          "default: walk where the district has a street network")

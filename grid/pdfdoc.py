@@ -19,6 +19,7 @@ bytearray(b'%PDF-')
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from typing import Any
 
 from grid.errors import WarmGridError
 
-__all__ = ["FONT_CANDIDATES", "find_cjk_font", "CjkDocument", "cjk_document"]
+__all__ = ["FONT_CANDIDATES", "find_cjk_font", "find_face", "CjkDocument", "cjk_document"]
 
 #: Where :func:`find_cjk_font` looks when ``fc-match`` finds nothing (Debian's fonts-noto-cjk).
 FONT_CANDIDATES: tuple[Path, ...] = (
@@ -44,8 +45,20 @@ FONT_CANDIDATES: tuple[Path, ...] = (
 
 def _face_index(path: Path, prefer: Sequence[str] = ("CJK SC", "SC", "CN", "Hans")) -> int | None:
     """The face of ``path`` (a collection or single font) with CJK glyphs, preferring Simplified
-    Chinese; ``None`` if the file is unreadable or has no 中."""
+    Chinese; ``None`` if the file is unreadable or has no 中. Remembered per file (reading a
+    collection's character maps takes seconds)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _face_index_cached(str(path), stat.st_size, stat.st_mtime_ns, tuple(prefer))
+
+
+@functools.lru_cache(maxsize=32)
+def _face_index_cached(name: str, size: int, mtime: int, prefer: tuple[str, ...]) -> int | None:
     from fontTools.ttLib import TTCollection, TTFont
+
+    path = Path(name)
 
     try:
         if path.suffix.lower() in (".ttc", ".otc"):
@@ -54,16 +67,13 @@ def _face_index(path: Path, prefer: Sequence[str] = ("CJK SC", "SC", "CN", "Hans
             fonts = [TTFont(str(path), lazy=True)]
     except Exception:  # any unreadable file is simply not a candidate
         return None
-    usable: list[tuple[int, str]] = []
-    for i, f in enumerate(fonts):
-        cmap = f.getBestCmap() or {}
-        if ord("中") in cmap:
-            usable.append((i, str(f["name"].getDebugName(4) or "")))
-    for want in prefer:
-        for i, name in usable:
-            if want in name and "Mono" not in name:
-                return i
-    return usable[0][0] if usable else None
+    # Faces in order of preference by name (cheap); a face's character map is read only when tried.
+    names = [str(f["name"].getDebugName(4) or "") for f in fonts]
+    order = [i for want in prefer for i, n in enumerate(names) if want in n and "Mono" not in n]
+    for i in dict.fromkeys([*order, *range(len(fonts))]):
+        if ord("中") in (fonts[i].getBestCmap() or {}):
+            return i
+    return None
 
 
 def _fc_match() -> list[Path]:
@@ -136,10 +146,13 @@ class CjkDocument:
         return sorted(ch for ch in self.used if not ch.isspace() and ord(ch) not in self.cmap)
 
 
-def cjk_document(title: str, font_path: str | Path | None = None, *, margin: float) -> CjkDocument:
+def cjk_document(title: str, font_path: str | Path | None = None, *, margin: float,
+                 footer: Any = None, first_page: bool = True) -> CjkDocument:
     """A new A4 portrait PDF with its first page: the CJK font embedded as ``"cjk"`` (the given
     ``font_path``, else :func:`find_cjk_font`), ``margin`` mm on three sides, 16 mm at the foot
-    for the page numbers, and ``title`` as the document's title.
+    for the page numbers, and ``title`` as the document's title. ``footer`` (a callable taking the
+    FPDF) draws each page's foot instead of 第 n 页 / 共 N 页; with ``first_page=False`` no page is
+    added yet (the caller sets its own margins first).
 
     Raises
     ------
@@ -157,6 +170,9 @@ def cjk_document(title: str, font_path: str | Path | None = None, *, margin: flo
 
     class _Pdf(FPDF):
         def footer(self) -> None:
+            if footer is not None:
+                footer(self)
+                return
             self.set_y(-12)
             self.set_font("cjk", size=9)
             self.cell(0, 8, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="C")
@@ -167,5 +183,34 @@ def cjk_document(title: str, font_path: str | Path | None = None, *, margin: flo
     pdf.add_font("cjk", fname=str(font), collection_font_number=index)
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.set_margins(margin, margin, margin)
-    pdf.add_page()
+    if first_page:
+        pdf.add_page()
     return CjkDocument(pdf, cmap)
+
+
+def find_face(family: str, near: Path | None = None) -> tuple[Path, int] | None:
+    """A face of a Noto CJK family (``"Noto Serif CJK SC"``, ``"Noto Serif CJK SC Bold"``,
+    ``"Noto Sans CJK SC Bold"``): by ``fc-match``, else by the usual file name beside ``near``;
+    ``None`` when not installed."""
+    want = family.replace(" SC", "").replace("Bold", "").strip()
+    stem = want.replace(" ", "") + ("-Bold" if family.endswith("Bold") else "-Regular")
+    paths: list[Path] = []
+    exe = shutil.which("fc-match")
+    if exe is not None:
+        try:
+            res = subprocess.run([exe, "-f", "%{file}\n%{family}\n%{style}", family.replace(" Bold", ":bold")],
+                                 capture_output=True, text=True, timeout=10, check=False)
+            lines = res.stdout.splitlines()
+            if len(lines) >= 2 and want in lines[1]:
+                paths.append(Path(lines[0]))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for folder in dict.fromkeys([*(p.parent for p in paths), *((near.parent,) if near else ()),
+                                 *(c.parent for c in FONT_CANDIDATES)]):
+        paths += [folder / f"{stem}.ttc", folder / f"{stem}.otf"]
+    for p in dict.fromkeys(paths):
+        if p.is_file() and p.stem == stem:
+            index = _face_index(p)
+            if index is not None:
+                return p, index
+    return None

@@ -38,6 +38,21 @@ Largest gaps (问题清单)
     in the period (most first; ties by the lower coverage, then the code):
     a count says how much work is left, where a rate would put a tiny
     community with one unvisited household at the top.
+Comparisons (同比、环比)
+    The same figures over the same dates a year before (同比; 29 February becomes the 28th) and
+    over the period of the same length just before (环比), and with a campaign the previous
+    campaign's audit within the unit (the latest one ending before this one starts). A period in
+    which the unit's households have no visit, aid or need has no figures (``None``), and the
+    bulletin says so rather than compare with zeros.
+Ranking (排名)
+    A district's streets, or a street's communities, by the coverage of their vulnerable
+    households (best first; ties by more vulnerable households, then the code), with the
+    resolution rate and aid per vulnerable household beside it.
+Problems (存在问题)
+    Omissions and duplicates (with a campaign); vulnerable households not visited in the period;
+    vulnerable households outside the reach of the station type with the most stations;
+    needs raised up to the end of the period, open and past their due date at ``as_of``
+    (:func:`grid.needs_report.as_of_for`); cells without a warden. Each in total and per community.
 Campaign
     With ``campaign_id``, the campaign's coverage audit
     (:func:`grid.campaigns.audit_campaign`) restricted to the unit: its target
@@ -65,9 +80,6 @@ from grid import audit
 from grid.access import Actor, Scope, cells_in_scope, ensure
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.errors import AccessDenied, WarmGridError
-from grid.files import replace_atomically
-from grid.pdfdoc import cjk_document
-from grid.sheetsafe import save_workbook
 from grid.store import Store
 
 __all__ = [
@@ -78,6 +90,13 @@ __all__ = [
     "bulletin_xlsx",
     "bulletin_pdf",
     "bulletin_file",
+    "bulletin_bytes",
+    "bulletin_units",
+    "bulletin_docx",
+    "bulletin_document",
+    "BULLETIN_FORMATS",
+    "PROBLEM_LABELS",
+    "Comparison",
     "period_words",
 ]
 
@@ -204,6 +223,50 @@ class Bulletin:
     #: vulnerable_covered`` by ``distance``, and, where the district has a street network,
     #: ``covered_straight, covered_walk, overstated, overstated_vulnerable, off_network``.
     service: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: 同比 / 环比 / 上一活动: see :class:`Comparison` (``figures`` is ``None`` where no data exists).
+    comparisons: list[Comparison] = field(default_factory=list)
+    #: ``street`` or ``community``: the level :attr:`ranking` ranks (``None`` for one community).
+    ranking_level: str | None = None
+    #: The units of :attr:`ranking_level` ranked by coverage (best first): ``rank, code, name,
+    #: vulnerable, vulnerable_visited, coverage, needs_raised, needs_resolved, resolution_rate,
+    #: total_yuan, per_vulnerable_yuan``.
+    ranking: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The counts of the gaps (存在问题): see :data:`PROBLEM_LABELS`.
+    problems: dict[str, Any] = field(default_factory=dict)
+    #: The gaps per community: ``street_name, community_name, unvisited_vulnerable,
+    #: overdue_needs, cells, cells_without_warden``.
+    problems_by_community: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The communities' polygons (WGS84 GeoDataFrame: ``community_code, street_code, geometry``) for the map.
+    shapes: Any = None
+
+
+@dataclass
+class Comparison:
+    """One comparison of the bulletin: the same figures over another period or campaign.
+
+    ``kind`` is ``yoy`` (同比: the same dates a year before), ``mom`` (环比: the period of the same
+    length just before) or ``campaign`` (the previous campaign of the unit); ``label`` names it in
+    Chinese; ``figures`` holds the headline keys (counts, money, rates) for that period, or ``None``
+    when the store holds no visit, aid or need of the unit's households in it.
+    """
+
+    kind: str
+    label: str
+    since: date
+    until: date
+    figures: dict[str, Any] | None
+    campaign_name: str | None = None
+
+
+#: The gaps counted in :attr:`Bulletin.problems`: key -> Chinese label.
+PROBLEM_LABELS: dict[str, str] = {
+    "omissions": "活动对象遗漏（条）",
+    "duplicates": "重复救助（条）",
+    "unvisited_vulnerable": "期间未走访的困难住户（户）",
+    "uncovered_vulnerable": "服务站点半径外的困难住户（户）",
+    "overdue_needs": "超期未办结诉求（件）",
+    "cells_without_warden": "未配备网格员的网格（个）",
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -297,6 +360,129 @@ ORDER BY total_yuan DESC, a.programme
 """
 
 
+def _unit_figures(store: Store, unit_code: str, since: date, until: date) -> pd.DataFrame:
+    """The per-community figures (with rates) of a unit over a period."""
+    start = datetime.combine(since, datetime.min.time())
+    end = datetime.combine(until + timedelta(days=1), datetime.min.time())
+    return _add_rates(store.query(_COMMUNITY_SQL, {"unit": unit_code, "start": start, "end": end}))
+
+
+def _sum_headline(community: pd.DataFrame) -> dict[str, Any]:
+    """The headline counts, money and rates of the rows of a per-community frame."""
+    headline: dict[str, Any] = {c: int(community[c].sum()) for c in _COUNTS}
+    for c in ("cash_yuan", "goods_yuan"):
+        headline[c] = round(float(community[c].sum()), 2)
+    headline["total_yuan"] = round(headline["cash_yuan"] + headline["goods_yuan"], 2)
+    headline["coverage"] = _rate(headline["vulnerable_visited"], headline["vulnerable"])
+    headline["resolution_rate"] = _rate(headline["needs_resolved"], headline["needs_raised"])
+    return headline
+
+
+def _year_before(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+def _comparisons(store: Store, unit_code: str, since: date, until: date, campaign: dict[str, Any] | None,
+                 scope: Scope) -> list[Comparison]:
+    """同比, 环比 and (with a campaign) the previous campaign of the same unit, where data exists."""
+    out = []
+    length = (until - since).days + 1
+    prev_until = since - timedelta(days=1)
+    periods = [("yoy", "上年同期", _year_before(since), _year_before(until)),
+               ("mom", "上一周期", prev_until - timedelta(days=length - 1), prev_until)]
+    for kind, label, a, z in periods:
+        frame = _unit_figures(store, unit_code, a, z)
+        h = _sum_headline(frame)
+        has_data = h["visits"] + h["households_helped"] + h["needs_raised"] > 0
+        out.append(Comparison(kind, label, a, z, h if has_data else None))
+    if campaign is not None:
+        prev = store.query(
+            "SELECT campaign_id, name, starts_on, ends_on FROM campaigns WHERE ends_on < ? AND campaign_id <> ?"
+            " ORDER BY ends_on DESC, campaign_id LIMIT 5", [campaign["starts_on"], campaign["campaign_id"]])
+        figures: dict[str, Any] | None = None
+        row = None
+        for r in prev.itertuples(index=False):
+            try:
+                data = campaign_frames(store, str(r.campaign_id), area=unit_code, scope=scope)
+            except WarmGridError:  # the unit lies outside that campaign's unit
+                continue
+            aud = audit_campaign(data.targets, data.visits, data.assistance)
+            row, t = r, aud.totals
+            figures = {"targets": int(t["targets"]), "targets_visited": int(t["visited"]),
+                       "targets_helped": int(t["helped"]), "target_coverage": _rate(t["visited"], t["targets"]),
+                       "omissions": len(aud.omissions), "duplicates": len(aud.duplicates)}
+            break
+        if row is not None:
+            out.append(Comparison("campaign", "上一活动", pd.Timestamp(row.starts_on).date(),
+                                  pd.Timestamp(row.ends_on).date(), figures, campaign_name=str(row.name)))
+        else:
+            out.append(Comparison("campaign", "上一活动", since, until, None))
+    return out
+
+
+def _ranking(community: pd.DataFrame, street: pd.DataFrame, unit_level: str) -> tuple[str | None, pd.DataFrame]:
+    """The streets (of a district) or communities (of a street) ranked by vulnerable coverage, best first."""
+    cols = ["rank", "code", "name", "vulnerable", "vulnerable_visited", "coverage", "needs_raised",
+            "needs_resolved", "resolution_rate", "total_yuan", "per_vulnerable_yuan"]
+    if unit_level == "district" and len(street) > 1:
+        level, frame = "street", street.rename(columns={"street_code": "code", "street_name": "name"})
+    elif len(community) > 1:
+        level, frame = "community", community.rename(columns={"community_code": "code", "community_name": "name"})
+    else:
+        return None, pd.DataFrame(columns=cols)
+    frame = frame.assign(
+        per_vulnerable_yuan=[round(t / v, 2) if v else None for t, v in zip(frame["total_yuan"], frame["vulnerable"],
+                                                                             strict=True)],
+        _cov=frame["coverage"].astype(float).fillna(-1.0))
+    frame = frame.sort_values(["_cov", "vulnerable", "code"], ascending=[False, False, True], kind="stable")
+    frame = frame.assign(rank=range(1, len(frame) + 1))
+    frame["per_vulnerable_yuan"] = frame["per_vulnerable_yuan"].astype(object)
+    return level, frame[cols].reset_index(drop=True)
+
+
+def _problems(store: Store, unit_code: str, until: date, community: pd.DataFrame,
+              service: pd.DataFrame, headline: dict[str, Any]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The counts of 存在问题, in total and per community."""
+    from grid import needs_report
+
+    codes = list(community["community_code"])
+    cells = store.query(
+        "SELECT community_code, count(*)::BIGINT AS cells,"
+        " count(*) FILTER (WHERE warden_id IS NULL OR trim(warden_id) = '')::BIGINT AS cells_without_warden"
+        " FROM cells WHERE community_code IN (SELECT unnest(?::TEXT[])) GROUP BY community_code", [codes])
+    cell_ids = cells_in_scope(store, [unit_code])
+    frame = needs_report.load_frame(store, Scope.of_cells(cell_ids), None, until)
+    as_of = needs_report.as_of_for(until)
+    overdue = needs_report.figures_by(frame, as_of, "community_code")
+    per = community[["street_name", "community_code", "community_name"]].assign(
+        unvisited_vulnerable=community["vulnerable"] - community["vulnerable_visited"])
+    per = per.merge(overdue[["community_code", "overdue_open"]].rename(columns={"overdue_open": "overdue_needs"})
+                    if len(overdue) else pd.DataFrame(columns=["community_code", "overdue_needs"]),
+                    on="community_code", how="left")
+    per = per.merge(cells, on="community_code", how="left")
+    for c in ("overdue_needs", "cells", "cells_without_warden"):
+        per[c] = per[c].fillna(0).astype("int64")
+    # The station type with the most stations (the unit's main 服务载体; the first such in the model's order).
+    main = service.assign(vulnerable_uncovered=service["vulnerable"] - service["vulnerable_covered"],
+                          _order=range(len(service))) \
+        .sort_values(["stations", "_order"], ascending=[False, True]) if len(service) else service
+    problems: dict[str, Any] = {
+        "omissions": headline.get("omissions"),
+        "duplicates": headline.get("duplicates"),
+        "unvisited_vulnerable": int(per["unvisited_vulnerable"].sum()),
+        "uncovered_vulnerable": int(main["vulnerable_uncovered"].iloc[0]) if len(main) else None,
+        "uncovered_station": str(main["station_label"].iloc[0]) if len(main) else None,
+        "uncovered_radius_m": float(main["radius_m"].iloc[0]) if len(main) else None,
+        "overdue_needs": int(needs_report.headline(frame, as_of)["overdue_open"]),
+        "cells": int(per["cells"].sum()),
+        "cells_without_warden": int(per["cells_without_warden"].sum()),
+    }
+    return problems, per.drop(columns="community_code")
+
+
 def _rate(num: float, den: float) -> float | None:
     return float(num) / float(den) if den else None
 
@@ -380,7 +566,7 @@ def bulletin_data(
     end = datetime.combine(until + timedelta(days=1), datetime.min.time())
     params = {"unit": unit_code, "start": start, "end": end}
 
-    community = _add_rates(store.query(_COMMUNITY_SQL, params))
+    community = _unit_figures(store, unit_code, since, until)
     sums = {c: "sum" for c in (*_COUNTS, "cash_yuan", "goods_yuan")}
     street = community.groupby(["street_code", "street_name"], sort=True, dropna=False).agg(sums).reset_index()
     street = _add_rates(street)
@@ -392,12 +578,7 @@ def bulletin_data(
     community = community[["street_code", "street_name", "community_code", "community_name", *_TABLE_COLUMNS]]
     street = street[["street_code", "street_name", *_TABLE_COLUMNS]]
 
-    headline: dict[str, Any] = {c: int(community[c].sum()) for c in _COUNTS}
-    for c in ("cash_yuan", "goods_yuan"):
-        headline[c] = round(float(community[c].sum()), 2)
-    headline["total_yuan"] = round(headline["cash_yuan"] + headline["goods_yuan"], 2)
-    headline["coverage"] = _rate(headline["vulnerable_visited"], headline["vulnerable"])
-    headline["resolution_rate"] = _rate(headline["needs_resolved"], headline["needs_raised"])
+    headline = _sum_headline(community)
 
     programmes = store.query(_PROGRAMME_SQL, params)
 
@@ -429,7 +610,11 @@ def bulletin_data(
             "omissions": len(audit.omissions), "duplicates": len(audit.duplicates),
         })
     mode, service = _service_coverage(store, set(community["community_code"]), distance)
+    comparisons = _comparisons(store, unit_code, since, until, campaign, scope)
+    ranking_level, ranking = _ranking(community, street, unit_level)
+    problems, problems_by_community = _problems(store, unit_code, until, community, service, headline)
     what = f"“{campaign['name']}”" if campaign is not None else period_words(since, until)
+    shapes = _community_shapes(store, list(community["community_code"]))
     return Bulletin(
         unit_code=unit_code, unit_name=unit_name, unit_level=unit_level, since=since, until=until,
         title=f"{unit_name}关于{what}走访慰问工作的情况通报",
@@ -437,8 +622,23 @@ def bulletin_data(
         headline=headline, programmes=programmes, by_street=street.reset_index(drop=True),
         by_community=community.reset_index(drop=True), gaps=gaps, campaign=campaign,
         omissions=omissions.reset_index(drop=True), duplicates=duplicates.reset_index(drop=True),
-        distance=mode, service=service,
+        distance=mode, service=service, comparisons=comparisons, ranking_level=ranking_level, ranking=ranking,
+        problems=problems, problems_by_community=problems_by_community.reset_index(drop=True), shapes=shapes,
     )
+
+
+def _community_shapes(store: Store, codes: list[str]) -> Any:
+    """The communities' polygons: their own where stored, else the union of their cells."""
+    import geopandas as gpd
+    import shapely
+
+    df = store.query(
+        "SELECT a.code AS community_code, a.parent_code AS street_code,"
+        " ST_AsWKB(coalesce(a.geom, (SELECT ST_Union_Agg(c.geom) FROM cells c WHERE c.community_code = a.code)))"
+        " AS wkb FROM admin_units a WHERE a.code IN (SELECT unnest(?::TEXT[])) ORDER BY a.code", [codes])
+    df = df[df["wkb"].notna()]
+    geoms = [shapely.from_wkb(bytes(w)) for w in df["wkb"]]
+    return gpd.GeoDataFrame(df.drop(columns="wkb"), geometry=geoms, crs="EPSG:4326")
 
 
 def _service_coverage(store: Store, communities: set[str], distance: str | None) -> tuple[str, pd.DataFrame]:
@@ -464,7 +664,8 @@ def _service_coverage(store: Store, communities: set[str], distance: str | None)
         row: dict[str, Any] = {"type": t, "station_label": model.STATION_TYPES[t].zh,
                                "stations": int((st["type"] == t).sum()),
                                "radius_m": float(st.loc[st["type"] == t, "radius_m"].max()),
-                               "households": int(len(hh))}
+                               "households": int(len(hh)),
+                               "vulnerable": int(hh["vulnerable"].sum()) if len(hh) else 0}
         if net is not None and len(hh):
             c = compare_coverage(hh, st, t, net)
             gaps = c.walk_gaps if mode == "walk" else c.straight_gaps
@@ -477,187 +678,23 @@ def _service_coverage(store: Store, communities: set[str], distance: str | None)
         row["vulnerable_covered"] = int(hh["vulnerable"].sum() - gaps["vulnerable"].sum()) if len(hh) else 0
         rows.append(row)
     cols = ["type", "station_label", "stations", "radius_m", "households", "covered", "service_coverage",
-            "vulnerable_covered"] + (["covered_straight", "covered_walk", "overstated", "overstated_vulnerable",
+            "vulnerable", "vulnerable_covered"] + (["covered_straight", "covered_walk", "overstated", "overstated_vulnerable",
                                       "off_network"] if net is not None else [])
     return mode, pd.DataFrame(rows, columns=cols)
 
 
-# --------------------------------------------------------------------------- shared formatting
-def _cell_text(key: str, value: Any) -> str:
-    """A figure as printed: rates as percentages, money with two decimals, '—' for none."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    if isinstance(value, (list, tuple)):
-        return "、".join(map(str, value))
-    if key in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
-        return f"{float(value):.1%}"
-    if key.endswith("_yuan"):
-        return f"{float(value):,.2f}"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _date_words(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def _meta_line(b: Bulletin) -> str:
-    return f"填报单位：{b.reporting_unit}　　填报日期：{_date_words(b.report_date)}"
-
-
-def _headline_rows(b: Bulletin) -> list[tuple[str, str, Any]]:
-    """``(key, label, value)`` of the headline in print order."""
-    return [(k, lab, b.headline[k]) for k, lab in HEADLINE_LABELS.items() if k in b.headline]
-
-
-def _sections(b: Bulletin) -> list[tuple[str, pd.DataFrame]]:
-    """The tables of the 问题清单 sheet / section."""
-    out: list[tuple[str, pd.DataFrame]] = [("走访缺口最大的社区（按未走访困难户数）", b.gaps)]
-    if len(b.service):
-        how = "按步行距离" if b.distance == "walk" else "按直线半径"
-        out.append((f"服务站点覆盖（{how}计）", b.service.drop(columns="type")))
-    if b.campaign is not None:
-        out.append((f"活动“{b.campaign['name']}”遗漏清单", b.omissions[
-            [c for c in ("hh_id", "community_name", "reason", "zh") if c in b.omissions.columns]]))
-        out.append((f"活动“{b.campaign['name']}”重复救助清单", b.duplicates[
-            [c for c in ("hh_id", "community_name", "programme", "zh", "value_yuan", "excess_yuan")
-             if c in b.duplicates.columns]]))
-    return out
-
-
 # --------------------------------------------------------------------------- xlsx
 def bulletin_xlsx(b: Bulletin, path: str | Path) -> Path:
-    """Write the bulletin as an Excel workbook set up for A4 printing.
+    """Write the bulletin as an Excel workbook set up for A4 printing (:mod:`grid.bulletin_xlsx`)."""
+    from grid.bulletin_xlsx import write_xlsx
 
-    Sheets 总体情况 (headline and aid by programme), 按街道, 按社区 and 问题清单
-    (largest gaps; the campaign's omissions and duplicates). Each sheet has the
-    title, a 填报单位/填报日期 row and the period above its table; prints A4
-    portrait, fitted to one page wide, with those rows and the table header
-    repeated on every page and "第 X 页 / 共 N 页" in the footer.
-
-    Parameters
-    ----------
-    b : Bulletin
-    path : str or Path
-        The ``.xlsx`` file; written to a temporary name and renamed.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.worksheet import Worksheet
-
-    thin = Side(style="thin")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
-
-    def header(ws: Worksheet, ncols: int) -> None:
-        ncols = max(ncols, 2)
-        ws.append([b.title])
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncols)
-        ws.cell(1, 1).font = Font(bold=True, size=16)
-        ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.row_dimensions[1].height = 42
-        ws.append([_meta_line(b)])
-        ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncols)
-        ws.append([f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}（{b.unit_code}）"])
-        ws.merge_cells(start_row=3, start_column=1, end_row=3, end_column=ncols)
-        ws.print_title_rows = "1:4"
-        ws.page_setup.paperSize = ws.PAPERSIZE_A4
-        ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_options.horizontalCentered = True
-        ws.page_margins.left = ws.page_margins.right = 0.5
-        ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
-        ws.evenFooter.center.text = "第 &P 页 / 共 &N 页"
-        ws.freeze_panes = "A5"
-
-    def table(ws: Worksheet, frame: pd.DataFrame, *, caption: str | None = None) -> None:
-        if caption is not None:
-            ws.append([caption])
-            ws.cell(ws.max_row, 1).font = Font(bold=True)
-        ws.append([COLUMN_LABELS.get(str(c), str(c)) for c in frame.columns])
-        first = ws.max_row
-        for cell in ws[first]:
-            cell.font = Font(bold=True)
-            cell.fill = head_fill
-            cell.border = border
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        for rec in frame.itertuples(index=False):
-            values: list[Any] = []
-            for c, v in zip(frame.columns, rec, strict=True):
-                if v is None or (isinstance(v, float) and pd.isna(v)):
-                    values.append(None)
-                elif isinstance(v, (list, tuple)):
-                    values.append("、".join(map(str, v)))
-                elif hasattr(v, "item") and not isinstance(v, str):
-                    values.append(v.item())
-                else:
-                    values.append(str(v) if str(c).endswith(("_code", "_id")) else v)
-            ws.append(values)
-            for j, c in enumerate(frame.columns):
-                cell = ws.cell(ws.max_row, j + 1)
-                cell.border = border
-                if c in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
-                    cell.number_format = "0.0%"
-                elif str(c).endswith("_yuan"):
-                    cell.number_format = "#,##0.00"
-                elif str(c).endswith(("_code", "_id")):
-                    cell.number_format = "@"
-        ws.append([])
-
-    def widths(ws: Worksheet, ncols: int) -> None:
-        for j in range(1, max(ncols, 2) + 1):
-            ws.column_dimensions[get_column_letter(j)].width = 14
-
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = "总体情况"
-    header(ws, 6)
-    ws.append(["指标", "数值"])
-    for cell in ws[ws.max_row]:
-        cell.font, cell.fill, cell.border = Font(bold=True), head_fill, border
-    for key, label, value in _headline_rows(b):
-        ws.append([label, value])
-        cell = ws.cell(ws.max_row, 2)
-        if key in ("coverage", "resolution_rate", "target_coverage", "service_coverage"):
-            cell.number_format = "0.0%"
-        elif key.endswith("_yuan"):
-            cell.number_format = "#,##0.00"
-        for c in ws[ws.max_row]:
-            c.border = border
-    ws.append([])
-    table(ws, b.programmes, caption="按项目救助情况")
-    widths(ws, 6)
-    ws.column_dimensions["A"].width = 24
-
-    for name, frame in (("按街道", b.by_street), ("按社区", b.by_community)):
-        ws = wb.create_sheet(name)
-        header(ws, len(frame.columns))
-        table(ws, frame)
-        widths(ws, len(frame.columns))
-
-    ws = wb.create_sheet("问题清单")
-    ncols = max(len(f.columns) for _, f in _sections(b))
-    header(ws, ncols)
-    for caption, frame in _sections(b):
-        table(ws, frame, caption=caption)
-    widths(ws, ncols)
-
-    return save_workbook(wb, path)
+    return write_xlsx(b, path)
 
 
 # --------------------------------------------------------------------------- pdf
 def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = None) -> list[str]:
-    """Write the bulletin as an A4 PDF with an embedded (subset) CJK font.
+    """Write the bulletin as an A4 PDF laid out after GB/T 9704-2012 (:mod:`grid.bulletin_pdf`),
+    with the map and chart and its fonts embedded as subsets.
 
     Parameters
     ----------
@@ -665,15 +702,16 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
     path : str or Path
         The ``.pdf`` file; written to a temporary name and renamed.
     font_path : str or Path, optional
-        A TrueType/OpenType font or collection with Chinese glyphs; by default
-        :func:`grid.pdfdoc.find_cjk_font`. Noto Sans CJK SC covers the CJK extension B
-        characters used in names, such as 𠮷 (U+20BB7).
+        A TrueType/OpenType font or collection with Chinese glyphs, used for every face; by default
+        Noto Serif CJK (body, title), Noto Sans CJK Bold (headings) and
+        :func:`grid.pdfdoc.find_cjk_font` for the glyphs they lack. Noto CJK SC covers the CJK
+        extension B characters used in names, such as 𠮷 (U+20BB7).
 
     Returns
     -------
     list of str
-        The characters of the bulletin the font has no glyph for (printed as
-        blanks); empty when everything shows.
+        The characters of the bulletin the font has no glyph for (printed as blanks); empty when
+        everything shows.
 
     Raises
     ------
@@ -681,79 +719,84 @@ def bulletin_pdf(b: Bulletin, path: str | Path, font_path: str | Path | None = N
         If no CJK font is found (see :func:`grid.pdfdoc.find_cjk_font`) or ``font_path``
         has no Chinese glyphs.
     """
-    from fpdf import FontFace
-    from fpdf.enums import WrapMode
+    from grid.bulletin_pdf import write_pdf
 
-    doc = cjk_document(b.title, font_path, margin=12)
-    pdf, text = doc.pdf, doc.text
+    missing, _ = write_pdf(bulletin_document(b), path, font_path)
+    return missing
 
-    pdf.set_font("cjk", size=16)
-    pdf.multi_cell(0, 9, text(b.title), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=10)
-    pdf.cell(0, 7, text(_meta_line(b)), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 7, text(f"统计期间：{period_words(b.since, b.until)}　统计范围：{b.unit_name}（{b.unit_code}）"),
-             align="C", new_x="LMARGIN", new_y="NEXT")
-    heading_style = FontFace(emphasis="", fill_color=(221, 235, 247))
 
-    def caption(s: str) -> None:
-        pdf.ln(3)
-        pdf.set_font("cjk", size=12)
-        pdf.cell(0, 8, text(s), new_x="LMARGIN", new_y="NEXT")
+def bulletin_document(b: Bulletin) -> Any:
+    """The :class:`grid.bulletin_text.Document` of a bulletin, with its map and chart."""
+    from grid.bulletin_figures import bulletin_figures
+    from grid.bulletin_text import compose
 
-    def table(frame: pd.DataFrame, size: float = 8.0) -> None:
-        pdf.set_font("cjk", size=size)
-        if frame.empty:
-            pdf.cell(0, 6, text("（无）"), new_x="LMARGIN", new_y="NEXT")
-            return
-        cols = [str(c) for c in frame.columns]
-        with pdf.table(headings_style=heading_style, wrapmode=WrapMode.CHAR, text_align="CENTER",
-                       line_height=size * 0.55) as t:
-            row = t.row()
-            for c in cols:
-                row.cell(text(COLUMN_LABELS.get(c, c)))
-            for rec in frame.itertuples(index=False):
-                row = t.row()
-                for c, v in zip(cols, rec, strict=True):
-                    row.cell(text(_cell_text(c, v)))
+    return compose(b, bulletin_figures(b))
 
-    caption("一、总体情况")
-    pairs = pd.DataFrame(
-        [(label, _cell_text(k, v)) for k, label, v in _headline_rows(b)], columns=["指标", "数值"])
-    table(pairs, 10)
-    caption("二、按项目救助情况")
-    table(b.programmes)
-    caption("三、按街道统计")
-    table(b.by_street.drop(columns=["street_code"]), 6.5)
-    caption("四、按社区统计")
-    table(b.by_community.drop(columns=["street_code", "community_code"]), 6)
-    for i, (title, frame) in enumerate(_sections(b)):
-        caption(f"{'五六七八九'[i]}、{title}")
-        table(frame)
 
-    replace_atomically(path, lambda tmp: pdf.output(str(tmp)))
-    return doc.missing()
+def bulletin_docx(b: Bulletin, path: str | Path) -> Path:
+    """Write the bulletin as a Word document (:mod:`grid.bulletin_docx`) an office edits before issuing it."""
+    from grid.bulletin_docx import write_docx
+
+    return write_docx(bulletin_document(b), path)
+
+
+#: The bulletin's file formats: suffix -> (Chinese name, MIME type).
+BULLETIN_FORMATS: dict[str, tuple[str, str]] = {
+    ".docx": ("Word 文档", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ".pdf": ("PDF", "application/pdf"),
+    ".xlsx": ("Excel 表格", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+}
 
 
 def bulletin_file(store: Store, actor: Actor, unit_code: str, since: date, until: date, path: str | Path,
                   campaign_id: str | None = None, *, distance: str | None = None) -> list[str]:
-    """Write the bulletin of a unit to ``path`` (``.xlsx`` or ``.pdf``) for ``actor``, with its audit row.
+    """Write the bulletin of a unit to ``path`` (``.docx``, ``.pdf`` or ``.xlsx``, by its suffix) for
+    ``actor``, with its audit row.
 
     The actor must be allowed to download the ``bulletin``, and the unit must
     lie in its scope. ``distance`` (``walk`` or ``straight``; by default walking
     where the district has a street network) is how its service coverage counts
     (:func:`bulletin_data`). Returns the characters the PDF's font lacks (none
-    for a workbook).
+    for a workbook or a Word document, whose reader draws them with its own fonts).
     """
     suffix = Path(path).suffix.lower()
-    if suffix not in (".xlsx", ".pdf"):
-        raise WarmGridError(f"通报只能导出为 .xlsx 或 .pdf：{path}", f"the bulletin is written as .xlsx or .pdf: {path}")
+    if suffix not in BULLETIN_FORMATS:
+        raise WarmGridError(f"通报只能导出为 .docx、.pdf 或 .xlsx：{path}",
+                            f"the bulletin is written as .docx, .pdf or .xlsx: {path}")
     ensure(actor, "download", "bulletin", log=store)
     b = bulletin_data(store, unit_code, since, until, campaign_id, scope=actor.scope, distance=distance)
     missing: list[str] = []
     if suffix == ".xlsx":
         bulletin_xlsx(b, path)
+    elif suffix == ".docx":
+        bulletin_docx(b, path)
     else:
         missing = bulletin_pdf(b, path)
     audit.record(store, actor, "export", object=f"bulletin:{unit_code}:{since}:{until}:{b.distance}{suffix}",
                  scope=[unit_code])
     return missing
+
+
+def bulletin_bytes(store: Store, actor: Actor, unit_code: str, since: date, until: date, suffix: str,
+                   campaign_id: str | None = None, *, distance: str | None = None) -> bytes:
+    """:func:`bulletin_file` into memory, for a page's download button: the file's bytes (audited
+    the same way, when the button is pressed)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"bulletin{suffix}"
+        bulletin_file(store, actor, unit_code, since, until, out, campaign_id, distance=distance)
+        return out.read_bytes()
+
+
+def bulletin_units(store: Store, scope: Scope) -> pd.DataFrame:
+    """The units a bulletin may be written for within ``scope``: ``code, name, level, parent_code``
+    of the district, streets and communities whose every cell lies in it (district first)."""
+    units = store.query("SELECT code, name, level, parent_code FROM admin_units"
+                        " WHERE level IN ('district', 'street', 'community') ORDER BY code")
+    keep = []
+    for code in units["code"]:
+        cells = cells_in_scope(store, [code])
+        keep.append(bool(cells) and scope.covers(Scope.of_cells(cells)))
+    out = units[keep].assign(_o=lambda f: f["level"].map({"district": 0, "street": 1, "community": 2}))
+    return out.sort_values(["_o", "code"]).drop(columns="_o").reset_index(drop=True)

@@ -187,7 +187,7 @@ def test_assistance_and_hotspots_json(district_file, store) -> None:
 
 def test_bulletin_files(district_file, tmp_path: Path) -> None:
     path = _copy(district_file, tmp_path)  # the bulletin writes its audit row: not into the session's district
-    for suffix in (".xlsx", ".pdf"):
+    for suffix in (".xlsx", ".pdf", ".docx"):
         out = tmp_path / f"通报{suffix}"
         r = _run("bulletin", "--db", str(path), "--unit", "350203000000", "--from", "2025-11-01", "--to",
                  "2026-02-28", "--campaign", "C2025W", "--out", str(out))
@@ -195,8 +195,9 @@ def test_bulletin_files(district_file, tmp_path: Path) -> None:
         assert out.stat().st_size > 1000
     assert (tmp_path / "通报.pdf").read_bytes().startswith(b"%PDF")
     r = _run("bulletin", "--db", str(path), "--unit", "350203000000", "--from", "2025-11-01", "--to",
-             "2026-02-28", "--out", str(tmp_path / "x.docx"))
-    assert r.returncode == 1 and ".pdf" in r.stderr
+             "2026-02-28", "--out", str(tmp_path / "x.odt"))
+    assert r.returncode == 1 and ".docx" in r.stderr and ".pdf" in r.stderr
+    assert (tmp_path / "通报.docx").read_bytes()[:2] == b"PK"
 
 
 # ------------------------------------------------------------------ refusals that were tracebacks, and leaks

@@ -311,8 +311,9 @@ def _page_downloads(role: str, page: str, downloads: Any, prepare: Callable[[Any
     return got, rows
 
 
+# The leader's page: four figures' CSVs and the bulletin as Word, PDF and Excel.
 @pytest.mark.parametrize(("role", "page", "n"), [("committee", "overview", 2), ("leader", "overview", 1),
-                                                 ("inspector", "overview", 1), ("leader", "leader", 4),
+                                                 ("inspector", "overview", 1), ("leader", "leader", 7),
                                                  ("inspector", "audit", 1)])
 def test_each_page_download_is_made_when_clicked_and_audited_once(app_db, downloads, role: str, page: str,
                                                                   n: int) -> None:
@@ -320,7 +321,13 @@ def test_each_page_download_is_made_when_clicked_and_audited_once(app_db, downlo
     assert len(got) == n
     assert rows["action"].tolist() == ["export"] * n and set(rows["username"]) == {role}
     for label, data in got:
-        if data[:2] == b"PK":
+        if ".docx" in label:  # the bulletin's Word draft: a document, no cells to run
+            import docx
+
+            assert docx.Document(io.BytesIO(data)).paragraphs, label
+        elif data[:4] == b"%PDF":
+            assert ".pdf" in label
+        elif data[:2] == b"PK":
             assert formula_cells(data) == [], label
         else:
             assert dangerous_fields(data) == [], label
@@ -342,5 +349,9 @@ def test_the_committees_visit_sheets_download_is_masked(app_db, downloads) -> No
     assert len(sheets) == 1
     names = _names(sheets[0])
     assert names and all("*" in n for n in names)
+    # the page's other downloads are the bulletin's three files (its 情况通报 tab), each audited once
+    bulletin = rows["object"].str.startswith("bulletin:")
+    assert sorted(o.rsplit(".", 1)[1] for o in rows.loc[bulletin, "object"]) == ["docx", "pdf", "xlsx"]
+    rows = rows[~bulletin]
     assert rows[["username", "action"]].values.tolist() == [["committee", "export"]]
     assert rows["object"].iloc[0].startswith("visit_sheets:")

@@ -41,7 +41,8 @@ area_names = dict(zip(areas["code"], areas["label"], strict=True))
 campaigns = list_campaigns(store)
 camp_names = dict(zip(campaigns["campaign_id"], campaigns["name"], strict=True))
 
-tab_new, tab_audit, tab_plan = st.tabs(["新建活动 New", "核查 Audit", "走访计划 Plan"])
+tab_new, tab_audit, tab_plan, tab_bulletin = st.tabs(["新建活动 New", "核查 Audit", "走访计划 Plan",
+                                                      "情况通报 Bulletin"])
 
 with tab_new, st.form("new_campaign"):
     cid = st.text_input("活动编号 Id", value=f"C{date.today():%Y%m%d}")
@@ -101,6 +102,9 @@ with tab_audit:
             hide_index=True, width="stretch")
         st.subheader("按社区 By community")
         st.dataframe(au.by_community, hide_index=True, width="stretch")
+
+with tab_bulletin:
+    ui.bulletin_downloads(store, actor, key="campaigns", campaign=pick)
 
 with tab_plan:
     c1, c2, c3 = st.columns(3)

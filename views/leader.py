@@ -77,6 +77,8 @@ def _download(frame: pd.DataFrame, what: str, key: str) -> None:
 store = get_store()
 actor = ui.require_page("leader")
 st.title("救助分布 · Assistance")
+with st.expander("情况通报（Word / PDF / Excel）· Situation bulletin"):
+    ui.bulletin_downloads(store, actor, key="leader")
 
 path = str(db_path())
 campaigns = list_campaigns(store).sort_values("campaign_id")
