@@ -38,6 +38,7 @@ __all__ = [
     "last_visit_of",
     "days_since_visit",
     "overdue",
+    "due_now",
     "load_due_inputs",
     "warden_households",
     "open_needs",
@@ -229,6 +230,25 @@ def overdue(days_since: pd.Series | np.ndarray, days: float) -> np.ndarray:
     """
     d = np.asarray(days_since, dtype=float)
     return np.isnan(d) | (d > days)
+
+
+def due_now(households: pd.DataFrame, days: float) -> pd.DataFrame:
+    """The households due a visit now, in visiting order: in a target category and overdue.
+
+    The one list behind the warden's "待走访" count and its due table, so the two always agree:
+    ``households`` is :func:`due_visits` (or :func:`warden_households`) output, with ``target``
+    and ``days_since``; a household is due when it is a target and :func:`overdue` after ``days``.
+    Households that are not targets, and targets visited within ``days``, are not due.
+
+    >>> hh = pd.DataFrame({"hh_id": ["a", "b", "c", "d"], "target": [True, True, False, True],
+    ...                    "days_since": [45.0, 3.0, float("nan"), float("nan")]})
+    >>> due_now(hh, 30)["hh_id"].tolist()
+    ['a', 'd']
+    """
+    if not len(households):
+        return households.iloc[0:0]
+    due = households["target"].astype(bool).to_numpy() & overdue(households["days_since"], days)
+    return households.loc[due]
 
 
 def due_visits(households: pd.DataFrame, last_visits: pd.DataFrame, open_needs: pd.DataFrame,
