@@ -53,6 +53,8 @@ __all__ = [
     "sign_in_sso",
     "sign_out",
     "client_address",
+    "notify",
+    "show_notices",
 ]
 
 #: Every page: key (:data:`grid.access.PAGES`) -> file. Who sees which is the access policy's
@@ -425,3 +427,21 @@ def sign_out(expired: bool = False, revoked: bool = False) -> None:
         st.session_state["expired"] = True
     if revoked:
         st.session_state["revoked"] = True
+
+
+_NOTICES = "_notices"
+
+
+def notify(message: str) -> None:
+    """Confirm something done, on the next run: kept in the session, so it survives the ``st.rerun()``
+    that usually follows a write, and shown once as a toast by :func:`show_notices`.
+
+    ``message`` is our own text (it may carry an id): it is escaped when shown.
+    """
+    st.session_state.setdefault(_NOTICES, []).append(message)
+
+
+def show_notices() -> None:
+    """Show (once) every confirmation :func:`notify` kept, as toasts; main.py calls this on every run."""
+    for message in st.session_state.pop(_NOTICES, None) or []:
+        st.toast(esc(message))

@@ -67,6 +67,7 @@ def table(frame: pd.DataFrame, names: dict[str, str], columns: list[str]) -> pd.
 def remember(step: str, need_id: str) -> None:
     """Keep the confirmation of a step for the next run (it survives the rerun)."""
     st.session_state["need_done"] = {"step": step, "need": need_id}
+    ui.notify(f"{DONE_TEXT.get(step, step)} · {need_id}")
 
 
 def confirmation(store: Store, actor: Actor) -> None:

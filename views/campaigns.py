@@ -58,6 +58,7 @@ with tab_new, st.form("new_campaign"):
             made = create_campaign(store, actor, campaign_id=cid, name=name, unit_code=unit, starts_on=starts,
                                    ends_on=ends, targets=targets, budget_yuan=budget or None)
             st.session_state["campaign_made"] = made
+            ui.notify(f"已创建活动 · Campaign created: {name}（{made}）")
             st.rerun()
         except WarmGridError as exc:
             ui.error(exc)
@@ -114,6 +115,7 @@ with tab_plan:
                 plan = make_plan(store, actor, pick, area, min_per=lo or None, max_per=hi, planning_date=day)
                 pid = save_plan(store, actor, plan)
             st.session_state["plan_made"] = pid
+            ui.notify(f"已保存走访计划 · Plan saved: {pid}")
             st.rerun()
         except WarmGridError as exc:
             ui.error(exc)

@@ -28,7 +28,7 @@ from grid.household_file import (
 )
 from grid.needs import list_needs, unit_names
 from grid.network import DISTANCES, default_distance
-from grid.visits import NeedInput, due_now, log_visit, new_form_key, warden_households
+from grid.visits import UNDO_VISIT_MINUTES, NeedInput, due_now, log_visit, new_form_key, undo_visit, warden_households
 from maps.warden import reach_text, warden_map
 from ui_needs import confirmation, details, follow_up, handle, table
 from ui_needs import now as needs_now
@@ -135,6 +135,15 @@ if tab_log.open:
             st.session_state["visit_key"] = new_form_key()
         if st.session_state.get("visit_saved"):
             st.success(ui.md("已保存 · Saved: {}", st.session_state["visit_saved"]))
+            if st.button(f"撤销这条走访记录 · Undo（{UNDO_VISIT_MINUTES} 分钟内）", key="visit_undo"):
+                try:
+                    undo_visit(store, actor, str(st.session_state["visit_saved"]))
+                    ui.notify(f"已撤销走访记录 · Visit undone: {st.session_state['visit_saved']}")
+                    st.session_state["visit_key"] = new_form_key()
+                    st.session_state["visit_saved"] = None
+                    st.rerun()
+                except WarmGridError as exc:
+                    ui.error(exc)
             if st.button("记录下一条 · Log another"):
                 st.session_state["visit_key"] = new_form_key()
                 st.session_state["visit_saved"] = None
@@ -155,6 +164,7 @@ if tab_log.open:
                                     situation=situation, needs=[NeedInput(need_cat, need_text)] if need_cat else [],
                                     idempotency_key=st.session_state["visit_key"])
                     st.session_state["visit_saved"] = vid
+                    ui.notify(f"已保存走访记录 · Visit saved: {labels[who]}")
                     st.rerun()
                 except WarmGridError as exc:
                     ui.error(exc)
