@@ -128,6 +128,9 @@ __all__ = [
     "visit_sheets_bytes",
     "list_plans",
     "plan_points",
+    "START_SOURCES",
+    "suggest_bounds",
+    "plan_setup",
 ]
 
 #: Roles of the people who visit by default (``people.role``).
@@ -241,6 +244,31 @@ class Plan:
 
 
 # =========================================================================== bounds
+#: Where a visitor's route starts (``start_source`` of :func:`load_visitors`), in words.
+START_SOURCES: dict[str, str] = {"own": "本人位置", "given": "指定起点", "station": "所属党群服务站",
+                                 "unit": "所属单位中心"}
+
+
+def suggest_bounds(n_households: int, n_visitors: int) -> tuple[int, int]:
+    """Workable bounds on households per visitor: about 80 % to 125 % of an even share.
+
+    Always feasible for :func:`plan_bounds` (``v x min <= n <= v x max``, a maximum of at least 1),
+    so a plan made with them never fails on the numbers, while still leaving the clustering
+    room to keep each visitor's households together.
+
+    Examples
+    --------
+    >>> suggest_bounds(179, 25)
+    (5, 9)
+    >>> suggest_bounds(3, 8)
+    (0, 1)
+    >>> lo, hi = suggest_bounds(100, 8); plan_bounds(100, 8, lo, hi) == (lo, hi)
+    True
+    """
+    n, v = max(int(n_households), 0), max(int(n_visitors), 1)
+    return (4 * n) // (5 * v), max(1, -(-(5 * n) // (4 * v)))
+
+
 def plan_bounds(n_households: int, n_visitors: int, min_per: int | None = None,
                 max_per: int | None = None) -> tuple[int, int]:
     """The bounds on households per visitor, checked against the numbers.
@@ -987,6 +1015,19 @@ def _with_priority(targets: pd.DataFrame, store: Store, planning_date: date) -> 
     last, needs = _facts(store, targets["hh_id"].tolist(), planning_date)
     pri = priority_order(targets, last, needs, planning_date)
     return targets.merge(pri, on="hh_id", how="left")
+
+
+def plan_setup(store: Store, actor: Actor, campaign_id: str, area_code: str) -> tuple[int, pd.DataFrame]:
+    """What the planning form offers: the number of the campaign's target households in the area and
+    the visitors one may choose from (:func:`load_visitors`' default: the area's cadres, party members
+    and wardens, with their start points and ``start_source``).
+
+    The actor must be allowed to ``plan_visits`` over the area.
+    """
+    camp = _campaign(store, campaign_id)
+    area = _area(store, area_code, camp)
+    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [area["code"]])), log=store)
+    return len(load_targets(store, campaign_id, area["code"])), load_visitors(store, area["code"])
 
 
 def make_plan(store: Store, actor: Actor, campaign_id: str, area_code: str, *,

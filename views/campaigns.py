@@ -17,13 +17,16 @@ from grid.campaigns import Audit, audit_campaign, campaign_frames, create_campai
 from grid.coverage import load_cells
 from grid.errors import WarmGridError
 from grid.planning import (
+    START_SOURCES,
     list_plans,
     load_plan,
     make_plan,
     move_household,
     plan_points,
     plan_progress,
+    plan_setup,
     save_plan,
+    suggest_bounds,
     visit_sheets_bytes,
 )
 from maps.plan import audit_map, plan_map
@@ -104,15 +107,31 @@ with tab_audit:
         st.dataframe(au.by_community, hide_index=True, width="stretch")
 
 with tab_plan:
+    try:
+        n_targets, candidates = plan_setup(store, actor, pick, area)
+    except WarmGridError as exc:
+        ui.show_error(exc)
+        raise  # unreachable: show_error stops the page
+    who = dict(zip(candidates["visitor_id"], [
+        f"{r.name or r.visitor_id} · {model.label(str(r.role)) if r.role else '—'} · "
+        f"从{START_SOURCES.get(str(r.start_source), '—')}出发" for r in candidates.itertuples(index=False)], strict=True))
+    chosen = st.multiselect("走访人 Visitors", list(who), default=list(who), format_func=who.__getitem__,
+                            key=f"plan_visitors:{pick}:{area}",
+                            help="本区域的干部、党员和网格员；路线从每人自己的位置出发（没有位置的，从所属党群服务站出发）")
+    s_lo, s_hi = suggest_bounds(n_targets, len(chosen))
+    st.caption(f"目标户 {n_targets:,} 户，走访人 {len(chosen):,} 名：建议每人 {s_lo:,}–{s_hi:,} 户"
+               f" · {n_targets:,} households, {len(chosen):,} visitors: {s_lo:,}–{s_hi:,} each suggested")
     c1, c2, c3 = st.columns(3)
-    lo = int(c1.number_input("每人至少 Min per visitor", 0, 500, 10, key="plan_min"))
-    hi = int(c2.number_input("每人至多 Max per visitor", 1, 1000, 40, key="plan_max"))
+    bounds_key = f"{pick}:{area}:{len(chosen)}:{n_targets}"  # new suggestions when the numbers change
+    lo = int(c1.number_input("每人至少 Min per visitor", 0, 5000, s_lo, key=f"plan_min:{bounds_key}"))
+    hi = int(c2.number_input("每人至多 Max per visitor", 1, 5000, s_hi, key=f"plan_max:{bounds_key}"))
     day = c3.date_input("计划日期 Planning date", value=date.today())
     saved = list_plans(store, pick, area)
-    if st.button("生成计划 Make a plan", type="primary"):
+    if st.button("生成计划 Make a plan", type="primary", disabled=not chosen):
         try:
             with st.spinner("正在分配住户并规划路线 · assigning households and routing…"):
-                plan = make_plan(store, actor, pick, area, min_per=lo or None, max_per=hi, planning_date=day)
+                plan = make_plan(store, actor, pick, area, visitors=list(chosen), min_per=lo, max_per=hi,
+                                 planning_date=day)
                 pid = save_plan(store, actor, plan)
             st.session_state["plan_made"] = pid
             ui.notify(f"已保存走访计划 · Plan saved: {pid}")
@@ -134,7 +153,9 @@ with tab_plan:
     st.dataframe(prog, hide_index=True, width="stretch")
     items = plan_points(store, plan)
     items["label"] = items["address"]
-    m = plan_map(cell_gdf, items, plan.visitors, f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")
+    plan_cells = cell_gdf[cell_gdf["cell_id"].isin(set(access.cells_in_scope(store, [plan.area_code])))]
+    m = plan_map(plan_cells if len(plan_cells) else cell_gdf, items, plan.visitors,
+                 f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")
     st_folium(m, height=520, use_container_width=True, returned_objects=[], key="plan_map")
     with st.form("move"):
         c1, c2 = st.columns(2)
