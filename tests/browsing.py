@@ -308,6 +308,27 @@ class Session:
                 out[label.inner_text().strip()] = value.inner_text().strip()
         return out
 
+    def grid_texts(self) -> dict[str, list[str]]:
+        """The column headers and the drawn cells' texts of every table on the page.
+
+        ``st.dataframe`` paints on a canvas (Glide Data Grid); beside it the grid keeps an
+        accessible copy in the DOM (``role="columnheader"`` and ``gridcell``) of what is drawn.
+        Each table is scrolled into view first, so it is drawn."""
+        for el in self.page.query_selector_all('[data-testid="stDataFrame"]'):
+            try:
+                el.scroll_into_view_if_needed(timeout=5_000)
+            except Exception:  # detached by a rerun
+                pass
+        self.page.wait_for_timeout(300)
+        return self.page.evaluate("""() => {
+          const out = {headers: [], cells: []};
+          document.querySelectorAll('[data-testid="stDataFrame"], [data-testid="stTable"]').forEach(g => {
+            g.querySelectorAll('[role="columnheader"], th').forEach(h => out.headers.push(h.textContent.trim()));
+            g.querySelectorAll('[role="gridcell"], td').forEach(c => out.cells.push(c.textContent.trim()));
+          });
+          return out;
+        }""")
+
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=True)

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from grid import access, model
+from grid import access, labels, model
 from grid.access import Scope
 from grid.campaigns import Audit, audit_campaign, campaign_frames, create_campaign, list_campaigns, plannable_areas
 from grid.coverage import load_cells
@@ -74,6 +74,15 @@ pick = st.sidebar.selectbox("活动 Campaign", list(campaigns["campaign_id"]), f
 area = st.sidebar.selectbox("范围 Area", list(area_names), format_func=lambda c: area_names[c])
 cell_gdf = access.filter_households(load_cells(store), actor.scope)
 
+community_names = dict(zip(areas["code"], areas["name"], strict=True))
+
+
+def labelled_by_community(frame: pd.DataFrame) -> pd.DataFrame:
+    """The audit's counts by community: names with their codes, Chinese headers."""
+    return labels.labelled(frame, names={"community_code": community_names, "street_code": community_names},
+                           headers={"community_code": "社区", "street_code": "街道"})
+
+
 au: Audit | None
 with tab_audit:
     try:
@@ -104,7 +113,7 @@ with tab_audit:
             columns={"hh_id": "户编号", "programme": "项目", "zh": "说明", "aid_ids": "记录", "units": "发放单位"}),
             hide_index=True, width="stretch")
         st.subheader("按社区 By community")
-        st.dataframe(au.by_community, hide_index=True, width="stretch")
+        st.dataframe(labelled_by_community(au.by_community), hide_index=True, width="stretch")
 
 with tab_plan:
     try:
@@ -150,17 +159,22 @@ with tab_plan:
     prog = plan_progress(store, pid)
     st.caption(ui.md("{} 名走访人，{} 户，总路程 {} km", len(plan.visitors), len(plan.items),
                      f"{plan.total_m / 1000:.1f}"))
-    st.dataframe(prog, hide_index=True, width="stretch")
+    st.dataframe(labels.labelled(prog.assign(share=prog["share"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}")),
+                                 headers={"name": "走访人"}), hide_index=True, width="stretch")
     items = plan_points(store, plan)
     items["label"] = items["address"]
     plan_cells = cell_gdf[cell_gdf["cell_id"].isin(set(access.cells_in_scope(store, [plan.area_code])))]
     m = plan_map(plan_cells if len(plan_cells) else cell_gdf, items, plan.visitors,
                  f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")
     st_folium(m, height=520, use_container_width=True, returned_objects=[], key="plan_map")
+    visitor_names = {v: f"{n or v}（{v}）" for v, n in zip(plan.visitors["visitor_id"], plan.visitors["name"],
+                                                          strict=True)}
+    addresses = dict(zip(items["hh_id"], items["address"].astype(str), strict=True))
     with st.form("move"):
         c1, c2 = st.columns(2)
-        hh = c1.selectbox("住户 Household", list(items["hh_id"]))
-        to = c2.selectbox("改由 To visitor", list(plan.visitors["visitor_id"]))
+        hh = c1.selectbox("住户 Household", list(items["hh_id"]),
+                          format_func=lambda h: f"{h} · {addresses.get(h, '')}")
+        to = c2.selectbox("改由 To visitor", list(plan.visitors["visitor_id"]), format_func=visitor_names.__getitem__)
         if st.form_submit_button("调整 Move"):
             try:
                 move_household(store, actor, pid, hh, to)
@@ -170,5 +184,6 @@ with tab_plan:
 
     st.download_button("下载走访单（A4）· Visit sheets", lambda: visit_sheets_bytes(store, actor, plan),
                        file_name=f"走访单_{pid}.xlsx", on_click="ignore", key="sheets_download")
-    st.dataframe(pd.DataFrame(plan.items[["visitor_id", "seq", "hh_id", "address", "leg_m"]]), hide_index=True,
-                 width="stretch")
+    st.dataframe(labels.labelled(pd.DataFrame(plan.items[["visitor_id", "seq", "hh_id", "address", "leg_m"]]),
+                                 names={"visitor_id": visitor_names}, headers={"visitor_id": "走访人"}),
+                 hide_index=True, width="stretch")
