@@ -189,6 +189,8 @@ def value(code: Any) -> Any:
     word = model.label(code)
     if word != code:
         return word
+    if code in model.USER_ROLES:  # the accounts' roles (admin, committee ...) are a vocabulary of their own
+        return model.USER_ROLES[code].zh
     return VALUES.get(code, code)
 
 

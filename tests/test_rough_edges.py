@@ -66,3 +66,27 @@ def test_cells_without_a_warden_are_a_count_not_a_change(app_db) -> None:
     cells = next(m for m in at.metric if m.label == "网格 Cells")
     assert not cells.proto.delta, "no delta arrow on a count"
     assert any(f"其中无网格员 {n:,} 个" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(("role", "page"), [("leader", "leader"), ("inspector", "audit"), ("committee", "overview")])
+def test_downloaded_files_have_chinese_headers(app_db, downloads, role: str, page: str) -> None:
+    """The CSV behind each figure carries the labels of grid.labels, never a column name (issue 14 §3.1)."""
+    import io
+
+    import pandas as pd
+
+    from grid import labels
+
+    with open_store(app_db, read_only=True) as s:
+        raw = labels.raw_names(s)
+    at = sign_in_demo(role)
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, at.exception
+    got = downloads(at)
+    assert got
+    for label, data in got:
+        assert not any(c in label for c in ("_", "(assistance")), label
+        if data[:2] == b"PK":
+            continue
+        heads = list(pd.read_csv(io.BytesIO(data), nrows=1, encoding="utf-8-sig").columns)
+        assert not [h for h in heads if h in raw or "_" in h], (label, heads)

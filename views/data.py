@@ -226,7 +226,7 @@ def _import_section(store: Any, actor: access.Actor) -> None:
             st.info("请填写 EPSG 代码 · enter an EPSG code")
             return
     c2 = st.columns(2)
-    fix_swaps = c2[0].checkbox("自动交换颠倒的经纬度 Fix swapped lon/lat", key="data_fix_swaps")
+    fix_swaps = c2[0].checkbox("自动交换颠倒的经纬度 Fix swapped longitude/latitude", key="data_fix_swaps")
     repair = c2[1].checkbox("自动修复无效多边形 Repair invalid polygons", key="data_repair")
     if upload is None:
         st.info("请上传文件 · upload a file to begin")
