@@ -70,6 +70,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "by_user": ("操作人", "by"), "from_status": ("原状态", "from"), "to_status": ("新状态", "to"),
     "note": ("说明", "note"), "event_id": ("事件编号", "event id"), "open_needs": ("未办结诉求", "open needs"),
     "last_visit": ("上次走访", "last visit"), "days_since": ("距上次走访（天）", "days since"),
+    "days_overdue": ("超期天数", "days overdue"), "bucket": ("队列", "queue"),
     "working_days": ("办理时限（工作日）", "working days"), "updated_by": ("更新人", "updated by"),
     # campaigns, assistance, applications
     "campaign_id": ("活动编号", "campaign id"), "campaign_name": ("活动", "campaign"),
@@ -93,6 +94,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "duplicate_households": ("重复户", "households with duplicates"), "not_visited": ("未走访", "not visited"),
     "not_helped": ("未救助", "not helped"), "omissions": ("遗漏", "omissions"),
     "visit_rate": ("走访率", "visit rate"), "help_rate": ("救助率", "help rate"),
+    "reach_rate": ("走访且救助率", "visited and helped rate"),
     # plans
     "plan_id": ("计划编号", "plan id"), "seq": ("序号", "order"), "leg_m": ("路段长度（米）", "leg (m)"),
     "cum_m": ("累计路程（米）", "distance so far (m)"), "route_m": ("路程（米）", "route (m)"),
@@ -125,6 +127,22 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "imported_at": ("导入时间", "imported at"), "file_name": ("文件名", "file"), "mode": ("方式", "mode"),
     "crs": ("坐标系", "CRS"), "rows_read": ("读取行数", "rows read"), "inserted": ("新增", "added"),
     "updated": ("更新", "updated"), "unchanged": ("未变", "unchanged"),
+    # the rest of the store's columns
+    "added_at": ("添加时间", "added at"), "added_by": ("添加人", "added by"),
+    "approval_from": ("审批起点金额（元）", "approval from (yuan)"), "blocked_until": ("限制至", "blocked until"),
+    "content": ("内容", "content"), "data": ("数据", "data"), "failures": ("失败次数", "failures"),
+    "geom": ("几何", "geometry"), "start_geom": ("出发点位置", "start"), "idempotency_key": ("提交标识", "form key"),
+    "last_failure": ("上次失败", "last failure"), "mime_type": ("文件类型", "file type"),
+    "notice_contact": ("异议受理联系方式", "objections to"), "notice_days": ("公示天数", "notice days"),
+    "notice_starts_on": ("公示开始", "notice starts"), "notice_ends_on": ("公示结束", "notice ends"),
+    "object_id": ("对象编号", "object id"), "objection_id": ("异议编号", "objection id"),
+    "objector": ("异议人", "objector"), "pairing_id": ("结对编号", "pairing id"),
+    "password_hash": ("密码摘要", "password hash"), "photo_id": ("照片编号", "photo id"),
+    "recorded_by": ("登记人", "recorded by"), "rounds": ("轮次", "rounds"), "settled_at": ("核实时间", "settled at"),
+    "settled_by": ("核实人", "settled by"), "settlement": ("核实情况", "settlement"),
+    "sha256": ("校验值（SHA-256）", "SHA-256"), "size_bytes": ("大小（字节）", "size (bytes)"),
+    "submitted_at": ("提交时间", "submitted at"), "succeeded_at": ("上次成功", "last success"),
+    "x_m": ("平面坐标 X（米）", "x (m)"), "y_m": ("平面坐标 Y（米）", "y (m)"),
     # coverage
     "outside": ("服务范围外住户", "out of reach"), "vulnerable_outside": ("服务范围外困难户", "vulnerable out of reach"),
     "share_outside": ("服务范围外占比", "share out of reach"), "walk_m": ("步行距离（米）", "walk (m)"),
