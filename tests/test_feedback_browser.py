@@ -5,6 +5,7 @@ visit says so in a toast after the rerun; the plan map fits the planned area."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +14,13 @@ import pytest
 from grid import access, users
 from grid.coverage import load_cells
 from grid.demo import DEMO_ACCOUNTS
+from grid.planning import make_plan, plan_points, save_plan
 from grid.store import open_store
-from tests.browsing import HEADINGS, app_server, chromium, ensure_chromium, open_session
+from tests.actors import OP
+from tests.browsing import HEADINGS, app_server, chromium, ensure_chromium, map_stats, open_session
+
+#: The campaign and community of the plan the fixture saves (names, as the sidebar offers them).
+PLANNED: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +31,7 @@ def app(district_file, tmp_path_factory) -> Iterator[tuple[Any, Any, dict[str, l
         pytest.fail(problem)
     path = tmp_path_factory.mktemp("feedback") / "app.duckdb"
     shutil.copyfile(district_file[0], path)
-    with open_store(path, read_only=True) as s:
+    with open_store(path) as s:
         cells = load_cells(s)
         bounds = {}
         for role in ("committee", "warden"):
@@ -33,6 +39,19 @@ def app(district_file, tmp_path_factory) -> Iterator[tuple[Any, Any, dict[str, l
             assert user is not None
             scope = access.actor_for(s, user).scope
             bounds[role] = [float(b) for b in access.filter_households(cells, scope).total_bounds]
+        # A saved plan for one community of the committee's street: its map must fit that community.
+        street = str(s.scalar("SELECT scope[1] FROM users WHERE username = 'committee'"))
+        comm = str(s.scalar("SELECT code FROM admin_units WHERE parent_code = ? AND level = 'community'"
+                            " ORDER BY code LIMIT 1", [street]))
+        plan = make_plan(s, OP, "C2026W", comm)
+        PLANNED.update(campaign=str(s.scalar("SELECT name FROM campaigns WHERE campaign_id = 'C2026W'")),
+                       community=str(s.scalar("SELECT name FROM admin_units WHERE code = ?", [comm])))
+        save_plan(s, OP, plan)
+        pts = plan_points(s, plan)
+        mine = cells[cells["cell_id"].isin(set(access.cells_in_scope(s, [comm])))]
+        box = [float(b) for b in mine.total_bounds]
+        bounds["plan"] = [min(box[0], pts["lon"].min()), min(box[1], pts["lat"].min()),
+                          max(box[2], pts["lon"].max()), max(box[3], pts["lat"].max())]
     with app_server(path) as server, chromium() as browser:
         yield server, browser, bounds
 
@@ -82,3 +101,34 @@ def test_saving_a_visit_confirms_it_after_the_rerun(app) -> None:
         undo = s.page.get_by_role("button", name="撤销这条走访记录")
         undo.click()
         s.page.locator('[data-testid="stToast"]', has_text="已撤销走访记录").first.wait_for(timeout=30_000)
+
+
+def test_the_plan_map_fits_the_planned_area(app) -> None:
+    server, browser, bounds = app
+    with open_session(browser, server.url, width=1400, height=900) as s:
+        s.sign_in(*DEMO_ACCOUNTS["committee"])
+        s.page.locator("h1").first.wait_for(timeout=60_000)
+        s.wait_idle()
+        s.open_page(access.PAGES["campaigns"], HEADINGS["campaigns"])
+        side = s.page.locator('[data-testid="stSidebar"]')
+        for i, name in ((0, PLANNED["campaign"]), (1, PLANNED["community"])):  # 活动 Campaign, 范围 Area
+            side.locator('[data-testid="stSelectbox"]').nth(i).click()
+            s.page.get_by_role("option").filter(has_text=name).first.click()
+            s.wait_idle()
+        s.page.get_by_role("tab", name="走访计划 Plan").click()
+        deadline = time.monotonic() + 60
+        view = None
+        while view is None and time.monotonic() < deadline:
+            for f in s.map_frames():
+                stats = map_stats(f)
+                if stats and "条路线" in stats["title"] and stats["size"][0] > 0 and stats["lines"]:
+                    s.page.wait_for_timeout(500)
+                    view = _view(f)
+            s.page.wait_for_timeout(200)
+        assert view is not None, "the plan map did not draw"
+        area, street = bounds["plan"], bounds["committee"]
+        assert _contains(view["bbox"], area), (view, area)
+        # Fitted to the community, not to the street: the view is well inside the street's width.
+        assert view["bbox"][2] - view["bbox"][0] < 3 * (area[2] - area[0]) + 1e-9
+        assert (area[2] - area[0]) < (street[2] - street[0])
+        assert not _contains(view["bbox"], street), "fitted to the whole street, not to the planned community"
