@@ -72,7 +72,7 @@ def _geometry(path: str, generation: int, _store: Any) -> tuple[gpd.GeoDataFrame
 def _download(frame: pd.DataFrame, what: str, key: str, title: str) -> None:
     """A CSV download of ``frame`` (already protected) with Chinese headers, made and audited by the library
     when clicked; ``title`` says on the button what the figures are."""
-    st.download_button(f"下载数据 CSV · Download：{title}",
+    st.download_button(ui.md("下载数据 CSV · Download：{}", title),
                        lambda: download(store, actor, "assistance", labels.labelled(frame), ".csv", detail=what),
                        file_name=f"{what}.csv", mime="text/csv", key=key, on_click="ignore")
 
@@ -134,7 +134,7 @@ st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · �
                  camp_names.get(campaign, "全部"), k=k))
 
 # --------------------------------------------------------------------------- choropleth
-st.subheader(f"{m_label}（按{LEVELS[level]}）· {labels.column(measure, 'en')} by {LEVELS_EN[level]}")
+st.subheader(ui.md("{}（按{}）· {} by {}", m_label, LEVELS[level], labels.column(measure, "en"), LEVELS_EN[level]))
 try:
     by_unit = measures(households, aid, level)
 except WarmGridError as exc:
