@@ -72,4 +72,5 @@ else:
     keys = access.pages_for(actor)
     page = st.navigation([st.Page(ui.PAGES[k], title=access.PAGES[k], default=(i == 0))
                           for i, k in enumerate(keys)])
+ui.show_notices()  # the confirmation of what was done before the last rerun
 page.run()

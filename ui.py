@@ -58,6 +58,8 @@ __all__ = [
     "sign_out",
     "client_address",
     "bulletin_downloads",
+    "notify",
+    "show_notices",
 ]
 
 #: Every page: key (:data:`grid.access.PAGES`) -> file. Who sees which is the access policy's
@@ -536,3 +538,21 @@ def _as_date(value: object) -> date:
     import pandas as pd
 
     return pd.Timestamp(value).date()  # type: ignore[arg-type]
+
+
+_NOTICES = "_notices"
+
+
+def notify(message: str) -> None:
+    """Confirm something done, on the next run: kept in the session, so it survives the ``st.rerun()``
+    that usually follows a write, and shown once as a toast by :func:`show_notices`.
+
+    ``message`` is our own text (it may carry an id): it is escaped when shown.
+    """
+    st.session_state.setdefault(_NOTICES, []).append(message)
+
+
+def show_notices() -> None:
+    """Show (once) every confirmation :func:`notify` kept, as toasts; main.py calls this on every run."""
+    for message in st.session_state.pop(_NOTICES, None) or []:
+        st.toast(esc(message))

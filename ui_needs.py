@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from grid import access, model
+from grid import access, labels, model
 from grid.access import Actor
 from grid.errors import WarmGridError
 from grid.needs import (
@@ -36,10 +36,9 @@ from grid.store import Store
 DONE_TEXT = {"start": "已开始处置", "note": "已记录", "photo": "照片已保存", "resolve": "已办结", "answer": "已答复",
              "return": "已退回", "close": "已回访", "assign": "已分拨", "reassign": "已改派", "undo": "已撤销"}
 #: Column labels of need tables (never a raw column name on screen).
-COLUMNS = {"need_id": "诉求编号", "hh_id": "户编号", "address": "地址", "head_name": "户主", "category": "类别",
-           "status": "状态", "unit_code": "办理单位", "raised_at": "上报时间", "due_at": "办理期限",
-           "days_overdue": "超期天数", "escalated_at": "升级时间", "resolved_at": "办结时间",
-           "satisfaction": "满意度", "description": "诉求内容", "bucket": "队列"}
+COLUMNS = {c: labels.column(c) for c in ("need_id", "hh_id", "address", "category", "status", "raised_at", "due_at",
+                                         "days_overdue", "escalated_at", "resolved_at", "satisfaction", "description",
+                                         "bucket")} | {"head_name": "户主", "unit_code": "办理单位"}
 _EVENT_COLUMNS = {"at": "时间", "step": "步骤", "by_user": "操作人", "from_status": "原状态", "to_status": "新状态",
                   "unit_code": "办理单位", "note": "说明"}
 
@@ -67,6 +66,7 @@ def table(frame: pd.DataFrame, names: dict[str, str], columns: list[str]) -> pd.
 def remember(step: str, need_id: str) -> None:
     """Keep the confirmation of a step for the next run (it survives the rerun)."""
     st.session_state["need_done"] = {"step": step, "need": need_id}
+    ui.notify(f"{DONE_TEXT.get(step, step)} · {need_id}")
 
 
 def confirmation(store: Store, actor: Actor) -> None:

@@ -119,6 +119,9 @@ ACTIONS: dict[str, Action] = {
     "close_need": Action("回访并关闭诉求", "follow a need up and close it", "cells"),
     "manage_campaigns": Action("创建走访活动", "create campaigns", "cells"),
     "plan_visits": Action("制定走访计划", "make and change visit plans", "cells"),
+    "print_visit_sheets": Action("打印走访单（户主全名、电话，交给上门走访人）",
+                                 "print visit sheets in full (names and phones, for the visitor at the door)",
+                                 "cells"),
     "apply_assistance": Action("提交救助申请", "apply for assistance for a household", "cells"),
     "check_application": Action("社区初审救助申请", "check an application for assistance (community)", "cells"),
     "review_application": Action("街道审核救助申请", "review an application for assistance (street)", "cells"),
@@ -191,6 +194,8 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "view_households": IN_SCOPE,
         "manage_campaigns": IN_SCOPE,
         "plan_visits": IN_SCOPE,
+        # The visit sheets go to the visitor at the door: full names and phones, audited as printed.
+        "print_visit_sheets": IN_SCOPE,
         "raise_need": IN_SCOPE,
         "assign_need": IN_SCOPE,
         "handle_need": IN_SCOPE,

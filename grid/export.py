@@ -32,6 +32,7 @@ import shapely
 
 from grid import audit, model
 from grid import crs as crs_mod
+from grid import labels as label_words
 from grid.access import Actor, ensure
 from grid.errors import WarmGridError
 from grid.ingest import KINDS
@@ -211,8 +212,22 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
                     df[f.name] = df[f.name].map(lambda v: "、".join(model.label(c) for c in v) if v is not None else "")
         if "cell_id" in df.columns and table == "households":
             rename["cell_id"] = "所属网格"
+        # Columns an import does not read (``updated_at``, ``active`` ...) get their label too.
+        rename.update({c: label_words.column(c) for c in df.columns if c not in rename and c != geom})
         df = df.rename(columns=rename)
+    elif labels:
+        df = labelled_frame(df, keep=geom)
     return df, geom
+
+
+def labelled_frame(df: pd.DataFrame, *, keep: str | None = None) -> pd.DataFrame:
+    """A table outside the importer's kinds, as a file shows it: :func:`grid.labels.labelled`, its
+    geometry column (``keep``) left as it is."""
+    geom = df.pop(keep) if keep is not None and keep in df.columns else None
+    out = label_words.labelled(_flat_lists(df))
+    if geom is not None:
+        out[keep] = geom.to_numpy()
+    return out
 
 
 def export_table(store: Store, actor: Actor, table: str, path: str | Path, *, crs: str = "wgs84") -> int:

@@ -97,7 +97,7 @@ from scipy.spatial import cKDTree
 
 from grid import audit, model
 from grid import crs as crs_mod
-from grid.access import Actor, Scope, cells_in_scope, ensure, mask_households
+from grid.access import Actor, Scope, allowed, cells_in_scope, ensure, mask_households
 from grid.errors import WarmGridError
 from grid.sheetsafe import save_workbook
 from grid.store import Store
@@ -128,6 +128,9 @@ __all__ = [
     "visit_sheets_bytes",
     "list_plans",
     "plan_points",
+    "START_SOURCES",
+    "suggest_bounds",
+    "plan_setup",
 ]
 
 #: Roles of the people who visit by default (``people.role``).
@@ -147,7 +150,12 @@ VISITOR_COLUMNS: tuple[str, ...] = (
 )
 
 #: The columns of a printed visit sheet.
-SHEET_COLUMNS: tuple[str, ...] = ("序号", "户编号", "户主", "地址", "类别", "上次走访", "备注")
+SHEET_COLUMNS: tuple[str, ...] = ("序号", "户编号", "户主", "电话", "地址", "类别", "上次走访", "走访时间",
+                                  "物品/金额", "签名", "备注")
+#: Column widths of a visit sheet (characters), A4 landscape.
+_SHEET_WIDTHS: tuple[int, ...] = (5, 10, 9, 13, 28, 16, 11, 12, 13, 10, 12)
+#: The columns left blank on a visit sheet, for the visitor to fill in at the door.
+SHEET_BLANK: tuple[str, ...] = ("走访时间", "物品/金额", "签名", "备注")
 
 #: Cost weight of the distance from a visitor's start (see the module notes).
 _START_WEIGHT = 0.25
@@ -236,6 +244,31 @@ class Plan:
 
 
 # =========================================================================== bounds
+#: Where a visitor's route starts (``start_source`` of :func:`load_visitors`), in words.
+START_SOURCES: dict[str, str] = {"own": "本人位置", "given": "指定起点", "station": "所属党群服务站",
+                                 "unit": "所属单位中心"}
+
+
+def suggest_bounds(n_households: int, n_visitors: int) -> tuple[int, int]:
+    """Workable bounds on households per visitor: about 80 % to 125 % of an even share.
+
+    Always feasible for :func:`plan_bounds` (``v x min <= n <= v x max``, a maximum of at least 1),
+    so a plan made with them never fails on the numbers, while still leaving the clustering
+    room to keep each visitor's households together.
+
+    Examples
+    --------
+    >>> suggest_bounds(179, 25)
+    (5, 9)
+    >>> suggest_bounds(3, 8)
+    (0, 1)
+    >>> lo, hi = suggest_bounds(100, 8); plan_bounds(100, 8, lo, hi) == (lo, hi)
+    True
+    """
+    n, v = max(int(n_households), 0), max(int(n_visitors), 1)
+    return (4 * n) // (5 * v), max(1, -(-(5 * n) // (4 * v)))
+
+
 def plan_bounds(n_households: int, n_visitors: int, min_per: int | None = None,
                 max_per: int | None = None) -> tuple[int, int]:
     """The bounds on households per visitor, checked against the numbers.
@@ -984,6 +1017,19 @@ def _with_priority(targets: pd.DataFrame, store: Store, planning_date: date) -> 
     return targets.merge(pri, on="hh_id", how="left")
 
 
+def plan_setup(store: Store, actor: Actor, campaign_id: str, area_code: str) -> tuple[int, pd.DataFrame]:
+    """What the planning form offers: the number of the campaign's target households in the area and
+    the visitors one may choose from (:func:`load_visitors`' default: the area's cadres, party members
+    and wardens, with their start points and ``start_source``).
+
+    The actor must be allowed to ``plan_visits`` over the area.
+    """
+    camp = _campaign(store, campaign_id)
+    area = _area(store, area_code, camp)
+    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [area["code"]])), log=store)
+    return len(load_targets(store, campaign_id, area["code"])), load_visitors(store, area["code"])
+
+
 def make_plan(store: Store, actor: Actor, campaign_id: str, area_code: str, *,
               visitors: pd.DataFrame | Sequence[str] | None = None, min_per: int | None = None,
               max_per: int | None = None, planning_date: date | datetime | str | None = None,
@@ -1282,25 +1328,29 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
+def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor, full: bool = False) -> int:
     """Write the plan's visit sheets (走访单): one worksheet per visitor, for A4 printing.
 
     Each sheet has a title row (campaign and visitor), a line with the area,
-    planning date, households and route length, and the table (序号, 户编号,
-    户主, 地址, 类别, 上次走访, 备注) in walking order; ★ before the categories
-    marks an urgent household (五必访, an open need, or never visited). Print
-    setup: A4 portrait, fit to one page wide, the three top rows repeated on
-    every page, "第 &P 页 / 共 &N 页" in the footer.
+    planning date, households and route length, and the table
+    (:data:`SHEET_COLUMNS`: 序号, 户编号, 户主, 电话, 地址, 类别, 上次走访, and blank
+    走访时间, 物品/金额, 签名, 备注 to fill in at the door) in walking order; ★ before
+    the categories marks an urgent household (五必访, an open need, or never
+    visited). Print setup: A4 landscape, fit to one page wide, the three top
+    rows repeated on every page, "第 &P 页 / 共 &N 页" in the footer.
 
     Parameters
     ----------
     plan : Plan
+        Its items may carry ``phone`` (:func:`visit_sheets_bytes` adds it); without, the column is blank.
     path : str or Path
         The ``.xlsx`` file (written to a temporary name, then renamed).
     actor : Actor
-        Whom the sheets are printed for: households are shown as
-        :func:`grid.access.mask_households` shows them to the actor (rows it
-        may not see are not printed; names masked where it may not see them).
+        Whom the sheets are printed for: only rows it may see are printed.
+    full : bool
+        Print the head's full name and phone for the visitor at the door: the actor must be
+        allowed to ``print_visit_sheets`` over the plan's cells. Otherwise (the default) names and
+        phones are masked as :func:`grid.access.mask_households` shows them to the actor.
 
     Returns
     -------
@@ -1309,16 +1359,20 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.page import PageMargins
     from openpyxl.worksheet.properties import PageSetupProperties
 
     out = Path(path)
-    items = mask_households(plan.items, actor)
+    if full:
+        ensure(actor, "print_visit_sheets", Scope.of_cells(set(plan.items["cell_id"].dropna().astype(str))))
+        items = actor.scope.restrict(plan.items, "cell_id")
+    else:
+        items = mask_households(plan.items, actor)
     wb = Workbook()
     first = wb.active
     assert first is not None
     wb.remove(first)
-    widths = (6, 11, 9, 34, 20, 12, 26)
     thin = Side(style="thin", color="000000")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
     font = Font(name="宋体", size=11)
@@ -1326,18 +1380,19 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
     used: set[str] = set()
     vis = plan.visitors if len(plan.visitors) else pd.DataFrame([{"visitor_id": "", "name": "", "households": 0,
                                                                     "route_m": 0.0}])
+    ncol = len(SHEET_COLUMNS)
+    last_col = get_column_letter(ncol)
     for vrow in vis.itertuples(index=False):
         vid = str(vrow.visitor_id)
         vname = _cell_text(vrow.name)
         ws = wb.create_sheet(_sheet_title(f"{vname or vid}{'（' + vid + '）' if vname else ''}", used))
         mine = items[items["visitor_id"].astype(str) == vid].sort_values("seq") if len(items) else items
-        ncol = len(SHEET_COLUMNS)
         ws.cell(row=1, column=1, value=f"{plan.campaign_name} · 走访单 · {vname or vid}").font = Font(
             name="宋体", size=14, bold=True)
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
         info = (f"走访人：{vname}（{vid}）　区域：{plan.area_name}　计划日期：{plan.planning_date:%Y-%m-%d}　"
                 f"户数：{int(vrow.households)}　步行约 {float(vrow.route_m) / 1000:.1f} 公里（按序号顺序）　"
-                "★ 优先：五必访、有未办结诉求或从未走访")
+                "★ 优先：五必访、有未办结诉求或从未走访" + ("　本单含住户个人信息，仅供上门走访，用后收回" if full else ""))
         ws.cell(row=2, column=1, value=info).font = Font(name="宋体", size=10)
         ws.cell(row=2, column=1).alignment = Alignment(wrap_text=True, vertical="center")
         ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
@@ -1355,25 +1410,26 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
             last = it.get("last_visit")
             last_txt = "从未走访" if last is None or pd.isna(last) else f"{pd.Timestamp(last):%Y-%m-%d}"
             values = [int(it["seq"]), _cell_text(it.get("hh_id")), _cell_text(it.get("head_name")),
-                      _cell_text(it.get("address")), cats, last_txt, ""]
+                      _cell_text(it.get("phone")), _cell_text(it.get("address")), cats, last_txt,
+                      *([""] * len(SHEET_BLANK))]
             for j, val in enumerate(values, start=1):
-                c = ws.cell(row=r, column=j, value=val)
+                c = ws.cell(row=r, column=j, value=val or None)
                 c.font, c.border = font, box
-                c.alignment = Alignment(wrap_text=j in (4, 5), vertical="center",
-                                        horizontal="center" if j in (1, 6) else "left")
-                if j == 2:
+                c.alignment = Alignment(wrap_text=j in (5, 6), vertical="center",
+                                        horizontal="center" if j in (1, 7) else "left")
+                if j in (2, 4):
                     c.number_format = "@"
-            ws.row_dimensions[r].height = 30
-        for j, w in enumerate(widths, start=1):
-            ws.column_dimensions[chr(64 + j)].width = w
+            ws.row_dimensions[r].height = 36  # room to sign
+        for j, w in enumerate(_SHEET_WIDTHS, start=1):
+            ws.column_dimensions[get_column_letter(j)].width = w
         ws.print_title_rows = "1:3"
-        ws.print_area = f"A1:G{max(r, 3)}"
+        ws.print_area = f"A1:{last_col}{max(r, 3)}"
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
-        ws.page_setup.orientation = ws.ORIENTATION_PORTRAIT
+        ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-        ws.page_margins = PageMargins(left=0.5, right=0.5, top=0.75, bottom=0.75, header=0.3, footer=0.3)
+        ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
         ws.print_options.horizontalCentered = True
         ws.oddHeader.center.text = f"{plan.campaign_name} 走访单"
         ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
@@ -1383,23 +1439,36 @@ def visit_sheets_xlsx(plan: Plan, path: str | Path, *, actor: Actor) -> int:
     return len(wb.worksheets)
 
 
-def visit_sheets_bytes(store: Store, actor: Actor, plan: Plan) -> bytes:
+def visit_sheets_bytes(store: Store, actor: Actor, plan: Plan, *, full: bool = True) -> bytes:
     """The visit sheets of a saved plan as .xlsx bytes, for a download button, with its audit row.
 
-    The actor must be allowed to download ``visit_sheets`` and to
-    ``plan_visits`` over the plan's area; names are masked for it as
-    :func:`visit_sheets_xlsx` says. Written to the audit log as an ``export``.
+    The actor must be allowed to download ``visit_sheets`` and to ``plan_visits`` over the
+    plan's area. The sheets are what the visitor takes to the door, so by default (``full``)
+    they are printed in full — the head's name and phone — when the actor may
+    ``print_visit_sheets`` over the area; the audit row then says so: an ``export`` of
+    ``visit_sheets:<plan>:full`` with the number of households printed, naming the visitors'
+    count. Otherwise (or with ``full=False``) names and phones are masked for the actor, as
+    everywhere else, and the object is ``visit_sheets:<plan>:masked``.
     """
+    import dataclasses
     import tempfile
 
     ensure(actor, "download", "visit_sheets", log=store)
-    ensure(actor, "plan_visits", Scope.of_cells(cells_in_scope(store, [plan.area_code])), log=store)
+    area = Scope.of_cells(cells_in_scope(store, [plan.area_code]))
+    ensure(actor, "plan_visits", area, log=store)
+    full = full and allowed(actor, "print_visit_sheets", area)
+    phones = store.query("SELECT hh_id, phone FROM households WHERE hh_id IN (SELECT unnest(?::TEXT[]))",
+                         [sorted(plan.items["hh_id"].astype(str))])
+    items = plan.items.drop(columns=["phone"], errors="ignore").merge(phones, on="hh_id", how="left")
+    printed = dataclasses.replace(plan, items=items)
     with tempfile.TemporaryDirectory(prefix="warmgrid_sheets_") as tmp:
         path = Path(tmp) / "sheets.xlsx"
-        visit_sheets_xlsx(plan, path, actor=actor)
+        visit_sheets_xlsx(printed, path, actor=actor, full=full)
         data = path.read_bytes()
-    audit.record(store, actor, "export", object=f"visit_sheets:{plan.plan_id}", scope=[plan.area_code],
-                 row_count=len(plan.items))
+    shown = len(actor.scope.restrict(plan.items, "cell_id"))
+    audit.record(store, actor, "export",
+                 object=f"visit_sheets:{plan.plan_id}:{'full' if full else 'masked'}:{len(plan.visitors)} visitors",
+                 scope=[plan.area_code], row_count=shown)
     return data
 
 

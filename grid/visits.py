@@ -26,7 +26,7 @@ import pandas as pd
 
 from grid import audit, model, validators
 from grid.access import Actor, Scope, allowed, cell_resource, mask_households, scope_sql
-from grid.errors import Problem, ValidationError
+from grid.errors import Problem, ValidationError, WarmGridError
 from grid.needs import insert_raised, new_need_id
 from grid.store import Store
 
@@ -34,10 +34,13 @@ __all__ = [
     "NeedInput",
     "new_form_key",
     "log_visit",
+    "UNDO_VISIT_MINUTES",
+    "undo_visit",
     "due_visits",
     "last_visit_of",
     "days_since_visit",
     "overdue",
+    "due_now",
     "load_due_inputs",
     "warden_households",
     "open_needs",
@@ -158,6 +161,54 @@ def log_visit(
         return visit_id
 
 
+#: Minutes within which a user may take back a visit they logged by mistake (:func:`undo_visit`).
+UNDO_VISIT_MINUTES = 30
+
+
+def undo_visit(store: Store, actor: Actor, visit_id: str, *, minutes: float = UNDO_VISIT_MINUTES) -> int:
+    """撤销: delete a visit the actor logged by mistake in the last ``minutes`` minutes, with the needs it
+    raised (still raised, untouched since); one ``delete`` audit row. Returns the rows deleted.
+
+    Only the user who logged the visit (its ``create`` audit row) may take it back, only while
+    the household is still in a cell where they may ``log_visit``, and only while every need the
+    visit raised is still ``raised`` with its ``raise`` event alone (once the committee assigned
+    it, the need lives on and the visit stays). The idempotency key of the form that made it is
+    released, so the same form cannot bring it back silently.
+
+    Raises
+    ------
+    WarmGridError
+        When there is no such visit for this actor to take back now (nothing is deleted).
+    """
+    refuse = WarmGridError(
+        f"走访记录 {visit_id} 无法撤销：只能撤销本人 {minutes:g} 分钟内记录、所提诉求尚未分拨的走访。",
+        f"visit {visit_id} cannot be undone: only your own visits of the last {minutes:g} minutes whose needs "
+        "have not been assigned yet.")
+    with store.transaction() as cur:
+        row = cur.execute(
+            "SELECT h.cell_id FROM visits v JOIN households h USING (hh_id) WHERE v.visit_id = ?"
+            " AND v.created_at >= CAST(current_timestamp AS TIMESTAMP) - to_microseconds(CAST(? AS BIGINT))",
+            [visit_id, int(minutes * 60_000_000)]).fetchone()
+        mine = cur.execute("SELECT count(*) FROM audit_log WHERE action = 'create' AND object = ? AND username = ?",
+                           [f"visit:{visit_id}", actor.name]).fetchone()
+        if row is None or not mine or not mine[0] or not allowed(actor, "log_visit", cell_resource(row[0])):
+            raise refuse
+        needs = [r[0] for r in cur.execute("SELECT need_id FROM needs WHERE visit_id = ?", [visit_id]).fetchall()]
+        if needs:
+            moved = cur.execute(
+                "SELECT count(*) FROM needs n WHERE n.visit_id = ? AND (n.status <> 'raised' OR EXISTS ("
+                " SELECT 1 FROM need_events e WHERE e.need_id = n.need_id AND e.step <> 'raise'))",
+                [visit_id]).fetchone()
+            if moved and moved[0]:
+                raise refuse
+            cur.execute("DELETE FROM need_events WHERE list_contains(?::TEXT[], need_id)", [needs])
+            cur.execute("DELETE FROM needs WHERE list_contains(?::TEXT[], need_id)", [needs])
+        cur.execute("DELETE FROM visits WHERE visit_id = ?", [visit_id])
+        cur.execute("DELETE FROM form_submissions WHERE kind = 'visit' AND object_id = ?", [visit_id])
+        audit.record(cur, actor, "delete", object=f"visit:{visit_id}:undo", row_count=1 + len(needs))
+        return 1 + len(needs)
+
+
 def load_due_inputs(store: Store, scope: Scope) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Households of a scope's cells with their last visit and open needs (for :func:`due_visits`).
 
@@ -229,6 +280,25 @@ def overdue(days_since: pd.Series | np.ndarray, days: float) -> np.ndarray:
     """
     d = np.asarray(days_since, dtype=float)
     return np.isnan(d) | (d > days)
+
+
+def due_now(households: pd.DataFrame, days: float) -> pd.DataFrame:
+    """The households due a visit now, in visiting order: in a target category and overdue.
+
+    The one list behind the warden's "待走访" count and its due table, so the two always agree:
+    ``households`` is :func:`due_visits` (or :func:`warden_households`) output, with ``target``
+    and ``days_since``; a household is due when it is a target and :func:`overdue` after ``days``.
+    Households that are not targets, and targets visited within ``days``, are not due.
+
+    >>> hh = pd.DataFrame({"hh_id": ["a", "b", "c", "d"], "target": [True, True, False, True],
+    ...                    "days_since": [45.0, 3.0, float("nan"), float("nan")]})
+    >>> due_now(hh, 30)["hh_id"].tolist()
+    ['a', 'd']
+    """
+    if not len(households):
+        return households.iloc[0:0]
+    due = households["target"].astype(bool).to_numpy() & overdue(households["days_since"], days)
+    return households.loc[due]
 
 
 def due_visits(households: pd.DataFrame, last_visits: pd.DataFrame, open_needs: pd.DataFrame,

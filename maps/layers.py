@@ -130,6 +130,31 @@ def feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: int
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _refit(bounds: list[list[float]]) -> MacroElement:
+    """Fit the map to ``bounds`` again whenever it gets a size after having none.
+
+    A map drawn while hidden (a Streamlit tab not yet opened renders its st_folium iframe
+    with no size) is fitted at 0 x 0 pixels: Leaflet then sits at zoom 0, the whole world
+    with the area as one dot. A ResizeObserver on the map's container tells Leaflet the new
+    size (``invalidateSize``) and, when the map had no size before, fits the bounds again;
+    a map the user has already seen keeps where they moved it.
+    """
+    el = MacroElement()
+    el._template = Template(
+        "{% macro script(this, kwargs) %}(function (map, bounds) {"
+        " var had = map.getSize(); var fit = function () {"
+        "   map.invalidateSize(false); var now = map.getSize();"
+        "   if ((had.x === 0 || had.y === 0 || map.getZoom() === 0) && now.x > 0 && now.y > 0) {"
+        "     map.fitBounds(bounds); }"
+        "   had = now; };"
+        " if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }"
+        " window.addEventListener('resize', fit);"
+        " setTimeout(fit, 0);"
+        "})({{ this._parent.get_name() }}, " + json.dumps(bounds) + ");{% endmacro %}"
+    )
+    return el
+
+
 def base_map(bounds: Sequence[float], basemap: str = "none", tianditu_key: str = "",
              height: str = "100%") -> folium.Map:
     """An empty map fitted to ``bounds`` (minx, miny, maxx, maxy in lon/lat).
@@ -158,6 +183,7 @@ def base_map(bounds: Sequence[float], basemap: str = "none", tianditu_key: str =
         url = spec["url"].replace("{key}", tianditu_key)
         folium.TileLayer(tiles=url, attr=spec["attr"], name=spec["zh"], control=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
+    m.add_child(_refit([[miny, minx], [maxy, maxx]]))
     css = Template(
         "{% macro header(this, kwargs) %}<style>body,.leaflet-container{font-family:'Noto Sans CJK SC',"
         "'Microsoft YaHei','PingFang SC',sans-serif}.leaflet-container{background:" + BACKGROUND + "}</style>"

@@ -37,12 +37,27 @@ def _area(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
                    tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["网格"])).add_to(m)
 
 
+def _planned_bounds(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame) -> list[float]:
+    """The lon/lat box of the area's cells, the planned households and the visitors' starts."""
+    lon = pd.concat([pd.to_numeric(items.get("lon", pd.Series(dtype=float)), errors="coerce"),
+                     pd.to_numeric(starts.get("lon", pd.Series(dtype=float)), errors="coerce")]).dropna()
+    lat = pd.concat([pd.to_numeric(items.get("lat", pd.Series(dtype=float)), errors="coerce"),
+                     pd.to_numeric(starts.get("lat", pd.Series(dtype=float)), errors="coerce")]).dropna()
+    box = [float(b) for b in cells.total_bounds] if len(cells) else [float("inf"), float("inf"), -float("inf"),
+                                                                      -float("inf")]
+    if len(lon) and len(lat):
+        box = [min(box[0], float(lon.min())), min(box[1], float(lat.min())), max(box[2], float(lon.max())),
+               max(box[3], float(lat.max()))]
+    return box
+
+
 def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame, title: str) -> folium.Map:
     """Routes of a plan.
 
     ``items``: ``visitor_id, seq, hh_id, lon, lat, label``; ``starts``: ``visitor_id, name, lon, lat``.
+    The map fits the planned area: ``cells`` (the plan's area), its households and the routes' starts.
     """
-    m = base_map(cells.total_bounds)
+    m = base_map(_planned_bounds(cells, items, starts))
     _area(m, cells)
     entries = []
     for k, (vid, sub) in enumerate(items.sort_values(["visitor_id", "seq"]).groupby("visitor_id", sort=True)):

@@ -308,6 +308,45 @@ class Session:
                 out[label.inner_text().strip()] = value.inner_text().strip()
         return out
 
+    def visible_labels(self) -> dict[str, Any]:
+        """What a user reads as labels: ``labels`` (headings, widget labels, the options shown in
+        selectboxes, radios and tabs, metric labels, buttons and download buttons, captions, alerts)
+        and ``tables``: each table's ``headers`` and its drawn ``cells`` as ``[header, text]``.
+
+        ``st.dataframe`` paints on a canvas (Glide Data Grid); beside it the grid keeps an
+        accessible copy in the DOM (``role="columnheader"``, cells ``glide-cell-COL-ROW``) of what
+        is drawn. Each table is scrolled into view first, so it is drawn."""
+        for el in self.page.query_selector_all('[data-testid="stDataFrame"]'):
+            try:
+                el.scroll_into_view_if_needed(timeout=5_000)
+            except Exception:  # detached by a rerun
+                pass
+        self.page.wait_for_timeout(300)
+        return self.page.evaluate("""() => {
+          const sel = ['h1', 'h2', 'h3', '[data-testid="stWidgetLabel"]', '[data-testid="stMetricLabel"]',
+                       '[data-testid="stCaptionContainer"]', '[data-testid="stAlert"]', 'button', '[role="tab"]',
+                       '[data-baseweb="select"]', '[data-testid="stRadio"] label', '[data-testid="stMarkdownContainer"]',
+                       '[data-testid="stDownloadButton"]', '[data-testid="stExpander"] summary'];
+          const labels = [];
+          document.querySelectorAll(sel.join(',')).forEach(e => {
+            if (e.closest('[data-testid="stDataFrame"]')) { return; }
+            const c = e.cloneNode(true);  // without the Material icons' ligature names (keyboard_arrow_down)
+            c.querySelectorAll('[data-testid="stIconMaterial"], [data-testid="stExpanderIcon"]').forEach(i => i.remove());
+            const t = (c.textContent || '').trim(); if (t) { labels.push(t); }
+          });
+          const tables = [];
+          document.querySelectorAll('[data-testid="stDataFrame"]').forEach(g => {
+            const headers = Array.from(g.querySelectorAll('[role="columnheader"]')).map(h => h.textContent.trim());
+            const cells = [];
+            g.querySelectorAll('[data-testid^="glide-cell-"]').forEach(c => {
+              const m = /glide-cell-(\\d+)-/.exec(c.dataset.testid);
+              cells.push([m && headers[Number(m[1])] !== undefined ? headers[Number(m[1])] : '', c.textContent.trim()]);
+            });
+            tables.push({headers, cells});
+          });
+          return {labels, tables};
+        }""")
+
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=True)

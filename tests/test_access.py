@@ -65,12 +65,12 @@ APPLICATION_STEPS_BY_ROLE = {
 }
 EXPECTED_CELL_ACTIONS = {
     "admin": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
-              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits"}
+              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits", "print_visit_sheets"}
     | APPLICATION_STEPS_BY_ROLE["admin"],
     "leader": {"view_counts"},
     # The committee assigns, reassigns and escalates, and records the departments' steps (handle_need).
-    "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits", "raise_need", "assign_need",
-                  "handle_need"} | APPLICATION_STEPS_BY_ROLE["committee"],
+    "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits", "print_visit_sheets",
+                  "raise_need", "assign_need", "handle_need"} | APPLICATION_STEPS_BY_ROLE["committee"],
     # The warden handles what their cell holds and closes a need after the follow-up.
     "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
                "handle_need", "close_need"} | APPLICATION_STEPS_BY_ROLE["warden"],

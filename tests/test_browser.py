@@ -23,17 +23,19 @@ import pytest
 import shapely
 
 import ui
-from grid import access, coverage, model, users
+from grid import access, coverage, labels, model, users
 from grid.assistance import gini, load_assistance_inputs, measures
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.demo import DEMO_ACCOUNTS
 from grid.network import load_network
+from grid.planning import make_plan, save_plan
 from grid.store import Store, open_store
 from maps.layers import GAP_COLOUR, STATION_COLOURS
 from maps.walking import catchment_features
 from maps.warden import DUE_COLOUR, OK_COLOUR, OTHER_COLOUR, reach_text
-from tests.actors import EVERYTHING, Scope
+from tests.actors import EVERYTHING, OP, Scope
 from tests.browsing import HEADINGS, app_server, chromium, ensure_chromium, open_session
+from tests.labelcheck import raw_on_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -82,6 +84,9 @@ def browser_db(district_file, tmp_path_factory) -> Path:
                         " VALUES (?, ST_Point(?, ?), ?, 2, ['dibao_urban'], ?, '13912345678')",
                         [MARK_ID, float(lon), float(lat), MARK_ADDR, MARK_NAME])
         s.refresh_derived()
+        # A saved plan in the committee's street, so the plan tab shows its tables.
+        street = str(s.scalar("SELECT scope[1] FROM users WHERE username = 'committee'"))
+        save_plan(s, OP, make_plan(s, OP, "C2026W", street))
     return path
 
 
@@ -114,6 +119,13 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                     maps = s.wait_maps(MAPS[page], min_cells=1, timeout=60) if MAPS[page] else []
                     s.page.wait_for_timeout(400)  # let the canvas paint before the screenshot
                     s.screenshot(ARTIFACTS / f"{role}_{page}.png")
+                    extra["labels"] = [s.visible_labels()]
+                    if page == "campaigns":  # the plan's tables live in the third tab
+                        s.page.get_by_role("tab", name="走访计划 Plan").click()
+                        s.page.get_by_text("走访人 Visitors").first.wait_for(timeout=30_000)
+                        s.wait_idle()
+                        extra["labels"].append(s.visible_labels())
+                        s.page.get_by_role("tab", name="核查 Audit").click()
                     if page == "my_cells":  # the tabs are lazy: open each, so its data reaches the browser too
                         texts = []
                         for tab, shows in (("户卡 Household", "选择住户 Household"),
@@ -123,6 +135,7 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                             s.page.get_by_text(shows).first.wait_for(timeout=30_000)
                             s.wait_idle()
                             texts.append(s.text())
+                            extra["labels"].append(s.visible_labels())
                         extra["tabs_text"] = "\n".join(texts)
                     if page == "overview":  # measured by walking by default; the straight line on request
                         extra["walk_metrics"] = s.metrics()
@@ -393,3 +406,17 @@ def test_assistance_maps_and_gini_are_the_librarys(seen, library, role: str) -> 
     v = by_cell.loc[by_cell["households"] >= 5, "per_vulnerable"].astype(float)
     g = gini(v[np.isfinite(v) & (v >= 0)].to_numpy())
     assert s.metrics["基尼系数 Gini"] == f"{g:.3f}"
+
+
+@pytest.mark.parametrize(("role", "page"), CASES, ids=[f"{r}-{p}" for r, p in CASES])
+def test_no_raw_name_on_screen(seen, library, role: str, page: str) -> None:
+    """Every label, table header and code a user reads is in words (issue 14 §3.1): no column name of the
+    store or of an analysis frame (grid.labels), no code of a vocabulary, no snake_case identifier."""
+    s = seen(role, page)
+    raw, codes = labels.raw_names(library), labels.code_values()
+    views = s.extra["labels"]
+    assert views and any(v["labels"] for v in views)
+    if page in ("audit", "campaigns", "overview"):  # pages whose tables must have been read
+        assert any(t["headers"] for v in views for t in v["tables"]), f"{role}/{page}: no table header read"
+    found = [p for v in views for p in raw_on_screen(v, raw, codes)]
+    assert found == [], f"{role}/{page} shows raw names: {found[:20]}"

@@ -7,7 +7,9 @@ from pathlib import Path
 import ui
 from grid import access
 from grid.campaigns import audit_campaign, campaign_frames
+from grid.planning import plan_setup, suggest_bounds
 from tests.actors import EVERYTHING
+from tests.actors import OP as EVERYTHING_OP
 from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,10 +29,13 @@ def test_committee_audits_and_plans_its_street(app_db) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["对象户 Targets"] == f"{int(au.totals['targets']):,}"
     assert metrics["重复 Duplicates"] == f"{int(au.totals['duplicate_households']):,}"
-    # Make a plan for the current campaign in this street.
+    # Make a plan for the current campaign in this street, with the suggested bounds and every visitor offered.
     at.sidebar.selectbox[-2].set_value("C2026W").run()
-    at.number_input(key="plan_min").set_value(1)
-    at.number_input(key="plan_max").set_value(200)
+    n_offered, offered = plan_setup(store, EVERYTHING_OP, "C2026W", street)
+    chooser = next(m for m in at.multiselect if m.label == "走访人 Visitors")
+    assert sorted(chooser.value) == sorted(offered["visitor_id"])
+    lo, hi = suggest_bounds(n_offered, len(offered))
+    assert [int(n.value) for n in at.number_input if "per visitor" in n.label] == [lo, hi]
     next(b for b in at.button if "生成计划" in b.label).click().run()
     assert not at.exception, at.exception
     assert store.count("plans") == 1

@@ -241,7 +241,7 @@ def test_export_audit_log_to_xlsx_opens(district_file, tmp_path: Path) -> None:
     r = _run("export", "audit_log", "--db", str(db), "--out", str(out))
     assert r.returncode == 0, r.stderr
     rows = list(load_workbook(out).active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    assert rows[0][:3] == ("log_id", "logged_at", "username") and len(rows) == n + 1
+    assert rows[0][:3] == ("序号", "时间", "用户") and len(rows) == n + 1  # Chinese headers (grid.labels)
 
 
 def test_export_users_never_writes_a_password_hash(district_file, tmp_path: Path) -> None:
@@ -254,7 +254,7 @@ def test_export_users_never_writes_a_password_hash(district_file, tmp_path: Path
         assert r.returncode == 0, r.stderr
         assert b"$argon2" not in out.read_bytes()
     header = next(load_workbook(tmp_path / "users.xlsx").active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    assert "username" in header and "password_hash" not in header and "failed_logins" not in header
+    assert "用户" in header and "密码摘要" not in header and "登录失败次数" not in header  # grid.labels headers
     for suffix in (".geojson", ".parquet"):
         r = _run("export", "users", "--db", str(path), "--out", str(tmp_path / f"users{suffix}"))
         assert r.returncode == 1 and "needs a geometry" in r.stderr

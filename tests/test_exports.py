@@ -227,8 +227,10 @@ PATHS: list[ExportPath] = [
                "export", "none"),
     ExportPath("the gap list, by a warden", "warden",
                lambda s, a, c: download(s, a, "gap_list", c["households"][["hh_id"]], ".csv"), None, "none"),
-    ExportPath("the visit sheets, by the committee", "committee",
-               lambda s, a, c: visit_sheets_bytes(s, a, c["plan"]), "export", "masked"),
+    ExportPath("the visit sheets, by the committee (in full, for the visitor at the door)", "committee",
+               lambda s, a, c: visit_sheets_bytes(s, a, c["plan"]), "export", "full"),
+    ExportPath("the visit sheets, by the committee, asked masked", "committee",
+               lambda s, a, c: visit_sheets_bytes(s, a, c["plan"], full=False), "export", "masked"),
     ExportPath("the visit sheets, by an administrator", "admin",
                lambda s, a, c: visit_sheets_bytes(s, a, c["plan"]), "export", "full"),
     ExportPath("the visit sheets, by a leader", "leader",
@@ -335,8 +337,9 @@ def test_each_page_download_is_made_when_clicked_and_audited_once(app_db, downlo
         assert not any("名单" in label for label, _ in got)
 
 
-def test_the_committees_visit_sheets_download_is_masked(app_db, downloads) -> None:
-    """Finding 11.8: the committee's visit sheets exported unmasked passed every test."""
+def test_the_committees_visit_sheets_download_is_full_and_audited_as_such(app_db, downloads) -> None:
+    """Finding 11.8 asked for masked visit sheets; issue 14 §3.6: the visitor at the door needs the full name
+    and phone, so the page's sheets print in full, and the audit row says they did (``:full``)."""
     with open_store(app_db) as s:
         committee = users.get_user(s, "committee")
         assert committee is not None
@@ -348,10 +351,10 @@ def test_the_committees_visit_sheets_download_is_masked(app_db, downloads) -> No
     sheets = [data for label, data in got if "走访单" in label]
     assert len(sheets) == 1
     names = _names(sheets[0])
-    assert names and all("*" in n for n in names)
+    assert names and not any("*" in n for n in names)
     # the page's other downloads are the bulletin's three files (its 情况通报 tab), each audited once
     bulletin = rows["object"].str.startswith("bulletin:")
     assert sorted(o.rsplit(".", 1)[1] for o in rows.loc[bulletin, "object"]) == ["docx", "pdf", "xlsx"]
     rows = rows[~bulletin]
     assert rows[["username", "action"]].values.tolist() == [["committee", "export"]]
-    assert rows["object"].iloc[0].startswith("visit_sheets:")
+    assert rows["object"].iloc[0].startswith("visit_sheets:") and ":full:" in rows["object"].iloc[0]

@@ -801,7 +801,7 @@ def test_users_are_never_exported_with_password_hashes(db, tmp_path) -> None:
 
     hashes = db.query("SELECT password_hash FROM users")["password_hash"].tolist()
     assert hashes and all(h.startswith("$argon2") for h in hashes)  # the demo's users have real hashes
-    df, geom = table_frame(db, "users")
+    df, geom = table_frame(db, "users", labels=False)
     assert geom is None and list(df.columns) == [c for c in df.columns if c in USER_EXPORT_COLUMNS]
     assert not {"password_hash", "failed_logins", "locked_until"} & set(df.columns)
     assert len(df) == db.count("users") and set(df["username"]) == set(db.query("SELECT username FROM users")
@@ -833,7 +833,9 @@ def test_the_audit_log_exports_to_xlsx(db, tmp_path) -> None:
     rows = list(ws.iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
     assert len(body) == n
-    by_user = {r[header.index("username")]: r for r in body}
-    assert by_user["甲"][header.index("row_count")] is None and by_user["甲"][header.index("scope")] is None
-    assert by_user["乙"][header.index("scope")] == "350203001000、350203002000"
-    assert isinstance(by_user["乙"][header.index("logged_at")], datetime)
+    # Chinese headers and actions in words (grid.labels), never a column name.
+    by_user = {r[header.index("用户")]: r for r in body}
+    assert by_user["甲"][header.index("行数")] is None and by_user["甲"][header.index("范围")] is None
+    assert by_user["乙"][header.index("范围")] == "350203001000、350203002000"
+    assert by_user["甲"][header.index("操作")] == "导出"
+    assert isinstance(by_user["乙"][header.index("时间")], datetime)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from grid import access
+from grid import access, labels
 from grid.assistance import load_assistance_inputs, measures
 from grid.store import open_store
 from tests.apptools import sign_in_demo
@@ -171,7 +171,8 @@ def test_no_suppressed_figure_in_the_downloads(app_db, downloads) -> None:
     got = downloads(at)
     assert len(got) >= 3
     texts = [data.decode("utf-8-sig") for _, data in got]
-    choropleth = next(t for t in texts if "total_yuan" in t.splitlines()[0])
+    total = labels.column("total_yuan")  # the downloads carry Chinese headers (grid.labels)
+    choropleth = next(t for t in texts if total in t.splitlines()[0] and labels.column("cell_id") in t.splitlines()[0])
     rows = {line.split(",")[0]: line for line in choropleth.splitlines()[1:]}
     for row in small.itertuples(index=False):
         line = rows[row.cell_id]

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from grid import planning as P
 from grid.demo import DemoDistrict
-from grid.errors import WarmGridError
+from grid.errors import AccessDenied, WarmGridError
 from grid.store import Store, open_store
 from grid.visits import log_visit
 from tests.actors import OP, as_role
@@ -417,8 +417,10 @@ def test_visit_sheets_print_on_a4_in_walking_order(store: Store, tmp_path: Path)
     assert P.visit_sheets_xlsx(plan, out, actor=OP) == len(plan.visitors)
     wb = load_workbook(out)
     assert len(wb.worksheets) == len(plan.visitors)
+    blank = [P.SHEET_COLUMNS.index(c) for c in P.SHEET_BLANK]
+    assert [P.SHEET_COLUMNS[i] for i in blank] == ["走访时间", "物品/金额", "签名", "备注"]
     for ws, vid in zip(wb.worksheets, plan.visitors["visitor_id"], strict=True):
-        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "portrait"
+        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "landscape"
         assert ws.print_title_rows == "$1:$3"
         assert int(ws.page_setup.fitToWidth) == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
         assert "&P" in ws.oddFooter.center.text and "&N" in ws.oddFooter.center.text
@@ -427,22 +429,59 @@ def test_visit_sheets_print_on_a4_in_walking_order(store: Store, tmp_path: Path)
         rows = list(ws.iter_rows(min_row=4, values_only=True))
         assert [r[1] for r in rows] == plan.route_of(vid)
         assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
-        assert all(r[6] is None for r in rows)  # 备注: empty, to write in
-        assert ws.column_dimensions["G"].width >= 20
+        assert all(r[i] is None for r in rows for i in blank)  # to fill in at the door
+        assert ws.column_dimensions["J"].width >= 10  # room to sign
+
+
+def _sheet_rows(path: Path) -> list[tuple]:
+    return [r for ws in load_workbook(path).worksheets for r in ws.iter_rows(min_row=4, values_only=True)]
 
 
 def test_visit_sheets_apply_the_mask(store: Store, tmp_path: Path) -> None:
-
     plan = P.make_plan(store, OP, CAMPAIGN, _biggest_community(store), planning_date=DAY)
     committee = as_role("committee", set(plan.items["cell_id"]))
     out = tmp_path / "masked.xlsx"
     P.visit_sheets_xlsx(plan, out, actor=committee)
-    names = [r[2] for ws in load_workbook(out).worksheets for r in ws.iter_rows(min_row=4, values_only=True)]
+    names = [r[2] for r in _sheet_rows(out)]
     real = set(plan.items["head_name"])
     assert len(names) == len(plan.items) and all("*" in n for n in names) and not set(names) & real
     leader = as_role("leader", set(plan.items["cell_id"]))
     P.visit_sheets_xlsx(plan, out, actor=leader)
     assert all(ws.max_row == 3 for ws in load_workbook(out).worksheets)
+    with pytest.raises(AccessDenied):  # a leader may not print them in full
+        P.visit_sheets_xlsx(plan, out, actor=leader, full=True)
+
+
+def test_the_visit_sheets_print_in_full_for_the_visitor_and_say_so_in_the_audit_log(wstore: Store,
+                                                                                      tmp_path: Path) -> None:
+    import io
+
+    comm = _biggest_community(wstore)
+    plan = P.load_plan(wstore, P.save_plan(wstore, OP, P.make_plan(wstore, OP, CAMPAIGN, comm, planning_date=DAY)))
+    committee = as_role("committee", set(plan.items["cell_id"]), name="c-print")
+    before = int(wstore.scalar("SELECT max(log_id) FROM audit_log"))
+    data = P.visit_sheets_bytes(wstore, committee, plan)
+    out = tmp_path / "full.xlsx"
+    out.write_bytes(data)
+    truth = wstore.query("SELECT hh_id, head_name, phone FROM households WHERE hh_id IN (SELECT unnest(?::TEXT[]))",
+                         [list(plan.items["hh_id"])]).set_index("hh_id")
+    rows = _sheet_rows(out)
+    assert len(rows) == len(plan.items)
+    for r in rows:  # the full name and phone of each household, as the households table holds them
+        assert r[2] == truth.at[r[1], "head_name"] and (r[3] or None) == truth.at[r[1], "phone"]
+    assert any(r[3] for r in rows)
+    log = wstore.query("SELECT username, action, object, row_count FROM audit_log WHERE log_id > ?", [before])
+    assert log.to_dict("records") == [{"username": "c-print", "action": "export",
+                                       "object": f"visit_sheets:{plan.plan_id}:full:{len(plan.visitors)} visitors",
+                                       "row_count": len(plan.items)}]
+    # Asked for masked, the same sheets mask the names and phones, and the audit row says masked.
+    masked = P.visit_sheets_bytes(wstore, committee, plan, full=False)
+    from openpyxl import load_workbook as lw
+
+    mrows = [r for ws in lw(io.BytesIO(masked)).worksheets for r in ws.iter_rows(min_row=4, values_only=True)]
+    assert all("*" in r[2] for r in mrows if r[2]) and all("*" in r[3] for r in mrows if r[3])
+    assert wstore.scalar("SELECT object FROM audit_log ORDER BY log_id DESC LIMIT 1").endswith(
+        f"{plan.plan_id}:masked:{len(plan.visitors)} visitors")
 
 
 def test_cli_plan_saves(wstore: Store) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from grid import access, model
+from grid import access, labels, model
 from grid.applications import status_counts
 from grid.budgets import REASONS, budget_units, budgets_for, flag_counts, load_programmes, red_flags_for, set_budget
 from grid.campaigns import list_campaigns
@@ -61,7 +61,7 @@ else:
     st.dataframe(shown[list(BUDGET_HEADERS)].rename(columns=BUDGET_HEADERS), hide_index=True, width="stretch",
                  column_config={"发放占预算": st.column_config.NumberColumn(format="percent")})
     if access.allowed(actor, "download", "budgets"):
-        st.download_button("下载预算执行 CSV · Download", lambda: download(store, actor, "budgets", budgets, ".csv",
+        st.download_button("下载预算执行 CSV · Download", lambda: download(store, actor, "budgets", labels.labelled(budgets, headers=BUDGET_HEADERS), ".csv",
                                                                      detail=campaign or "all"),
                            file_name="budgets.csv", mime="text/csv", on_click="ignore", key="dl_budgets")
 
@@ -96,7 +96,8 @@ if access.allowed(actor, "view_households"):
                              "given": "发放日期", "aid_id": "救助记录", "app_id": "申请编号", "community_code": "社区代码"}),
                  hide_index=True, width="stretch")
     if access.allowed(actor, "download", "red_flags"):
-        st.download_button("下载疑点清单 CSV · Download", lambda: download(store, actor, "red_flags", flags, ".csv",
+        st.download_button("下载疑点清单 CSV · Download", lambda: download(store, actor, "red_flags", labels.labelled(
+                               flags, headers={"reason": "疑点代码", "zh": "说明", "value_yuan": "金额（元）"}), ".csv",
                                                                      detail=campaign or "all"),
                            file_name="red_flags.csv", mime="text/csv", on_click="ignore", key="dl_flags")
 else:  # leaders and inspectors: counts by community, no household

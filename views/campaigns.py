@@ -11,19 +11,22 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from grid import access, model
+from grid import access, labels, model
 from grid.access import Scope
 from grid.campaigns import Audit, audit_campaign, campaign_frames, create_campaign, list_campaigns, plannable_areas
 from grid.coverage import load_cells
 from grid.errors import WarmGridError
 from grid.planning import (
+    START_SOURCES,
     list_plans,
     load_plan,
     make_plan,
     move_household,
     plan_points,
     plan_progress,
+    plan_setup,
     save_plan,
+    suggest_bounds,
     visit_sheets_bytes,
 )
 from maps.plan import audit_map, plan_map
@@ -59,6 +62,7 @@ with tab_new, st.form("new_campaign"):
             made = create_campaign(store, actor, campaign_id=cid, name=name, unit_code=unit, starts_on=starts,
                                    ends_on=ends, targets=targets, budget_yuan=budget or None)
             st.session_state["campaign_made"] = made
+            ui.notify(f"已创建活动 · Campaign created: {name}（{made}）")
             st.rerun()
         except WarmGridError as exc:
             ui.error(exc)
@@ -70,6 +74,15 @@ if campaigns.empty:
 pick = st.sidebar.selectbox("活动 Campaign", list(campaigns["campaign_id"]), format_func=lambda c: camp_names[c])
 area = st.sidebar.selectbox("范围 Area", list(area_names), format_func=lambda c: area_names[c])
 cell_gdf = access.filter_households(load_cells(store), actor.scope)
+
+community_names = dict(zip(areas["code"], areas["name"], strict=True))
+
+
+def labelled_by_community(frame: pd.DataFrame) -> pd.DataFrame:
+    """The audit's counts by community: names with their codes, Chinese headers."""
+    return labels.labelled(frame, names={"community_code": community_names, "street_code": community_names},
+                           headers={"community_code": "社区", "street_code": "街道"})
+
 
 au: Audit | None
 with tab_audit:
@@ -101,23 +114,40 @@ with tab_audit:
             columns={"hh_id": "户编号", "programme": "项目", "zh": "说明", "aid_ids": "记录", "units": "发放单位"}),
             hide_index=True, width="stretch")
         st.subheader("按社区 By community")
-        st.dataframe(au.by_community, hide_index=True, width="stretch")
+        st.dataframe(labelled_by_community(au.by_community), hide_index=True, width="stretch")
 
 with tab_bulletin:
     ui.bulletin_downloads(store, actor, key="campaigns", campaign=pick)
 
 with tab_plan:
+    try:
+        n_targets, candidates = plan_setup(store, actor, pick, area)
+    except WarmGridError as exc:
+        ui.show_error(exc)
+        raise  # unreachable: show_error stops the page
+    who = dict(zip(candidates["visitor_id"], [
+        f"{r.name or r.visitor_id} · {model.label(str(r.role)) if r.role else '—'} · "
+        f"从{START_SOURCES.get(str(r.start_source), '—')}出发" for r in candidates.itertuples(index=False)], strict=True))
+    chosen = st.multiselect("走访人 Visitors", list(who), default=list(who), format_func=who.__getitem__,
+                            key=f"plan_visitors:{pick}:{area}",
+                            help="本区域的干部、党员和网格员；路线从每人自己的位置出发（没有位置的，从所属党群服务站出发）")
+    s_lo, s_hi = suggest_bounds(n_targets, len(chosen))
+    st.caption(f"目标户 {n_targets:,} 户，走访人 {len(chosen):,} 名：建议每人 {s_lo:,}–{s_hi:,} 户"
+               f" · {n_targets:,} households, {len(chosen):,} visitors: {s_lo:,}–{s_hi:,} each suggested")
     c1, c2, c3 = st.columns(3)
-    lo = int(c1.number_input("每人至少 Min per visitor", 0, 500, 10, key="plan_min"))
-    hi = int(c2.number_input("每人至多 Max per visitor", 1, 1000, 40, key="plan_max"))
+    bounds_key = f"{pick}:{area}:{len(chosen)}:{n_targets}"  # new suggestions when the numbers change
+    lo = int(c1.number_input("每人至少 Min per visitor", 0, 5000, s_lo, key=f"plan_min:{bounds_key}"))
+    hi = int(c2.number_input("每人至多 Max per visitor", 1, 5000, s_hi, key=f"plan_max:{bounds_key}"))
     day = c3.date_input("计划日期 Planning date", value=date.today())
     saved = list_plans(store, pick, area)
-    if st.button("生成计划 Make a plan", type="primary"):
+    if st.button("生成计划 Make a plan", type="primary", disabled=not chosen):
         try:
             with st.spinner("正在分配住户并规划路线 · assigning households and routing…"):
-                plan = make_plan(store, actor, pick, area, min_per=lo or None, max_per=hi, planning_date=day)
+                plan = make_plan(store, actor, pick, area, visitors=list(chosen), min_per=lo, max_per=hi,
+                                 planning_date=day)
                 pid = save_plan(store, actor, plan)
             st.session_state["plan_made"] = pid
+            ui.notify(f"已保存走访计划 · Plan saved: {pid}")
             st.rerun()
         except WarmGridError as exc:
             ui.error(exc)
@@ -133,15 +163,22 @@ with tab_plan:
     prog = plan_progress(store, pid)
     st.caption(ui.md("{} 名走访人，{} 户，总路程 {} km", len(plan.visitors), len(plan.items),
                      f"{plan.total_m / 1000:.1f}"))
-    st.dataframe(prog, hide_index=True, width="stretch")
+    st.dataframe(labels.labelled(prog.assign(share=prog["share"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}")),
+                                 headers={"name": "走访人"}), hide_index=True, width="stretch")
     items = plan_points(store, plan)
     items["label"] = items["address"]
-    m = plan_map(cell_gdf, items, plan.visitors, f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")
+    plan_cells = cell_gdf[cell_gdf["cell_id"].isin(set(access.cells_in_scope(store, [plan.area_code])))]
+    m = plan_map(plan_cells if len(plan_cells) else cell_gdf, items, plan.visitors,
+                 f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")
     st_folium(m, height=520, use_container_width=True, returned_objects=[], key="plan_map")
+    visitor_names = {v: f"{n or v}（{v}）" for v, n in zip(plan.visitors["visitor_id"], plan.visitors["name"],
+                                                          strict=True)}
+    addresses = dict(zip(items["hh_id"], items["address"].astype(str), strict=True))
     with st.form("move"):
         c1, c2 = st.columns(2)
-        hh = c1.selectbox("住户 Household", list(items["hh_id"]))
-        to = c2.selectbox("改由 To visitor", list(plan.visitors["visitor_id"]))
+        hh = c1.selectbox("住户 Household", list(items["hh_id"]),
+                          format_func=lambda h: f"{h} · {addresses.get(h, '')}")
+        to = c2.selectbox("改由 To visitor", list(plan.visitors["visitor_id"]), format_func=visitor_names.__getitem__)
         if st.form_submit_button("调整 Move"):
             try:
                 move_household(store, actor, pid, hh, to)
@@ -151,5 +188,6 @@ with tab_plan:
 
     st.download_button("下载走访单（A4）· Visit sheets", lambda: visit_sheets_bytes(store, actor, plan),
                        file_name=f"走访单_{pid}.xlsx", on_click="ignore", key="sheets_download")
-    st.dataframe(pd.DataFrame(plan.items[["visitor_id", "seq", "hh_id", "address", "leg_m"]]), hide_index=True,
-                 width="stretch")
+    st.dataframe(labels.labelled(pd.DataFrame(plan.items[["visitor_id", "seq", "hh_id", "address", "leg_m"]]),
+                                 names={"visitor_id": visitor_names}, headers={"visitor_id": "走访人"}),
+                 hide_index=True, width="stretch")

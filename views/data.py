@@ -45,7 +45,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from grid import access
+from grid import access, labels
 from grid import crs as crs_mod
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.export import download, export_table
@@ -226,7 +226,7 @@ def _import_section(store: Any, actor: access.Actor) -> None:
             st.info("请填写 EPSG 代码 · enter an EPSG code")
             return
     c2 = st.columns(2)
-    fix_swaps = c2[0].checkbox("自动交换颠倒的经纬度 Fix swapped lon/lat", key="data_fix_swaps")
+    fix_swaps = c2[0].checkbox("自动交换颠倒的经纬度 Fix swapped longitude/latitude", key="data_fix_swaps")
     repair = c2[1].checkbox("自动修复无效多边形 Repair invalid polygons", key="data_repair")
     if upload is None:
         st.info("请上传文件 · upload a file to begin")
@@ -321,7 +321,7 @@ def _export_section(store: Any, actor: access.Actor) -> None:
     st.subheader("导出 · Export")
     c = st.columns(3)
     table = c[0].selectbox("数据表 Table", EXPORT_TABLES, key="data_export_table",
-                           format_func=lambda t: f"{_TABLE_ZH.get(t, t)} · {t}")
+                           format_func=lambda t: _TABLE_ZH.get(t) or labels.TABLES.get(t, t))
     fmt = c[1].selectbox("格式 Format", list(EXPORT_FORMATS), key="data_export_format",
                          format_func=lambda f: EXPORT_FORMATS[f][0])
     crs = c[2].selectbox("坐标系 Coordinate system", ["wgs84", "gcj02", "bd09"], key="data_export_crs",

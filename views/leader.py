@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from grid import access
+from grid import access, labels
 from grid.assistance import (
     MEASURE_COLUMNS,
     for_cells,
@@ -55,6 +55,8 @@ assert set(MEASURE_LABELS) == set(MEASURE_COLUMNS)
 LEVELS: dict[str, str] = {"street": "街道", "community": "社区", "cell": "网格",
                           "h3:7": "六边形 H3-7", "h3:8": "六边形 H3-8", "h3:9": "六边形 H3-9"}
 ALL = "（全部 all）"
+LEVELS_EN: dict[str, str] = {"street": "street", "community": "community", "cell": "cell", "h3:7": "H3 hexagon (7)",
+                             "h3:8": "H3 hexagon (8)", "h3:9": "H3 hexagon (9)"}
 
 
 @st.cache_data(show_spinner="正在读取救助记录 · reading assistance…", max_entries=16)
@@ -67,10 +69,11 @@ def _geometry(path: str, generation: int, _store: Any) -> tuple[gpd.GeoDataFrame
     return load_cells(_store), load_cells(_store, metric=True), load_admin_units(_store)
 
 
-def _download(frame: pd.DataFrame, what: str, key: str) -> None:
-    """A CSV download of ``frame`` (already protected), made and audited by the library when clicked."""
-    st.download_button(f"下载数据 CSV · Download ({what})",
-                       lambda: download(store, actor, "assistance", frame, ".csv", detail=what),
+def _download(frame: pd.DataFrame, what: str, key: str, title: str) -> None:
+    """A CSV download of ``frame`` (already protected) with Chinese headers, made and audited by the library
+    when clicked; ``title`` says on the button what the figures are."""
+    st.download_button(ui.md("下载数据 CSV · Download：{}", title),
+                       lambda: download(store, actor, "assistance", labels.labelled(frame), ".csv", detail=what),
                        file_name=f"{what}.csv", mime="text/csv", key=key, on_click="ignore")
 
 
@@ -94,7 +97,7 @@ with st.sidebar:
     st.header("救助分布设置 · Settings")
     level = st.selectbox("统计单元 Level", list(LEVELS), index=2, format_func=LEVELS.__getitem__, key="leader_level")
     measure = st.selectbox("指标 Measure", list(MEASURE_COLUMNS), index=list(MEASURE_COLUMNS).index("per_vulnerable"),
-                           format_func=lambda c: f"{MEASURE_LABELS[c][0]} · {c}", key="leader_measure")
+                           format_func=lambda c: labels.bilingual(c), key="leader_measure")
     campaign = st.selectbox("走访活动 Campaign", [ALL, *camp_names],
                             format_func=lambda c: c if c == ALL else f"{camp_names[c]}（{c}）", key="leader_campaign")
     k = int(st.number_input("小数保护 k：少于 k 户不显示数字 · Hide units with fewer than k households",
@@ -133,7 +136,7 @@ st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · �
                  camp_names.get(campaign, "全部"), k=k))
 
 # --------------------------------------------------------------------------- choropleth
-st.subheader(f"{m_label}（按{LEVELS[level]}）· {measure} by {level}")
+st.subheader(ui.md("{}（按{}）· {} by {}", m_label, LEVELS[level], labels.column(measure, "en"), LEVELS_EN[level]))
 try:
     by_unit = measures(households, aid, level)
 except WarmGridError as exc:
@@ -164,7 +167,7 @@ fmap = assistance_map(units_gdf, measure, m_label, share=share, k=k,
 st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="leader_map")
 unit_table = suppress_small(by_unit.assign(name=by_unit[unit_col].map(names))[[unit_col, "name", *MEASURE_COLUMNS]],
                             k=k)
-_download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map")
+_download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map", f"{m_label}（按{LEVELS[level]}）")
 
 # --------------------------------------------------------------------------- hot spots
 st.subheader(f"热点与冷点（Gi*，每网格{m_label}）· Hot spots")
@@ -190,7 +193,8 @@ if gi is not None:
     gi_table = gi.assign(households=gi["cell_id"].map(hh_per_cell), name=gi["cell_id"].map(cell_names))
     gi_table = gi_table[["cell_id", "name", "households", "value", "z", "p_sim", "p_norm", "q", "class"]]
     gi_table = suppress_small(gi_table, k=k, cols=["households", "value", "z", "p_sim", "p_norm", "q", "class"])
-    _download(gi_table, f"hotspots_{measure}", "dl_hotspots")
+    _download(gi_table.assign(**{"class": gi_table["class"].map(lambda c: CLASSES[c][0] if c in CLASSES else c)}),
+              f"hotspots_{measure}", "dl_hotspots", f"热点与冷点（{m_label}）")
 
 # --------------------------------------------------------------------------- Lorenz
 st.subheader(f"洛伦兹曲线（按{LEVELS[level]}的{m_label}）· Lorenz curve")
@@ -205,7 +209,7 @@ st.metric("基尼系数 Gini", "—" if not np.isfinite(g) else f"{g:.3f}",
 st.line_chart(curve.rename(columns={"cum_share_value": "洛伦兹 Lorenz", "equality": "完全平均 equality"}),
               x="cum_share_units", y=["洛伦兹 Lorenz", "完全平均 equality"],
               x_label="单元累计占比 cumulative share of units", y_label=f"{m_label}累计占比")
-_download(curve.assign(gini=g), f"lorenz_{level.replace(':', '')}_{measure}", "dl_lorenz")
+_download(curve.assign(gini=g), f"lorenz_{level.replace(':', '')}_{measure}", "dl_lorenz", "洛伦兹曲线与基尼系数")
 
 # --------------------------------------------------------------------------- trend
 st.subheader("月度趋势 · Monthly trend")
@@ -221,4 +225,4 @@ else:
     chart.loc[small, ["total_yuan", "cash_yuan", "goods_yuan"]] = np.nan
     st.line_chart(chart.rename(columns={"total_yuan": "总额", "cash_yuan": "现金", "goods_yuan": "物资"}),
                   x="month", y=["总额", "现金", "物资"], x_label="月份 month", y_label="元 yuan")
-    _download(trend_out, "monthly", "dl_trend")
+    _download(trend_out, "monthly", "dl_trend", "月度趋势")

@@ -28,8 +28,7 @@ from grid.household_file import (
 )
 from grid.needs import list_needs, unit_names
 from grid.network import DISTANCES, default_distance
-from grid.visits import NeedInput, log_visit, new_form_key, warden_households
-from grid.visits import overdue as visit_overdue
+from grid.visits import UNDO_VISIT_MINUTES, NeedInput, due_now, log_visit, new_form_key, undo_visit, warden_households
 from maps.warden import reach_text, warden_map
 from ui_needs import confirmation, details, follow_up, handle, table
 from ui_needs import now as needs_now
@@ -71,11 +70,11 @@ m = warden_map(cell_gdf, shown, stations, patrols, visit_days=visit_days, basema
                station_type=station_type, network=network if distance == "walk" else None)
 st_folium(m, height=420, use_container_width=True, returned_objects=[], key=f"warden_map:{distance}")
 
-overdue = shown["target"] & visit_overdue(shown["days_since"], visit_days)
+due = due_now(shown, visit_days)  # the count and the due list are the same households
 c = st.columns(3)
 c[0].metric("住户", f"{len(shown):,}")
 c[1].metric("困难户", f"{int(shown['target'].sum()):,}")
-c[2].metric("待走访", f"{int(overdue.sum()):,}")
+c[2].metric("待走访", f"{len(due):,}")
 st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · by {}: {} of {} households within reach",
                  DISTANCES[distance][0], int(shown["reach_covered"].sum()), model.label(station_type),
                  int((~shown["reach_covered"].astype(bool)).sum()), DISTANCES[distance][1],
@@ -86,7 +85,7 @@ st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · by {}: {}
 tab_due, tab_card, tab_log, tab_needs = st.tabs(TABS, key="warden_tab", on_change="rerun")
 if tab_due.open:
     with tab_due:
-        table = shown.loc[shown["target"]].head(200).assign(
+        table = due.head(200).assign(
             类别=lambda d: d["categories"].map(lambda c: "、".join(model.label(x) for x in c)),
             上次走访=lambda d: d["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未"),
             最近站点=lambda d: [reach_text(station_type, distance, float(a), bool(b), int(c), str(e)) for a, b, c, e
@@ -136,6 +135,15 @@ if tab_log.open:
             st.session_state["visit_key"] = new_form_key()
         if st.session_state.get("visit_saved"):
             st.success(ui.md("已保存 · Saved: {}", st.session_state["visit_saved"]))
+            if st.button(f"撤销这条走访记录 · Undo（{UNDO_VISIT_MINUTES} 分钟内）", key="visit_undo"):
+                try:
+                    undo_visit(store, actor, str(st.session_state["visit_saved"]))
+                    ui.notify(f"已撤销走访记录 · Visit undone: {st.session_state['visit_saved']}")
+                    st.session_state["visit_key"] = new_form_key()
+                    st.session_state["visit_saved"] = None
+                    st.rerun()
+                except WarmGridError as exc:
+                    ui.error(exc)
             if st.button("记录下一条 · Log another"):
                 st.session_state["visit_key"] = new_form_key()
                 st.session_state["visit_saved"] = None
@@ -156,6 +164,7 @@ if tab_log.open:
                                     situation=situation, needs=[NeedInput(need_cat, need_text)] if need_cat else [],
                                     idempotency_key=st.session_state["visit_key"])
                     st.session_state["visit_saved"] = vid
+                    ui.notify(f"已保存走访记录 · Visit saved: {labels[who]}")
                     st.rerun()
                 except WarmGridError as exc:
                     ui.error(exc)

@@ -64,8 +64,8 @@ c = st.columns(4)
 c[0].metric("住户 Households", f"{k['households']:,}")
 c[1].metric("困难户 Vulnerable", f"{k['vulnerable']:,}",
             help="至少有一个困难类别的住户 · households with at least one hardship category")
-c[2].metric("网格 Cells", f"{k['cells']:,}", delta=f"无网格员 {k['cells_without_warden']}",
-            delta_color="inverse" if k["cells_without_warden"] else "off")
+c[2].metric("网格 Cells", f"{k['cells']:,}", help="无网格员的网格数 · cells without a warden")
+c[2].caption(f"其中无网格员 {k['cells_without_warden']:,} 个 · without a warden")
 c[3].metric(f"{label} Stations", f"{k['stations_of_type']:,}", help=f"全部站点 {k['stations']:,}")
 c = st.columns(4)
 share = k["outside"] / k["households"] if k["households"] else 0.0
