@@ -178,7 +178,7 @@ def _import(kind: str, rows: Callable[[dict[str, Any]], list[dict[str, Any]]], m
 
 
 def _hh_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"户编号": f"XA{i}", "户主姓名": f"测试{i}", "地址": f"原子路{i}号", "人口数": "2", "类别": "低保",
+    return [{"户编号": f"XA{i}", "户主姓名": f"测试{i}", "地址": f"原子路{i}号", "人口数": "2", "类别": "城市低保",
              "经度": repr(f["lon"] + 1e-5 * i), "纬度": repr(f["lat"])} for i in range(3)]
 
 
@@ -198,7 +198,7 @@ def _people_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _campaign_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"活动编号": "CXA1", "活动名称": "原子慰问", "组织单位代码": f["street"], "开始日期": "2025-11-01",
-             "结束日期": "2026-02-28", "对象类别": "低保"}]
+             "结束日期": "2026-02-28", "对象类别": "城市低保"}]
 
 
 def _visit_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
