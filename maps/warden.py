@@ -188,7 +188,7 @@ _PHONE_TITLE = Template("""{% macro header(this, kwargs) %}<style>@media (max-wi
 {% endmacro %}""")
 
 _POPUP = Template("""{% macro script(this, kwargs) %}
-{{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: 280, autoPanPadding: [10, 10]});
+{{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: 250, autoPanPaddingTopLeft: [48, 10], autoPanPaddingBottomRight: [10, 10]});
 {% endmacro %}""")
 
 

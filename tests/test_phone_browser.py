@@ -87,7 +87,7 @@ def phone(district_file, tmp_path_factory) -> Any:
         frame.locator(".wg-bldg-pop").first.wait_for(timeout=10_000)
         out["popup_rows"] = frame.evaluate("() => Array.from(document.querySelectorAll('.wg-bldg-pop li'))"
                                            ".map(li => li.dataset.hh)")
-        s.page.locator(".st-key-building_rows").first.wait_for(timeout=30_000)
+        s.page.locator(".st-key-building_rows").first.wait_for(timeout=30_000)  # the list below the map
         s.wait_idle()
         s.page.wait_for_timeout(600)
         out["panel"] = s.text()

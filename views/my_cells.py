@@ -47,13 +47,15 @@ TABS = ["待走访 Due", "户卡 Card", "记日志 Log", "诉求 Needs"]
 CARD_TAB = TABS[1]
 
 
-def _open_card(table_key: str, ids: list[str]) -> None:
+def _open_card(table_key: str, ids: list[str], building: str | None = None) -> None:
     """A tapped row (of the due list or of a building's list) opens that household's card."""
     state = st.session_state.get(table_key)
     rows = list(state.selection.rows) if state is not None else []
     if rows and 0 <= rows[0] < len(ids):
         st.session_state["card_hh"] = ids[rows[0]]
         st.session_state["warden_tab"] = CARD_TAB
+        if building is not None:
+            st.session_state["building_opened"] = building
 
 
 def _clicked_building(buildings: pd.DataFrame, clicked: dict[str, Any] | None) -> pd.Series | None:
@@ -122,9 +124,10 @@ st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · 站点、
                  int((~shown["reach_covered"].astype(bool)).sum())))
 picked = _clicked_building(buildings, (got or {}).get("last_object_clicked"))
 if picked is not None:
-    with st.container(border=True):
-        st.markdown(ui.md("**{}** · {} 户，{} 户待走访 · 点一行打开户卡", picked["door"], int(picked["n"]),
-                          int(picked["n_due"])))
+    # Folded once a household of it has been opened, so that the card below comes up the screen.
+    done = st.session_state.get("building_opened") == picked["building"]
+    with st.expander(ui.md("{} · {} 户，{} 户待走访 · 点一行打开户卡", picked["door"], int(picked["n"]),
+                           int(picked["n_due"])), expanded=not done, key=f"building_list_{int(done)}"):
         ids = [str(h) for h in picked["hh_ids"]]
         inside = shown.set_index("hh_id").loc[ids]
         late = overdue.set_axis(shown["hh_id"]).loc[ids]
@@ -133,9 +136,9 @@ if picked is not None:
         rooms = [str(a)[len(str(picked["door"])):].strip() or str(a) for a in inside["address"]]
         listing = pd.DataFrame({"户室": rooms, "户主": inside["head_name"].fillna("").astype(str).to_numpy(),
                                 "走访": state,
-                                "上次走访": inside["last_visit"].dt.strftime("%m-%d").fillna("从未").to_numpy()})
+                                "上次走访": inside["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未").to_numpy()})
         st.dataframe(listing, hide_index=True, width="stretch", height=min(44 * (len(listing) + 1) + 4, 320),
-                     row_height=44, on_select=partial(_open_card, "building_rows", ids),
+                     row_height=44, on_select=partial(_open_card, "building_rows", ids, str(picked["building"])),
                      selection_mode="single-row", key="building_rows")
 
 # Lazy tabs: only the open one runs and reaches the phone (the map draws sooner, and opening
