@@ -21,7 +21,7 @@ from tests.apptools import sign_in_demo
 ROOT = Path(__file__).resolve().parent.parent
 MARK_ID, MARK_NAME, MARK_ADDR = "ZZMARK01", "泄露标记户", "标记路999号"
 #: The warden page's (lazy) tabs, as views/my_cells.py names them.
-MY_CELLS_TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
+MY_CELLS_TABS = ["待走访 Due", "户卡 Card", "记日志 Log", "诉求 Needs"]
 
 
 @pytest.fixture()
