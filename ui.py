@@ -141,6 +141,31 @@ def md(template: str, *args: object, **kwargs: object) -> str:
     return template.format(*(esc(a) for a in args), **{k: esc(v) for k, v in kwargs.items()})
 
 
+#: Minimum height of anything a finger taps (WCAG 2.5.5, Apple's and Android's guidelines: 44 px).
+TOUCH_PX = 44
+
+#: The phone styles (:func:`phone_css`): touch targets of :data:`TOUCH_PX`, and below 640 px a compact
+#: title, tighter margins and tabs that fit one row.
+PHONE_CSS = f"""<style>
+.stButton button, .stFormSubmitButton button, .stDownloadButton button, .stLinkButton a,
+[role="tab"], [data-baseweb="select"] > div, .stTextInput input, .stDateInput input,
+.stTimeInput input, .stNumberInput input {{ min-height: {TOUCH_PX}px; }}
+.stLinkButton a {{ display: inline-flex; align-items: center; }}
+@media (max-width: 640px) {{
+  h1 {{ font-size: 1.3rem !important; line-height: 1.3 !important; padding: 0 0 0.15rem 0 !important; }}
+  [data-testid="stMainBlockContainer"] {{ padding: 3.9rem 0.6rem 2rem 0.6rem !important; }}
+  [role="tab"] {{ padding: 0 0.5rem !important; }}
+  [data-testid="stMetricValue"] {{ font-size: 1.2rem !important; }}
+  [data-testid="stMetric"] {{ padding: 0 !important; }}
+}}
+</style>"""
+
+
+def phone_css() -> None:
+    """Style the page for a phone held in one hand (:data:`PHONE_CSS`); nothing shows."""
+    st.html(PHONE_CSS)
+
+
 def error(exc: BaseException) -> None:
     """Show an error in Chinese and English, its text escaped (it may quote a file's values)."""
     if isinstance(exc, WarmGridError):

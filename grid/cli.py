@@ -294,6 +294,9 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     i.add_argument("--member", default=None, help="the dataset to read in a zip that holds several (e.g. 数据/住户.shp)")
     i.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
                    help="override the header mapping (FIELD empty to ignore a column); repeatable")
+    i.add_argument("--category-map", action="append", default=[], metavar="WORD=CATEGORY",
+                   help="what an ambiguous category word of the file means, e.g. 低保=城市低保 (or 低保=dibao_rural); "
+                        "repeatable. Without it a file holding 低保 or 五保 alone is refused, listing the choices")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
 
     a = sub.add_parser("audit", help="audit a campaign / 活动核查（全覆盖、不遗漏、不重复）")
@@ -568,7 +571,15 @@ def _roads(args: argparse.Namespace, io: CliIO) -> int:
 def _import(args: argparse.Namespace, io: CliIO) -> int:
     from grid import access
     from grid.errors import ValidationError
-    from grid.ingest import auto_mapping, import_file, problems_frame, read_source
+    from grid.ingest import (
+        ambiguous_categories,
+        auto_mapping,
+        import_file,
+        parse_category_map,
+        problems_frame,
+        read_source,
+        unresolved_error,
+    )
 
     op = access.operator(io.operator)
     access.ensure(op, "import", args.kind)
@@ -577,16 +588,24 @@ def _import(args: argparse.Namespace, io: CliIO) -> int:
     for item in args.map:
         col, _, fld = item.partition("=")
         overrides[col.strip()] = fld.strip()
+    categories = parse_category_map(args.category_map)
     with io.open_store(args.db, read_only=args.dry_run and Path(args.db).exists()) as store:
         src = read_source(args.file, sheet=args.sheet, member=args.member)
         mapping = auto_mapping(src.frame.columns, args.kind, overrides)
         print(f"表头映射 header mapping ({src.encoding or src.format}):", file=io.stderr)
         for col in src.frame.columns:
             print(f"  {col} -> {mapping.get(col, '(忽略 ignored)')}", file=io.stderr)
+        unclear = {t: cs for t, cs in ambiguous_categories(src, args.kind, mapping).items() if t not in categories}
+        if unclear:
+            example = " ".join(f"--category-map {t}={model.HARDSHIP[cs[0]].zh}" for t, cs in unclear.items())
+            raise unresolved_error(src, unclear, hint_zh=f"请用 --category-map 说明，例如：{example}",
+                                   hint_en=f"say so with --category-map, e.g. {example}")
+        for term, code in categories.items():
+            print(f"  类别 category: {term} -> {model.HARDSHIP[code].zh} ({code})", file=io.stderr)
         try:
             rep = import_file(store, op, args.kind, args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
                               mapping=overrides, fix_swaps=args.fix_swaps, repair=args.repair, sheet=args.sheet,
-                              progress=_progress_to(io), source=src)
+                              progress=_progress_to(io), source=src, category_map=categories)
         except ValidationError as exc:
             if args.json:
                 print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records")}),

@@ -279,6 +279,13 @@ def _id_numbers(rng: np.random.Generator, n: int, as_of: date, ages: np.ndarray)
     return np.char.add(body, check).astype(object)
 
 
+def _distinct_ids(ids: np.ndarray) -> np.ndarray:
+    """One number per person (:func:`grid.demo_members.distinct_ids`)."""
+    from grid.demo_members import distinct_ids
+
+    return distinct_ids(ids)
+
+
 def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
     pre = rng.choice(np.array(["138", "139", "158", "159", "186", "188", "137", "135", "177"]), n)
     rest = np.char.zfill(rng.integers(0, 100_000_000, n).astype(str), 8)
@@ -431,7 +438,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         "size": size.astype(np.int32),
         "categories": categories,
         "head_name": _names(rng, n),
-        "id_number": _id_numbers(rng, n, config.as_of, ages),
+        "id_number": _distinct_ids(_id_numbers(rng, n, config.as_of, ages)),
         "phone": _phones(rng, n),
         "status": "active",
         "updated_at": as_of,

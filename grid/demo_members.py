@@ -52,6 +52,36 @@ def _id_numbers(rng: np.random.Generator, births: np.ndarray) -> np.ndarray:
     return np.char.add(body, check).astype(object)
 
 
+def distinct_ids(ids: np.ndarray, taken: set[str] | frozenset[str] = frozenset()) -> np.ndarray:
+    """``ids`` with every repeat (and every number in ``taken``) moved to the next free sequence
+    number of the same birth date (digits 15-17), check digit recomputed: one person, one number.
+
+    Random draws collide (a birth date and 3 random digits); the importer refuses one ID number for
+    two people, so the demo must not make them. No random numbers are drawn (the demo's other streams
+    stay as they were).
+
+    >>> distinct_ids(np.array(["350203195001010012", "350203195001010012"], dtype=object)).tolist()
+    ['350203195001010012', '350203195001010020']
+    """
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    used = set(taken)
+    out = np.asarray(ids, dtype=object).copy()
+    for i, idn in enumerate(out.tolist()):
+        if idn is None or len(str(idn)) != 18:
+            continue
+        s = str(idn)
+        seq = int(s[14:17])
+        for _ in range(1000):
+            if s not in used:
+                break
+            seq = (seq + 1) % 1000
+            body = s[:14] + f"{seq:03d}"
+            s = body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+        used.add(s)
+        out[i] = s
+    return out
+
+
 def members_for(households: pd.DataFrame, *, seed: int, as_of: date) -> pd.DataFrame:
     """Every household's members: ``member_id, hh_id, name, relation, id_number, birth_year, disability, phone``.
 
@@ -109,6 +139,8 @@ def members_for(households: pd.DataFrame, *, seed: int, as_of: date) -> pd.DataF
                          np.char.zfill(day.astype(str), 2))
     ids = _id_numbers(rng, births)
     ids[pos == 0] = head_id[rep][pos == 0]
+    others = pos != 0
+    ids[others] = distinct_ids(ids[others], frozenset(head_id.tolist()))
     year[pos == 0] = head_year[rep][pos == 0]
     # Disability: one member of each household in the 'disabled' category.
     cats = hh["categories"].map(lambda c: list(c) if c is not None else []).to_numpy()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +65,10 @@ __all__ = [
     "read_upload",
     "zip_datasets",
     "auto_mapping",
+    "ambiguous_categories",
+    "check_category_map",
+    "parse_category_map",
+    "unresolved_error",
     "validate",
     "write",
     "import_file",
@@ -316,6 +321,83 @@ def auto_mapping(columns: Iterable[str], kind: str, overrides: dict[str, str] | 
     return out
 
 
+# --------------------------------------------------------------------------- ambiguous categories
+def check_category_map(category_map: dict[str, str] | None) -> dict[str, str]:
+    """The user's answers for ambiguous category words, each checked and turned into its code.
+
+    Raises
+    ------
+    WarmGridError
+        Naming every word that is not ambiguous and every answer that is not one of the word's meanings.
+
+    Examples
+    --------
+    >>> check_category_map({"低保": "城市低保", "五保户": "wubao_home"})
+    {'低保': 'dibao_urban', '五保户': 'wubao_home'}
+    """
+    out: dict[str, str] = {}
+    bad: list[tuple[str, str]] = []
+    for term, answer in (category_map or {}).items():
+        c = validators.category_answer(term, answer)
+        if c.value is None:
+            assert c.reason is not None
+            bad.append(c.reason)
+        else:
+            out[term] = c.value
+    if bad:
+        raise WarmGridError("；".join(z for z, _ in bad), "; ".join(e for _, e in bad))
+    return out
+
+
+def parse_category_map(items: Iterable[str]) -> dict[str, str]:
+    """``["低保=城市低保", ...]`` (the command line's ``--category-map``) as a checked map.
+
+    >>> parse_category_map(["低保=农村低保"])
+    {'低保': 'dibao_rural'}
+    """
+    pairs: dict[str, str] = {}
+    for item in items:
+        term, eq, answer = item.partition("=")
+        if not eq or not term.strip() or not answer.strip():
+            raise WarmGridError(f"类别映射应写作 词=类别（如 低保=城市低保），这里是：{item}",
+                                f"a category map is WORD=CATEGORY (e.g. 低保=城市低保); got: {item}")
+        pairs[term.strip()] = answer.strip()
+    return check_category_map(pairs)
+
+
+def ambiguous_categories(source: Source, kind: str, mapping: dict[str, str] | None = None
+                         ) -> dict[str, tuple[str, ...]]:
+    """The ambiguous category words (低保, 五保, ...) in the file's category columns, with their
+    meanings: what the user must confirm before the file can be imported.
+
+    Examples
+    --------
+    >>> src = Source(Path("a.csv"), "csv", pd.DataFrame({"类别": ["低保、残疾", "城市低保"]}), np.array([2, 3]))
+    >>> ambiguous_categories(src, "households")
+    {'低保': ('dibao_urban', 'dibao_rural')}
+    """
+    spec = _kind(kind)
+    mapping = mapping if mapping is not None else auto_mapping(source.frame.columns, kind)
+    out: dict[str, tuple[str, ...]] = {}
+    for col, fname in mapping.items():
+        if fname and spec.field(fname).parse == "categories":
+            for term, choices in validators.ambiguous_terms(source.frame[col].tolist()).items():
+                out.setdefault(term, choices)
+    return out
+
+
+def unresolved_error(source: Source, unresolved: dict[str, tuple[str, ...]], *, hint_zh: str = "",
+                     hint_en: str = "") -> WarmGridError:
+    """The error for ambiguous category words the user has not answered: every word with its meanings."""
+    zh = "；".join(f"「{t}」可指 " + " 或 ".join(f"{model.HARDSHIP[c].zh}（{c}）" for c in cs)
+                  for t, cs in unresolved.items())
+    en = "; ".join(f"{t!r} may mean " + " or ".join(f"{c} ({model.HARDSHIP[c].zh})" for c in cs)
+                   for t, cs in unresolved.items())
+    return WarmGridError(f"{source.name}：困难类别有歧义，请确认其含义后再导入（数据库未作任何修改）：{zh}。{hint_zh}",
+                         f"{source.name}: ambiguous hardship categories; say what they mean and import again "
+                         f"(the database is unchanged): {en}. {hint_en}")
+
+
 def _kind(kind: str) -> Kind:
     if kind not in KINDS:
         raise WarmGridError(f"未知的数据类型：{kind}（可选：{', '.join(KINDS)}）",
@@ -384,7 +466,8 @@ def _call(fn: Callable[..., Any], v: Any, *args: Any, **kwargs: Any) -> tuple[An
     return getattr(res, "value", None), getattr(res, "reason", None)
 
 
-def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] | None]]:
+def _parser(kind: Kind, f: Field, category_map: dict[str, str] | None = None
+            ) -> Callable[[Any], tuple[Any, tuple[str, str] | None]]:
     p = f.parse
     if p.startswith("enum:"):
         return _enum(p[5:])
@@ -410,7 +493,7 @@ def _parser(kind: Kind, f: Field) -> Callable[[Any], tuple[Any, tuple[str, str] 
     if p == "phone":
         return lambda v: _call(validators.phone, v)
     if p == "categories":
-        return lambda v: _call(validators.categories, v)
+        return lambda v: _call(validators.categories, v, category_map)
     if p == "date":
         return lambda v: _call(validators.date_value, v, validators.EARLIEST_RECORD)
     if p == "datetime":  # every date-time field is a record's time: not before 2000, not after today
@@ -518,7 +601,7 @@ def _plain_digits(v: Any) -> str | None:
 
 def validate(source: Source, kind: str, *, store: Store | None = None, mapping: dict[str, str] | None = None,
              crs: str | None = None, mode: str = "insert", fix_swaps: bool = False, repair: bool = False,
-             progress: Progress | None = None) -> Prepared:
+             progress: Progress | None = None, category_map: dict[str, str] | None = None) -> Prepared:
     """Validate every row of ``source`` for ``kind``; collect every problem.
 
     Parameters
@@ -535,8 +618,17 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         Swap longitude and latitude back where they were swapped (reported).
     repair : bool
         Repair invalid polygons (reported with the area change) instead of refusing them.
+    category_map : dict, optional
+        What the file's ambiguous category words mean (``{"低保": "dibao_urban"}``, checked by
+        :func:`check_category_map`); a row with an ambiguous word not given here is refused
+        (:func:`ambiguous_categories` lists them, for the user to confirm).
+
+    Besides each field, the rules across rows: a key once in the file (and, in insert mode, new to
+    the database); a household's head's name given (a new household needs one); an ID number is one
+    person in one household (:func:`_check_identities`).
     """
     spec = _kind(kind)
+    category_map = check_category_map(category_map)
     say = progress or (lambda f, m: None)
     if len(source.frame) == 0:
         raise no_rows(source.name)
@@ -570,6 +662,10 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
                                 "(GeoJSON, Shapefile, GeoPackage or GeoParquet)"))
     if any(p.row is None for p in problems):
         raise ValidationError(problems)
+    # Reported with the rows' problems (the file can be fixed in one go).
+    if spec.name == "households" and mode == "insert" and "head_name" not in by_field:
+        problems.append(Problem(name, None, "户主姓名", "", "缺少“户主姓名”列：新增住户须填写户主姓名",
+                                "the column 'head of household' is missing: a new household needs its head's name"))
 
     out: dict[str, list[Any]] = {}
     say(0.05, "逐行校验 validating rows")
@@ -578,7 +674,7 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         if col is None:
             continue
         raw = source.frame[col].tolist()
-        parse = _parser(spec, f)
+        parse = _parser(spec, f, category_map)
         if validators.may_hold_control(raw, multiline=f.multiline):  # else the column is clean: skip the check
             parse = _checked(f, parse)
         vals: list[Any] = [None] * n
@@ -635,6 +731,10 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
                                             "数据库中没有这一户（请先导入住户）",
                                             "no such household in the database (import households first)"))
     _check_rows(spec, frame, rows, name, problems)
+    if spec.name == "households":
+        _check_head_names(source, frame, rows, by_field, store, mode, problems)
+    if spec.name in ("households", "members") and "id_number" in frame:
+        _check_identities(spec, frame, rows, name, store, problems, notes)
 
     # Geometry.
     say(0.65, "校验坐标与几何 checking coordinates and geometries")
@@ -695,6 +795,147 @@ def _check_rows(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, pr
             if c is not None and cc is not None and not c.startswith(cc):
                 problems.append(Problem(name, int(rows[i]), "网格编码", c, f"网格编码须以社区代码 {cc} 开头",
                                         f"the cell code must start with its community code {cc}"))
+
+
+def _check_head_names(source: Source, frame: pd.DataFrame, rows: np.ndarray, by_field: dict[str, str],
+                      store: Store | None, mode: str, problems: list[Problem]) -> None:
+    """A household's head's name (户主姓名) is never empty: a blank cell is refused; without the column
+    (an upsert of some columns) a household new to the database is refused."""
+    name = source.name
+    col = by_field.get("head_name")
+    if col is not None:
+        for i, v in enumerate(source.frame[col].tolist()):
+            if _is_blank(v):
+                problems.append(Problem(name, int(rows[i]), "户主姓名", "", "户主姓名为空",
+                                        "the head of household's name is empty"))
+        return
+    if mode != "upsert" or "hh_id" not in frame:
+        return  # insert mode without the column: refused for the whole file above
+    keys = [k for k in frame["hh_id"] if k is not None]
+    stored = _existing(store, "households", "hh_id", keys) if store is not None else set()
+    for i, k in enumerate(frame["hh_id"]):
+        if k is not None and k not in stored:
+            problems.append(Problem(name, int(rows[i]), "户主姓名", "", "新增住户须填写户主姓名（文件中没有“户主姓名”列）",
+                                    "a new household needs its head's name (the file has no head-of-household column)"))
+
+
+def _person(text: Any) -> str | None:
+    """A name as compared for identity: NFKC, without spaces (None when not given)."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
+    return s or None
+
+
+def _check_identities(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: str, store: Store | None,
+                      problems: list[Problem], notes: list[Problem]) -> None:
+    """One ID number (身份证号) is one person, in one household.
+
+    A person is registered in one household (户籍): the head of a household is a member of it (the
+    ``members`` row of relation 户主 repeats the household's ID number), and nowhere else. So, within
+    the file and against the database (households' heads and members alike):
+
+    - the same ID number with two different names is refused (two people cannot share one number);
+    - the same person in two households is refused, unless one of them has left the register
+      (退出, 迁出): then the move is legitimate and only noted, for the user to confirm;
+    - the same person twice in one household's members is refused.
+
+    Stored rows the file replaces (the same key) are left out of the comparison.
+    """
+    is_hh = spec.name == "households"
+    who = "head_name" if is_hh else "name"
+    n = len(frame)
+    ids = frame["id_number"].tolist()
+    keys = frame[spec.key].tolist() if spec.key in frame else [None] * n
+    hhs = frame["hh_id"].tolist() if "hh_id" in frame else [None] * n
+    names = frame[who].tolist() if who in frame else [None] * n
+    status = frame["status"].tolist() if is_hh and "status" in frame else [None] * n
+    role = "户主" if is_hh else "成员"
+    role_en = "head" if is_hh else "member"
+    first: dict[str, int] = {}
+    for i in range(n):
+        idn = ids[i]
+        if idn is None or keys[i] is None:
+            continue
+        j = first.setdefault(idn, i)
+        if j == i:
+            continue
+        r, rj = int(rows[i]), int(rows[j])
+        a, b = _person(names[j]), _person(names[i])
+        if a is not None and b is not None and a != b:
+            problems.append(Problem(name, r, "身份证号", idn,
+                                    f"与第 {rj} 行的身份证号相同，但姓名不同（第 {rj} 行“{names[j]}”，本行“{names[i]}”）："
+                                    "一个身份证号只能属于一个人",
+                                    f"the same ID number as row {rj} but another name (row {rj} '{names[j]}', this row "
+                                    f"'{names[i]}'): one ID number belongs to one person"))
+        elif hhs[i] == hhs[j]:
+            problems.append(Problem(name, r, "身份证号", idn, f"与第 {rj} 行是同一人：同一人在本户登记了两次",
+                                    f"the same person as row {rj}: listed twice in one household"))
+        elif any(s is not None and s != "active" for s in (status[i], status[j])):
+            notes.append(Problem(name, r, "身份证号", idn,
+                                 f"与第 {rj} 行（户 {hhs[j]}）是同一人，其中一户已退出或迁出：请确认是迁入新户",
+                                 f"the same person as row {rj} (household {hhs[j]}), one of which has left the "
+                                 "register: confirm that the person moved"))
+        else:
+            problems.append(Problem(name, r, "身份证号", idn,
+                                    f"与第 {rj} 行（户 {hhs[j]}）是同一人：同一人不能同时在两户（两户均在册）",
+                                    f"the same person as row {rj} (household {hhs[j]}): one person cannot be in two "
+                                    "registered households"))
+    if store is None or not first:
+        return
+    wanted = pd.DataFrame({"i": list(first.values()), "idn": list(first.keys())})
+    more = [i for i in range(n) if ids[i] is not None and keys[i] is not None and first[ids[i]] != i]
+    wanted = pd.DataFrame({"i": np.array([*wanted["i"], *more], dtype=np.int64),
+                           "idn": [*wanted["idn"], *(ids[i] for i in more)]})
+    mine = pd.DataFrame({"k": [k for k in keys if k is not None]}, dtype=object)
+    cur = store.cursor()
+    cur.register("_ids", wanted)
+    cur.register("_mine", mine)
+    try:
+        found = cur.execute(
+            "SELECT w.i, 'households', h.hh_id, h.hh_id, h.head_name, h.status FROM _ids w"
+            " JOIN households h ON h.id_number = w.idn"
+            + (" WHERE h.hh_id NOT IN (SELECT k FROM _mine)" if is_hh else "")
+            + " UNION ALL SELECT w.i, 'members', m.member_id, m.hh_id, m.name, h.status FROM _ids w"
+            " JOIN members m ON m.id_number = w.idn LEFT JOIN households h ON h.hh_id = m.hh_id"
+            + ("" if is_hh else " WHERE m.member_id NOT IN (SELECT k FROM _mine)")
+            + " ORDER BY 1, 2, 3").fetchall()
+    finally:
+        cur.unregister("_ids")
+        cur.unregister("_mine")
+    told: set[int] = set()  # one problem per row: the first record that conflicts (a head before a member)
+    for i, table, skey, shh, sname, sstatus in found:
+        i = int(i)
+        if i in told:
+            continue
+        before = len(problems) + len(notes)
+        r, idn = int(rows[i]), ids[i]
+        there = "户主" if table == "households" else "成员"
+        there_en = "head" if table == "households" else "member"
+        a, b = _person(sname), _person(names[i])
+        if a is not None and b is not None and a != b:
+            problems.append(Problem(name, r, "身份证号", idn,
+                                    f"数据库中户 {shh} 的{there}“{sname}”已使用此身份证号，与本行{role}“{names[i]}”"
+                                    "姓名不同：一个身份证号只能属于一个人",
+                                    f"the database's {there_en} '{sname}' of household {shh} has this ID number, "
+                                    f"another name than this row's {role_en} '{names[i]}': one ID number belongs to "
+                                    "one person"))
+        elif shh == hhs[i]:
+            if table == spec.table:  # the same person twice among one household's members
+                problems.append(Problem(name, r, "身份证号", idn, f"数据库中本户已有此人（成员编号 {skey}）",
+                                        f"the household already lists this person (member {skey})"))
+        elif sstatus is not None and sstatus != "active":
+            notes.append(Problem(name, r, "身份证号", idn,
+                                 f"此人是数据库中户 {shh}（已{model.label(sstatus)}）的{there}：请确认是迁入新户",
+                                 f"this person is the {there_en} of household {shh} in the database, which has left "
+                                 "the register: confirm that the person moved"))
+        else:
+            problems.append(Problem(name, r, "身份证号", idn,
+                                    f"此人已是数据库中户 {shh}（在册）的{there}：同一人不能同时在两户",
+                                    f"this person is already the {there_en} of household {shh} (registered) in the "
+                                    "database: one person cannot be in two households"))
+        if len(problems) + len(notes) > before:
+            told.add(i)
 
 
 def _check_needs(frame: pd.DataFrame, rows: np.ndarray, name: str, problems: list[Problem]) -> None:
@@ -1097,20 +1338,25 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
         + (["NOT coalesce(ST_Equals(ST_ReducePrecision(t.geom, 1e-9), ST_ReducePrecision(ST_GeomFromWKB(s._wkb), "
             "1e-9)), t.geom IS NULL AND s._wkb IS NULL)"]
            if geo else [])) or "FALSE"
-    say(0.72, "比对数据库 comparing with the database")
-    reader = store.cursor()
-    reader.register("_stage", stage)
-    try:
-        counts = reader.execute(
-            f"SELECT count(*) FILTER (WHERE t.{key} IS NULL),"
-            f" count(*) FILTER (WHERE t.{key} IS NOT NULL AND ({compare}))"
-            f" FROM _stage s LEFT JOIN {spec.table} t ON t.{key} = s.{key}").fetchone()
-    finally:
-        reader.unregister("_stage")
-    assert counts is not None
-    rep.inserted, rep.updated = int(counts[0]), int(counts[1])
-    rep.unchanged = len(stage) - rep.inserted - rep.updated
+    count_sql = (f"SELECT count(*) FILTER (WHERE t.{key} IS NULL),"
+                 f" count(*) FILTER (WHERE t.{key} IS NOT NULL AND ({compare}))"
+                 f" FROM _stage s LEFT JOIN {spec.table} t ON t.{key} = s.{key}")
+
+    def count(cur: Any) -> None:
+        """Added, updated and unchanged rows, against the database as the writing transaction sees it."""
+        say(0.72, "比对数据库 comparing with the database")
+        got = cur.execute(count_sql).fetchone()
+        assert got is not None
+        rep.inserted, rep.updated = int(got[0]), int(got[1])
+        rep.unchanged = len(stage) - rep.inserted - rep.updated
+
     if dry_run:
+        reader = store.cursor()
+        reader.register("_stage", stage)
+        try:
+            count(reader)
+        finally:
+            reader.unregister("_stage")
         say(1.0, "完成 done")
         return rep
     target = cols + (["geom"] if geo else [])
@@ -1125,6 +1371,7 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
     with store.transaction() as cur:
         cur.register("_stage", stage)
         try:
+            count(cur)  # in the transaction that writes: the counts are those of this very write
             if spec.name == "households":
                 rep.history = _history(cur, prep, cols)
             say(0.8, "写入 writing")
@@ -1240,11 +1487,14 @@ def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs:
                 mode: str = "insert", dry_run: bool = False, mapping: dict[str, str] | None = None,
                 fix_swaps: bool = False, repair: bool = False, sheet: str | int | None = None,
                 progress: Progress | None = None, source: Source | None = None,
-                member: str | None = None) -> ImportReport:
+                member: str | None = None, category_map: dict[str, str] | None = None) -> ImportReport:
     """Read, validate and write one file; all or nothing.
 
     ``source`` is the file already read by :func:`read_source` (it is not read again);
-    ``member`` chooses the dataset in a zip that holds several.
+    ``member`` chooses the dataset in a zip that holds several; ``category_map`` says what the
+    file's ambiguous category words mean (:func:`ambiguous_categories`; without an answer each row
+    holding one is refused). The report counts the rows added, updated and left unchanged, in the
+    transaction that writes them.
 
     Raises
     ------
@@ -1259,7 +1509,7 @@ def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs:
         source = read_source(path, sheet=sheet, member=member)
     cols = auto_mapping(source.frame.columns, kind, mapping)
     prep = validate(source, kind, store=store, mapping=cols, crs=crs, mode=mode, fix_swaps=fix_swaps,
-                    repair=repair, progress=say)
+                    repair=repair, progress=say, category_map=category_map)
     if prep.problems:
         raise ValidationError(prep.problems)
     return write(store, prep, actor=actor, mode=mode, dry_run=dry_run, progress=say)

@@ -32,7 +32,7 @@ Examples
 'the spreadsheet stored the ID number as a number and its last digits were lost; format the column as text and export again'
 >>> phone("(0592)1234567").value
 '0592-1234567'
->>> categories("低保、残疾人").value
+>>> categories("城市低保、残疾人").value
 ['dibao_urban', 'disabled']
 """
 
@@ -42,7 +42,7 @@ import math
 import numbers
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -62,6 +62,9 @@ __all__ = [
     "id_number",
     "phone",
     "categories",
+    "AMBIGUOUS_CATEGORIES",
+    "ambiguous_terms",
+    "category_answer",
     "date_value",
     "datetime_value",
     "amount",
@@ -418,11 +421,11 @@ def phone(value: object) -> Check[str]:
 
 _SEPARATORS = r"\s,，、;；/|"
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "dibao_urban": ("低保", "低保户", "城市低保户", "城镇低保", "城镇低保户", "最低生活保障", "dibao"),
-    "dibao_rural": ("农村低保户",),
+    "dibao_urban": ("城市低保户", "城镇低保", "城镇低保户", "城市最低生活保障"),
+    "dibao_rural": ("农村低保户", "农村最低生活保障"),
     "tekun": ("特困", "特困户", "特困人员", "特困供养人员", "tekun"),
-    "wubao_central": ("五保集中", "集中五保", "集中供养五保", "五保集中供养户", "五保户集中供养"),
-    "wubao_home": ("五保", "五保户", "分散五保", "五保分散", "分散供养五保", "五保分散供养户", "五保户分散供养", "wubao"),
+    "wubao_central": ("五保集中", "集中五保", "集中供养五保", "五保集中供养户", "五保户集中供养", "五保集中供养"),
+    "wubao_home": ("分散五保", "五保分散", "分散供养五保", "五保分散供养户", "五保户分散供养", "五保分散供养"),
     "disabled": ("残疾人", "残疾户", "残疾家庭", "残障", "残障人士"),
     "elderly_alone": ("孤寡", "孤寡老人", "独居", "独居老人", "孤老"),
     "empty_nest": ("空巢", "空巢家庭"),
@@ -437,8 +440,19 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Words that name more than one category. The importer never guesses which is meant: a row holding one is
+#: refused until the user says what the word means in this file (``resolve`` of :func:`categories`).
+AMBIGUOUS_CATEGORIES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("低保", "低保户", "低保对象", "低保家庭", "最低生活保障", "dibao"), ("dibao_urban", "dibao_rural")),
+    **dict.fromkeys(("五保", "五保户", "五保对象", "五保供养", "wubao"), ("wubao_central", "wubao_home")),
+}
+
+
 def _category_key(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+_AMBIGUOUS: dict[str, tuple[str, ...]] = {_category_key(w): c for w, c in AMBIGUOUS_CATEGORIES.items()}
 
 
 _CATEGORY_WORDS: dict[str, str] = {}
@@ -467,40 +481,65 @@ def _category_terms(value: object) -> list[str]:
     return [t for t in terms if t]
 
 
-def categories(value: object) -> Check[list[str]]:
+def _choices_zh(codes: tuple[str, ...]) -> str:
+    return " 或 ".join(HARDSHIP[c].zh for c in codes)
+
+
+def _choices_en(codes: tuple[str, ...]) -> str:
+    return " or ".join(f"{c} ({HARDSHIP[c].zh})" for c in codes)
+
+
+def categories(value: object, resolve: Mapping[str, str] | None = None) -> Check[list[str]]:
     """Read hardship categories (困难类别) from codes, labels or common names.
 
     Parameters
     ----------
     value : str or list of str
         Codes of :data:`grid.model.HARDSHIP`, their Chinese or English labels,
-        or common names: 低保 (城市低保; 农村低保 is separate), 五保 (分散供养;
-        五保集中 is separate), 特困, 残疾人, 孤寡老人/独居老人, 空巢, 大病/因病致贫,
-        困难党员, 优抚, 零就业, 4050, 拆迁, 失地, 农民工. Text is split on
-        ``，,、;；/|`` and whitespace. A blank value means no category.
+        or common names: 城镇低保, 农村低保户, 分散五保, 五保集中, 特困, 残疾人,
+        孤寡老人/独居老人, 空巢, 大病/因病致贫, 困难党员, 优抚, 零就业, 4050, 拆迁,
+        失地, 农民工. Text is split on ``，,、;；/|`` and whitespace. A blank
+        value means no category.
+    resolve : mapping, optional
+        What the ambiguous words of :data:`AMBIGUOUS_CATEGORIES` (低保, 五保, ...)
+        mean in this file: ``{"低保": "dibao_urban"}``. A word not given here is
+        refused, never guessed (低保 may be urban or rural; 五保 in a home or at home).
 
     Returns
     -------
     Check[list[str]]
         The codes, each once, in vocabulary order. Refused if any term is
-        unknown; the reason names every unknown term (and nothing is returned,
-        so a typo never silently drops a category).
+        unknown or ambiguous and not resolved; the reason names every such term
+        (and nothing is returned, so a typo never silently drops a category).
 
     Examples
     --------
-    >>> categories("五保、农村低保，孤寡/独居老人").value
+    >>> categories("分散五保、农村低保，孤寡/独居老人").value
     ['dibao_rural', 'wubao_home', 'elderly_alone']
     >>> categories(["disabled", "低保边缘户"]).reason[0].split("。")[0]
     '无法识别的困难类别：「低保边缘户」'
+    >>> categories("低保、残疾").reason[1]
+    "ambiguous hardship category '低保': it may mean dibao_urban (城市低保) or dibao_rural (农村低保); say which one this file means"
+    >>> categories("低保、残疾", resolve={"低保": "dibao_urban"}).value
+    ['dibao_urban', 'disabled']
     """
     if is_blank(value):
         return _ok([])
     if not isinstance(value, str | list | tuple | set | frozenset | np.ndarray):
         return _no(f"困难类别格式不对：{value!r}", f"hardship categories should be text: {value!r}")
+    answers = {_category_key(k): v for k, v in (resolve or {}).items()}
     found: set[str] = set()
     unknown: list[str] = []
+    unclear: list[str] = []
     for term in _category_terms(value):
-        code = _CATEGORY_WORDS.get(_category_key(term))
+        key = _category_key(term)
+        code = _CATEGORY_WORDS.get(key)
+        if code is None and key in _AMBIGUOUS:
+            code = answers.get(key)
+            if code is None:
+                if term not in unclear:
+                    unclear.append(term)
+                continue
         if code is None:
             if term not in unknown:
                 unknown.append(term)
@@ -515,7 +554,61 @@ def categories(value: object) -> Check[list[str]]:
             f"unknown hardship categor{plural}: {en_list}; accepted: {', '.join(HARDSHIP)} "
             "(or their Chinese labels)",
         )
+    if unclear:
+        zh = "；".join(f"「{t}」可指{_choices_zh(_AMBIGUOUS[_category_key(t)])}" for t in unclear)
+        en = "; ".join(f"{t!r}: it may mean {_choices_en(_AMBIGUOUS[_category_key(t)])}" for t in unclear)
+        plural = "y" if len(unclear) == 1 else "ies"
+        return _no(f"困难类别有歧义：{zh}。请确认本文件中它指哪一类",
+                   f"ambiguous hardship categor{plural} {en}; say which one this file means")
     return _ok([code for code in HARDSHIP if code in found])
+
+
+def ambiguous_terms(values: Iterable[object]) -> dict[str, tuple[str, ...]]:
+    """The ambiguous category words (:data:`AMBIGUOUS_CATEGORIES`) found in ``values``, as first written,
+    with the codes each may mean, in the order found.
+
+    Each distinct value is read once, so a million-row column costs its distinct values.
+
+    >>> ambiguous_terms(["低保、残疾", "五保户", "城市低保", "低保"])
+    {'低保': ('dibao_urban', 'dibao_rural'), '五保户': ('wubao_central', 'wubao_home')}
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    keys: set[str] = set()
+    seen: set[object] = set()
+    for v in values:
+        if is_blank(v):
+            continue
+        mark: object = v if isinstance(v, str) else repr(v)
+        if mark in seen:
+            continue
+        seen.add(mark)
+        if not isinstance(v, str | list | tuple | set | frozenset | np.ndarray):
+            continue
+        for term in _category_terms(v):
+            key = _category_key(term)
+            if key in _AMBIGUOUS and key not in _CATEGORY_WORDS and key not in keys:
+                keys.add(key)
+                out[term] = _AMBIGUOUS[key]
+    return out
+
+
+def category_answer(term: str, answer: str) -> Check[str]:
+    """Read what the user says an ambiguous word means: one of its choices, as a code or a label.
+
+    >>> category_answer("低保", "农村低保").value
+    'dibao_rural'
+    >>> category_answer("低保", "特困").reason[1]
+    "'特困' is not a meaning of '低保'; choose dibao_urban (城市低保) or dibao_rural (农村低保)"
+    """
+    choices = _AMBIGUOUS.get(_category_key(term))
+    if choices is None:
+        return _no(f"「{term}」不是有歧义的困难类别（有歧义的：{'、'.join(AMBIGUOUS_CATEGORIES)}）",
+                   f"{term!r} is not an ambiguous category (those are: {', '.join(AMBIGUOUS_CATEGORIES)})")
+    code = _CATEGORY_WORDS.get(_category_key(answer))
+    if code not in choices:
+        return _no(f"「{answer}」不是「{term}」的可选含义；请选{_choices_zh(choices)}",
+                   f"{answer!r} is not a meaning of {term!r}; choose {_choices_en(choices)}")
+    return _ok(str(code))
 
 
 # ---------------------------------------------------------------------------

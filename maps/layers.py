@@ -444,7 +444,7 @@ _TITLE = Template("""
 {% macro html(this, kwargs) %}
 <div class="wg-title" style="position:absolute;z-index:9999;top:10px;left:50%;transform:translateX(-50%);
  background:rgba(255,255,255,.92);padding:4px 12px;border:1px solid #999;border-radius:4px;
- font-size:14px;font-weight:600;max-width:70%;text-align:center">{{ this.text }}</div>
+ font-size:14px;font-weight:600;max-width:70%;text-align:center;pointer-events:none">{{ this.text }}</div>
 {% endmacro %}
 """)
 

@@ -133,6 +133,8 @@ _MAP_JS = """() => {
   const m = window.map;
   if (!m || !(m instanceof L.Map)) { return null; }
   const out = {cells: [], units: [], admin: 0, patrols: 0, other_polygons: 0, circles: [], markers: [], lines: [],
+               pins: [], overlays: Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))
+                 .map(el => [el.textContent.trim(), !!(el.querySelector('input') || {}).checked]),
                title: (document.querySelector('.wg-title') || {}).textContent || '',
                legends: document.querySelectorAll('.wg-legend').length,
                size: [m.getSize().x, m.getSize().y]};
@@ -154,6 +156,9 @@ _MAP_JS = """() => {
     } else if (l instanceof L.CircleMarker) {
       const c = l.getLatLng();
       out.markers.push([c.lat, c.lng, (l.options && l.options.fillColor) || '', p || {}]);
+    } else if (l instanceof L.Marker) {
+      const c = l.getLatLng(), icon = (l.options.icon && l.options.icon.options) || {}, pop = l.getPopup();
+      out.pins.push([c.lat, c.lng, String(icon.html || ''), pop ? String(pop.getContent() && (pop.getContent().outerHTML || pop.getContent())) : '']);
     }
   });
   return out;
@@ -167,7 +172,9 @@ def map_stats(frame: Any) -> dict[str, Any] | None:
     each choropleth polygon on the assistance maps), ``admin`` and ``patrols``
     (polygon counts),
     ``circles`` (``[lat, lon, radius_m, properties]`` of service circles),
-    ``markers`` (``[lat, lon, fill colour, properties]`` of circle markers), ``lines``
+    ``markers`` (``[lat, lon, fill colour, properties]`` of circle markers), ``pins``
+    (``[lat, lon, icon HTML, popup HTML]`` of icon markers: the warden's buildings), ``overlays``
+    (``[name, shown]`` of each layer in the layer control), ``lines``
     (``[properties, parts, vertices, colour, weight]`` of each polyline: a walking
     catchment, ``kind`` ``catchment``, is one polyline of several parts), ``title``,
     ``legends`` and ``size`` (pixels).

@@ -171,14 +171,23 @@ def _facts(store: Store) -> dict[str, Any]:
             "campaign": str(store.scalar("SELECT min(campaign_id) FROM campaigns"))}
 
 
-def _import(kind: str, rows: Callable[[dict[str, Any]], list[dict[str, Any]]], mode: str = "insert") -> Action:
+def _import(kind: str, rows: Callable[[dict[str, Any]], list[dict[str, Any]]], mode: str = "insert",
+            category_map: dict[str, str] | None = None) -> Action:
     def act(store: Store, ctx: dict[str, Any], tmp: Path) -> Any:
-        return import_file(store, OP, kind, _csv(tmp, kind, rows(_facts(store))), mode=mode)
+        return import_file(store, OP, kind, _csv(tmp, kind, rows(_facts(store))), mode=mode,
+                           category_map=category_map)
     return act
 
 
+def _hh_ambiguous_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
+    """New households and a changed one, 低保 confirmed as 农村低保: added and updated counted in the write."""
+    return [{**r, "类别": "低保"} for r in _hh_rows(f)] + [
+        {"户编号": f["hh"], "户主姓名": "改过的户主", "地址": "改过的地址2号", "人口数": "3", "类别": "低保",
+         "经度": repr(f["lon"]), "纬度": repr(f["lat"])}]
+
+
 def _hh_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"户编号": f"XA{i}", "户主姓名": f"测试{i}", "地址": f"原子路{i}号", "人口数": "2", "类别": "低保",
+    return [{"户编号": f"XA{i}", "户主姓名": f"测试{i}", "地址": f"原子路{i}号", "人口数": "2", "类别": "城市低保",
              "经度": repr(f["lon"] + 1e-5 * i), "纬度": repr(f["lat"])} for i in range(3)]
 
 
@@ -198,7 +207,7 @@ def _people_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _campaign_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"活动编号": "CXA1", "活动名称": "原子慰问", "组织单位代码": f["street"], "开始日期": "2025-11-01",
-             "结束日期": "2026-02-28", "对象类别": "低保"}]
+             "结束日期": "2026-02-28", "对象类别": "城市低保"}]
 
 
 def _visit_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
@@ -331,6 +340,8 @@ PATHS: list[WritePath] = [
     # Imports: rows, history, derived columns, the imports-log row, then the audit row last.
     WritePath("import households", _import("households", _hh_rows), r"INSERT INTO audit_log"),
     WritePath("import households upsert", _import("households", _hh_update_rows, "upsert"), r"INSERT INTO audit_log"),
+    WritePath("import households, categories confirmed", _import("households", _hh_ambiguous_rows, "upsert",
+                                                                 {"低保": "dibao_rural"}), r"INSERT INTO audit_log"),
     WritePath("import stations", _import("stations", _station_rows), r"INSERT INTO audit_log"),
     WritePath("import people", _import("people", _people_rows), r"INSERT INTO audit_log"),
     WritePath("import campaigns", _import("campaigns", _campaign_rows), r"INSERT INTO audit_log"),

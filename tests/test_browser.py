@@ -11,6 +11,7 @@ set); otherwise they fail and say what to install.
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -128,8 +129,8 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                         s.page.get_by_role("tab", name="核查 Audit").click()
                     if page == "my_cells":  # the tabs are lazy: open each, so its data reaches the browser too
                         texts = []
-                        for tab, shows in (("户卡 Household", "选择住户 Household"),
-                                           ("记日志 Log a visit", "走访情况 What you found"),
+                        for tab, shows in (("户卡 Card", "选择住户 Household"),
+                                           ("记日志 Log", "走访情况 What you found"),
                                            ("诉求 Needs", "我的住户的诉求")):
                             s.page.get_by_role("tab", name=tab).click()
                             s.page.get_by_text(shows).first.wait_for(timeout=30_000)
@@ -308,17 +309,20 @@ def test_warden_map_measures_by_walking(seen, library) -> None:
     s = seen("warden", "my_cells")
     (m,) = s.maps
     assert m["circles"] == []
-    assert any(ln[0].get("kind") == "catchment" for ln in m["lines"])
+    # The walking reach is on demand: listed in the layer control, off until asked for.
+    assert [shown for name, shown in m["overlays"] if name.startswith("步行可达范围")] == [False]
     cells = _scope(library, "warden")
     hh = coverage.load_households(library)
     mine = hh[hh["cell_id"].isin(cells)].reset_index(drop=True)
     reach = coverage.household_reach(mine, coverage.load_stations(library), "party_service", distance="walk",
                                      network=library_network(library))
     assert f"按步行距离在党群服务站服务范围内 {int(reach['covered'].sum())} 户" in m["title"]
-    tips = {mk[3]["hh_id"]: mk[3]["tip"] for mk in m["markers"] if mk[3].get("kind") == "household"}
+    # Each household's line in its building's list says how far it walks, as the library measures it.
+    tips = {h: html.unescape(t) for pin in m["pins"]
+            for h, t in re.findall(r'<li data-hh="(H\d+)".*?<small>(.*?)</small></li>', pin[3])}
     for r in reach.itertuples(index=False):
         words = reach_text("party_service", "walk", float(r.distance_m), bool(r.covered), int(r.tier), str(r.status))
-        assert tips[r.hh_id].endswith("<br>" + words), r.hh_id
+        assert tips[r.hh_id] == words, r.hh_id
 
 
 def test_a_radius_set_by_hand_redraws_the_map(seen) -> None:
@@ -336,10 +340,12 @@ def test_warden_sees_own_cells_households_only(seen, library) -> None:
     others = hh[~hh["cell_id"].isin(cells)]
     (m,) = s.maps
     assert sorted(m["cells"]) == sorted(cells)
-    homes = [mk for mk in m["markers"] if mk[3].get("kind") == "household"]
-    assert {mk[2] for mk in homes} <= {DUE_COLOUR, OK_COLOUR, OTHER_COLOUR}
-    assert len(homes) == len(mine) and {mk[3]["hh_id"] for mk in homes} == set(mine["hh_id"])
-    assert _same_points([(a, b) for a, b, *_ in homes], mine["lat"], mine["lon"])
+    # One marker per building; its list holds each of the warden's households once, none of another cell's.
+    homes = m["pins"]
+    assert {c for pin in homes for c in (DUE_COLOUR, OK_COLOUR, OTHER_COLOUR) if c in pin[2]} <= {
+        DUE_COLOUR, OK_COLOUR, OTHER_COLOUR}
+    listed = [h for pin in homes for h in re.findall(r'data-hh="(H\d+)"', pin[3])]
+    assert len(listed) == len(mine) and set(listed) == set(mine["hh_id"])
     polys = library.query("SELECT ST_AsWKB(ST_Union_Agg(geom)) AS g FROM cells WHERE list_contains(?, cell_id)",
                           [sorted(cells)])
     area = shapely.from_wkb(bytes(polys["g"].iloc[0]))

@@ -66,6 +66,8 @@ def _households(store: Store, n: int = 20) -> pd.DataFrame:
     assert geom == "geom"
     rows = df.iloc[:: max(len(df) // n, 1)].head(n).reset_index(drop=True)
     rows["户编号"] = [f"NEW{i:05d}" for i in range(len(rows))]
+    # New households of new people: the stored ones' ID numbers would be refused (one number, one person).
+    rows = rows.drop(columns=[c for c in ("id_number", "身份证号") if c in rows.columns])
     rows["经度"] = [g.x for g in rows["geom"]]
     rows["纬度"] = [g.y for g in rows["geom"]]
     return rows.drop(columns=["geom", "updated_at"])

@@ -167,7 +167,7 @@ def _check_maps(s: Any, where: str) -> int:
 
 def _visit_tabs(s: Any, role: str, page: str) -> list[str]:
     """The page's tabs, each opened (lazy tabs send their content only then)."""
-    tabs = {"my_cells": ["户卡 Household", "记日志 Log a visit", "诉求 Needs", "待走访 Due"],
+    tabs = {"my_cells": ["户卡 Card", "记日志 Log", "诉求 Needs", "待走访 Due"],
             "campaigns": ["核查 Audit", "走访计划 Plan", "新建活动 New"],
             "needs_queue": ["统计 Figures", "待办 Queue"]}.get(page, [])
     for name in tabs:
@@ -225,7 +225,10 @@ def test_the_payloads_reach_the_browser_as_text(server, browser) -> None:
               for (const t of (kids.length ? kids : [l])) { if (l.getTooltip && l.getTooltip()) {
                 l.getTooltip()._source = t; l.openTooltip(t.getLatLng ? t.getLatLng() : t.getCenter());
                 const el = document.querySelector('.leaflet-tooltip');
-                if (el) { out += el.textContent + '\\n'; } l.closeTooltip(); } } });
+                if (el) { out += el.textContent + '\\n'; } l.closeTooltip(); }
+                if (l.getPopup && l.getPopup()) {  // a building's list of its households
+                  l.openPopup(); const el = document.querySelector('.leaflet-popup-content');
+                  if (el) { out += el.textContent + '\\n'; } l.closePopup(); } } });
             return out; }""")
         assert '<img src=x onerror="window.__xss=1">' in shown or "<svg onload=" in shown, shown[:500]
 

@@ -55,7 +55,7 @@ def hh_rows(spots: list[tuple[float, float]], n: int = 3) -> list[dict[str, Any]
         lon, lat = spots[i]
         rows.append({"户编号": f"X{i + 1:04d}", "户主姓名": f"测试{i}", "身份证号": _id(f"3502031956120300{i}"),
                      "联系电话": f"1380013800{i}", "地址": f"中山路{i + 1}号", "人口数": str(2 + i % 3),
-                     "类别": "低保、残疾" if i % 2 == 0 else "", "经度": repr(lon), "纬度": repr(lat)})
+                     "类别": "城市低保、残疾" if i % 2 == 0 else "", "经度": repr(lon), "纬度": repr(lat)})
     return rows
 
 
@@ -134,7 +134,7 @@ CSV_CASES = [
     ("size fraction", "人口数", "3.5", "人口数", ""),
     ("size text", "人口数", "许多", "人口数", ""),
     ("size too large", "人口数", "100", "人口数", ""),
-    ("unknown category", "类别", "低保、外星人", "类别", "外星人"),
+    ("unknown category", "类别", "城市低保、外星人", "类别", "外星人"),
     ("lon not a number", "经度", "东经118度", "经度", "not a number"),
     ("lon nan", "经度", "nan", "经度", "NaN"),
     ("lon infinite", "经度", "inf", "经度", "NaN or infinite"),
@@ -365,7 +365,7 @@ def test_patrol_route_line_is_the_wrong_type(db, tmp_path) -> None:
 
 
 def test_geoparquet_point_outside_china(db, tmp_path) -> None:
-    gdf = gpd.GeoDataFrame([{"户编号": "XP1", "地址": "某地", "人口数": 2}], geometry=[shapely.Point(151.2, -33.9)],
+    gdf = gpd.GeoDataFrame([{"户编号": "XP1", "户主姓名": "测试", "地址": "某地", "人口数": 2}], geometry=[shapely.Point(151.2, -33.9)],
                            crs="EPSG:4326")
     p = tmp_path / "hh.parquet"
     gdf.to_parquet(p)
@@ -374,14 +374,14 @@ def test_geoparquet_point_outside_china(db, tmp_path) -> None:
 
 # ------------------------------------------------------------------ other kinds
 CAMPAIGN = {"活动编号": "C9", "活动名称": "春节慰问", "组织单位代码": "350203000000", "开始日期": "2026-11-01",
-            "结束日期": "2027-02-28", "对象类别": "低保、特困", "预算": "10000"}
+            "结束日期": "2027-02-28", "对象类别": "城市低保、特困", "预算": "10000"}
 
 
 @pytest.mark.parametrize(("change", "field", "reason"), [
     ({"结束日期": "2026-10-01"}, "结束日期", "before the start"),
     ({"开始日期": "2026-02-30"}, "开始日期", ""),
     ({"预算": "-5"}, "预算", ""),
-    ({"对象类别": "低保、富豪"}, "对象类别", "富豪"),
+    ({"对象类别": "城市低保、富豪"}, "对象类别", "富豪"),
     ({"组织单位代码": "3502"}, "组织单位代码", "12 digits"),
 ])
 def test_campaign_cases(db, tmp_path, change, field, reason) -> None:
@@ -681,7 +681,7 @@ CONTROL_CASES = [
     ("household id BEL", "households", lambda db, t, s: _hh_csv(t, s, "户编号", "X\x070002"), 3, "户编号", "U+0007"),
     ("household ID number LRI", "households", lambda db, t, s: _hh_csv(t, s, "身份证号", GOOD_ID + "\u2066"), 3,
      "身份证号", "U+2066"),
-    ("household category PDI", "households", lambda db, t, s: _hh_csv(t, s, "类别", "低保\u2069"), 3, "类别", "U+2069"),
+    ("household category PDI", "households", lambda db, t, s: _hh_csv(t, s, "类别", "城市低保\u2069"), 3, "类别", "U+2069"),
     ("household address line break", "households", lambda db, t, s: _hh_csv(t, s, "地址", "中山路\n1号"), 3, "地址",
      "U+000A"),
     ("cell name NUL (GeoJSON)", "cells", lambda db, t, s: write_geojson(t / "cells.geojson", [

@@ -15,8 +15,10 @@ from grid.model import HARDSHIP
 from grid.validators import (
     EARLIEST_RECORD,
     Check,
+    ambiguous_terms,
     amount,
     categories,
+    category_answer,
     check_characters,
     china_today,
     date_value,
@@ -278,9 +280,9 @@ def test_phone_refuses(raw: object, why: str) -> None:
 @pytest.mark.parametrize(
     ("word", "code"),
     [
-        ("低保", "dibao_urban"), ("低保户", "dibao_urban"), ("城市低保", "dibao_urban"), ("城镇低保", "dibao_urban"),
+        ("城市低保", "dibao_urban"), ("城镇低保", "dibao_urban"), ("城市低保户", "dibao_urban"),
         ("农村低保", "dibao_rural"), ("农村低保户", "dibao_rural"),
-        ("五保", "wubao_home"), ("五保户", "wubao_home"), ("分散五保", "wubao_home"),
+        ("分散五保", "wubao_home"), ("五保分散供养", "wubao_home"),
         ("五保集中", "wubao_central"), ("集中五保", "wubao_central"), ("五保集中供养", "wubao_central"),
         ("特困", "tekun"), ("特困供养", "tekun"), ("特困人员", "tekun"),
         ("残疾人", "disabled"), ("残疾", "disabled"),
@@ -310,20 +312,20 @@ def test_categories_every_code_and_label(code: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("低保、残疾人，空巢;4050|拆迁/失地 农民工；特困",
+        ("城市低保、残疾人，空巢;4050|拆迁/失地 农民工；特困",
          ["dibao_urban", "tekun", "disabled", "empty_nest", "laid_off_4050", "relocated", "landless_farmer",
           "migrant_family"]),
-        ("残疾 低保 残疾人", ["dibao_urban", "disabled"]),  # unique, vocabulary order
-        ("五保、农村低保，孤寡/独居老人", ["dibao_rural", "wubao_home", "elderly_alone"]),
+        ("残疾 城镇低保 残疾人", ["dibao_urban", "disabled"]),  # unique, vocabulary order
+        ("分散五保、农村低保，孤寡/独居老人", ["dibao_rural", "wubao_home", "elderly_alone"]),
         ("城市低保；农村低保", ["dibao_urban", "dibao_rural"]),
         ("urban minimum living guarantee, five guarantees, in a home", ["dibao_urban", "wubao_central"]),
-        (["低保", "残疾"], ["dibao_urban", "disabled"]),
+        (["城市低保", "残疾"], ["dibao_urban", "disabled"]),
         (("tekun",), ["tekun"]),
         (np.array(["disabled", "tekun"]), ["tekun", "disabled"]),
-        (["低保、空巢", None, ""], ["dibao_urban", "empty_nest"]),
+        (["城市低保、空巢", None, ""], ["dibao_urban", "empty_nest"]),
         ("[dibao_urban, disabled]", ["dibao_urban", "disabled"]),
-        ("['低保', '残疾']", ["dibao_urban", "disabled"]),
-        ("低保,,低保", ["dibao_urban"]),
+        ("['城市低保', '残疾']", ["dibao_urban", "disabled"]),
+        ("城市低保,,城市低保", ["dibao_urban"]),
         ("", []),
         ("  ", []),
         (None, []),
@@ -333,6 +335,34 @@ def test_categories_every_code_and_label(code: str) -> None:
 )
 def test_categories_lists(raw: object, expected: list[str]) -> None:
     assert categories(raw) == Check(expected, None)
+
+
+@pytest.mark.parametrize(("word", "choices"), [
+    ("低保", ("dibao_urban", "dibao_rural")), ("低保户", ("dibao_urban", "dibao_rural")),
+    ("最低生活保障", ("dibao_urban", "dibao_rural")), ("DIBAO", ("dibao_urban", "dibao_rural")),
+    ("五保", ("wubao_central", "wubao_home")), ("五保户", ("wubao_central", "wubao_home")),
+])
+def test_categories_ambiguous_words_are_asked_never_guessed(word: str, choices: tuple[str, ...]) -> None:
+    # 低保 alone may be urban or rural, 五保 in a home or at home: refused, naming both meanings.
+    check = categories(f"{word}、残疾")
+    assert check.value is None and check.reason is not None
+    zh, en = check.reason
+    assert f"「{word}」" in zh and all(HARDSHIP[c].zh in zh for c in choices)
+    assert repr(word) in en and all(c in en for c in choices)
+    # Told what the word means in this file, it is read so; any other meaning is refused.
+    for code in choices:
+        assert categories(f"{word}、残疾", resolve={word: code}).value == [code, "disabled"]
+        assert category_answer(word, HARDSHIP[code].zh).value == code
+        assert category_answer(word, code).value == code
+    assert category_answer(word, "特困").value is None
+    assert category_answer("残疾", "disabled").value is None  # not an ambiguous word at all
+
+
+def test_ambiguous_terms_lists_each_word_once_as_written() -> None:
+    found = ambiguous_terms(["低保、残疾", "城市低保", None, "五保户；低保", "低保", ["低保户"], "农村低保"])
+    assert found == {"低保": ("dibao_urban", "dibao_rural"), "五保户": ("wubao_central", "wubao_home"),
+                     "低保户": ("dibao_urban", "dibao_rural")}
+    assert ambiguous_terms(["城市低保、残疾", "分散五保", ""]) == {}
 
 
 def test_categories_name_every_unknown_term() -> None:

@@ -54,6 +54,7 @@ from grid.ingest import (
     ImportReport,
     Prepared,
     Source,
+    ambiguous_categories,
     auto_mapping,
     problems_frame,
     read_upload,
@@ -61,6 +62,7 @@ from grid.ingest import (
     write,
     zip_datasets,
 )
+from grid.model import HARDSHIP
 from grid.store import TABLES
 from ui import get_store, require_page
 
@@ -170,6 +172,33 @@ def _mapping_editor(upload: Upload, kind: str) -> dict[str, str]:
     return {col: labels.get(str(lab), "") for col, lab in zip(frame.columns, edited["映射到 field"], strict=True)}
 
 
+def _category_answers(upload: Upload, kind: str, mapping: dict[str, str]) -> dict[str, str] | None:
+    """Ask what the file's ambiguous category words (低保, 五保, ...) mean, as the header mapping is
+    confirmed: ``{word: code}`` once every word is answered, else None (validation waits)."""
+    found_key = _key(upload.key, kind, sorted(mapping.items()))
+    found: dict[str, tuple[str, ...]] | None = st.session_state.get("data_ambiguous", {}).get(found_key)
+    if found is None:
+        found = ambiguous_categories(upload.source, kind, mapping)
+        st.session_state["data_ambiguous"] = {found_key: found}
+    if not found:
+        return {}
+    st.markdown("**困难类别确认 Categories to confirm**")
+    st.caption("文件中有的类别可指两类，系统不作猜测，请确认本文件中的含义 · some categories in the file may "
+               "mean two things; the app does not guess — say what this file means")
+    answers: dict[str, str] = {}
+    for i, (term, choices) in enumerate(found.items()):
+        picked = st.selectbox(
+            ui.md("「{}」指 · '{}' means", term, term), list(choices), index=None,
+            key=f"data_cat_{found_key}_{i}", placeholder="请选择 · choose",
+            format_func=lambda c: f"{HARDSHIP[c].zh} · {HARDSHIP[c].en}")
+        if picked is not None:
+            answers[term] = picked
+    if len(answers) < len(found):
+        st.info("请先确认上面的类别，再校验 · confirm the categories above, then validate")
+        return None
+    return answers
+
+
 # --------------------------------------------------------------------------- import
 def _bar(text: str) -> tuple[Any, Any]:
     bar = st.progress(0.0, text=text)
@@ -248,6 +277,8 @@ def _import_section(store: Any, actor: access.Actor) -> None:
                        names, ", ".join(doubled.index)))
         return
 
+    categories = _category_answers(upload, kind, mapping)
+
     with st.expander(f"预览前 20 行 · Preview (first 20 of {len(src.frame):,} rows)", expanded=True):
         preview = src.frame.head(20).copy()
         if src.geoms is not None:
@@ -255,20 +286,22 @@ def _import_section(store: Any, actor: access.Actor) -> None:
         preview.index = src.rows[:len(preview)]
         st.dataframe(preview, width="stretch")
 
-    settings = _key(upload.key, kind, crs, mode, fix_swaps, repair, sorted(mapping.items()), store.generation)
+    settings = _key(upload.key, kind, crs, mode, fix_swaps, repair, sorted(mapping.items()),
+                    sorted((categories or {}).items()), store.generation)
     checked: dict[str, Any] | None = st.session_state.get("data_checked")
     if checked is not None and checked["key"] != settings:
         checked = None
 
     buttons = st.columns(2)
-    if buttons[0].button("校验 Validate", type="primary", key="data_validate", width="stretch"):
+    if buttons[0].button("校验 Validate", type="primary", key="data_validate", width="stretch",
+                         disabled=categories is None):
         st.session_state.pop("data_checked", None)
         st.session_state.pop("data_report", None)
         bar, say = _bar("正在校验 · validating")
         checked = {"key": settings, "prep": None, "problems": [], "dry": None}
         try:
             prep: Prepared = validate(src, kind, store=store, mapping=mapping, crs=crs, mode=mode,
-                                      fix_swaps=fix_swaps, repair=repair, progress=say)
+                                      fix_swaps=fix_swaps, repair=repair, progress=say, category_map=categories)
             checked["prep"], checked["problems"] = prep, prep.problems
             if not prep.problems:
                 checked["dry"] = write(store, prep, actor=actor, mode=mode, dry_run=True)
@@ -308,12 +341,19 @@ def _import_section(store: Any, actor: access.Actor) -> None:
             return
         st.cache_data.clear()
         st.session_state.pop("data_checked", None)
-        st.session_state["data_report"] = (upload.key, rep.text())
+        st.session_state["data_report"] = (upload.key, rep.text(), rep.inserted, rep.updated, rep.unchanged)
         st.rerun()  # redraw with the import button disabled (the store's generation moved on)
     report = st.session_state.get("data_report")
     if report is not None and report[0] == upload.key:
-        st.success("导入完成 · imported")
-        st.code(report[1], language=None)
+        _, text, added, updated, unchanged = report
+        st.success(f"导入完成：新增 {added:,} 行，更新 {updated:,} 行，未变 {unchanged:,} 行。\n\n"
+                   f"Imported: {added:,} added, {updated:,} updated, {unchanged:,} unchanged.")
+        shown = st.columns(3)
+        shown[0].metric("新增 added", f"{added:,}")
+        shown[1].metric("更新 updated", f"{updated:,}")
+        shown[2].metric("未变 unchanged", f"{unchanged:,}")
+        with st.expander("导入报告 · report"):
+            st.code(text, language=None)
 
 
 # --------------------------------------------------------------------------- export

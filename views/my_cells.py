@@ -1,20 +1,27 @@
 """我的网格 — a grid warden's own cells: map, due visits, household card, visit log, needs.
 
-Made for a phone (390 px wide): one column, short tables, the form last. Where the district
-has a street network, the map shows how far each household walks to the nearest station of
-the chosen type, and the street stretches each nearby station reaches on foot.
+Made for a phone (390 px wide) held in one hand: a compact title and counts, the map of the
+warden's own cells with one marker per building (its number of households, coloured by its
+worst status; tapped, it lists its households below the map), then the tabs. A household opens
+by tapping its row, in a building's list or in the due list. Stations, their service areas or
+walking reach (where the district has a street network) and patrol areas are on the map on
+demand (its layer control). Touch targets are at least 44 px (:func:`ui.phone_css`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
+from functools import partial
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
 from grid import access, model
+from grid.buildings import door_address, group_buildings
 from grid.coverage import household_reach, load_cells, load_patrol_areas, load_stations
 from grid.errors import WarmGridError
 from grid.household_file import (
@@ -33,10 +40,44 @@ from maps.warden import reach_text, warden_map
 from ui_needs import confirmation, details, follow_up, handle, table
 from ui_needs import now as needs_now
 
-#: The page's tabs: the due list, a household's card, the visit form, the needs of my households.
-TABS = ["待走访 Due", "户卡 Household", "记日志 Log a visit", "诉求 Needs"]
+#: The page's tabs: the due list, a household's card, the visit form, the needs of my households
+#: (short: the four fit one row of a 390 px phone).
+TABS = ["待走访 Due", "户卡 Card", "记日志 Log", "诉求 Needs"]
+CARD_TAB = TABS[1]
+
+
+def _open_card(table_key: str, ids: list[str], building: str | None = None) -> None:
+    """A tapped row (of the due list or of a building's list) opens that household's card."""
+    state = st.session_state.get(table_key)
+    rows = list(state.selection.rows) if state is not None else []
+    if rows and 0 <= rows[0] < len(ids):
+        st.session_state["card_hh"] = ids[rows[0]]
+        st.session_state["warden_tab"] = CARD_TAB
+        if building is not None:
+            st.session_state["building_opened"] = building
+
+
+def _clicked_building(buildings: pd.DataFrame, clicked: dict[str, Any] | None) -> pd.Series | None:
+    """The building whose marker was tapped (st_folium's ``last_object_clicked``: its position)."""
+    if not clicked or clicked.get("lat") is None or buildings.empty:
+        return None
+    d = (buildings["lat"].round(6) - float(clicked["lat"])) ** 2 + (buildings["lon"].round(6) - float(clicked["lng"])) ** 2
+    i = int(d.to_numpy().argmin())
+    return buildings.iloc[i] if float(d.iloc[i]) < 1e-10 else None
+
+
+def _tel(phone: str) -> str | None:
+    """A ``tel:`` address for a phone number as stored (digits, a leading +; an extension dropped),
+    or None for a masked or empty one."""
+    if not phone or "*" in phone:
+        return None
+    digits = re.sub(r"[^0-9+]", "", phone.split("转")[0])
+    return f"tel:{digits}" if len(digits) >= 5 else None
+
+
 store = ui.get_store()
 actor = ui.require_page("my_cells")
+ui.phone_css()
 st.title("我的网格 · My cells")
 if not actor.scope:
     st.info("您还没有负责的网格。请联系管理员设置。 · You have no cells yet; ask an administrator.")
@@ -66,33 +107,67 @@ cell_gdf = access.filter_households(load_cells(store), actor.scope)
 patrols = load_patrol_areas(store)
 patrols = patrols[patrols.intersects(cell_gdf.union_all())] if len(patrols) else patrols
 basemap, key = ui.basemap_setting()
+due = due_now(shown, visit_days)  # the count, the due list and the buildings' status: the same households
+overdue = shown["hh_id"].isin(due["hh_id"])
+buildings = group_buildings(shown, overdue.to_numpy(dtype=bool))
+with st.container(horizontal=True, gap="medium"):
+    st.metric("住户", f"{len(shown):,}", width="content")
+    st.metric("困难户", f"{int(shown['target'].sum()):,}", width="content")
+    st.metric("待走访", f"{len(due):,}", width="content")
+    st.metric("楼栋", f"{len(buildings):,}", width="content")
 m = warden_map(cell_gdf, shown, stations, patrols, visit_days=visit_days, basemap=basemap, tianditu_key=key,
-               station_type=station_type, network=network if distance == "walk" else None)
-st_folium(m, height=420, use_container_width=True, returned_objects=[], key=f"warden_map:{distance}")
-
-due = due_now(shown, visit_days)  # the count and the due list are the same households
-c = st.columns(3)
-c[0].metric("住户", f"{len(shown):,}")
-c[1].metric("困难户", f"{int(shown['target'].sum()):,}")
-c[2].metric("待走访", f"{len(due):,}")
-st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · by {}: {} of {} households within reach",
+               station_type=station_type, network=network if distance == "walk" else None, buildings=buildings)
+got = st_folium(m, height=360, use_container_width=True, returned_objects=["last_object_clicked"],
+                key=f"warden_map:{distance}")
+st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · 站点、巡逻区域在地图右上角的图层中打开",
                  DISTANCES[distance][0], int(shown["reach_covered"].sum()), model.label(station_type),
-                 int((~shown["reach_covered"].astype(bool)).sum()), DISTANCES[distance][1],
-                 int(shown["reach_covered"].sum()), len(shown)))
+                 int((~shown["reach_covered"].astype(bool)).sum())))
+picked = _clicked_building(buildings, (got or {}).get("last_object_clicked"))
+if picked is not None:
+    # Folded once a household of it has been opened, so that the card below comes up the screen.
+    done = st.session_state.get("building_opened") == picked["building"]
+    with st.expander(ui.md("{} · {} 户，{} 户待走访 · 点一行打开户卡", picked["door"], int(picked["n"]),
+                           int(picked["n_due"])), expanded=not done, key=f"building_list_{int(done)}"):
+        ids = [str(h) for h in picked["hh_ids"]]
+        inside = shown.set_index("hh_id").loc[ids]
+        late = overdue.set_axis(shown["hh_id"]).loc[ids]
+        state = [("待走访" if bool(o) else "已走访") if bool(t) else "—"
+                 for t, o in zip(inside["target"], late, strict=True)]
+        rooms = [str(a)[len(str(picked["door"])):].strip() or str(a) for a in inside["address"]]
+        listing = pd.DataFrame({"户室": rooms, "户主": inside["head_name"].fillna("").astype(str).to_numpy(),
+                                "走访": state,
+                                "上次走访": inside["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未").to_numpy()})
+        st.dataframe(listing, hide_index=True, width="stretch", height=min(44 * (len(listing) + 1) + 4, 320),
+                     row_height=44, on_select=partial(_open_card, "building_rows", ids, str(picked["building"])),
+                     selection_mode="single-row", key="building_rows")
 
 # Lazy tabs: only the open one runs and reaches the phone (the map draws sooner, and opening
 # the page views no household card until the card tab is opened).
 tab_due, tab_card, tab_log, tab_needs = st.tabs(TABS, key="warden_tab", on_change="rerun")
 if tab_due.open:
     with tab_due:
-        table = due.head(200).assign(
+        due_rows = due.head(200)
+        st.caption(ui.md("待走访 {} 户（最多列 200 户），点一行打开户卡", len(due)))
+        wide = st.toggle("显示全部列 · all columns", key="warden_wide")
+        due_table = due_rows.assign(
+            住户=lambda d: [f"{str(a)[len(door_address(a)):].strip() or a} · {n or ''}"
+                          for a, n in zip(d["address"], d["head_name"], strict=True)],
             类别=lambda d: d["categories"].map(lambda c: "、".join(model.label(x) for x in c)),
             上次走访=lambda d: d["last_visit"].dt.strftime("%Y-%m-%d").fillna("从未"),
             最近站点=lambda d: [reach_text(station_type, distance, float(a), bool(b), int(c), str(e)) for a, b, c, e
                             in zip(d["reach_m"], d["reach_covered"], d["reach_tier"], d["reach_status"], strict=True)],
-        )[["hh_id", "label", "类别", "上次走访", "最近站点", "open_needs", "size"]].rename(
-            columns={"hh_id": "户编号", "label": "地址·户主", "open_needs": "未办结诉求", "size": "人口"})
-        st.dataframe(table, hide_index=True, width="stretch", height=320)
+            楼栋=lambda d: d["address"].map(door_address),
+        ).rename(columns={"hh_id": "户编号", "open_needs": "未办结诉求", "size": "人口"})
+        # Key columns first; on a phone the rest only when asked for.
+        key_cols = ["住户", "上次走访", "未办结诉求", "类别"]
+        due_table = due_table[key_cols + (["楼栋", "人口", "最近站点", "户编号"] if wide else [])]
+        st.dataframe(due_table, hide_index=True, width="stretch", height=360, row_height=44,
+                     on_select=partial(_open_card, "due_rows", due_rows["hh_id"].astype(str).tolist()),
+                     selection_mode="single-row", key="due_rows",
+                     column_config={"住户": st.column_config.TextColumn("住户", width=130),
+                                    "上次走访": st.column_config.TextColumn("上次走访", width=92),
+                                    "未办结诉求": st.column_config.NumberColumn("未办结", width=58,
+                                                                            help="未办结诉求 · open needs")})
 
 options = shown["hh_id"].tolist()
 labels = dict(zip(shown["hh_id"], shown["label"], strict=True))
@@ -112,7 +187,13 @@ if tab_card.open:
             card = held[1]
             d = card["details"]
             st.markdown(ui.md("**{}** · {} · {} 人", d["head_name"] or "", d["address"], int(d["size"])))
-            st.markdown(ui.md("电话 {} · 身份证 {}", d["phone"] or "—", d["id_number"] or "—"))
+            # The number to call, only where the warden may see it unmasked (the masked one stays text).
+            tel = _tel(str(d["phone"] or "")) if access.allowed(actor, "view_personal", str(d["cell_id"])) else None
+            if tel is not None:
+                st.link_button(ui.md("拨打 {} · Call", d["phone"]), tel, icon=":material/call:", width="stretch")
+                st.markdown(ui.md("身份证 {}", d["id_number"] or "—"))
+            else:
+                st.markdown(ui.md("电话 {} · 身份证 {}", d["phone"] or "—", d["id_number"] or "—"))
             st.markdown(ui.md("类别：{}", "、".join(model.label(x) for x in d["categories"]) or "无"))
             st.caption("家庭成员 Members")
             st.dataframe(member_table(card["members"]), hide_index=True, width="stretch")
