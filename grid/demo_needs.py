@@ -105,12 +105,14 @@ def _pick(rng: np.random.Generator, categories: np.ndarray) -> np.ndarray:
 
 
 def need_flow(rng: np.random.Generator, needs: pd.DataFrame, where: Households,
-              as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+              as_of: datetime, stalled: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The needs (every column of the ``needs`` table) and their events, in time order.
 
     ``needs`` holds ``need_id, hh_id, visit_id, raised_at, category, description``;
     ``where`` is aligned with it. Events are ``need_id, at, by_user, from_status, to_status,
-    note, step, unit_code`` (no ids: the database numbers them in this order).
+    note, step, unit_code`` (no ids: the database numbers them in this order). ``stalled``
+    (boolean, aligned with ``needs``) marks needs that are never settled whatever the draws
+    (:mod:`grid.demo_plants`' overdue cluster); the three state plants below still win.
     """
     n = len(needs)
     now = np.datetime64(as_of, "s")
@@ -151,6 +153,8 @@ def need_flow(rng: np.random.Generator, needs: pd.DataFrame, where: Households,
     d_close = 1.0 + rng.exponential(4.0, n)
     follows = rng.random(n) < 0.92
     u = rng.random(n)
+    if stalled is not None:
+        never |= np.asarray(stalled, dtype=bool)
     # Plants, so that even a small district shows every state: among the needs raised 3 to 30 days before
     # "today", the latest is returned and waits to be reassigned, the next assigned and not started, the next
     # answered and not yet followed up.
