@@ -16,6 +16,25 @@ winter campaign's applications for assistance at every step of their review, wit
 programmes, budgets and one planted red flag of each kind for the diversion checks
 (:mod:`grid.demo_applications`).
 
+Real districts are uneven, so the demo plants four patterns for the leader's analyses to
+find (:mod:`grid.demo_plants` has the rules and the numbers; where they go depends only on
+the generated geometry, so the same :class:`DemoConfig` gives the same plants):
+
+(a) two district bodies (区总工会, 区慈善总会) give a winter gift of their own, more often and
+    more generously the nearer a household lives to their office (up to 1,000 yuan at the
+    door, nothing beyond 2.5 cell spacings): the hot spots of aid per vulnerable household;
+(b) one community is under-served: 200 yuan of 情暖万家 instead of 500, festival goods for one
+    helped household in ten instead of six, and neither body of (a) reaches it; it ranks last
+    on aid per vulnerable household and is the cold spot;
+(c) three adjacent cells raise needs two and a half times as often, and nothing raised there in
+    the last 150 days has been settled: the cluster of overdue needs;
+(d) one street's campaign visited only 30 % of its targets (93 % elsewhere), and its wardens'
+    everyday visits mostly fell outside the campaign's months: the lowest campaign coverage.
+
+:class:`DemoDistrict` records where each went (``planted_offices``, ``planted_office_cells``,
+``planted_underserved``, ``planted_underserved_cells``, ``planted_overdue_cells``,
+``planted_weak_street``), as it records the planted duplicates and omissions.
+
 :func:`generate` is pure (frames in memory); :func:`build_demo` writes them to a
 store in one transaction; :func:`build_demo_file` builds a new file atomically.
 

@@ -5,34 +5,36 @@ hot-spot map with nothing on it. :func:`choose` picks, from the generated geomet
 random draw: the same :class:`grid.demo.DemoConfig` gives the same choice), where four patterns
 go; :func:`office_aid` draws the first from its own random stream. :mod:`grid.demo` applies them:
 
-(a) **Giving units that favour their own neighbourhood.** Two district bodies (:data:`OFFICE_UNITS`:
-    区总工会 and 区慈善总会) each give a festival gift of their own programme in the finished winter
-    campaign, and both the chance of a target household being visited and the amount fall with the
-    distance ``d`` from the unit's office: the chance is ``exp(-(d / 1.5 s)² / 2)`` (0.80 one cell
-    away, 0.41 two cells away) and the amount ``1000 - 600 d / 2.5 s`` yuan rounded to 50 (1,000
-    at the door, 400 at ``2.5 s``), nobody beyond ``2.5 s``, where ``s`` is the cell spacing (the square root
-    of the mean cell area, about 400 m at the default 400 households per cell). Each office stands
-    at the household of its community farthest from the district's edge; the two communities are,
-    among those whose office would be at least ``2 s`` inside the district and that do not touch
-    the under-served community, the farthest (greedily) from it and from each other. Cells whose centroid lies
-    within ``2 s`` of an office are the *office cells* (:attr:`Plants.office_cells`): the hot spots
-    of aid per vulnerable household.
+(a) **Giving units that favour their own neighbourhood.** Two district bodies
+    (:data:`OFFICE_UNITS`: 区总工会 and 区慈善总会) each give a winter gift of their own programme
+    in the finished winter campaign, and both the chance that a target household is given to and
+    the amount fall with its distance ``d`` from the unit's office. ``s`` is the cell spacing,
+    the square root of the mean cell area (about 400 m at the default 400 households per cell).
+    The chance is ``exp(-(d / 1.5 s)² / 2)`` (0.80 at ``s``, 0.41 at ``2 s``), nobody beyond
+    ``2.5 s``; the amount is ``1000 - 600 d / 2.5 s`` yuan rounded to 50 (1,000 at the door, 400
+    at ``2.5 s``). Each office stands at the household of its community farthest from the
+    district's edge; the two communities are, among those whose office lies at least ``2 s``
+    inside the district and that do not touch the under-served community, the farthest
+    (greedily) from it and from each other. The cells whose centroid lies within ``2 s`` of an
+    office are the *office cells* (:attr:`Plants.office_cells`): the hot spots of aid per
+    vulnerable household.
 (b) **One under-served community.** Among the communities outside the weak street (and other
-    than the demo community worker's) with at least the median number of vulnerable households, the
-    one where they are the largest share of its households: its 情暖万家 came
-    as a lump split over more households than it was sized for, 200 yuan each instead of 500; its
-    residents' committee handed out festival goods to one helped household in ten instead of six;
-    the two units of (a) never reach it; and no planted duplicate is placed there. It ranks last on
-    aid per vulnerable household and its cells are the cold spots.
-(c) **A cluster of overdue needs.** A cell far from the other plants (greedily, among cells with
-    at least the median number of households and, where there are such, two edge neighbours that
-    have too) and its two most populous such neighbours: visits there raise a need two and a half times as often (30 % instead of 12 %), and
-    every need raised there in the last :data:`STALLED_DAYS` days is never settled, so it is open,
-    overdue once its time limit passes, and escalated (:attr:`Plants.overdue_cells`).
+    than the demo community worker's) with at least the median number of vulnerable households,
+    the one where they are the largest share of its households. Its 情暖万家 came as a lump split
+    over more households than it was sized for, :data:`UNDERSERVED_YUAN` (200) yuan each instead
+    of 500; its residents' committee handed out festival goods to one helped household in ten
+    instead of six; the units of (a) never reach it; and no planted duplicate is placed there.
+    It ranks last on aid per vulnerable household and its cells are the cold spots.
+(c) **A cluster of overdue needs.** A cell far (greedily) from the other plants, among the cells
+    with at least the median number of households that have two edge neighbours such as well,
+    and its two most populous such neighbours. Visits there raise a need two and a half times as
+    often (:data:`CLUSTER_NEED_RATE`, 30 % instead of 12 %), and no need raised there in the last
+    :data:`STALLED_DAYS` days is settled: each is open, overdue once its time limit passes, and
+    escalated (:attr:`Plants.overdue_cells`).
 (d) **One street whose campaign missed many targets.** The street with the most target
-    households, other than the demo committee's: its campaign visited 30 % of the targets
-    (93 % elsewhere) and its wardens moved 60 % of their everyday visits to target households out
-    of the campaign's months (150 days later), so its campaign coverage is the lowest.
+    households, other than the demo committee's: its campaign visited 30 % of its targets
+    (93 % elsewhere) and its wardens' everyday visits to targets that fell in the campaign's
+    months were moved, 60 % of them, 150 days later, so its campaign coverage is the lowest.
 
 Examples
 --------
