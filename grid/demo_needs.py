@@ -20,7 +20,8 @@ The rules (all draws from the generator given, so the same seed gives the same h
   their time limit, so about one in nine is late. 80 % are resolved, 20 % answered.
 - Three needs raised 3 to 30 days before "today" are planted so that even a small district
   has every state: the youngest was returned and waits to be reassigned, the next is assigned
-  and not started, the next was answered and not yet followed up.
+  and not started, the next was answered and not yet followed up; and the youngest of all the
+  other needs still waits to be assigned.
 - A need past its due date and not yet settled is escalated at 08:30 the next morning
   (the daily ``python -m grid needs escalate``), by ``cli:cron``.
 - The warden follows up 1 + an exponential 4 days after a settlement (a cell without a warden
@@ -168,6 +169,11 @@ def need_flow(rng: np.random.Generator, needs: pd.DataFrame, where: Households,
         returns[b], d_start[b] = False, age[b] + 1.0
         returns[c], never[c], answered[c], d_start[c], u_settle[c] = False, False, True, 0.1, 0.0
         d_close[c] = age[c] + 1.0
+    # ... and the youngest of the other needs still waits to be assigned (待分拨).
+    others = np.setdiff1d(np.arange(n), recent[:3]) if len(recent) >= 3 else np.arange(n)
+    if len(others):
+        y = others[np.argmin(age[others])]
+        d_assign[y] = max(float(age[y]), 0.0) + 1.0
     # Assignment.
     t_assign = t0 + _mins(d_assign)
     assigned = t_assign <= now
