@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Classes", "classify", "SHARE_BOUNDS"]
+__all__ = ["Classes", "classify", "bounds_text", "SHARE_BOUNDS"]
 
 #: The fixed classes of a share: fifths.
 SHARE_BOUNDS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
