@@ -50,6 +50,9 @@ __all__ = [
     "measures",
     "lorenz",
     "gini",
+    "GINI_LEVELS",
+    "gini_level",
+    "gini_sentence",
     "equity",
     "monthly",
     "compare_campaigns",
@@ -413,6 +416,70 @@ def gini(values: Iterable[float] | np.ndarray | pd.Series) -> float:
     ranks = np.arange(1, n + 1, dtype=float)
     g = 2.0 * float(np.dot(ranks, x)) / (n * total) - (n + 1) / n
     return float(round(max(g, 0.0), 12))
+
+
+#: The common reading of a Gini coefficient (the one used for income in Chinese statistics
+#: teaching and the press, after the UN's): below 0.2 高度平均, 0.2–0.3 比较平均, 0.3–0.4 相对合理,
+#: 0.4–0.5 差距较大, 0.5 and above 差距悬殊. ``(lower bound, Chinese reading, is high)``.
+GINI_LEVELS: tuple[tuple[float, str, bool], ...] = (
+    (0.0, "高度平均", False),
+    (0.2, "比较平均", False),
+    (0.3, "相对合理", False),
+    (0.4, "差距较大", True),
+    (0.5, "差距悬殊", True),
+)
+
+
+def gini_level(g: float) -> tuple[str, bool]:
+    """The reading of a Gini coefficient (:data:`GINI_LEVELS`) as shown to two decimals.
+
+    The coefficient is read as it is printed, so 0.199 (shown "0.20") reads 比较平均.
+
+    >>> gini_level(0.15), gini_level(0.199), gini_level(0.45)
+    (('高度平均', False), ('比较平均', False), ('差距较大', True))
+    """
+    shown = round(float(g), 2)
+    reading, high = GINI_LEVELS[0][1], GINI_LEVELS[0][2]
+    for lower, text, is_high in GINI_LEVELS:
+        if shown >= lower:
+            reading, high = text, is_high
+    return reading, high
+
+
+def gini_sentence(g: float, units: int, unit_label: str, measure_label: str) -> str:
+    """One sentence in Chinese saying what a Gini coefficient means and whether it is high.
+
+    Parameters
+    ----------
+    g : float
+        The coefficient (NaN: not computable).
+    units : int
+        How many units it was computed over.
+    unit_label, measure_label : str
+        What a unit is (网格, 社区, ...) and what was compared (困难户户均救助（元）, ...).
+
+    Examples
+    --------
+    >>> gini_sentence(0.0714, 124, "网格", "困难户户均救助（元）")  # doctest: +NORMALIZE_WHITESPACE
+    '基尼系数 0.07：衡量 124 个网格之间困难户户均救助的差距，0 表示各网格完全相同，越接近 1 越集中于少数网格；按常用划分（0.2 以下高度平均，0.2–0.3 比较平均，0.3–0.4 相对合理，0.4–0.5 差距较大，0.5 以上差距悬殊），属于高度平均，整体并不悬殊，局部的多与少请结合热点图查看。'
+    >>> gini_sentence(0.42, 15, "社区", "救助总额（元）").split("属于")[1]
+    '差距较大，偏高：救助明显集中在部分社区，宜核查分配是否与困难户分布相称。'
+    >>> gini_sentence(float("nan"), 1, "街道", "救助总额（元）")
+    '只有 1 个街道，无法计算基尼系数（至少需要两个单元）。'
+    """
+    if not np.isfinite(g) or units < 2:
+        return f"只有 {units} 个{unit_label}，无法计算基尼系数（至少需要两个单元）。"
+    what = measure_label.split("（")[0]
+    reading, high = gini_level(g)
+    scale = "，".join(f"{lo:g}–{hi:g} {text}" if i else f"{hi:g} 以下{text}"
+                     for i, ((lo, text, _), (hi, _, _)) in enumerate(zip(GINI_LEVELS, GINI_LEVELS[1:], strict=False)))
+    scale += f"，{GINI_LEVELS[-1][0]:g} 以上{GINI_LEVELS[-1][1]}"
+    if high:
+        verdict = f"偏高：救助明显集中在部分{unit_label}，宜核查分配是否与困难户分布相称"
+    else:
+        verdict = "整体并不悬殊，局部的多与少请结合热点图查看"
+    return (f"基尼系数 {g:.2f}：衡量 {units:,} 个{unit_label}之间{what}的差距，0 表示各{unit_label}完全相同，"
+            f"越接近 1 越集中于少数{unit_label}；按常用划分（{scale}），属于{reading}，{verdict}。")
 
 
 def equity(households: pd.DataFrame, aid: pd.DataFrame) -> dict[str, Any]:

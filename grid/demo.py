@@ -16,6 +16,25 @@ winter campaign's applications for assistance at every step of their review, wit
 programmes, budgets and one planted red flag of each kind for the diversion checks
 (:mod:`grid.demo_applications`).
 
+Real districts are uneven, so the demo plants four patterns for the leader's analyses to
+find (:mod:`grid.demo_plants` has the rules and the numbers; where they go depends only on
+the generated geometry, so the same :class:`DemoConfig` gives the same plants):
+
+(a) two district bodies (区总工会, 区慈善总会) give a winter gift of their own, more often and
+    more generously the nearer a household lives to their office (up to 1,000 yuan at the
+    door, nothing beyond 2.5 cell spacings): the hot spots of aid per vulnerable household;
+(b) one community is under-served: 200 yuan of 情暖万家 instead of 500, festival goods for one
+    helped household in ten instead of six, and neither body of (a) reaches it; it ranks last
+    on aid per vulnerable household and is the cold spot;
+(c) three adjacent cells raise needs two and a half times as often, and nothing raised there in
+    the last 150 days has been settled: the cluster of overdue needs;
+(d) one street's campaign visited only 30 % of its targets (93 % elsewhere), and its wardens'
+    everyday visits mostly fell outside the campaign's months: the lowest campaign coverage.
+
+:class:`DemoDistrict` records where each went (``planted_offices``, ``planted_office_cells``,
+``planted_underserved``, ``planted_underserved_cells``, ``planted_overdue_cells``,
+``planted_weak_street``), as it records the planted duplicates and omissions.
+
 :func:`generate` is pure (frames in memory); :func:`build_demo` writes them to a
 store in one transaction; :func:`build_demo_file` builds a new file atomically.
 
@@ -44,7 +63,7 @@ from scipy.cluster.vq import kmeans2
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from grid import model
+from grid import demo_plants, model
 from grid.demo_applications import generate_applications
 from grid.demo_needs import Households, need_flow
 from grid.demo_streets import street_plan
@@ -189,6 +208,16 @@ class DemoDistrict:
     household_history: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Red flags planted for the diversion checks: reason code -> households (grid.budgets.REASONS).
     planted_flags: dict[str, list[str]] = field(default_factory=dict)
+    #: The leader's patterns (grid.demo_plants): the units that favour their offices'
+    #: neighbourhoods (``unit, programme, funding_source, community_code, cell_id, lon, lat``) and the
+    #: cells within one cell spacing of an office; the under-served community and its cells; the
+    #: cells of the overdue needs' cluster; the street whose campaign missed many targets.
+    planted_offices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    planted_office_cells: list[str] = field(default_factory=list)
+    planted_underserved: str = ""
+    planted_underserved_cells: list[str] = field(default_factory=list)
+    planted_overdue_cells: list[str] = field(default_factory=list)
+    planted_weak_street: str = ""
 
 
 # --------------------------------------------------------------------------- geometry
@@ -543,6 +572,18 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     start = party_st.set_index("community_code")[["lon", "lat"]]
     people = people.join(start, on="unit_code")
 
+    # -- the planted patterns (grid.demo_plants): where they go -----------------------------
+    is_target = np.array([any(c in _TARGETS for c in cs) for cs in categories])
+    demo_warden = cells["warden_id"].dropna()
+    plants = demo_plants.choose(
+        cells, communities, hxy, h_comm, is_target, vulnerable,
+        demo_street=str(comm_rows[0]["parent_code"]) if comm_rows else None,
+        demo_community=str(cells.loc[demo_warden.index[0], "community_code"]) if len(demo_warden) else None)
+    h_weak = (communities["parent_code"].to_numpy(dtype=object) == plants.weak_street)[h_comm]
+    h_under = (communities["code"].to_numpy(dtype=object) == plants.underserved)[h_comm]
+    shapely.prepare(plants.cluster)
+    h_cluster = shapely.contains_xy(plants.cluster, hxy[:, 0], hxy[:, 1])
+
     # -- campaigns --------------------------------------------------------------------
     campaigns = pd.DataFrame([
         dict(campaign_id="C2025W", name="2025—2026年度暖冬行动·情暖万家", unit_code=_DISTRICT_CODE,
@@ -555,7 +596,6 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
 
     # -- visits and needs ----------------------------------------------------------------
     say(0.65, "民情日志 visit logs")
-    is_target = np.array([any(c in _TARGETS for c in cs) for cs in categories])
     # Cells are known only as polygons; approximate each household's warden by its
     # community's first warden for the generated history (the real cell is derived later).
     comm_codes = communities["code"].to_numpy()
@@ -568,6 +608,10 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     nv = len(vh)
     year_ago = as_of - timedelta(days=365)
     v_at = _times(rng, year_ago, as_of, nv)
+    c_start, c_end = datetime(2025, 11, 1), datetime(2026, 2, 28)
+    # Plant (d): the weak street's wardens called on their targets mostly outside the campaign's months.
+    v_at = demo_plants.shift_weak_visits(np.random.default_rng([config.seed, 15]), v_at, (h_weak & is_target)[vh],
+                                         c_start.date(), c_end.date(), config.as_of)
     visits = pd.DataFrame({
         "visit_id": _ids("V", nv, 8),
         "hh_id": households["hh_id"].to_numpy()[vh],
@@ -577,10 +621,10 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         "place": "入户走访",
         "situation": rng.choice(np.array(_SITUATIONS, dtype=object), nv),
     })
-    # Campaign visits: most target households were visited during the winter campaign.
-    c_start, c_end = datetime(2025, 11, 1), datetime(2026, 2, 28)
+    # Campaign visits: most target households were visited during the winter campaign (plant (d): not
+    # in the weak street).
     tgt = np.flatnonzero(is_target)
-    visited_c = tgt[rng.random(len(tgt)) < 0.93]
+    visited_c = tgt[rng.random(len(tgt)) < np.where(h_weak[tgt], demo_plants.WEAK_CAMPAIGN_VISITS, 0.93)]
     cv = pd.DataFrame({
         "visit_id": _ids("VC", len(visited_c), 7),
         "hh_id": households["hh_id"].to_numpy()[visited_c],
@@ -593,11 +637,13 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     visits = pd.concat([visits, cv], ignore_index=True)
     visits["created_at"] = visits["visited_at"]
 
-    raise_need = rng.random(len(visits)) < 0.12
+    visit_hh = np.concatenate([vh, visited_c])  # each visit's household, in the visits' order
+    # Plant (c): visits in the overdue cluster raise needs three times as often.
+    raise_need = rng.random(len(visits)) < np.where(h_cluster[visit_hh], demo_plants.CLUSTER_NEED_RATE, 0.12)
     nv_idx = np.flatnonzero(raise_need)
     nn = len(nv_idx)
     need_cat = rng.choice(np.array(list(model.NEED_CATEGORIES), dtype=object), nn)
-    need_hh = np.concatenate([vh, visited_c])[nv_idx]  # each visit's household, in the visits' order
+    need_hh = visit_hh[nv_idx]
     base = pd.DataFrame({
         "need_id": _ids("N", nn, 7),
         "hh_id": visits["hh_id"].to_numpy()[nv_idx],
@@ -607,8 +653,12 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         "description": pd.Series(need_cat).map(_NEED_TEXTS).to_numpy(),
     })
     say(0.7, "诉求流转 the needs' history")
+    # Plant (c): and nothing raised there in the last STALLED_DAYS days has been settled.
+    stalled = h_cluster[need_hh] & (base["raised_at"].to_numpy() >= np.datetime64(
+        as_of - timedelta(days=demo_plants.STALLED_DAYS), "m"))
     needs, need_events = need_flow(np.random.default_rng([config.seed, 13]), base,
-                                   _need_places(cells, communities, hxy[need_hh], h_comm[need_hh]), as_of)
+                                   _need_places(cells, communities, hxy[need_hh], h_comm[need_hh]), as_of,
+                                   stalled=stalled)
     # -- assistance of the winter campaign -------------------------------------------------
     say(0.75, "救助慰问 assistance")
     street_of_comm = {c["code"]: c["parent_code"] for c in comm_rows}
@@ -619,12 +669,15 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     n_omit = max(5, n_t // 100) if n_t >= 20 else 0
     n_dup = max(5, n_t // 200) if n_t >= 20 else 0
     shuffled = rng.permutation(tgt)
-    omit, dup = shuffled[:n_omit], shuffled[n_omit:n_omit + n_dup]
+    omit = shuffled[:n_omit]
+    rest = shuffled[n_omit:]
+    dup = rest[~h_under[rest]][:n_dup]  # plant (b): the under-served community's 200 yuan is never doubled
     helped = np.setdiff1d(tgt, omit)
     hh_ids = households["hh_id"].to_numpy()
     aid_frames = [pd.DataFrame({
         "hh_id": hh_ids[helped], "campaign_id": "C2025W", "programme": "情暖万家",
-        "kind": "cash", "amount_yuan": 500.0, "items": None, "goods_value_yuan": 0.0,
+        "kind": "cash", "amount_yuan": np.where(h_under[helped], demo_plants.UNDERSERVED_YUAN, 500.0),
+        "items": None, "goods_value_yuan": 0.0,
         "given_at": _times(rng, c_start, c_end, len(helped)), "giver_unit": h_street_unit[helped],
         "funding_source": "区财政",
     })]
@@ -635,7 +688,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         "given_at": _times(rng, c_start, c_end, len(dup)), "giver_unit": "区民政局",
         "funding_source": "区财政",
     }))
-    goods = helped[rng.random(len(helped)) < 0.6]
+    goods = helped[rng.random(len(helped)) < np.where(h_under[helped], demo_plants.UNDERSERVED_GOODS, 0.6)]
     aid_frames.append(pd.DataFrame({
         "hh_id": hh_ids[goods], "campaign_id": "C2025W", "programme": "春节慰问物资",
         "kind": "goods", "amount_yuan": 0.0, "items": "大米10公斤、食用油5升",
@@ -650,6 +703,16 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         "given_at": _times(rng, c_start, c_end, len(ph)), "giver_unit": "区委组织部",
         "funding_source": "党费",
     }))
+    # Plant (a): two district bodies give most, and most generously, near their own offices.
+    orng = np.random.default_rng([config.seed, 14])
+    for k, idx, amounts in demo_plants.office_aid(orng, plants, hxy, helped, h_under):
+        office = plants.offices.iloc[k]
+        aid_frames.append(pd.DataFrame({
+            "hh_id": hh_ids[idx], "campaign_id": "C2025W", "programme": office["programme"],
+            "kind": "cash", "amount_yuan": amounts, "items": None, "goods_value_yuan": 0.0,
+            "given_at": _times(orng, c_start, c_end, len(idx)), "giver_unit": office["unit"],
+            "funding_source": office["funding_source"],
+        }))
     assistance = pd.concat(aid_frames, ignore_index=True)
     assistance.insert(0, "aid_id", _ids("A", len(assistance), 7))
     for col in ("app_id", "receiver_name", "receiver_phone", "receiver_account", "receipt_ref"):
@@ -681,6 +744,11 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     from grid.demo_members import members_for
 
     members = members_for(households, seed=config.seed, as_of=config.as_of)
+    programmes = pd.concat([apps.programmes, pd.DataFrame(demo_plants.OFFICE_PROGRAMMES).assign(
+        target_categories=[list(_TARGETS)] * len(demo_plants.OFFICE_PROGRAMMES))[apps.programmes.columns]],
+        ignore_index=True)
+    offices = plants.offices.copy()
+    offices["lon"], offices["lat"] = _xy_to_lonlat(offices.pop("x").to_numpy(), offices.pop("y").to_numpy())
     say(0.85, "生成完成 generated")
     return DemoDistrict(
         config=config, admin_units=admin_units, communities=communities, cells=cells,
@@ -689,9 +757,11 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         roads=roads, members=members, need_events=need_events,
         planted_duplicates=sorted(hh_ids[dup].tolist()),
         planted_omissions=sorted(hh_ids[omit].tolist()),
-        programmes=apps.programmes, budgets=apps.budgets, applications=apps.applications,
+        programmes=programmes, budgets=apps.budgets, applications=apps.applications,
         application_events=apps.events, application_objections=apps.objections, household_history=apps.history,
-        planted_flags=apps.planted,
+        planted_flags=apps.planted, planted_offices=offices, planted_office_cells=plants.office_cells,
+        planted_underserved=plants.underserved, planted_underserved_cells=plants.underserved_cells,
+        planted_overdue_cells=plants.overdue_cells, planted_weak_street=plants.weak_street,
     )
 
 

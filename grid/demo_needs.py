@@ -20,7 +20,8 @@ The rules (all draws from the generator given, so the same seed gives the same h
   their time limit, so about one in nine is late. 80 % are resolved, 20 % answered.
 - Three needs raised 3 to 30 days before "today" are planted so that even a small district
   has every state: the youngest was returned and waits to be reassigned, the next is assigned
-  and not started, the next was answered and not yet followed up.
+  and not started, the next was answered and not yet followed up; and the youngest of all the
+  other needs still waits to be assigned.
 - A need past its due date and not yet settled is escalated at 08:30 the next morning
   (the daily ``python -m grid needs escalate``), by ``cli:cron``.
 - The warden follows up 1 + an exponential 4 days after a settlement (a cell without a warden
@@ -105,12 +106,14 @@ def _pick(rng: np.random.Generator, categories: np.ndarray) -> np.ndarray:
 
 
 def need_flow(rng: np.random.Generator, needs: pd.DataFrame, where: Households,
-              as_of: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+              as_of: datetime, stalled: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The needs (every column of the ``needs`` table) and their events, in time order.
 
     ``needs`` holds ``need_id, hh_id, visit_id, raised_at, category, description``;
     ``where`` is aligned with it. Events are ``need_id, at, by_user, from_status, to_status,
-    note, step, unit_code`` (no ids: the database numbers them in this order).
+    note, step, unit_code`` (no ids: the database numbers them in this order). ``stalled``
+    (boolean, aligned with ``needs``) marks needs that are never settled whatever the draws
+    (:mod:`grid.demo_plants`' overdue cluster); the three state plants below still win.
     """
     n = len(needs)
     now = np.datetime64(as_of, "s")
@@ -151,6 +154,8 @@ def need_flow(rng: np.random.Generator, needs: pd.DataFrame, where: Households,
     d_close = 1.0 + rng.exponential(4.0, n)
     follows = rng.random(n) < 0.92
     u = rng.random(n)
+    if stalled is not None:
+        never |= np.asarray(stalled, dtype=bool)
     # Plants, so that even a small district shows every state: among the needs raised 3 to 30 days before
     # "today", the latest is returned and waits to be reassigned, the next assigned and not started, the next
     # answered and not yet followed up.
@@ -164,6 +169,11 @@ def need_flow(rng: np.random.Generator, needs: pd.DataFrame, where: Households,
         returns[b], d_start[b] = False, age[b] + 1.0
         returns[c], never[c], answered[c], d_start[c], u_settle[c] = False, False, True, 0.1, 0.0
         d_close[c] = age[c] + 1.0
+    # ... and the youngest of the other needs still waits to be assigned (待分拨).
+    others = np.setdiff1d(np.arange(n), recent[:3]) if len(recent) >= 3 else np.arange(n)
+    if len(others):
+        y = others[np.argmin(age[others])]
+        d_assign[y] = max(float(age[y]), 0.0) + 1.0
     # Assignment.
     t_assign = t0 + _mins(d_assign)
     assigned = t_assign <= now

@@ -3,7 +3,12 @@
 
 Small-count protection: a unit with fewer than ``k`` households is drawn in a
 neutral "<k" class and none of its figures is put into the map (its tooltip
-shows "<k"); the colour classes are computed from the shown units only.
+shows "<k"); the colour classes are computed from the shown units only, with
+distinct printed bounds (:func:`maps.classes.classify`).
+
+Every unit is named on hover: the cell, community or street name, and for a
+hexagon the community its centre lies in ("某某社区一带") when the communities are
+given. Names are escaped like every text that reaches the map.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import pandas as pd
 import shapely
 
 from grid.hotspots import CLASSES
+from maps.classes import classify
 from maps.layers import (
-    SEQUENTIAL,
     add_legend,
     add_title,
     base_map,
-    class_breaks,
+    class_colour,
+    class_legend,
     feature_collection,
     finish,
     group,
@@ -84,8 +90,34 @@ def _bounds(gdf: gpd.GeoDataFrame) -> list[float]:
     return [float(b) for b in gdf.total_bounds]
 
 
+def place_names(units: gpd.GeoDataFrame, places: gpd.GeoDataFrame) -> pd.Series:
+    """For each unit, the name of the place (``name`` + polygon, e.g. the communities) holding its
+    centre, with "一带" (around), or "" where none does; the lowest-sorting name wins on an edge.
+
+    >>> sq = lambda x: shapely.box(x, 0, x + 1, 1)
+    >>> places = gpd.GeoDataFrame({"name": ["甲社区", "乙社区"]}, geometry=[sq(0), sq(1)])
+    >>> place_names(gpd.GeoDataFrame(geometry=[sq(0.2).buffer(-0.4), sq(5)]), places).tolist()
+    ['甲社区一带', '']
+    """
+    out = pd.Series([""] * len(units), index=units.index, dtype=object)
+    if not len(units) or not len(places):
+        return out
+    centres = shapely.point_on_surface(units.geometry.to_numpy())
+    tree = shapely.STRtree(places.geometry.to_numpy())
+    hit_u, hit_p = tree.query(centres, predicate="intersects")
+    names = places["name"].astype(str).to_numpy()
+    found: dict[int, str] = {}
+    for u, p in zip(hit_u, hit_p, strict=True):
+        n = names[p]
+        if int(u) not in found or n < found[int(u)]:
+            found[int(u)] = n
+    for u, n in found.items():
+        out.iloc[u] = f"{n}一带"
+    return out
+
+
 def assistance_map(units_gdf: gpd.GeoDataFrame, measure: str, label: str, share: bool = False,
-                   k: int = 5, unit_label: str = "单元") -> folium.Map:
+                   k: int = 5, unit_label: str = "单元", places: gpd.GeoDataFrame | None = None) -> folium.Map:
     """A choropleth of ``measure`` over units, with small-count protection.
 
     Parameters
@@ -103,6 +135,9 @@ def assistance_map(units_gdf: gpd.GeoDataFrame, measure: str, label: str, share:
         Units with fewer than ``k`` households are drawn as "<k" without figures.
     unit_label : str
         What a unit is called (网格, 社区, 街道, 六边形), for the title.
+    places : GeoDataFrame, optional
+        ``name`` + polygons (the communities): a unit without a name is named after the
+        place holding its centre (:func:`place_names`), so a hexagon reads "某某社区一带".
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -118,19 +153,21 @@ def assistance_map(units_gdf: gpd.GeoDataFrame, measure: str, label: str, share:
     small = hh < k
     values = pd.to_numeric(gdf[measure], errors="coerce").to_numpy(dtype=float)
     shown = values[~small]
-    breaks = class_breaks(shown, share=share)
-    colours = SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL
+    classes = classify(shown, share=share)
 
     def colour(v: float) -> str:
-        if not np.isfinite(v):
-            return NO_DATA
-        for c, upper in zip(colours, breaks, strict=False):
-            if v <= upper:
-                return c
-        return colours[-1]
+        return NO_DATA if not np.isfinite(v) else class_colour(classes, v)
 
     hidden = f"<{k}"
-    names = gdf["name"].astype(object).where(gdf["name"].notna(), "") if "name" in gdf.columns else gdf[col]
+    if "name" in gdf.columns:
+        names = gdf["name"].astype(object).where(gdf["name"].notna(), "")
+    else:
+        names = pd.Series([""] * len(gdf), index=gdf.index, dtype=object)
+    if places is not None:
+        missing = names.astype(str).str.len() == 0
+        if missing.any():
+            names = names.where(~missing, place_names(gdf[missing], places))
+    names = names.where(names.astype(str).str.len() > 0, gdf[col].astype(str))
     props = pd.DataFrame({
         "unit": gdf[col].astype(str).to_numpy(),
         "name": names.astype(str).to_numpy(),
@@ -151,9 +188,7 @@ def assistance_map(units_gdf: gpd.GeoDataFrame, measure: str, label: str, share:
                                       aliases=[unit_label, "编码", "住户", label]),
     ).add_to(fg)
     fg.add_to(m)
-    lows = [float(np.nanmin(shown)) if np.isfinite(shown).any() else 0.0] + breaks[:-1]
-    entries = [(c, "box", f"{_fmt(lo, share)} – {_fmt(hi, share)}")
-               for c, lo, hi in zip(colours, lows, breaks, strict=False)] if np.isfinite(shown).any() else []
+    entries = [(c, "box", text) for c, text in class_legend(classes)] if np.isfinite(shown).any() else []
     if np.isnan(shown).any():
         entries.append((NO_DATA, "box", "无数据 / no data"))
     if small.any():
@@ -214,7 +249,13 @@ def hotspot_map(cells_gdf: gpd.GeoDataFrame, gi_frame: pd.DataFrame, label: str 
         tooltip=folium.GeoJsonTooltip(fields=["name", "cell_id", "class"], aliases=["网格", "编码", "类别"]),
     ).add_to(fg)
     fg.add_to(m)
-    entries = [(HOTSPOT_COLOURS[c], "box", f"{zh} · {en}") for c, (zh, en) in CLASSES.items()]
+    # The classes this map has, each with its count of cells (the 90 % classes appear only at FDR 10 %).
+    shown_cls = pd.Series([c for s, c in zip(small, cls, strict=True) if not s and isinstance(c, str)], dtype=object)
+    counts = shown_cls.value_counts()
+    entries = [(HOTSPOT_COLOURS[c], "box", f"{zh}：{int(counts[c])} 个网格 · {en}")
+               for c, (zh, en) in CLASSES.items() if c in counts.index]
+    if NO_DATA in fills:
+        entries.append((NO_DATA, "box", "无数据（无住户或指标无定义）· no data"))
     if small.any():
         entries.append((SUPPRESSED_COLOUR, "box", f"{hidden}：住户少于 {k} 户 · fewer than {k} households"))
     add_legend(m, [("Getis-Ord Gi* 热点/冷点", entries)])

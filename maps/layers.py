@@ -31,6 +31,7 @@ from branca.element import MacroElement, Template
 from markupsafe import Markup
 
 from grid import model
+from maps.classes import Classes, classify
 from maps.offline import localize
 
 __all__ = [
@@ -48,6 +49,9 @@ __all__ = [
     "add_legend",
     "add_title",
     "class_breaks",
+    "class_colours",
+    "class_colour",
+    "class_legend",
     "feature_collection",
     "point_features",
     "safe",
@@ -214,24 +218,26 @@ def admin_layer(units: gpd.GeoDataFrame, name: str = "行政边界 boundaries") 
 
 
 def class_breaks(values: np.ndarray, k: int = 5, share: bool = False) -> list[float]:
-    """Upper bounds of ``k`` classes: fixed fifths for shares, quantiles otherwise."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if share:
-        return [0.2, 0.4, 0.6, 0.8, 1.0][:k]
-    if len(v) == 0:
-        return [0.0] * k
-    qs = np.unique(np.quantile(v, np.linspace(0, 1, k + 1)[1:]))
-    return [float(q) for q in qs]
+    """Upper bounds of at most ``k`` classes (:func:`maps.classes.classify`): fixed fifths for
+    shares, distinct quantiles as the legend prints them otherwise."""
+    return list(classify(values, k=k, share=share).uppers)
 
 
-def _colour(value: float | None, breaks: Sequence[float]) -> str:
-    if value is None or not np.isfinite(value):
-        return NO_DATA
-    for colour, upper in zip(SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL, breaks, strict=False):
-        if value <= upper:
-            return colour
-    return SEQUENTIAL[-1]
+def class_colours(classes: Classes) -> list[str]:
+    """The fill colour of each class: the darkest of :data:`SEQUENTIAL` when there are fewer than five."""
+    n = len(classes)
+    return SEQUENTIAL[-n:] if 0 < n < len(SEQUENTIAL) else list(SEQUENTIAL)
+
+
+def class_legend(classes: Classes) -> list[tuple[str, str]]:
+    """``(colour, label)`` of each class, lowest first."""
+    return list(zip(class_colours(classes), classes.labels(), strict=False))
+
+
+def class_colour(classes: Classes, value: float | None) -> str:
+    """The fill colour of ``value`` (:data:`NO_DATA` when missing)."""
+    i = classes.index(value)
+    return NO_DATA if i is None else class_colours(classes)[i]
 
 
 def _fmt(v: float, share: bool) -> str:
@@ -246,16 +252,14 @@ def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool =
     :data:`grid.coverage.CELL_MEASURES`).
     """
     values = cells[measure].to_numpy(dtype=float)
-    breaks = class_breaks(values, share=share)
-    colours = SEQUENTIAL[-len(breaks):] if len(breaks) < 5 else SEQUENTIAL
-    lows = [float(np.nanmin(values)) if np.isfinite(values).any() else 0.0] + breaks[:-1]
-    legend = [(c, f"{_fmt(lo, share)} – {_fmt(hi, share)}") for c, lo, hi in zip(colours, lows, breaks, strict=False)]
+    classes = classify(values, share=share)
+    legend = class_legend(classes)
     if np.isnan(values).any():
         legend.append((NO_DATA, "无数据 / no data"))
     cols = ["cell_id", "name", "households", "vulnerable", measure]
     cols = list(dict.fromkeys(c for c in cols if c in cells.columns))
     gdf = cells.copy()
-    gdf["_fill"] = [_colour(v, breaks) for v in values]
+    gdf["_fill"] = [class_colour(classes, v) for v in values]
     gdf["_value"] = [("—" if not np.isfinite(v) else _fmt(v, share)) for v in values]
     fc = feature_collection(gdf, cols + ["_fill", "_value"])
     fg = group(name or f"网格：{label}")

@@ -25,7 +25,7 @@ import shapely
 
 import ui
 from grid import access, coverage, labels, model, users
-from grid.assistance import gini, load_assistance_inputs, measures
+from grid.assistance import gini, gini_sentence, load_assistance_inputs, measures
 from grid.campaigns import audit_campaign, campaign_frames
 from grid.demo import DEMO_ACCOUNTS
 from grid.network import load_network
@@ -411,7 +411,9 @@ def test_assistance_maps_and_gini_are_the_librarys(seen, library, role: str) -> 
     assert set(hot["cells"]) <= set(cells) and len(hot["cells"]) == len(cells)
     v = by_cell.loc[by_cell["households"] >= 5, "per_vulnerable"].astype(float)
     g = gini(v[np.isfinite(v) & (v >= 0)].to_numpy())
-    assert s.metrics["基尼系数 Gini"] == f"{g:.3f}"
+    assert s.metrics["基尼系数 Gini"] == f"{g:.2f}"
+    # Beside it, the sentence that says what the figure means and whether it is high.
+    assert gini_sentence(g, len(v[np.isfinite(v) & (v >= 0)]), "网格", "困难户户均救助（元）") in s.text
 
 
 @pytest.mark.parametrize(("role", "page"), CASES, ids=[f"{r}-{p}" for r, p in CASES])

@@ -142,7 +142,7 @@ def test_flags_budgets_and_lists_equal_the_library(district_file, store, distric
     assert len(rows) == int((district.applications["status"] == "on_notice").sum())
     assert {r["notice_ends_on"] for r in rows} == {"2026-11-16"}  # a date, not a time
     status, out, _ = run(capsys, "programmes", "--db", db, "--json")
-    assert [p["code"] for p in json.loads(out)] == sorted(["cjwp", "dbjz", "dyhy", "lsjz", "qnwj"])
+    assert [p["code"] for p in json.loads(out)] == sorted(["cjwp", "dbjz", "dyhy", "lsjz", "qnwj", "ghsnw", "cszk"])
 
 
 def test_budgets_and_programmes_are_set(dbfile: Path, capsys) -> None:

@@ -178,3 +178,26 @@ def test_no_suppressed_figure_in_the_downloads(app_db, downloads) -> None:
         line = rows[row.cell_id]
         assert f"<{k}" in line
         assert f"{row.total_yuan}" not in line and f"{row.households}," not in line
+
+
+def test_the_gini_is_explained_and_every_map_has_a_legend(app_db) -> None:
+    """Beside the Gini, one sentence says what it means and whether it is high; both maps carry a legend."""
+    import numpy as np
+
+    from grid.assistance import gini, gini_sentence
+
+    with open_store(app_db, read_only=True) as s:
+        hh, aid = load_assistance_inputs(s)
+    by_cell = measures(hh, aid, "cell")
+    v = by_cell.loc[by_cell["cell_id"].notna() & (by_cell["households"] >= 5), "per_vulnerable"].astype(float)
+    v = v[np.isfinite(v)].to_numpy()
+    at = sign_in_demo("leader")
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    (metric,) = [m for m in at.metric if "基尼" in m.label]
+    assert metric.value == f"{gini(v):.2f}"
+    sentence = gini_sentence(gini(v), len(v), "网格", "困难户户均救助（元）")
+    shown = [md.value.replace("\\", "") for md in at.markdown]
+    assert sentence in shown
+    maps = _map_text(at)
+    assert maps.count('<details class=\\"wg-legend\\"') == 2, maps.count("wg-legend")  # one per map

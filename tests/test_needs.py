@@ -515,10 +515,15 @@ def test_the_report_equals_separately_written_sql(store: Store, scope: str, sinc
     assert list(figures_by(frame, as_of, "unit_code").columns) == ["unit_code", *FIGURES]
 
 
-def test_the_demos_headline_is_near_the_seeds(store: Store) -> None:
-    """The small district resolves or answers about 85 % (the seeds' street: 1,594 of 1,869, 85.3 %)."""
-    h = headline(load_frame(store, Scope.everything()), datetime(2026, 11, 15))
-    assert 0.75 <= h["rate"] <= 0.95
+def test_the_demos_headline_is_near_the_seeds(store: Store, district) -> None:
+    """Outside the planted cluster of overdue needs the small district resolves or answers about 85 %
+    (the seeds' street: 1,594 of 1,869, 85.3 %); the cluster (grid.demo_plants) pulls the whole down."""
+    frame = load_frame(store, Scope.everything())
+    at = datetime(2026, 11, 15)
+    h = headline(frame, at)
+    outside = headline(frame[~frame["cell_id"].isin(district.planted_overdue_cells)], at)
+    assert 0.75 <= outside["rate"] <= 0.95
+    assert 0.6 <= h["rate"] < outside["rate"]
     assert h["overdue_open"] > 0 and h["escalated"] > 0 and h["closed"] > 0
     assert min(h[c] for c in model.SATISFACTION) > 0
 

@@ -21,6 +21,7 @@ from grid.assistance import (
     MEASURE_COLUMNS,
     for_cells,
     gini,
+    gini_sentence,
     load_assistance_inputs,
     lorenz,
     measures,
@@ -163,7 +164,7 @@ if units_gdf.empty:
     st.info("所选范围内没有住户。 · No household in the area.")
     st.stop()
 fmap = assistance_map(units_gdf, measure, m_label, share=share, k=k,
-                      unit_label=LEVELS[level].split(" ")[0])
+                      unit_label=LEVELS[level].split(" ")[0], places=communities[["name", "geometry"]])
 st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="leader_map")
 unit_table = suppress_small(by_unit.assign(name=by_unit[unit_col].map(names))[[unit_col, "name", *MEASURE_COLUMNS]],
                             k=k)
@@ -204,8 +205,10 @@ lvals = lvals[np.isfinite(lvals) & (lvals >= 0)]
 curve = lorenz(lvals.to_numpy())
 g = gini(lvals.to_numpy())
 curve = curve.assign(equality=curve["cum_share_units"])
-st.metric("基尼系数 Gini", "—" if not np.isfinite(g) else f"{g:.3f}",
-          help=f"{len(lvals)} 个单元（住户少于 {k} 户的单元不计入）· units with fewer than {k} households left out")
+gini_col, gini_text = st.columns([1, 3])
+gini_col.metric("基尼系数 Gini", "—" if not np.isfinite(g) else f"{g:.2f}",
+                help=f"{len(lvals)} 个单元（住户少于 {k} 户的单元不计入）· units with fewer than {k} households left out")
+gini_text.markdown(ui.esc(gini_sentence(g, len(lvals), LEVELS[level].split(" ")[0], m_label)))
 st.line_chart(curve.rename(columns={"cum_share_value": "洛伦兹 Lorenz", "equality": "完全平均 equality"}),
               x="cum_share_units", y=["洛伦兹 Lorenz", "完全平均 equality"],
               x_label="单元累计占比 cumulative share of units", y_label=f"{m_label}累计占比")
