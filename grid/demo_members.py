@@ -61,7 +61,7 @@ def distinct_ids(ids: np.ndarray, taken: set[str] | frozenset[str] = frozenset()
     stay as they were).
 
     >>> distinct_ids(np.array(["350203195001010012", "350203195001010012"], dtype=object)).tolist()
-    ['350203195001010012', '350203195001010020']
+    ['350203195001010012', '350203195001010028']
     """
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     used = set(taken)

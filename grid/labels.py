@@ -124,7 +124,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "display_name": ("显示名", "display name"), "disabled": ("已停用", "disabled"),
     "failed_logins": ("登录失败次数", "failed sign-ins"), "locked_until": ("锁定至", "locked until"),
     "last_login": ("上次登录", "last sign-in"), "import_id": ("导入编号", "import id"),
-    "imported_at": ("导入时间", "imported at"), "file_name": ("文件名", "file"), "mode": ("方式", "mode"),
+    "imported_at": ("导入时间", "imported at"), "file_name": ("文件名", "file"), "mode": ("导入方式", "import mode"),
     "crs": ("坐标系", "CRS"), "rows_read": ("读取行数", "rows read"), "inserted": ("新增", "added"),
     "updated": ("更新", "updated"), "unchanged": ("未变", "unchanged"),
     # the rest of the store's columns

@@ -368,7 +368,11 @@ def test_committee_never_receives_another_streets_household(seen, library) -> No
     data = b"".join(seen("committee", p).payload for p in ROLE_PAGES["committee"])
     others = library.query("SELECT hh_id FROM households WHERE NOT list_contains(?, cell_id)", [sorted(cells)])
     ids = {x.decode() for x in re.findall(rb"H\d{7}", data)}
-    assert not ids & set(others["hh_id"]) and MARK_ADDR.encode() not in data
+    assert len(others) and not ids & set(others["hh_id"])
+    # The marker household sits outside the warden's cells; when it is also outside the committee's street
+    # its address never reaches the committee (inside, it is the committee's own: the plan tab lists it).
+    if MARK_ID in set(others["hh_id"]):
+        assert MARK_ADDR.encode() not in data
 
 
 def test_leaders_receive_no_household(seen) -> None:

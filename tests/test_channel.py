@@ -94,8 +94,8 @@ def test_import_csv_through_the_app(app, tmp_path: Path) -> None:
     before, gen0, folders = store.count("households"), store.generation, job_folders()
     pts = _inside_points(store, 3)
     csv = tmp_path / "新住户.csv"
-    csv.write_text("户编号,地址,人口数,经度,纬度\n" + "".join(
-        f"NEW{i},新路{i}号,{i + 1},{x:.7f},{y:.7f}\n" for i, (_, x, y) in enumerate(pts)), encoding="utf-8")
+    csv.write_text("户编号,户主姓名,地址,人口数,经度,纬度\n" + "".join(
+        f"NEW{i},新户{i},新路{i}号,{i + 1},{x:.7f},{y:.7f}\n" for i, (_, x, y) in enumerate(pts)), encoding="utf-8")
     status, out, err = cli("import", "households", str(csv), "--db", str(path), "--json")
     assert status == 0, err
     assert VIA_APP in err

@@ -60,8 +60,8 @@ def test_the_command_line_works_while_the_app_runs(district_file, tmp_path: Path
         unit = str(s.scalar("SELECT code FROM admin_units WHERE level = 'district'"))
     points = [shapely.from_wkt(w).representative_point() for w in cells]
     csv = tmp_path / "昨晚的住户.csv"
-    csv.write_text("户编号,地址,人口数,经度,纬度\n" + "".join(
-        f"E2E{i},夜路{i}号,2,{p.x:.7f},{p.y:.7f}\n" for i, p in enumerate(points)), encoding="utf-8")
+    csv.write_text("户编号,户主姓名,地址,人口数,经度,纬度\n" + "".join(
+        f"E2E{i},夜归{i},夜路{i}号,2,{p.x:.7f},{p.y:.7f}\n" for i, p in enumerate(points)), encoding="utf-8")
     admin, admin_pw = DEMO_ACCOUNTS["admin"]
 
     with app_server(db, log=tmp_path / "app.log") as server, chromium() as browser:

@@ -91,7 +91,7 @@ def test_saving_a_visit_confirms_it_after_the_rerun(app) -> None:
         s.sign_in(*DEMO_ACCOUNTS["warden"])
         s.page.locator("h1", has_text=HEADINGS["my_cells"]).first.wait_for(timeout=60_000)
         s.wait_idle()
-        s.page.get_by_role("tab", name="记日志 Log a visit").click()
+        s.page.get_by_role("tab", name="记日志 Log").click()
         s.page.get_by_label("走访情况 What you found").fill("老人身体尚好，需要冬衣")
         s.page.get_by_role("button", name="保存 Save").click()
         toast = s.page.locator('[data-testid="stToast"]', has_text="已保存走访记录")

@@ -170,7 +170,7 @@ def test_no_suppressed_figure_in_the_downloads(app_db, downloads) -> None:
     assert not at.exception, at.exception
     got = downloads(at)
     assert len(got) >= 3
-    texts = [data.decode("utf-8-sig") for _, data in got]
+    texts = [data.decode("utf-8-sig") for label, data in got if "CSV" in label]  # not the bulletin's files
     total = labels.column("total_yuan")  # the downloads carry Chinese headers (grid.labels)
     choropleth = next(t for t in texts if total in t.splitlines()[0] and labels.column("cell_id") in t.splitlines()[0])
     rows = {line.split(",")[0]: line for line in choropleth.splitlines()[1:]}

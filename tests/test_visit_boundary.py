@@ -11,6 +11,8 @@ at all is also covered (that used to raise a pandas ``TypeError``).
 
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -111,27 +113,21 @@ def test_no_visit_at_all_is_every_vulnerable_household_overdue() -> None:
 
 # --------------------------------------------------------------------------- the warden map
 def _household_fills(m: folium.Map) -> dict[str, str]:
-    fills: dict[str, str] = {}
+    """Each household's colour on the warden's map: the status it has in its building's list."""
+    from maps.warden import _STATUS_COLOUR
 
-    def walk(el: Any) -> None:
-        data = getattr(el, "data", None)
-        if isinstance(data, dict):
-            for f in data.get("features", []):
-                p = f.get("properties", {})
-                if p.get("kind") == "household":
-                    fills[p["hh_id"]] = p["fill"]
-        for child in el._children.values():
-            walk(child)
-
-    walk(m)
-    return fills
+    html = m.get_root().render()
+    found = re.findall(r'data-hh=\\?"([^"\\]+)\\?" data-status=\\?"(\w+)\\?"', html)
+    assert found, "no building list in the map"
+    return {h: _STATUS_COLOUR[status] for h, status in found}
 
 
 @pytest.mark.parametrize("as_of", AS_OFS)
 def test_the_warden_map_colours_and_counts_on_the_boundary(as_of: datetime) -> None:
     hh, last = frames(as_of)
     due = due_visits(hh, last, pd.DataFrame({"hh_id": [], "open_needs": []}), as_of)
-    due = due.assign(lon=118.08 + np.arange(len(due)) * 1e-4, lat=24.48, label=due["hh_id"])
+    due = due.assign(lon=118.08 + np.arange(len(due)) * 1e-4, lat=24.48, label=due["hh_id"],
+                     address=[f"一路{i + 1}号" for i in range(len(due))])  # each household its own building
     cells = gpd.GeoDataFrame({"cell_id": ["c1"], "name": ["一格"]},
                              geometry=[shapely.box(118.079, 24.479, 118.09, 24.481)], crs="EPSG:4326")
     stations = pd.DataFrame({"station_id": pd.Series(dtype=object), "name": pd.Series(dtype=object),

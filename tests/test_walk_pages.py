@@ -191,7 +191,8 @@ def test_warden_map_draws_catchments_and_each_households_walk(store) -> None:
     st = cv.load_stations(store)
     net = nw.load_network(store)
     reach = cv.household_reach(hh, st, "party_service", distance="walk", network=net)
-    shown = hh.assign(target=True, days_since=np.nan, label="<b>标记</b>路1号",
+    shown = hh.assign(target=True, days_since=np.nan, label="<b>标记</b>路1号", head_name="<b>标记</b>",
+                      address=[f"一路{i + 1}号" for i in range(len(hh))],
                       reach_m=reach["distance_m"].to_numpy(), reach_covered=reach["covered"].to_numpy(),
                       reach_tier=reach["tier"].to_numpy(), reach_status=reach["status"].astype(str).to_numpy())
     patrols = cv.load_patrol_areas(store).iloc[0:0]
@@ -200,8 +201,10 @@ def test_warden_map_draws_catchments_and_each_households_walk(store) -> None:
     first = reach.iloc[0]
     words = reach_text("party_service", "walk", float(first["distance_m"]), bool(first["covered"]),
                        int(first["tier"]), str(first["status"]))
-    # Each tooltip: the label escaped, then how far the walk is (as the map's HTML-safe JSON carries it).
-    assert _js(f"&lt;b&gt;标记&lt;/b&gt;路1号<br>{words}") in html and _js("<b>标记") not in html
+    # Each household in its building's list: the name escaped, then how far the walk is.
+    # (as the map's HTML-safe JSON carries it)
+    assert _js("&lt;b&gt;标记&lt;/b&gt;") in html and _js("<b>标记") not in html and "<b>标记" not in html
+    assert _js(f"<small>{words}</small>") in html
     title = re.search(r'class="wg-title"[^>]*>([^<]*)<', html)
     assert title is not None and f"按步行距离在党群服务站服务范围内 {int(reach['covered'].sum())} 户" in title.group(1)
     circles = warden_map(mine, shown, st, patrols, station_type="party_service").get_root().render()
