@@ -12,9 +12,7 @@ at all is also covered (that used to raise a pandas ``TypeError``).
 from __future__ import annotations
 
 import re
-
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import folium
 import geopandas as gpd
