@@ -99,6 +99,8 @@ def phone(district_file, tmp_path_factory) -> Any:
         s.page.mouse.click(box["x"] + 12, box["y"] + 44 + 22)
         s.page.get_by_text("家庭成员 Members").first.wait_for(timeout=30_000)
         s.wait_idle()
+        # On a loaded machine the card's run may still be drawing: wait for its call button (or fail here).
+        s.page.locator('a[href^="tel:"]').first.wait_for(state="attached", timeout=30_000)
         out["tab_html"] = s.page.evaluate("() => Array.from(document.querySelectorAll('[role=\\'tab\\']'))"
                                           ".map(t => t.outerHTML.slice(0, 300))")
         out["card_tab"] = s.page.evaluate("() => Array.from(document.querySelectorAll('[role=\\'tab\\']'))"
