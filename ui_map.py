@@ -51,6 +51,9 @@ class MapPayload:
     id: str
     css_links: tuple[str, ...]
     js_links: tuple[str, ...]
+    #: What st_folium returns before the browser has reported anything, for every object it can
+    #: return (``draw_map`` keeps those of its ``returned_objects``), as ``st_folium`` computes them.
+    defaults: tuple[tuple[str, Any], ...] = ()
     #: st_folium's widget key per page key (a hash of the 2.7 MB script: computed once per key).
     _hashes: dict[str | None, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -101,7 +104,19 @@ def map_payload(fig: folium.Map) -> MapPayload:
     header = _sf._get_header(fig)
     script = _sf._get_map_string(fig)  # rewrites the elements' ids: last
     css, js = _links(fig)
-    return MapPayload(script=script, header=header, html=html, id=_sf.get_full_id(fig), css_links=css, js_links=js)
+    return MapPayload(script=script, header=header, html=html, id=_sf.get_full_id(fig), css_links=css, js_links=js,
+                      defaults=_defaults(fig))
+
+
+def _defaults(fig: folium.Map) -> tuple[tuple[str, Any], ...]:
+    """st_folium's ``_defaults`` for ``fig``, in its order."""
+    (south, west), (north, east) = fig.get_bounds()
+    bounds = {"_southWest": {"lat": south, "lng": west}, "_northEast": {"lat": north, "lng": east}}
+    return (("last_clicked", None), ("last_object_clicked", None), ("last_object_clicked_count", None),
+            ("last_object_clicked_tooltip", None), ("last_object_clicked_popup", None), ("all_drawings", None),
+            ("last_active_drawing", None), ("bounds", bounds), ("zoom", fig.options.get("zoom")),
+            ("last_circle_radius", None), ("last_circle_polygon", None), ("selected_layers", None),
+            ("selected_tags", None), ("last_geocoder_result", None))
 
 
 _CACHE: OrderedDict[Hashable, MapPayload] = OrderedDict()
@@ -129,11 +144,13 @@ def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload
     return got
 
 
-def draw_map(payload: MapPayload, *, height: int, key: str | None = None) -> Any:
-    """Draw ``payload`` as ``st_folium(m, height=height, use_container_width=True, returned_objects=[], key=key)``.
+def draw_map(payload: MapPayload, *, height: int, key: str | None = None,
+             returned_objects: tuple[str, ...] = ()) -> Any:
+    """Draw ``payload`` as ``st_folium(m, height=height, use_container_width=True,
+    returned_objects=list(returned_objects), key=key)``.
 
-    Returns what st_folium returns (with ``returned_objects=[]``: an empty dict until the
-    browser reports something).
+    Returns what st_folium returns: the ``returned_objects`` (none by default) as the browser last
+    reported them, their defaults until it has.
     """
     hash_key = payload.widget_key(key)
 
@@ -141,10 +158,11 @@ def draw_map(payload: MapPayload, *, height: int, key: str | None = None) -> Any
         if key is not None:
             st.session_state[key] = st.session_state.get(hash_key, {})
 
-    # With returned_objects=[] st_folium's defaults are empty: nothing returns until the browser sends it.
+    wanted = list(returned_objects)
     return _sf._component_func(
         script=payload.script, header=payload.header, html=payload.html, id=payload.id, key=hash_key,
-        height=height, width=None, returned_objects=[], default={}, zoom=None, center=None,
+        height=height, width=None, returned_objects=wanted,
+        default={k: v for k, v in payload.defaults if k in wanted}, zoom=None, center=None,
         feature_group=None, return_on_hover=False, layer_control=None, pixelated=False,
         css_links=list(payload.css_links), js_links=list(payload.js_links), on_change=_on_change,
         wrap_longitude=False,

@@ -57,8 +57,13 @@ def app_db(district_file: tuple[Path, DemoDistrict], monkeypatch: pytest.MonkeyP
     shutil.copyfile(district_file[0], path)
     monkeypatch.setenv("WARMGRID_DB", str(path))
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    import ui_map
+    import ui_warden
+
     ui._open.clear()
     ui.cached_overview.clear()
+    ui_warden._cached.clear()
+    ui_map._CACHE.clear()
     st.cache_data.clear()
     yield path
     ui._open.clear()

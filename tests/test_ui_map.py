@@ -46,13 +46,16 @@ def _seeded_map(monkeypatch: pytest.MonkeyPatch) -> folium.Map:
     return _a_map()
 
 
-def test_the_component_receives_what_st_folium_would_send(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("returned", [(), ("last_object_clicked",), ("bounds", "zoom", "last_clicked")])
+def test_the_component_receives_what_st_folium_would_send(monkeypatch: pytest.MonkeyPatch,
+                                                          returned: tuple[str, ...]) -> None:
     calls = _capture(monkeypatch)
     m = _seeded_map(monkeypatch)
     twin = _seeded_map(monkeypatch)  # the same elements with the same ids (rendering rewrites them)
     assert m.get_name() == twin.get_name()
-    streamlit_folium.st_folium(m, height=620, use_container_width=True, returned_objects=[], key="overview_map")
-    ui_map.draw_map(ui_map.map_payload(twin), height=620, key="overview_map")
+    streamlit_folium.st_folium(m, height=620, use_container_width=True, returned_objects=list(returned),
+                               key="overview_map")
+    ui_map.draw_map(ui_map.map_payload(twin), height=620, key="overview_map", returned_objects=returned)
     assert len(calls) == 2
     direct, cached = calls
     assert set(direct) == set(cached)

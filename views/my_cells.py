@@ -17,12 +17,12 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 import ui
+import ui_map
+import ui_warden
 from grid import access, model
-from grid.buildings import door_address, group_buildings
-from grid.coverage import household_reach, load_cells, load_patrol_areas, load_stations
+from grid.buildings import door_address
 from grid.errors import WarmGridError
 from grid.household_file import (
     aid_table,
@@ -35,8 +35,8 @@ from grid.household_file import (
 )
 from grid.needs import list_needs, unit_names
 from grid.network import DISTANCES, default_distance
-from grid.visits import UNDO_VISIT_MINUTES, NeedInput, due_now, log_visit, new_form_key, undo_visit, warden_households
-from maps.warden import reach_text, warden_map
+from grid.visits import UNDO_VISIT_MINUTES, NeedInput, log_visit, new_form_key, undo_visit
+from maps.warden import reach_text
 from ui_needs import confirmation, details, follow_up, handle, table
 from ui_needs import now as needs_now
 
@@ -93,32 +93,22 @@ if network is not None:
                                 format_func=lambda d: f"{DISTANCES[d][0]} · {DISTANCES[d][1]}")
 else:
     distance = "straight"
-shown = warden_households(store, actor, date.today())
-shown["label"] = (shown["address"].astype(str) + " · " + shown["head_name"].fillna("").astype(str))
-stations = load_stations(store)
-# How far each of the warden's households is from the nearest station of the type (every station counts).
-if len(shown):
-    reach = household_reach(shown, stations, station_type, distance=distance, network=network)
-    shown = shown.assign(reach_m=reach["distance_m"].to_numpy(), reach_covered=reach["covered"].to_numpy(),
-                         reach_tier=reach["tier"].to_numpy(), reach_status=reach["status"].astype(str).to_numpy())
-else:
-    shown = shown.assign(reach_m=[], reach_covered=[], reach_tier=[], reach_status=[])
-cell_gdf = access.filter_households(load_cells(store), actor.scope)
-patrols = load_patrol_areas(store)
-patrols = patrols[patrols.intersects(cell_gdf.union_all())] if len(patrols) else patrols
 basemap, key = ui.basemap_setting()
-due = due_now(shown, visit_days)  # the count, the due list and the buildings' status: the same households
-overdue = shown["hh_id"].isin(due["hh_id"])
-buildings = group_buildings(shown, overdue.to_numpy(dtype=bool))
+today = date.today()
+# Read, reached, grouped and drawn once per data generation for everyone with this scope (ui_warden).
+view = ui_warden.warden_view(store, actor, as_of=today, visit_days=visit_days, station_type=station_type,
+                             distance=distance)
+shown, due, buildings = view.households, view.due, view.buildings
+overdue = pd.Series(view.overdue, index=shown.index)
 with st.container(horizontal=True, gap="medium"):
     st.metric("住户", f"{len(shown):,}", width="content")
     st.metric("困难户", f"{int(shown['target'].sum()):,}", width="content")
     st.metric("待走访", f"{len(due):,}", width="content")
     st.metric("楼栋", f"{len(buildings):,}", width="content")
-m = warden_map(cell_gdf, shown, stations, patrols, visit_days=visit_days, basemap=basemap, tianditu_key=key,
-               station_type=station_type, network=network if distance == "walk" else None, buildings=buildings)
-got = st_folium(m, height=360, use_container_width=True, returned_objects=["last_object_clicked"],
-                key=f"warden_map:{distance}")
+payload = ui_warden.warden_map_payload(store, actor, view, as_of=today, visit_days=visit_days,
+                                       station_type=station_type, distance=distance, basemap=basemap,
+                                       tianditu_key=key)
+got = ui_map.draw_map(payload, height=360, key=f"warden_map:{distance}", returned_objects=("last_object_clicked",))
 st.caption(ui.md("按{}：{} 户在{}服务范围内，{} 户不在 · 站点、巡逻区域在地图右上角的图层中打开",
                  DISTANCES[distance][0], int(shown["reach_covered"].sum()), model.label(station_type),
                  int((~shown["reach_covered"].astype(bool)).sum())))
