@@ -11,9 +11,9 @@ The specification:
 - the manifest's counts and checksums are those of the restored tables;
 - a backup killed with ``kill -9`` while writing leaves no file under its name, and what
   it leaves behind is refused by restore;
-- restore refuses a database changed after the backup without ``--force``, keeps the
-  replaced one beside it with ``--force``, refuses a database an app holds, and refuses
-  an altered backup, changing nothing.
+- restore refuses an altered or a foreign file, a database changed after the backup
+  without ``--force`` and a database an app holds, changing nothing; with ``--force`` it
+  keeps the replaced database beside it.
 """
 
 from __future__ import annotations
@@ -175,11 +175,28 @@ def test_a_backup_killed_midway_leaves_nothing_that_looks_complete(live: Path, t
     assert not (tmp_path / "never.duckdb").exists()
 
 
-def test_restore_refuses_a_newer_database_without_force_and_keeps_the_one_it_replaces(
+def test_restore_checks_the_backup_refuses_a_newer_database_without_force_and_keeps_the_one_it_replaces(
         live: Path, tmp_path: Path) -> None:
     out = tmp_path / "a.wgbackup"
     status, _, err = _cli("backup", "--db", str(live), "--out", str(out))  # nobody holds the file: opened directly
     assert status == 0, err
+    manifest = bk.read_manifest(out)
+    assert manifest.rows == sum(n for n, _ in manifest.tables.values()) > 3_000
+
+    # An altered or a foreign file is refused, and nothing is written.
+    raw = bytearray(out.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one byte of the database member
+    (tmp_path / "altered.wgbackup").write_bytes(bytes(raw))
+    with pytest.raises(BackupError, match="SHA-256"):
+        bk.restore(tmp_path / "altered.wgbackup", tmp_path / "x.duckdb")
+    (tmp_path / "foreign.wgbackup").write_bytes(b"not a tar file at all" * 100)
+    status, _, err = _cli("restore", str(tmp_path / "foreign.wgbackup"), "--db", str(tmp_path / "x.duckdb"))
+    assert status == 1 and "not a complete WarmGrid backup" in err and "不是完整的暖网备份文件" in err
+    status, _, err = _cli("restore", str(out), "--db", str(tmp_path / "x.duckdb"), "--dry-run")
+    assert status == 0 and "nothing was changed" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wgbackup", "altered.wgbackup", "foreign.wgbackup",
+                                                          "live.duckdb"]
+
     target = tmp_path / "office.duckdb"
     assert _cli("restore", str(out), "--db", str(target))[0] == 0
     assert _cli("restore", str(out), "--db", str(target))[0] == 0  # the same backup again: nothing changed since
@@ -202,7 +219,7 @@ def test_restore_refuses_a_newer_database_without_force_and_keeps_the_one_it_rep
     assert len(kept) == 1 and str(kept[0]) in err
     with open_store(target, read_only=True) as s, open_store(kept[0], read_only=True) as old:
         assert s.meta("after_backup") is None and old.meta("after_backup") == "yes"
-        assert s.table_sums() == bk.read_manifest(out).tables
+        assert s.table_sums() == manifest.tables
 
     held = open_store(target)  # an app holds the file (and serves its channel): never replaced under it
     try:
@@ -212,25 +229,3 @@ def test_restore_refuses_a_newer_database_without_force_and_keeps_the_one_it_rep
         assert aside() == earlier | set(kept)  # nothing was replaced
     finally:
         held.close()
-
-
-def test_an_altered_or_foreign_backup_is_refused_and_changes_nothing(live: Path, tmp_path: Path) -> None:
-    out = tmp_path / "a.wgbackup"
-    with open_store(live, read_only=True) as s:
-        manifest = bk.backup(s, out)
-    assert manifest.rows == sum(n for n, _ in manifest.tables.values()) > 3_000
-    raw = bytearray(out.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF  # one byte of the database member
-    bad = tmp_path / "altered.wgbackup"
-    bad.write_bytes(bytes(raw))
-    with pytest.raises(BackupError, match="SHA-256"):
-        bk.restore(bad, tmp_path / "x.duckdb")
-    foreign = tmp_path / "foreign.wgbackup"
-    foreign.write_bytes(b"not a tar file at all" * 100)
-    status, _, err = _cli("restore", str(foreign), "--db", str(tmp_path / "x.duckdb"))
-    assert status == 1 and "not a complete WarmGrid backup" in err and "不是完整的暖网备份文件" in err
-    status, _, err = _cli("restore", str(out), "--db", str(tmp_path / "x.duckdb"), "--dry-run")
-    assert status == 0 and "nothing was changed" in err
-    assert not (tmp_path / "x.duckdb").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wgbackup", "altered.wgbackup", "foreign.wgbackup",
-                                                          "live.duckdb"]
