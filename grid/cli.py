@@ -143,6 +143,7 @@ COMMAND_FILES: dict[str, Files] = {
     "bulletin": Files(outputs=("out",)),
     "applications notice-list": Files(outputs=("out",)),
     "backup": Files(outputs=("out",)),
+    "restore": Files(inputs=("file",)),  # never sent: restore is one of LOCAL_COMMANDS
     "user add": Files(password=True),
     "user passwd": Files(password=True),
 }
