@@ -1,6 +1,6 @@
 """Benchmark of a household import: a 1,000,000-row CSV, end to end, with time and peak memory.
 
-Goal (from the issue): under 60 s and under 3 GB (taken as 3e9 bytes) on a 2-core machine.
+Goal (from issue 18): under 30 s and under 3 GB (taken as 3e9 bytes) on a 2-core machine.
 
 What is measured
 ----------------
@@ -88,13 +88,14 @@ OUT = ROOT / "bench" / "out"
 BASE_CONFIG = DemoConfig(households=50_000, target_per_cell=20, seed=7)
 BASE_TAG = f"ingest-base v1 {BASE_CONFIG}"
 #: Tables emptied in the base district (households and what hangs on them).
-EMPTIED = ("households", "visits", "needs", "assistance", "pairings", "household_history", "imports")
+EMPTIED = ("households", "visits", "needs", "assistance", "pairings", "household_history", "imports", "members",
+           "need_events", "need_photos", "applications", "application_events", "application_objections")
 HEADERS = ["户编号", "户主姓名", "身份证号", "联系电话", "地址", "人口数", "类别", "经度", "纬度"]
 #: Share of households with a hardship category (as in the demo district).
 VULNERABLE_SHARE = 0.076
-GOAL_SECONDS = 60.0
+GOAL_SECONDS = 30.0
 GOAL_MEMORY = 3_000_000_000
-FILE_VERSION = 1  # bump when the generator changes
+FILE_VERSION = 2  # bump when the generator changes (2: ID numbers unique)
 
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁")
 _GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国玉志海燕婷雪琳晨宇浩然子涵欣怡思博文")
@@ -120,8 +121,16 @@ def ensure_base() -> Path:
     if path.exists():
         try:
             with open_store(path, read_only=True) as s:
-                if s.meta("bench_ingest_base") == BASE_TAG and s.count("households") == 0:
-                    return path
+                ready = s.meta("bench_ingest_base") == BASE_TAG
+                left = [t for t in EMPTIED if s.count(t)] if ready else []
+            if ready and left:  # a base made before these tables were emptied (members hold ID numbers)
+                with open_store(path) as s:
+                    with s.transaction() as cur:
+                        for table in left:
+                            cur.execute(f"DELETE FROM {table}")
+                    s.cursor().execute("CHECKPOINT")
+            if ready:
+                return path
         except Exception as exc:  # noqa: BLE001 - rebuild whatever is wrong with it
             _say(f"  rebuilding {path.name}: {exc}")
     OUT.mkdir(parents=True, exist_ok=True)
@@ -148,10 +157,13 @@ def fresh_copy(base: Path, name: str) -> Path:
 # --------------------------------------------------------------------------- the file
 def _id_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     """GB 11643 ID numbers: Siming district (350203), born 1930-2008, correct check digit."""
-    days = rng.integers(np.datetime64("1930-01-01").astype(int), np.datetime64("2008-12-31").astype(int), n)
+    first, last = np.datetime64("1930-01-01").astype(int), np.datetime64("2008-12-31").astype(int)
+    # Distinct (birth date, sequence) pairs: one ID number is one person (the importer refuses repeats).
+    k = rng.choice((last - first) * 1000, size=n, replace=False)
+    days = first + k // 1000
     births = np.datetime_as_string(days.astype("datetime64[D]"), unit="D")
     births = np.char.replace(births, "-", "")
-    seq = np.char.zfill(rng.integers(0, 1000, n).astype(str), 3)
+    seq = np.char.zfill((k % 1000).astype(str), 3)
     body = np.char.add(np.char.add("350203", births), seq)
     digits = np.frombuffer("".join(body.tolist()).encode("ascii"), dtype=np.uint8).reshape(n, 17) - 48
     weights = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])

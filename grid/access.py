@@ -138,6 +138,8 @@ ACTIONS: dict[str, Action] = {
     "manage_users": Action("管理用户", "manage users", None),
     "read_audit": Action("查看审计日志", "read the audit log", None),
     "set_need_limits": Action("设置诉求办理时限", "set the needs' time limits", None),
+    "backup": Action("备份数据库", "back the whole database up", None),
+    "restore": Action("从备份恢复数据库", "restore the whole database from a backup", None),
 }
 
 #: The app's pages, in menu order: key -> title. A role's first page is where it lands.

@@ -847,6 +847,11 @@ def _save(wire: _Wire, target: Path, size: int) -> None:
             os.fsync(out.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+        folder = os.open(target.parent or Path("."), os.O_RDONLY)  # the rename itself reaches the disk
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -20,12 +20,13 @@ applications  assistance by application: apply, check, review, notice, approve, 
 budgets   budgets against what was approved and given (JSON); --set one
 programmes  the assistance programmes (JSON); --set one
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
+backup    a consistent copy of the database, also while the app runs; restore: put one back — grid.cli_backup
 
 Errors are printed in Chinese and English on standard error; the exit status
 is 1 for a refused operation and 2 for wrong arguments.
 
 While the app holds the database file (DuckDB lets no other process open it), every
-command except ``demo`` runs inside the app through its job channel
+command except ``demo`` and ``restore`` runs inside the app through its job channel
 (:mod:`grid.channel`): the files a command reads and writes travel with the job, as
 :data:`COMMAND_FILES` says, and the job runs on the app's own store (:class:`AppJobs`).
 Each command runs against a :class:`CliIO`: its streams, how it opens the store, and who
@@ -141,13 +142,15 @@ COMMAND_FILES: dict[str, Files] = {
     "export": Files(outputs=("out",)),
     "bulletin": Files(outputs=("out",)),
     "applications notice-list": Files(outputs=("out",)),
+    "backup": Files(outputs=("out",)),
+    "restore": Files(inputs=("file",)),  # never sent: restore is one of LOCAL_COMMANDS
     "user add": Files(password=True),
     "user passwd": Files(password=True),
 }
 #: The files that travel with an input file, by its suffix (a Shapefile is several files).
 COMPANIONS: dict[str, tuple[str, ...]] = {".shp": (".shx", ".dbf", ".prj", ".cpg")}
-#: Commands that never run inside a running app: ``demo`` builds and replaces a whole file.
-LOCAL_COMMANDS = frozenset({"demo"})
+#: Commands that never run inside a running app: ``demo`` builds and ``restore`` replaces a whole file.
+LOCAL_COMMANDS = frozenset({"demo", "restore"})
 
 
 def _key(args: argparse.Namespace) -> str:
@@ -349,9 +352,10 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="FILE.csv | .xlsx | .geojson | .gpkg | .parquet")
     e.add_argument("--crs", default="wgs84", help="wgs84 (default) | gcj02 | bd09 | EPSG:nnnn")
 
-    from grid.cli_applications import add_parsers
+    from grid import cli_applications, cli_backup
 
-    add_parsers(sub)
+    cli_applications.add_parsers(sub)
+    cli_backup.add_parsers(sub)
 
     # allow_abbrev=False: "--password" must not pass for "--password-stdin".
     u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
@@ -698,6 +702,10 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
                            "visits": len(d.visits), "needs": len(d.needs),
                            "assistance": len(d.assistance)}), file=io.stdout)
             return 0
+        if args.command in ("backup", "restore"):
+            from grid import cli_backup
+
+            return (cli_backup.run_backup if args.command == "backup" else cli_backup.run_restore)(args, io)
         if args.command == "import":
             return _import(args, io)
         if args.command == "export":

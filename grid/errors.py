@@ -19,6 +19,7 @@ __all__ = [
     "SchemaTooNewError",
     "DatabaseLockedError",
     "ReadOnlyError",
+    "BackupError",
     "AccessError",
     "AuthError",
     "UnknownUserError",
@@ -61,6 +62,10 @@ class DatabaseLockedError(StoreError):
 
 class ReadOnlyError(StoreError):
     """A write was asked of a store opened read-only."""
+
+
+class BackupError(StoreError):
+    """A backup that cannot be made, read or restored (incomplete, altered, or refused)."""
 
 
 class AccessError(WarmGridError):

@@ -50,6 +50,7 @@ from grid.errors import Problem, ValidationError, WarmGridError
 from grid.sheetsafe import restore
 from grid.sources import FORMATS, Source, _short, detect_encoding, no_rows, read_source, read_upload, zip_datasets
 from grid.store import Store
+from grid.validators_columns import COLUMN_CHECKS
 
 __all__ = [
     "Field",
@@ -677,9 +678,15 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         parse = _parser(spec, f, category_map)
         if validators.may_hold_control(raw, multiline=f.multiline):  # else the column is clean: skip the check
             parse = _checked(f, parse)
-        vals: list[Any] = [None] * n
         cache: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
-        for i, v in enumerate(raw):
+        column_check = COLUMN_CHECKS.get(f.parse)
+        if column_check is not None:  # the values in normal form settled for the whole column; the rest row by row
+            settled, vals = column_check(raw)
+            todo: Iterable[int] = np.flatnonzero(~settled).tolist()
+        else:
+            vals, todo = [None] * n, range(n)
+        for i in todo:
+            v = raw[i]
             if _is_blank(v):
                 if f.required:
                     problems.append(Problem(name, int(rows[i]), f.zh, "", "必填项为空", "required value is empty"))

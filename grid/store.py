@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import importlib.metadata
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -412,6 +413,78 @@ class Store:
             )
             cur.execute("DROP TABLE _hh_cell")
 
+    # ---------------------------------------------------------------- copying
+    def table_sums(self, cur: duckdb.DuckDBPyConnection | None = None) -> dict[str, tuple[int, str]]:
+        """Every table of the database (the data contract's and ``warmgrid_meta``): its rows and a checksum.
+
+        The checksum is the sum, as a decimal string, of the lower 64 bits of the MD5 of each row's
+        text: independent of the rows' order, and changed by any change of a value, a row added,
+        removed or repeated. ``cur`` reads inside that cursor's transaction (a snapshot).
+
+        >>> s = open_store(":memory:")
+        >>> sums = s.table_sums()
+        >>> sums["users"], sums["warmgrid_meta"][0]
+        ((0, '0'), 2)
+        >>> s.close()
+        """
+        cur = cur or getattr(self._local, "tx", None) or self.cursor()
+        names = [r[0] for r in cur.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            " AND schema_name = 'main' AND NOT temporary ORDER BY table_name").fetchall()]
+        out: dict[str, tuple[int, str]] = {}
+        for name in names:
+            row = cur.execute(f"SELECT count(*), coalesce(sum(md5_number_lower(CAST(t AS VARCHAR))), 0)::VARCHAR"
+                              f" FROM {_quote(name)} AS t").fetchone()
+            assert row is not None
+            out[name] = (int(row[0]), str(row[1]))
+        return out
+
+    def copy_to(self, path: str | Path) -> tuple[float, dict[str, tuple[int, str]]]:
+        """Copy the whole database as it is at one moment into the new file ``path``, while writers carry on.
+
+        One read transaction (DuckDB's snapshot isolation) sees every table at the same moment;
+        ``COPY FROM DATABASE`` writes the schema (constraints, indexes, sequences) and every row
+        into ``path``, attached for the copy and detached (so complete on disk) before this returns.
+        Writes committed meanwhile by other threads are not in the copy and are not held up.
+
+        Returns the moment of the snapshot (seconds since the epoch, UTC) and :meth:`table_sums`
+        as they were at that moment.
+
+        >>> import tempfile, pathlib
+        >>> s = open_store(":memory:")
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "copy.duckdb"
+        >>> moment, sums = s.copy_to(target)
+        >>> c = open_store(target, read_only=True); c.table_sums() == sums
+        True
+        >>> c.close(); s.close()
+        """
+        target = Path(path)
+        if target.exists():
+            raise StoreError(f"复制目标已存在：{target}", f"the copy's target already exists: {target}")
+        alias = f"warmgrid_copy_{secrets.token_hex(8)}"
+        cur = self._con.cursor()
+        try:
+            # ATTACH takes no bound parameters: the path is a quoted literal.
+            literal = str(target).replace("'", "''")
+            cur.execute(f"ATTACH '{literal}' AS {alias} (READ_WRITE)")
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    row = cur.execute("SELECT current_database(), epoch(now())").fetchone()
+                    assert row is not None
+                    source, moment = str(row[0]), float(row[1])
+                    sums = self.table_sums(cur)
+                    cur.execute(f"COPY FROM DATABASE {_quote(source)} TO {alias}")
+                    cur.execute("COMMIT")
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+            finally:
+                cur.execute(f"DETACH {alias}")
+        finally:
+            cur.close()
+        return moment, sums
+
     # ------------------------------------------------------------------- misc
     def read_only_view(self) -> Store:
         """This open database, read-only: its own cursors, every write refused (:class:`ReadOnlyError`).
@@ -452,6 +525,11 @@ class Store:
         self.close()
 
 
+def _quote(name: str) -> str:
+    """An SQL identifier, double-quoted (for names read from the catalog)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _table(name: str) -> str:
     if name not in TABLES:
         raise StoreError(f"未知的表：{name}", f"unknown table: {name}")
@@ -463,7 +541,7 @@ def _load_spatial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"LOAD '{path.as_posix()}'")
 
 
-def open_store(path: str | Path, *, read_only: bool = False, create: bool = True) -> Store:
+def open_store(path: str | Path, *, read_only: bool = False, create: bool = True, as_is: bool = False) -> Store:
     """Open a WarmGrid database, creating or migrating it as needed.
 
     Parameters
@@ -475,6 +553,9 @@ def open_store(path: str | Path, *, read_only: bool = False, create: bool = True
     create : bool
         Create the schema when the file is new or empty. When false, a missing
         file is an error.
+    as_is : bool
+        With ``read_only``: open a database of an older schema version as it is, without
+        asking for its upgrade (to check a backup's contents before restoring it).
 
     Raises
     ------
@@ -500,7 +581,7 @@ def open_store(path: str | Path, *, read_only: bool = False, create: bool = True
                 f"{spath} 是空的 DuckDB 数据库，不是 WarmGrid 数据库。",
                 f"{spath} is an empty DuckDB database, not a WarmGrid one.",
             )
-        if version is not None and version < SCHEMA_VERSION and read_only:
+        if version is not None and version < SCHEMA_VERSION and read_only and not as_is:
             raise StoreError(
                 f"{spath} 的数据结构版本为 {version}，需要升级到 {SCHEMA_VERSION}；请先以可写方式打开一次"
                 "（例如启动应用）。",

@@ -221,6 +221,7 @@ class Session:
     ws_bytes: int = 0
     ws_payloads: list[bytes] = field(default_factory=list)
     keep_payloads: bool = False
+    sockets: list[Any] = field(default_factory=list)  # every websocket the tab opened (Playwright's objects)
 
     # -- recording -------------------------------------------------------------------------
     def _on_request_finished(self, request: Any) -> None:
@@ -231,6 +232,7 @@ class Session:
             pass
 
     def _on_websocket(self, ws: Any) -> None:
+        self.sockets.append(ws)
         def received(payload: bytes | str) -> None:
             data = payload.encode() if isinstance(payload, str) else payload
             self.ws_bytes += len(data)
@@ -250,9 +252,11 @@ class Session:
 
     def foreign_requests(self) -> list[str]:
         """Requests that went anywhere but the app's own host."""
+        ws = self.base.replace("https://", "wss://", 1) if self.base.startswith("https://") else \
+            self.base.replace("http://", "ws://", 1)
         return [r for r in self.requests
                 if not (r.startswith(self.base + "/") or r == self.base or r.startswith(("data:", "blob:", "about:")))
-                and not r.startswith(self.base.replace("http://", "ws://") + "/")]
+                and not r.startswith(ws + "/")]
 
     # -- driving ---------------------------------------------------------------------------
     def fill_sign_in(self, username: str, password: str) -> None:

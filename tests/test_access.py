@@ -89,7 +89,7 @@ EXPECTED_DOWNLOADS = {
     "community": set(),
 }
 EXPECTED_OTHER = {"admin": {"import", "export_table", "manage_users", "read_audit", "set_need_limits",
-                            "manage_programmes"},
+                            "manage_programmes", "backup", "restore"},
                   "inspector": {"read_audit"}}
 #: Which role holds which kind of unit (a need assigned to it), written out by hand.
 EXPECTED_HOLDERS = {"cell": {"warden"}, "community": {"community"}, "street": {"committee"},
@@ -133,7 +133,7 @@ def test_every_role_and_download(role: str, what: str) -> None:
 
 @pytest.mark.parametrize("role", list(GRANTS))
 @pytest.mark.parametrize("action", ["import", "export_table", "manage_users", "read_audit", "set_need_limits",
-                                    "manage_programmes"])
+                                    "manage_programmes", "backup", "restore"])
 def test_every_role_and_other_action(role: str, action: str) -> None:
     want = action in EXPECTED_OTHER.get(role, set())
     resource = "households" if ACTIONS[action].resource == "table" else None
@@ -142,7 +142,7 @@ def test_every_role_and_other_action(role: str, action: str) -> None:
 
 def test_the_table_has_no_grant_the_expectations_do_not_know() -> None:
     known = {"view_page", "download", "import", "export_table", "manage_users", "read_audit", "set_need_limits",
-             "manage_programmes",
+             "manage_programmes", "backup", "restore",
              *(a for a, s in ACTIONS.items() if s.resource == "cells")}
     assert set(ACTIONS) == known
     for role, grants in GRANTS.items():
