@@ -105,7 +105,9 @@ def test_every_household_is_in_exactly_one_street_partition_readable_by_duckdb_a
     geo = json.loads(pq.read_schema(first).metadata[b"geo"])
     assert geo["columns"]["geometry"]["encoding"] == "WKB"
     gdf = gpd.read_parquet(first)
-    assert gdf.crs.to_epsg() == 4326 and (gdf.geometry.geom_type == "Point").all()
+    # No "crs" in the metadata: GeoParquet's default, longitude/latitude on WGS84.
+    assert "crs" not in geo["columns"]["geometry"] and gdf.crs == "OGC:CRS84"
+    assert (gdf.geometry.geom_type == "Point").all()
     for layer in LAYERS:
         assert (root / layer).is_dir(), layer
 
