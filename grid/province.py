@@ -24,10 +24,10 @@ Examples
 >>> hh = pd.DataFrame({"hh_id": ["a", "b"], "x_m": [0.0, 900.0], "y_m": [0.0, 0.0]})
 >>> st = pd.DataFrame({"station_id": ["s"], "type": ["clinic"], "x_m": [100.0], "y_m": [0.0],
 ...                    "radius_m": [300.0]})
->>> household_coverage(hh, st, ["clinic"], halo_m=800.0)[["hh_id", "covered", "nearest_station_id", "status"]]
+>>> household_coverage(hh, st, ["clinic"], halo_m=500.0)[["hh_id", "covered", "nearest_station_id", "status"]]
   hh_id  covered nearest_station_id       status
 0     a     True                  s      reached
-1     b    False               None  beyond_halo
+1     b    False                NaN  beyond_halo
 """
 
 from __future__ import annotations
