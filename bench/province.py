@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                 total = time.perf_counter() - t0
                 figures[f"spark_{mode}"] = {"seconds": total, "timings": summary["timings"],
                                             "python_worker_peak_rss_mb": summary["python_worker_peak_rss_mb"],
+                                            "worker_cpu_s": summary.get("worker_cpu_s"),
+                                            "households_per_worker_cpu_s":
+                                                args.households / summary["worker_cpu_s"]
+                                                if summary.get("worker_cpu_s") else None,
                                             "households_per_s_per_core": args.households / total / cores,
                                             "outside": {e["type"]: e["outside"] for e in summary["station_gaps"]}}
                 print(json.dumps(figures[f"spark_{mode}"]), flush=True)

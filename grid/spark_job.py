@@ -122,7 +122,7 @@ def _coverage_group(root: str, meta: dict[str, Any], distance: str, radius: floa
     import pyarrow as pa
 
     street = str(key[0].as_py())
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         from grid.parquet_io import _frame, read_partition
         from grid.province import household_coverage, partition_network
@@ -145,6 +145,7 @@ def _coverage_group(root: str, meta: dict[str, Any], distance: str, radius: floa
         out = pa.Table.from_pandas(cov, schema=_arrow_schema(COVERAGE_SCHEMA), preserve_index=False)
         Path(progress, f"{street}.json").write_text(json.dumps({
             "street": street, "households": int(len(hh)), "seconds": time.perf_counter() - started,
+            "cpu_s": time.process_time() - cpu,
             "peak_rss_mb": _peak_rss_mb(), "pid": os.getpid()}), encoding="utf-8")
         return out
     except Exception as exc:
@@ -357,6 +358,9 @@ def run_coverage(parquet: str | Path, out: str | Path, *, master: str = "local[2
                           "summary": str(final / "summary.json")},
                 "timings": timings,
                 "python_worker_peak_rss_mb": max((d.get("peak_rss_mb", 0.0) for d in finished.values()), default=0.0),
+                # CPU seconds the Python workers spent on the streets (first pass): a per-core
+                # throughput that a loaded machine does not distort as it distorts wall time.
+                "worker_cpu_s": sum(d.get("cpu_s", 0.0) for d in finished.values()),
             }
             (tmp / "summary.json").write_text(_to_json(summary), encoding="utf-8")
         return summary
