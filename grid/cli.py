@@ -21,6 +21,8 @@ budgets   budgets against what was approved and given (JSON); --set one
 programmes  the assistance programmes (JSON); --set one
 user      add, passwd, list, disable: the app's users (passwords never on the command line)
 backup    a consistent copy of the database, also while the app runs; restore: put one back — grid.cli_backup
+parquet   export: GeoParquet partitioned by street with halos, for a cluster — grid.cli_province
+province  generate a synthetic province; coverage on Apache Spark, street by street — grid.cli_province
 
 Errors are printed in Chinese and English on standard error; the exit status
 is 1 for a refused operation and 2 for wrong arguments.
@@ -149,8 +151,9 @@ COMMAND_FILES: dict[str, Files] = {
 }
 #: The files that travel with an input file, by its suffix (a Shapefile is several files).
 COMPANIONS: dict[str, tuple[str, ...]] = {".shp": (".shx", ".dbf", ".prj", ".cpg")}
-#: Commands that never run inside a running app: ``demo`` builds and ``restore`` replaces a whole file.
-LOCAL_COMMANDS = frozenset({"demo", "restore"})
+#: Commands that never run inside a running app: ``demo`` builds and ``restore`` replaces a whole file; the
+#: partitioned export and the province's commands read and write folders (:mod:`grid.cli_province`).
+LOCAL_COMMANDS = frozenset({"demo", "restore", "parquet export", "province generate", "province coverage"})
 
 
 def _key(args: argparse.Namespace) -> str:
@@ -162,6 +165,10 @@ def _key(args: argparse.Namespace) -> str:
         return f"needs {args.needs_command}"
     if args.command == "applications":
         return f"applications {args.applications_command}"
+    if args.command == "parquet":
+        return f"parquet {args.parquet_command}"
+    if args.command == "province":
+        return f"province {args.province_command}"
     return str(args.command)
 
 
@@ -356,6 +363,9 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
 
     cli_applications.add_parsers(sub)
     cli_backup.add_parsers(sub)
+    from grid import cli_province
+
+    cli_province.add_parsers(sub)
 
     # allow_abbrev=False: "--password" must not pass for "--password-stdin".
     u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
@@ -721,6 +731,10 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return 0
         if args.command == "user":
             return _user(args, io)
+        if args.command in ("parquet", "province"):
+            from grid import cli_province
+
+            return (cli_province.run_parquet if args.command == "parquet" else cli_province.run_province)(args, io)
         if args.command == "roads":
             return _roads(args, io)
         if args.command == "needs":
