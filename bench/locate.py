@@ -82,7 +82,7 @@ def _district(rng: np.random.Generator, entries: int) -> tuple[pd.DataFrame, pd.
             units.append({"code": code, "name": name, "level": "community", "parent_code": scode})
             comms.append((code, name, sname, 118.05 + 0.1 * rng.random(), 24.44 + 0.08 * rng.random()))
     roads = sorted({"".join(rng.choice(_WORDS, 2)) + str(rng.choice(["路", "街", "巷", "里", "大道"])) for _ in range(400)})[:300]
-    rows = []
+    rows: list[dict[str, object]] = []
     used: dict[str, set[int]] = {}
     n_estate_buildings = entries * 2 // 5
     k = 0

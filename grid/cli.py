@@ -308,9 +308,10 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
                    help="households: place the rows without coordinates through the standard-address register "
                         "(import addresses first); a row that no rule places without doubt goes to review")
     i.add_argument("--review-out", default=None, metavar="REVIEW.csv",
-                   help="with --locate: write the rows to review with their candidates (fill in 选定地址编码, or "
+                   help="with --locate: the CSV FILE to write the rows to review into, with their candidates (fill in "
+                        "选定地址编码, or "
                         "经度 and 纬度 in the import's --crs, and import again with --review)")
-    i.add_argument("--review", default=None, metavar="REVIEW.csv", help="with --locate: the filled review file")
+    i.add_argument("--review", default=None, metavar="REVIEW.csv", help="with --locate: the filled review FILE (CSV)")
     i.add_argument("--threshold", type=float, default=None,
                    help="with --locate: the least score (0-100) of an automatic match (default 90)")
     i.add_argument("--margin", type=float, default=None,

@@ -269,7 +269,8 @@ class Register:
         for i, text in enumerate(self.address):
             p = parse(text)
             self.parsed.append(p)
-            known = dict(chain.get(codes[i], {})) if isinstance(codes[i], str) else {}
+            code = codes[i]
+            known = dict(chain.get(code, {})) if isinstance(code, str) else {}
             known.update(p.admin)  # the address's own words win over its code's
             self.admin.append(known)
             self.by_lite.setdefault(p.lite, []).append(i)
