@@ -58,8 +58,8 @@ def register(rng: np.random.Generator, communities: pd.DataFrame, bxy: np.ndarra
     communities : DataFrame
         ``code``, ``name``, ``street_name``, in the order ``b_comm`` indexes.
     bxy, b_comm, b_road, b_num
-        Per building: metric position, community index, road and drawn door number (door numbers
-        that repeat on a road are moved to the next free number).
+        Per building: metric position, community index, road and drawn door number (a door number
+        drawn twice on a road becomes the road's next number after its highest).
     b_of_h, room
         Per household: its building and room number (floor × 100 + door).
     estate_share : float
@@ -120,25 +120,26 @@ def register(rng: np.random.Generator, communities: pd.DataFrame, bxy: np.ndarra
         lon, lat = reg["x"].to_numpy(dtype=float), reg["y"].to_numpy(dtype=float)
     reg = reg.drop(columns=["x", "y"]).assign(lon=lon, lat=lat)
     reg = reg[["addr_id", "address", "lon", "lat", "level", "parent_id", "community_code"]]
-    in_estate = estate_of[b_of_h] >= 0
-    unit = (room % 100 - 1) // 2 + 1
-    rooms = pd.Series(room).astype(str).to_numpy(dtype=object)
-    texts = bld_text[b_of_h]
-    address = np.where(in_estate, texts + pd.Series(unit).astype(str).to_numpy(dtype=object) + "单元" + rooms + "室",
-                       texts + rooms + "室")
-    return reg, address.astype(object), bld_id[b_of_h].astype(object)
+    texts = bld_text.tolist()
+    estate = (estate_of >= 0).tolist()
+    address = np.array([f"{texts[b]}{(r % 100 - 1) // 2 + 1}单元{r}室" if estate[b] else f"{texts[b]}{r}室"
+                        for b, r in zip(b_of_h.tolist(), room.tolist(), strict=True)], dtype=object)
+    return reg, address, bld_id[b_of_h].astype(object)
 
 
 def _unique_numbers(roads: np.ndarray, nums: np.ndarray) -> np.ndarray:
-    """Door numbers unique on each road: a number drawn twice on a road moves to the next free one."""
+    """Door numbers unique on each road: a number drawn twice on a road becomes the road's highest plus one."""
     used: dict[str, set[int]] = {}
+    top: dict[str, int] = {}
     out = np.empty(len(nums), dtype=np.int64)
     for b, (road, n) in enumerate(zip(roads, nums, strict=True)):
-        taken = used.setdefault(str(road), set())
+        key = str(road)
+        taken = used.setdefault(key, set())
         k = int(n)
-        while k in taken:
-            k += 1
+        if k in taken:  # the road's next number after its highest: free, found at once
+            k = top[key] + 1
         taken.add(k)
+        top[key] = max(top.get(key, 0), k)
         out[b] = k
     return out
 
@@ -151,26 +152,30 @@ def _estates(rng: np.random.Generator, bxy: np.ndarray, b_comm: np.ndarray, shar
     estates: list[list[int]] = []
     if share <= 0 or nb == 0:
         return estate_of, estates
+    from scipy.spatial import cKDTree
+
     target = int(round(share * nb))
-    order = rng.permutation(nb)
+    order = rng.permutation(nb).tolist()
+    tree = cKDTree(bxy)
     radius = _ESTATE_RADIUS_M
     if nb > 2:  # in a sparse district an estate spreads wider: about twice the typical spacing
-        from scipy.spatial import cKDTree
-
-        spacing = float(np.median(cKDTree(bxy).query(bxy, k=2)[0][:, 1]))
-        radius = max(radius, 2.0 * spacing)
+        radius = max(radius, 2.0 * float(np.median(tree.query(bxy, k=2)[0][:, 1])))
+    comm = b_comm.tolist()
+    free = [True] * nb
     placed = 0
     for seed in order:
         if placed >= target:
             break
-        if estate_of[seed] >= 0:
+        if not free[seed]:
             continue
-        d = np.hypot(bxy[:, 0] - bxy[seed, 0], bxy[:, 1] - bxy[seed, 1])
-        near = np.flatnonzero((d <= radius) & (estate_of < 0) & (b_comm == b_comm[seed]))
-        near = near[np.argsort(d[near], kind="stable")][:_ESTATE_MAX]
+        dist, idx = tree.query(bxy[seed], k=min(nb, 4 * _ESTATE_MAX), distance_upper_bound=radius)
+        near = [int(b) for d, b in zip(dist.tolist(), idx.tolist(), strict=True)
+                if d <= radius and b < nb and free[b] and comm[b] == comm[seed]][:_ESTATE_MAX]
         if len(near) < 2:
             continue
+        for b in near:
+            free[b] = False
         estate_of[near] = len(estates)
-        estates.append([int(b) for b in near])
+        estates.append(near)
         placed += len(near)
     return estate_of, estates
