@@ -261,6 +261,7 @@ class Register:
         codes = frame["community_code"].tolist() if "community_code" in frame else [None] * n
         chain = _admin_chains(units)
         self.parsed: list[Parsed] = []
+        self.place_keys: list[str] = []
         self.admin: list[dict[str, str]] = []
         self.by_lite: dict[str, list[int]] = {}
         self.by_key: dict[str, list[int]] = {}
@@ -269,6 +270,7 @@ class Register:
         for i, text in enumerate(self.address):
             p = parse(text)
             self.parsed.append(p)
+            self.place_keys.append(_place_key(p.place))
             code = codes[i]
             known = dict(chain.get(code, {})) if isinstance(code, str) else {}
             known.update(p.admin)  # the address's own words win over its code's
@@ -277,7 +279,7 @@ class Register:
             self.by_key.setdefault(p.key(), []).append(i)
             if p.number is not None:
                 self.by_number.setdefault(p.number, []).append(i)
-            self.by_place.setdefault(_place_key(p.place), []).append(i)
+            self.by_place.setdefault(self.place_keys[i], []).append(i)
         self.places = [k for k in self.by_place if k]
         self._cache: dict[tuple[str, str | None, float, float], Match] = {}
 
@@ -385,7 +387,9 @@ class Register:
                 continue
             if q.entrance and e.entrance and q.entrance != e.entrance:
                 continue
-            score = fuzz.ratio(place, _place_key(e.place))
+            score = fuzz.ratio(place, self.place_keys[i])
+            if score < 50.0:  # nothing below can come back above the cut-off
+                continue
             if (q.door is None) != (e.door is None) or (q.building is None) != (e.building is None):
                 score -= 5.0  # 12号 for 12栋: the same number under another word
             if e.entrance and not q.entrance:
@@ -393,7 +397,7 @@ class Register:
             if self._conflicts(q, i, community):
                 score -= 20.0
             if score >= 50.0:
-                scored.append((max(score, 0.0), i))
+                scored.append((score, i))
         if not scored:
             return Match("review", reason_zh="标准地址中没有相近的地址（道路、小区或门牌号不存在）",
                          reason_en="no register entry comes close (the road, estate or number is not in the register)",
