@@ -633,14 +633,15 @@ class Server:
             err.flush()
         finally:
             self._slots.release()
-        if status == 0:
-            for arg, path in job.outputs.items():
-                if path.is_file():
-                    size = path.stat().st_size
-                    wire.send_json(b"F", {"arg": arg, "size": size})
-                    with open(path, "rb") as f:
-                        while chunk := f.read(_CHUNK):
-                            wire.send(b"D", chunk)
+        # Output files travel whatever the status: writers write them whole or not at all, and a refused
+        # command may leave one for the user (an import's review file, REVIEW.csv).
+        for arg, path in job.outputs.items():
+            if path.is_file():
+                size = path.stat().st_size
+                wire.send_json(b"F", {"arg": arg, "size": size})
+                with open(path, "rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        wire.send(b"D", chunk)
         return status
 
 

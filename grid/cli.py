@@ -134,12 +134,13 @@ class Files:
     password: bool = False
 
 
-#: Per command (``"user add"`` for a subcommand), the files it reads and writes. Through a running
+#: Per command (``"user add"`` for a subcommand), the files it reads and writes (an optional argument
+#: left out travels as nothing). Through a running
 #: app exactly these travel: the client sends the inputs' contents (with their :data:`COMPANIONS`),
 #: the app writes the outputs in a private folder and the client saves them where the user asked.
 #: A command not listed reads and writes nothing but the database and its standard streams.
 COMMAND_FILES: dict[str, Files] = {
-    "import": Files(inputs=("file",)),
+    "import": Files(inputs=("file", "review"), outputs=("review_out",)),
     "roads import": Files(inputs=("file",)),
     "export": Files(outputs=("out",)),
     "bulletin": Files(outputs=("out",)),
@@ -170,6 +171,11 @@ def _key(args: argparse.Namespace) -> str:
     if args.command == "province":
         return f"province {args.province_command}"
     return str(args.command)
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The file arguments of ``names`` that the command line gives (an optional one may be left out)."""
+    return tuple(a for a in names if getattr(args, a, None) is not None)
 
 
 def _companions(path: Path) -> list[Path]:
@@ -291,7 +297,7 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
 
     i = sub.add_parser("import", help="import a file / 导入文件")
     i.add_argument("kind", choices=["admin_units", "cells", "households", "people", "stations", "patrol_areas",
-                                    "campaigns", "visits", "needs", "assistance", "roads", "members"])
+                                    "campaigns", "visits", "needs", "assistance", "roads", "members", "addresses"])
     i.add_argument("file")
     i.add_argument("--db", required=True)
     i.add_argument("--crs", default=None, help="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:nnnn (default: the file's, "
@@ -308,6 +314,19 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
                    help="what an ambiguous category word of the file means, e.g. 低保=城市低保 (or 低保=dibao_rural); "
                         "repeatable. Without it a file holding 低保 or 五保 alone is refused, listing the choices")
     i.add_argument("--json", action="store_true", help="print the report as JSON")
+    i.add_argument("--locate", choices=["address"], default=None,
+                   help="households: place the rows without coordinates through the standard-address register "
+                        "(import addresses first); a row that no rule places without doubt goes to review")
+    i.add_argument("--review-out", default=None, metavar="REVIEW.csv",
+                   help="with --locate: the CSV FILE to write the rows to review into, with their candidates (fill in "
+                        "选定地址编码, or "
+                        "经度 and 纬度 in the import's --crs, and import again with --review)")
+    i.add_argument("--review", default=None, metavar="REVIEW.csv", help="with --locate: the filled review FILE (CSV)")
+    i.add_argument("--threshold", type=float, default=None,
+                   help="with --locate: the least score (0-100) of an automatic match (default 90)")
+    i.add_argument("--margin", type=float, default=None,
+                   help="with --locate: a rival candidate at another point this close to the best score sends the "
+                        "row to review (default 5)")
 
     a = sub.add_parser("audit", help="audit a campaign / 活动核查（全覆盖、不遗漏、不重复）")
     a.add_argument("--db", required=True)
@@ -603,6 +622,7 @@ def _import(args: argparse.Namespace, io: CliIO) -> int:
         col, _, fld = item.partition("=")
         overrides[col.strip()] = fld.strip()
     categories = parse_category_map(args.category_map)
+    _check_locate_args(args)
     with io.open_store(args.db, read_only=args.dry_run and Path(args.db).exists()) as store:
         src = read_source(args.file, sheet=args.sheet, member=args.member)
         mapping = auto_mapping(src.frame.columns, args.kind, overrides)
@@ -616,19 +636,64 @@ def _import(args: argparse.Namespace, io: CliIO) -> int:
                                    hint_en=f"say so with --category-map, e.g. {example}")
         for term, code in categories.items():
             print(f"  类别 category: {term} -> {model.HARDSHIP[code].zh} ({code})", file=io.stderr)
+        loc = _locate(args, io, store, src, mapping) if args.locate else None
+        located = loc.as_dict() if loc is not None else {}
         try:
             rep = import_file(store, op, args.kind, args.file, crs=args.crs, mode=args.mode, dry_run=args.dry_run,
                               mapping=overrides, fix_swaps=args.fix_swaps, repair=args.repair, sheet=args.sheet,
-                              progress=_progress_to(io), source=src, category_map=categories)
+                              progress=_progress_to(io), source=src, category_map=categories, locate=loc)
         except ValidationError as exc:
             if args.json:
-                print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records")}),
-                      file=io.stdout)
+                print(to_json({"ok": False, "problems": problems_frame(exc.problems).to_dict(orient="records"),
+                               **located}), file=io.stdout)
             print(f"导入被拒绝，数据库未作任何修改。Import refused; the database is unchanged.\n{exc}",
                   file=io.stderr)
             return 1
-        print(to_json({"ok": True, **rep.as_dict()}) if args.json else rep.text(), file=io.stdout)
+        print(to_json({"ok": True, **rep.as_dict(), **located}) if args.json else rep.text(), file=io.stdout)
         return 0
+
+
+def _check_locate_args(args: argparse.Namespace) -> None:
+    """``--review``, ``--review-out``, ``--threshold`` and ``--margin`` go with ``--locate``, which goes with households."""
+    if args.locate and args.kind != "households":
+        raise WarmGridError("--locate 只用于导入住户（households）。", "--locate is for households only.")
+    extra = [f"--{a.replace('_', '-')}" for a in ("review", "review_out", "threshold", "margin")
+             if getattr(args, a) is not None]
+    if extra and not args.locate:
+        raise WarmGridError(f"{'、'.join(extra)} 须与 --locate address 一起使用。",
+                            f"{', '.join(extra)} go with --locate address.")
+    if args.threshold is not None and not 0 < args.threshold <= 100:
+        raise WarmGridError("--threshold 须在 0 到 100 之间。", "--threshold must be between 0 and 100.")
+    if args.margin is not None and not 0 <= args.margin < 100:
+        raise WarmGridError("--margin 须在 0 到 100 之间。", "--margin must be between 0 and 100.")
+
+
+def _locate(args: argparse.Namespace, io: CliIO, store: Store, src: Any, mapping: dict[str, str]) -> Any:
+    """Locate the rows without coordinates through the register; write the review file when asked."""
+    from grid import geocode
+    from grid.locate import load_register, locate_source, read_review, write_review
+
+    register = load_register(store)
+    if len(register) == 0:
+        raise WarmGridError("标准地址库为空：请先导入标准地址（python -m grid import addresses 文件 --db ...）。",
+                            "the address register is empty: import it first (python -m grid import addresses FILE "
+                            "--db ...).")
+    answers = read_review(args.review) if args.review else None
+    loc = locate_source(register, src, mapping, crs=args.crs, answers=answers,
+                        threshold=geocode.DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+                        margin=geocode.DEFAULT_MARGIN if args.margin is None else args.margin)
+    print(loc.text(), file=io.stderr)
+    if len(loc.review):
+        if args.review_out:
+            write_review(args.review_out, loc, crs=args.crs or src.file_crs or "wgs84")
+            print(f"待确认的 {len(loc.review)} 行已写入 {args.review_out}：请填写“选定地址编码”（或经度、纬度），"
+                  f"再用 --review {args.review_out} 重新导入 · the {len(loc.review)} rows to review are in "
+                  f"{args.review_out}: fill in 选定地址编码 (or 经度 and 纬度) and import again with --review",
+                  file=io.stderr)
+        else:
+            print("有需人工确认的行：加 --review-out REVIEW.csv 可得到候选地址清单 · rows need review: add "
+                  "--review-out REVIEW.csv for their candidates", file=io.stderr)
+    return loc
 
 
 def _export(args: argparse.Namespace, io: CliIO) -> int:
@@ -869,13 +934,13 @@ def _via_app(link: Link, argv: list[str], args: argparse.Namespace, io: CliIO) -
     try:
         spec = COMMAND_FILES.get(_key(args), Files())
         inputs: dict[str, list[Path]] = {}
-        for arg in spec.inputs:
+        for arg in _given(args, spec.inputs):
             p = Path(getattr(args, arg))
             if not p.is_file():
                 raise WarmGridError(f"文件不存在：{p}", f"file not found: {p}")
             inputs[arg] = [p, *_companions(p)]
         outputs: dict[str, Path] = {}
-        for arg in spec.outputs:
+        for arg in _given(args, spec.outputs):
             p = Path(getattr(args, arg))
             if not p.parent.is_dir():
                 raise WarmGridError(f"目录不存在：{p.parent}", f"folder not found: {p.parent}")
@@ -933,7 +998,7 @@ class AppJobs:
                           f"{key} replaces the whole database file and cannot run inside the running app; "
                           "stop the app first.")
         spec = COMMAND_FILES.get(key, Files())
-        if set(request.inputs) != set(spec.inputs):
+        if set(request.inputs) != set(_given(args, spec.inputs)):
             raise Refused(1, f"命令 {key} 的输入文件与请求不符。", f"the request's files do not match command {key}.")
         for arg, files in request.inputs.items():
             main = Path(getattr(args, arg)).name
@@ -961,11 +1026,11 @@ class AppJobs:
         from grid import audit
 
         spec = COMMAND_FILES.get(_key(args), Files())
-        for arg in spec.inputs:
+        for arg in _given(args, spec.inputs):
             inside = job.inputs[arg][0]
             job.show_as(str(inside), str(getattr(args, arg)))
             setattr(args, arg, str(inside))
-        for i, arg in enumerate(spec.outputs):
+        for i, arg in enumerate(_given(args, spec.outputs)):
             shown = str(getattr(args, arg))
             inside = job.workdir / "out" / str(i) / Path(shown).name
             inside.parent.mkdir(parents=True)

@@ -63,7 +63,7 @@ from scipy.cluster.vq import kmeans2
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from grid import demo_plants, model
+from grid import demo_addresses, demo_plants, model
 from grid.demo_applications import generate_applications
 from grid.demo_needs import Households, need_flow
 from grid.demo_streets import street_plan
@@ -206,6 +206,10 @@ class DemoDistrict:
     application_events: pd.DataFrame = field(default_factory=pd.DataFrame)
     application_objections: pd.DataFrame = field(default_factory=pd.DataFrame)
     household_history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    addresses: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Per household (``hh_id``), the register entry of its building (``addr_id``): not stored, the truth
+    #: that address matching is tested against.
+    homes: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     #: Red flags planted for the diversion checks: reason code -> households (grid.budgets.REASONS).
     planted_flags: dict[str, list[str]] = field(default_factory=dict)
     #: The leader's patterns (grid.demo_plants): the units that favour their offices'
@@ -457,8 +461,12 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
     b_num = rng.integers(1, 400, len(bxy))
     room = rng.integers(1, 30, n) * 100 + rng.integers(1, 9, n)
     comm_names = communities["name"].to_numpy()
-    address = (comm_names[h_comm] + b_road[b_of_h] + pd.Series(b_num[b_of_h]).astype(str).to_numpy()
-               + "号" + pd.Series(room).astype(str).to_numpy() + "室")
+    # The standard-address register: a door number per building on a road, 小区 and 楼栋 for the
+    # buildings in estates (own random stream); each household carries its building's address.
+    first = np.concatenate([[0], np.cumsum(bcount)[:-1]])
+    addresses, address, home = demo_addresses.register(
+        np.random.default_rng([config.seed, 15]), communities, bxy, h_comm[first], b_road, b_num, b_of_h, room,
+        to_lonlat=_xy_to_lonlat)
     lon, lat = _xy_to_lonlat(hxy[:, 0], hxy[:, 1])
     households = pd.DataFrame({
         "hh_id": _ids("H", n, 7),
@@ -762,6 +770,7 @@ def generate(config: DemoConfig = DemoConfig(), progress: Progress | None = None
         planted_flags=apps.planted, planted_offices=offices, planted_office_cells=plants.office_cells,
         planted_underserved=plants.underserved, planted_underserved_cells=plants.underserved_cells,
         planted_overdue_cells=plants.overdue_cells, planted_weak_street=plants.weak_street,
+        addresses=addresses, homes=pd.Series(home, index=households["hh_id"].to_numpy(), name="addr_id"),
     )
 
 
@@ -836,6 +845,11 @@ def build_demo(store: Store, config: DemoConfig = DemoConfig(),
                     " amount_yuan, items, goods_value_yuan, given_at, giver_unit, funding_source, app_id,"
                     " receiver_name, receiver_phone, receiver_account, receipt_ref FROM _aid")
         _write_applications(cur, d)
+        if len(d.addresses):
+            cur.register("_addr", d.addresses)
+            cur.execute("INSERT INTO addresses (addr_id, address, geom, level, parent_id, community_code)"
+                        " SELECT addr_id, address, ST_Point(lon, lat), level, parent_id, community_code FROM _addr")
+            cur.unregister("_addr")
         if len(d.roads):
             rd = d.roads.assign(wkb=_wkb(list(d.roads["geom"]))).drop(columns="geom")
             cur.register("_roads", rd)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from grid.sheetsafe import restore
 from grid.sources import FORMATS, Source, _short, detect_encoding, no_rows, read_source, read_upload, zip_datasets
 from grid.store import Store
 from grid.validators_columns import COLUMN_CHECKS
+
+if TYPE_CHECKING:
+    from grid.locate import Location
 
 __all__ = [
     "Field",
@@ -168,7 +171,21 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         _f("declared_cell", "所属网格", "declared cell", "所属网格", "网格", "cell_id", parse="text",
            store=False),
         _LON, _LAT,
+        # Where the point came from (grid.locate): a file exported by WarmGrid carries them back.
+        _f("addr_id", "地址编码", "address id", "地址编码", "标准地址编码", "addr_id"),
+        _f("geocode_method", "定位方式", "located by", "定位方式", "geocode_method", parse="enum:GEOCODE_METHODS"),
+        _f("geocode_score", "匹配得分", "match score", "匹配得分", "geocode_score", parse="score"),
     ), geometry="point", geometry_required=True),
+    Kind("addresses", "标准地址", "addresses", "addr_id", (
+        _f("addr_id", "地址编码", "address id", "地址编码", "标准地址编码", "地址代码", "地址id", "编码", "addr_id", "id",
+           required=True),
+        _f("address", "标准地址", "address", "标准地址", "标准地址名称", "地址", "地址名称", "address", required=True),
+        _f("level", "层级", "level", "层级", "地址层级", "级别", "类型", "level", parse="enum:ADDRESS_LEVELS"),
+        _f("parent_id", "上级编码", "parent id", "上级编码", "上级地址编码", "所属小区编码", "parent_id", "parent"),
+        _f("community_code", "社区编码", "community code", "社区编码", "社区代码", "所属社区代码", "community_code",
+           parse="code12"),
+        _LON, _LAT,
+    ), geometry="point"),
     Kind("people", "人员", "people", "person_id", (
         _f("person_id", "人员编号", "person id", "人员编号", "编号", "工号", "person_id", "id", required=True),
         _f("name", "姓名", "name", "姓名", "name", required=True),
@@ -443,7 +460,10 @@ def _enum(vocab_name: str) -> Callable[[Any], tuple[Any, tuple[str, str] | None]
              "NEED_STATUSES": {"已办结": "resolved", "办结": "resolved", "解决": "resolved", "答复": "answered",
                                "未办结": "raised", "待办": "raised", "处理中": "raised", "办理中": "raised",
                                "open": "raised", "上报": "raised", "已上报": "raised"},
-             "AID_KINDS": {"现金": "cash", "慰问金": "cash", "实物": "goods", "物资": "goods"}}.get(vocab_name, {})
+             "AID_KINDS": {"现金": "cash", "慰问金": "cash", "实物": "goods", "物资": "goods"},
+             "ADDRESS_LEVELS": {"门牌号": "door", "门牌地址": "door", "楼": "building", "楼栋号": "building",
+                                "幢": "building", "栋": "building", "楼宇": "building", "院落": "estate",
+                                "小区/院落": "estate"}}.get(vocab_name, {})
     lookup.update(extra)
 
     def parse(v: Any) -> tuple[Any, tuple[str, str] | None]:
@@ -522,6 +542,16 @@ def _parser(kind: Kind, f: Field, category_map: dict[str, str] | None = None
         return unit
     if p == "amount":
         return lambda v: _call(validators.amount, v)
+    if p == "score":
+        def score(v: Any) -> tuple[Any, tuple[str, str] | None]:
+            try:
+                x = float(str(v).strip())
+            except ValueError:
+                return None, ("得分不是数字", "the score is not a number")
+            if not (math.isfinite(x) and 0 <= x <= 100):
+                return None, ("得分须在 0 到 100 之间", "the score must be between 0 and 100")
+            return x, None
+        return score
     if p == "size":
         return lambda v: _call(validators.positive_int, v, 1, 50)
     if p == "year":
@@ -602,7 +632,8 @@ def _plain_digits(v: Any) -> str | None:
 
 def validate(source: Source, kind: str, *, store: Store | None = None, mapping: dict[str, str] | None = None,
              crs: str | None = None, mode: str = "insert", fix_swaps: bool = False, repair: bool = False,
-             progress: Progress | None = None, category_map: dict[str, str] | None = None) -> Prepared:
+             progress: Progress | None = None, category_map: dict[str, str] | None = None,
+             locate: Location | None = None) -> Prepared:
     """Validate every row of ``source`` for ``kind``; collect every problem.
 
     Parameters
@@ -623,6 +654,9 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         What the file's ambiguous category words mean (``{"低保": "dibao_urban"}``, checked by
         :func:`check_category_map`); a row with an ambiguous word not given here is refused
         (:func:`ambiguous_categories` lists them, for the user to confirm).
+    locate : grid.locate.Location, optional
+        Households: where the rows without coordinates go (:func:`grid.locate.locate_source`). Its
+        points are used (WGS84, inside the district), and each row still to review is a problem.
 
     Besides each field, the rules across rows: a key once in the file (and, in insert mode, new to
     the database); a household's head's name given (a new household needs one); an ID number is one
@@ -649,7 +683,7 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         if f.required and f.name not in by_field:
             problems.append(Problem(name, None, f.name, "", f"缺少必填列“{f.zh}”（可用表头：{'、'.join(f.aliases[:4])}）",
                                     f"required column '{f.en}' is missing (headers: {', '.join(f.aliases[:4])})"))
-    if spec.geometry == "point" and spec.geometry_required and source.geoms is None and not (
+    if spec.geometry == "point" and spec.geometry_required and source.geoms is None and locate is None and not (
             "lon" in by_field and "lat" in by_field):
         problems.append(Problem(name, None, "经度/纬度", "", "缺少经度、纬度列（或几何字段）",
                                 "longitude and latitude columns (or a geometry) are missing"))
@@ -747,6 +781,10 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
     say(0.65, "校验坐标与几何 checking coordinates and geometries")
     if spec.geometry is not None:
         frame["_wkb"] = _geometries(spec, source, frame, rows, crs_code, store, fix_swaps, repair, problems, notes)
+    if spec.name == "households":
+        _geocode_columns(frame, rows, name, locate, store, problems)
+    if spec.name == "addresses" and "parent_id" in frame:
+        _check_parents(frame, rows, name, store, problems)
     if kind == "stations" and "radius_m" in frame:
         defaults = frame["type"].map(lambda t: model.STATION_TYPES[t].radius_m if t in model.STATION_TYPES else None)
         frame["radius_m"] = frame["radius_m"].where(frame["radius_m"].notna(), defaults)
@@ -758,6 +796,67 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
     problems.sort(key=lambda p: (p.row or 0, p.field))
     say(0.7, "校验完成 validated")
     return Prepared(spec, source, mapping, crs_code, frame, problems, notes)
+
+
+_MISSING_POINT_EN = "the coordinates or geometry are missing"
+
+
+def _geocode_columns(frame: pd.DataFrame, rows: np.ndarray, name: str, locate: Location | None,
+                     store: Store | None, problems: list[Problem]) -> None:
+    """Households: where each point came from (``geocode_method``, ``addr_id``, ``geocode_score``).
+
+    A point from the file is ``coordinates`` (unless the file says, as WarmGrid's own export does);
+    with ``locate``, the rows it places get their point and method, and each row it leaves to
+    review is refused with the reason (instead of "the coordinates are missing").
+    """
+    n = len(frame)
+    wkb = list(frame["_wkb"])
+    given = frame["geocode_method"].tolist() if "geocode_method" in frame else [None] * n
+    methods = [g if g is not None else ("coordinates" if wkb[i] is not None else None) for i, g in enumerate(given)]
+    codes = frame["addr_id"].tolist() if "addr_id" in frame else [None] * n
+    scores = frame["geocode_score"].tolist() if "geocode_score" in frame else [None] * n
+    if locate is not None:
+        points, pending = locate.points(), locate.pending()
+        placed = {int(rows[i]) for i in (*points, *pending)}
+        problems[:] = [p for p in problems
+                       if not (p.row in placed and p.field == "geometry" and p.en == _MISSING_POINT_EN)]
+        extent = _district_extent(store)
+        for i, (lon, lat, method, score, code) in points.items():
+            if wkb[i] is not None:
+                continue
+            if extent is not None and not _inside(extent, lon, lat):
+                problems.append(Problem(name, int(rows[i]), "经度/纬度", f"{lon:.6f}, {lat:.6f}", "坐标不在本辖区范围内",
+                                        "the point is outside the district's extent"))
+                continue
+            wkb[i] = shapely.to_wkb(shapely.Point(lon, lat))
+            methods[i], codes[i], scores[i] = method, code, score
+        for i, (zh, en) in pending.items():
+            addr = frame["address"].iloc[i] if "address" in frame else ""
+            problems.append(Problem(name, int(rows[i]), "地址", _shown(addr), f"未能按地址自动定位，须人工确认：{zh}",
+                                    f"not located by its address; to review: {en}"))
+        problems.extend(locate.problems)
+    frame["_wkb"] = pd.Series(wkb, dtype=object)
+    frame["geocode_method"] = pd.Series(methods, dtype=object)
+    frame["addr_id"] = pd.Series(codes, dtype=object)
+    frame["geocode_score"] = pd.Series(scores, dtype=object)
+
+
+def _check_parents(frame: pd.DataFrame, rows: np.ndarray, name: str, store: Store | None,
+                   problems: list[Problem]) -> None:
+    """An address entry's parent (上级编码) is another entry, of this file or of the register."""
+    keys = frame["addr_id"].tolist() if "addr_id" in frame else [None] * len(frame)
+    own = {k for k in keys if k is not None}
+    wanted = [p for p in frame["parent_id"] if p is not None and p not in own]
+    known = _existing(store, "addresses", "addr_id", sorted(set(wanted))) if store is not None else set()
+    for i, (k, par) in enumerate(zip(keys, frame["parent_id"], strict=True)):
+        if par is None:
+            continue
+        if par == k:
+            problems.append(Problem(name, int(rows[i]), "上级编码", _short(par), "上级编码不能是自身",
+                                    "an entry cannot be its own parent"))
+        elif par not in own and par not in known:
+            problems.append(Problem(name, int(rows[i]), "上级编码", _short(par), "上级编码不在本文件中，也不在标准地址库中",
+                                    "the parent id is neither in this file nor in the register"))
 
 
 def _road_columns(frame: pd.DataFrame) -> None:
@@ -1494,13 +1593,15 @@ def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs:
                 mode: str = "insert", dry_run: bool = False, mapping: dict[str, str] | None = None,
                 fix_swaps: bool = False, repair: bool = False, sheet: str | int | None = None,
                 progress: Progress | None = None, source: Source | None = None,
-                member: str | None = None, category_map: dict[str, str] | None = None) -> ImportReport:
+                member: str | None = None, category_map: dict[str, str] | None = None,
+                locate: Location | None = None) -> ImportReport:
     """Read, validate and write one file; all or nothing.
 
     ``source`` is the file already read by :func:`read_source` (it is not read again);
     ``member`` chooses the dataset in a zip that holds several; ``category_map`` says what the
     file's ambiguous category words mean (:func:`ambiguous_categories`; without an answer each row
-    holding one is refused). The report counts the rows added, updated and left unchanged, in the
+    holding one is refused); ``locate`` places the households without coordinates
+    (:func:`grid.locate.locate_source`). The report counts the rows added, updated and left unchanged, in the
     transaction that writes them.
 
     Raises
@@ -1516,7 +1617,7 @@ def import_file(store: Store, actor: Actor, kind: str, path: str | Path, *, crs:
         source = read_source(path, sheet=sheet, member=member)
     cols = auto_mapping(source.frame.columns, kind, mapping)
     prep = validate(source, kind, store=store, mapping=cols, crs=crs, mode=mode, fix_swaps=fix_swaps,
-                    repair=repair, progress=say, category_map=category_map)
+                    repair=repair, progress=say, category_map=category_map, locate=locate)
     if prep.problems:
         raise ValidationError(prep.problems)
     return write(store, prep, actor=actor, mode=mode, dry_run=dry_run, progress=say)

@@ -52,6 +52,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     # areas, cells, stations
     "code": ("代码", "code"), "level": ("级别", "level"), "parent_code": ("上级代码", "parent code"),
     "community_code": ("社区代码", "community code"), "community_name": ("社区", "community"),
+    "addr_id": ("地址编码", "address id"), "parent_id": ("上级编码", "parent id"),
+    "geocode_method": ("定位方式", "located by"), "geocode_score": ("匹配得分", "match score"),
     "street_code": ("街道代码", "street code"), "street_name": ("街道", "street"),
     "warden_id": ("网格员编号", "warden id"), "area_m2": ("面积（平方米）", "area (m²)"),
     "station_id": ("站点编号", "station id"), "type": ("类型", "type"), "radius_m": ("服务半径（米）", "radius (m)"),
@@ -158,7 +160,7 @@ TABLES: dict[str, str] = {
     "plan_items": "计划住户", "roads": "道路", "need_events": "诉求流转", "need_photos": "诉求照片",
     "need_time_limits": "诉求办理时限", "members": "家庭成员", "programmes": "救助项目", "applications": "救助申请",
     "application_events": "救助申请流程", "application_objections": "公示异议", "budgets": "救助预算",
-    "login_throttle": "登录限制",
+    "login_throttle": "登录限制", "addresses": "标准地址",
 }
 
 #: Codes that are not in a :mod:`grid.model` vocabulary, in words: the audit log's actions, plan starts.
@@ -172,7 +174,7 @@ VALUES: dict[str, str] = {
 #: Columns whose values are codes, shown in words by :func:`labelled`.
 CODE_COLUMNS: frozenset[str] = frozenset({
     "status", "role", "kind", "category", "satisfaction", "step", "from_status", "to_status", "level", "type",
-    "relation", "disability", "action", "start_source", "programme_kind", "mode", "categories",
+    "relation", "disability", "action", "start_source", "programme_kind", "mode", "categories", "geocode_method",
     "target_categories",
 })
 #: Columns of lengths in metres: shown to the whole metre.

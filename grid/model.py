@@ -44,6 +44,8 @@ __all__ = [
     "APPLICATION_STATUSES",
     "APPLICATION_STEPS",
     "OBJECTION_STATUSES",
+    "ADDRESS_LEVELS",
+    "GEOCODE_METHODS",
     "label",
     "codes",
 ]
@@ -299,6 +301,25 @@ OBJECTION_STATUSES: dict[str, Term] = _index(
     Term("upheld", "成立", "upheld"),
 )
 
+#: Levels of the standard-address register (一标三实: 小区 → 门牌/楼栋 → 单元 → 户室; rooms are not in it).
+ADDRESS_LEVELS: dict[str, Term] = _index(
+    Term("estate", "小区", "estate"),
+    Term("door", "门牌", "door number"),
+    Term("building", "楼栋", "building"),
+    Term("entrance", "单元", "entrance (stairwell unit)"),
+)
+
+#: Where a household's point came from: the file's own coordinates, or the address register
+#: (:mod:`grid.geocode`): the address as written, after normalisation, by components with a fuzzy
+#: score, or as a person chose it in review.
+GEOCODE_METHODS: dict[str, Term] = _index(
+    Term("coordinates", "文件坐标", "coordinates in the file"),
+    Term("exact", "地址完全一致", "exact address"),
+    Term("normalised", "地址规范化后一致", "normalised address"),
+    Term("fuzzy", "地址模糊匹配", "fuzzy match"),
+    Term("manual", "人工确认", "chosen in review"),
+)
+
 _ALL: dict[str, Term] = {}
 for _vocab in (
     HARDSHIP,
@@ -317,6 +338,8 @@ for _vocab in (
     DISABILITY_GRADES,
     APPLICATION_STATUSES,
     APPLICATION_STEPS,
+    ADDRESS_LEVELS,
+    GEOCODE_METHODS,
 ):
     for _code, _term in _vocab.items():
         _ALL.setdefault(_code, _term)

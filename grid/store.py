@@ -11,7 +11,7 @@ Examples
 --------
 >>> store = open_store(":memory:")
 >>> store.schema_version()
-9
+10
 >>> store.count("households")
 0
 >>> store.close()
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: The schema version this code writes and reads.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 #: Value of ``warmgrid_meta.application`` in every WarmGrid database.
 APPLICATION = "warmgrid"
 #: The tables of the data contract (an allow-list for table names in SQL).
@@ -88,6 +88,7 @@ TABLES: tuple[str, ...] = (
     "applications",
     "application_events",
     "application_objections",
+    "addresses",
 )
 
 _SPATIAL_PACKAGE = "duckdb-extension-spatial"
@@ -180,6 +181,7 @@ _MIGRATIONS: dict[int, Any] = {
     7: lambda: _migration("0007_needs_flow.sql"),
     8: lambda: _migration("0008_members.sql"),
     9: lambda: _migration("0009_applications.sql"),
+    10: lambda: _migration("0010_addresses.sql"),
 }
 
 

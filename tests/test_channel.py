@@ -617,3 +617,26 @@ def test_every_file_argument_is_in_the_table() -> None:
     walk(parser, "")
     declared = {k: set(v.inputs) | set(v.outputs) for k, v in COMMAND_FILES.items()}
     assert found == {k: v for k, v in declared.items() if v}
+
+
+def test_locating_by_address_through_the_app_brings_the_review_file_back(app, district, tmp_path: Path) -> None:
+    """``--review-out`` comes back from a refused import (exit 1), and ``--review`` travels to the app."""
+    store, path = app
+    before = store.count("households")
+    door = district.addresses[district.addresses["level"] == "door"].iloc[0]
+    roll = tmp_path / "按地址.csv"
+    roll.write_text("户编号,户主姓名,地址,人口数\n"
+                    f"AD1,甲,{district.households['address'].iloc[0]},1\nAD2,乙,无此路1号,1\n", encoding="utf-8")
+    review = tmp_path / "REVIEW.csv"
+    status, out, err = cli("import", "households", str(roll), "--db", str(path), "--locate", "address",
+                           "--review-out", str(review), "--json")
+    assert status == 1 and VIA_APP in err and review.is_file() and "warmgrid-job-" not in err
+    assert json.loads(out)["counts"]["review"] == 1 and store.count("households") == before
+    filled = pd.read_csv(review, dtype=str, encoding="utf-8-sig")
+    filled["选定地址编码"] = door["addr_id"]
+    filled.to_csv(review, index=False, encoding="utf-8-sig")
+    status, out, err = cli("import", "households", str(roll), "--db", str(path), "--locate", "address",
+                           "--review", str(review))
+    assert status == 0, err
+    assert store.count("households") == before + 2
+    assert store.scalar("SELECT addr_id FROM households WHERE hh_id = 'AD2'") == door["addr_id"]

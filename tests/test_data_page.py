@@ -323,3 +323,50 @@ def test_an_administrator_exports_users_without_password_hashes(app_env) -> None
         assert at.download_button(key="data_export_download")
         data = at.session_state["data_export"][2]
         assert data and b"$argon2" not in data and b"password_hash" not in data
+
+
+def test_households_without_coordinates_are_located_confirmed_on_the_page_and_imported(app_env, district) -> None:
+    """Rows with an address and no coordinates are placed through the register; a row the register
+    cannot place without doubt is shown with its candidates, confirmed by choosing one, and imported."""
+    from grid.geocode import parse
+
+    before = _count(app_env)
+    hh = district.households.iloc[3::211].head(5)
+    door = district.addresses.loc[district.addresses["level"] == "door", "address"].iloc[0]
+    road = parse(door).place
+    roll = pd.DataFrame({"户编号": [f"PG{k}" for k in range(len(hh))] + ["PGR"],
+                         "户主姓名": ["页面测试"] * (len(hh) + 1),
+                         "地址": [a.replace("室", "") for a in hh["address"]] + [f"{road}<b>无号</b>"],
+                         "人口数": [2] * (len(hh) + 1)})
+    at = _page()
+    _upload(at, "按地址.csv", roll.to_csv(index=False).encode("utf-8"))
+    at.checkbox(key="data_locate").check().run()
+    at.button(key="data_validate").click().run()
+    assert not at.exception, at.exception
+    assert "1 行未能自动定位" in _texts(at.warning)
+    table = next(d.value for d in at.dataframe if "候选数" in d.value.columns)
+    assert table["户编号"].tolist() == ["PGR"] and table["候选数"].iloc[0] >= 1
+    assert at.button(key="data_import").disabled
+    pick = at.radio(key="data_review_pick_PGR")
+    assert len(pick.options) >= 2 and "点选" in pick.options[-1]
+    assert "候选1" in pick.options[0] and pick.value != "__click__"  # the best candidate is preselected
+    at.button(key="data_review_ok_PGR").click().run()
+    assert not at.exception, at.exception
+    assert "已确认 1 行" in _texts(at.info)
+    at.button(key="data_validate").click().run()
+    assert not at.exception, at.exception
+    assert f"{len(roll)} 行可以导入" in _texts(at.success)
+    ok = next(c for c in at.checkbox if "我已核对" in c.label)
+    assert at.button(key="data_import").disabled  # not before the located rows are confirmed
+    ok.check().run()
+    at.button(key="data_import").click().run()
+    assert not at.exception, at.exception
+    assert _count(app_env) == before + len(roll)
+    from ui import _open
+
+    got = _open(str(app_env)).query("SELECT hh_id, geocode_method, addr_id FROM households WHERE hh_id LIKE 'PG%'"
+                                    " ORDER BY hh_id").set_index("hh_id")
+    homes = dict(zip([f"PG{k}" for k in range(len(hh))], district.homes[hh["hh_id"]], strict=True))
+    assert all(got.loc[h, "addr_id"] == a and got.loc[h, "geocode_method"] in ("exact", "normalised")
+               for h, a in homes.items())
+    assert got.loc["PGR", "geocode_method"] == "manual" and isinstance(got.loc["PGR", "addr_id"], str)

@@ -575,7 +575,7 @@ ROUND = [("admin_units", ".geojson"), ("admin_units", ".gpkg"), ("cells", ".gpkg
          ("cells", ".geojson"), ("households", ".csv"), ("households", ".xlsx"), ("households", ".geojson"),
          ("households", ".parquet"), ("stations", ".xlsx"), ("stations", ".gpkg"), ("patrol_areas", ".parquet"),
          ("people", ".csv"), ("campaigns", ".xlsx"), ("visits", ".csv"), ("needs", ".xlsx"),
-         ("assistance", ".csv"), ("assistance", ".xlsx")]
+         ("assistance", ".csv"), ("assistance", ".xlsx"), ("addresses", ".csv"), ("addresses", ".gpkg")]
 
 
 def _content(store: Store, table: str) -> pd.DataFrame:
@@ -770,7 +770,7 @@ def test_records_dated_today_are_accepted(db, tmp_path) -> None:
 
 # ------------------------------------------------------------------ files without rows
 @pytest.mark.parametrize("kind", ["admin_units", "cells", "households", "people", "stations", "patrol_areas",
-                                  "campaigns", "visits", "needs", "assistance"])
+                                  "campaigns", "visits", "needs", "assistance", "addresses"])
 def test_a_header_without_rows_says_no_rows_for_every_kind(db, tmp_path, kind) -> None:
     from grid.ingest import KINDS, Source, validate
 

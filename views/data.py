@@ -11,6 +11,11 @@ The page only composes :mod:`grid.ingest` and :mod:`grid.export`:
    edits become the mapping overrides.
 3. **校验 Validate**: :func:`~grid.ingest.validate` against the app's store; every
    problem as a table with a CSV download, or the notes and the rows ready.
+   Households may be **located by their address** (按地址定位): the rows without coordinates
+   are matched against the standard-address register (:mod:`grid.locate`); each row that
+   needs review is shown with its candidates on a small map (:func:`maps.locate.review_map`),
+   where a candidate is picked or the point placed by a click; the answers count as a
+   review file's, and the file is validated again with them.
 4. **导入 Import**: enabled only after a clean validation of the same file, settings
    and database generation; :func:`~grid.ingest.write` in the store's transaction,
    which commits the rows, the import's log row and its audit row together.
@@ -43,9 +48,10 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit_folium import st_folium
 
 import ui
-from grid import access, labels
+from grid import access, geocode, labels
 from grid import crs as crs_mod
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.export import download, export_table
@@ -62,7 +68,8 @@ from grid.ingest import (
     write,
     zip_datasets,
 )
-from grid.model import HARDSHIP
+from grid.locate import Location, load_register, locate_source
+from grid.model import GEOCODE_METHODS, HARDSHIP
 from grid.store import TABLES
 from ui import get_store, require_page
 
@@ -257,6 +264,7 @@ def _import_section(store: Any, actor: access.Actor) -> None:
     c2 = st.columns(2)
     fix_swaps = c2[0].checkbox("自动交换颠倒的经纬度 Fix swapped longitude/latitude", key="data_fix_swaps")
     repair = c2[1].checkbox("自动修复无效多边形 Repair invalid polygons", key="data_repair")
+    locate, threshold = _locate_settings(store, kind)
     if upload is None:
         st.info("请上传文件 · upload a file to begin")
         return
@@ -286,8 +294,10 @@ def _import_section(store: Any, actor: access.Actor) -> None:
         preview.index = src.rows[:len(preview)]
         st.dataframe(preview, width="stretch")
 
+    answers: dict[str, dict[str, Any]] = st.session_state.setdefault("data_answers", {}).setdefault(upload.key, {})
     settings = _key(upload.key, kind, crs, mode, fix_swaps, repair, sorted(mapping.items()),
-                    sorted((categories or {}).items()), store.generation)
+                    sorted((categories or {}).items()), store.generation, locate, threshold,
+                    sorted((k, sorted(v.items())) for k, v in answers.items()) if locate else None)
     checked: dict[str, Any] | None = st.session_state.get("data_checked")
     if checked is not None and checked["key"] != settings:
         checked = None
@@ -298,10 +308,18 @@ def _import_section(store: Any, actor: access.Actor) -> None:
         st.session_state.pop("data_checked", None)
         st.session_state.pop("data_report", None)
         bar, say = _bar("正在校验 · validating")
-        checked = {"key": settings, "prep": None, "problems": [], "dry": None}
+        checked = {"key": settings, "prep": None, "problems": [], "dry": None, "loc": None}
         try:
+            loc = None
+            if locate:
+                say(0.02, "按地址定位 locating by address")
+                loc = locate_source(load_register(store), src, mapping, crs=crs, answers=_answers_frame(answers),
+                                    answers_crs="wgs84", threshold=threshold)
+                checked["loc"] = loc
+                st.session_state["data_last_loc"] = (upload.key, loc)
             prep: Prepared = validate(src, kind, store=store, mapping=mapping, crs=crs, mode=mode,
-                                      fix_swaps=fix_swaps, repair=repair, progress=say, category_map=categories)
+                                      fix_swaps=fix_swaps, repair=repair, progress=say, category_map=categories,
+                                      locate=loc)
             checked["prep"], checked["problems"] = prep, prep.problems
             if not prep.problems:
                 checked["dry"] = write(store, prep, actor=actor, mode=mode, dry_run=True)
@@ -315,6 +333,14 @@ def _import_section(store: Any, actor: access.Actor) -> None:
             st.session_state["data_checked"] = checked
 
     ready = checked is not None and not checked["problems"] and checked["prep"] is not None
+    loc_done: Location | None = checked.get("loc") if checked is not None else None
+    last = st.session_state.get("data_last_loc")
+    shown_loc = loc_done or (last[1] if locate and last is not None and last[0] == upload.key else None)
+    if shown_loc is not None:  # kept while rows are confirmed one by one (each answer asks for a new validation)
+        _location_section(shown_loc, answers)
+        if loc_done is None:
+            st.info(f"已确认 {len(answers):,} 行；确认完后请重新校验 · {len(answers):,} rows confirmed: validate again "
+                    "when done")
     if checked is not None:
         if checked["problems"]:
             _show_problems(store, actor, checked["problems"], upload)
@@ -328,6 +354,9 @@ def _import_section(store: Any, actor: access.Actor) -> None:
                 st.warning(f"{len(prep.notes):,} 条提示 · note(s)")
                 st.dataframe(problems_frame(prep.notes).head(MAX_SHOWN), hide_index=True, width="stretch")
 
+    if ready and loc_done is not None and len(loc_done.located):
+        ready = st.checkbox(f"我已核对按地址定位的 {len(loc_done.located):,} 行，确认导入 · I have checked the "
+                            f"{len(loc_done.located):,} rows located by address", key=f"data_locate_ok_{settings}")
     clicked = buttons[1].button("导入 Import", key="data_import", disabled=not ready, width="stretch",
                                 help=None if ready else "先校验当前文件和设置，且无问题 · "
                                                         "validate this file and these settings first")
@@ -341,6 +370,7 @@ def _import_section(store: Any, actor: access.Actor) -> None:
             return
         st.cache_data.clear()
         st.session_state.pop("data_checked", None)
+        st.session_state.pop("data_last_loc", None)  # the located rows are in the database now
         st.session_state["data_report"] = (upload.key, rep.text(), rep.inserted, rep.updated, rep.unchanged)
         st.rerun()  # redraw with the import button disabled (the store's generation moved on)
     report = st.session_state.get("data_report")
@@ -354,6 +384,108 @@ def _import_section(store: Any, actor: access.Actor) -> None:
         shown[2].metric("未变 unchanged", f"{unchanged:,}")
         with st.expander("导入报告 · report"):
             st.code(text, language=None)
+
+
+# --------------------------------------------------------------------------- locating by address
+def _locate_settings(store: Any, kind: str) -> tuple[bool, float]:
+    """Whether to place households without coordinates through the address register, and the least score."""
+    if kind != "households":
+        return False, geocode.DEFAULT_THRESHOLD
+    size = store.count("addresses")
+    c = st.columns(2)
+    on = c[0].checkbox(
+        "按标准地址定位无坐标的住户 · Locate rows without coordinates by their address", key="data_locate",
+        disabled=size == 0,
+        help=f"标准地址库有 {size:,} 条；无坐标的行按地址匹配，不确定的逐行人工确认 · the register holds {size:,} "
+             "entries; rows without coordinates are matched by address, doubtful ones confirmed one by one"
+        if size else "尚未导入标准地址（数据类型选“标准地址”导入）· no address register yet (import one as 标准地址)")
+    threshold = float(c[1].slider("自动定位最低得分 · least score of an automatic match", 60, 100,
+                                  int(geocode.DEFAULT_THRESHOLD), key="data_threshold", disabled=not on))
+    return bool(on and size), threshold
+
+
+def _answers_frame(answers: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The page's answers as a review file's (:func:`grid.locate.review_answers`)."""
+    return pd.DataFrame([{"file": "页面确认 page", "row": k + 1, "hh_id": hh, "addr_id": a.get("addr_id"),
+                          "lon": a.get("lon"), "lat": a.get("lat")} for k, (hh, a) in enumerate(answers.items())],
+                        columns=["file", "row", "hh_id", "addr_id", "lon", "lat"])
+
+
+def _method(code: Any) -> str:
+    term = GEOCODE_METHODS.get(str(code))
+    return term.zh if term is not None else "—"
+
+
+def _location_section(loc: Location, answers: dict[str, dict[str, Any]]) -> None:
+    """What locating by address found; each row to review with its candidates on a map, to pick or click."""
+    st.markdown("**按地址定位 · Located by address**")
+    c = loc.counts()
+    m = st.columns(4)
+    m[0].metric("自带坐标 with coordinates", f"{c['with_coordinates']:,}")
+    m[1].metric("自动定位 located", f"{c['exact'] + c['normalised'] + c['fuzzy']:,}")
+    m[2].metric("人工确认 chosen", f"{c['manual']:,}")
+    m[3].metric("待确认 to review", f"{c['review']:,}")
+    if len(loc.located):
+        with st.expander(f"已定位的 {len(loc.located):,} 行 · located rows"):
+            shown = pd.DataFrame({"行号": loc.located["row"], "户编号": loc.located["hh_id"],
+                                  "地址": loc.located["address"], "定位方式": loc.located["method"].map(_method),
+                                  "匹配得分": loc.located["score"], "地址编码": loc.located["addr_id"]})
+            st.dataframe(shown.head(MAX_SHOWN), hide_index=True, width="stretch")
+    if not len(loc.review):
+        return
+    review = loc.review.reset_index(drop=True)
+    st.warning(f"{len(review):,} 行未能自动定位（不作猜测），请逐行选定候选地址或在地图上点选位置，再重新校验。\n\n"
+               f"{len(review):,} rows were not located automatically (no guessing): pick a candidate or click the "
+               "map for each, then validate again.")
+    table = pd.DataFrame({"行号": review["row"], "户编号": review["hh_id"], "地址": review["address"],
+                          "原因": review["reason_zh"], "候选数": review["candidates"].map(len),
+                          "已确认": ["是" if str(h) in answers else "" for h in review["hh_id"]]})
+    st.dataframe(table.head(MAX_SHOWN), hide_index=True, width="stretch")
+    pos = st.selectbox("逐行确认 · Row to confirm", list(range(len(review))), key="data_review_row",
+                       format_func=lambda k: f"第 {int(review.loc[k, 'row'])} 行 · {review.loc[k, 'hh_id']} · "
+                                             f"{review.loc[k, 'address']}")
+    r = review.loc[int(pos or 0)]
+    hh = str(r["hh_id"])
+    cands: list[dict[str, Any]] = [cd for cd in r["candidates"] if cd.get("lon") is not None]
+    click_key = f"data_review_click_{hh}"
+    clicked: tuple[float, float] | None = st.session_state.get(click_key)
+    options = [cd["addr_id"] for cd in cands] + ["__click__"]
+    labels_ = {cd["addr_id"]: f"候选{k + 1}：{cd['address']}（{cd['addr_id']}，得分 {float(cd['score']):.0f}）"
+               for k, cd in enumerate(cands)}
+    labels_["__click__"] = "在地图上点选位置 · place the point by clicking the map"
+    pick = st.radio("选定位置 · Choose", options, key=f"data_review_pick_{hh}", format_func=lambda o: labels_[o])
+    chosen = None
+    if pick == "__click__":
+        chosen = clicked
+    else:
+        hit = next((cd for cd in cands if cd["addr_id"] == pick), None)
+        chosen = (float(hit["lon"]), float(hit["lat"])) if hit else None
+    basemap, key = ui.basemap_setting()
+    fmap = _review_map(str(r["address"]), cands, chosen, basemap, key)
+    got = st_folium(fmap, height=320, use_container_width=True, returned_objects=["last_clicked"],
+                    key=f"data_review_map_{hh}")
+    last = (got or {}).get("last_clicked") if isinstance(got, dict) else None
+    if isinstance(last, dict) and last.get("lat") is not None and last.get("lng") is not None:
+        point = (float(last["lng"]), float(last["lat"]))
+        if point != clicked:
+            st.session_state[click_key] = point
+            clicked = point
+    if pick == "__click__":
+        st.caption(ui.md("点选的位置 · clicked: {}", "—" if clicked is None else f"{clicked[0]:.6f}, {clicked[1]:.6f}"))
+    if st.button("确认此行 · Confirm this row", key=f"data_review_ok_{hh}",
+                 disabled=pick == "__click__" and clicked is None):
+        if pick == "__click__" and clicked is not None:
+            answers[hh] = {"addr_id": None, "lon": clicked[0], "lat": clicked[1]}
+        else:
+            answers[hh] = {"addr_id": pick, "lon": None, "lat": None}
+        st.rerun()
+
+
+def _review_map(address: str, cands: list[dict[str, Any]], chosen: tuple[float, float] | None, basemap: str,
+                key: str) -> Any:
+    from maps.locate import review_map
+
+    return review_map(address, cands, chosen=chosen, basemap=basemap, tianditu_key=key)
 
 
 # --------------------------------------------------------------------------- export
