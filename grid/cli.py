@@ -141,6 +141,8 @@ COMMAND_FILES: dict[str, Files] = {
     "export": Files(outputs=("out",)),
     "bulletin": Files(outputs=("out",)),
     "applications notice-list": Files(outputs=("out",)),
+    "site": Files(inputs=("candidates",)),
+    "regrid": Files(outputs=("out",)),
     "user add": Files(password=True),
     "user passwd": Files(password=True),
 }
@@ -352,6 +354,9 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     from grid.cli_applications import add_parsers
 
     add_parsers(sub)
+    from grid.cli_planning import add_parsers as add_planning
+
+    add_planning(sub)
 
     # allow_abbrev=False: "--password" must not pass for "--password-stdin".
     u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
@@ -717,6 +722,10 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return _roads(args, io)
         if args.command == "needs":
             return _needs(args, io)
+        if args.command in ("site", "regrid", "access2sfca"):
+            from grid import cli_planning
+
+            return cli_planning.run_planning(args, io)
         if args.command in ("applications", "budgets", "programmes"):
             from grid import cli_applications
 
@@ -848,6 +857,8 @@ def _via_app(link: Link, argv: list[str], args: argparse.Namespace, io: CliIO) -
         spec = COMMAND_FILES.get(_key(args), Files())
         inputs: dict[str, list[Path]] = {}
         for arg in spec.inputs:
+            if getattr(args, arg) is None:  # an optional input not given
+                continue
             p = Path(getattr(args, arg))
             if not p.is_file():
                 raise WarmGridError(f"文件不存在：{p}", f"file not found: {p}")
@@ -911,7 +922,7 @@ class AppJobs:
                           f"{key} replaces the whole database file and cannot run inside the running app; "
                           "stop the app first.")
         spec = COMMAND_FILES.get(key, Files())
-        if set(request.inputs) != set(spec.inputs):
+        if set(request.inputs) != {a for a in spec.inputs if getattr(args, a, None) is not None}:
             raise Refused(1, f"命令 {key} 的输入文件与请求不符。", f"the request's files do not match command {key}.")
         for arg, files in request.inputs.items():
             main = Path(getattr(args, arg)).name
@@ -940,6 +951,8 @@ class AppJobs:
 
         spec = COMMAND_FILES.get(_key(args), Files())
         for arg in spec.inputs:
+            if getattr(args, arg) is None:
+                continue
             inside = job.inputs[arg][0]
             job.show_as(str(inside), str(getattr(args, arg)))
             setattr(args, arg, str(inside))
