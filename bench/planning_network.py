@@ -95,6 +95,53 @@ def _small_cases(n: int) -> dict[str, Any]:
             "heuristic_out_of_bounds_when_feasible": infeasible_found, "heuristic_seconds": round(t, 4)}
 
 
+def _spopt_cases(store: Any, op: Any, n: int, lo: float = 300.0, hi: float = 500.0) -> dict[str, Any]:
+    """Region growing against spopt 0.7's max-p heuristic on whole communities of at most 500 building
+    units (``n`` of them), when spopt can be imported (it is not a dependency: install it aside, e.g.
+    ``pip install --no-deps --target DIR spopt==0.7.0 pulp mapclassify pointpats spaghetti tqdm``
+    and run with ``PYTHONPATH=DIR``). max-p knows only the minimum; regions above ``hi`` are counted."""
+    try:
+        import geopandas as gpd
+        from libpysal.weights import W
+        from spopt.region import MaxPHeuristic
+    except ImportError as exc:
+        return {"skipped": f"spopt not importable ({exc})"}
+    import shapely
+
+    from grid.coverage import load_cells
+    from grid.regrid import building_units, grow_regions
+
+    cells = load_cells(store, metric=True)
+    rows = []
+    for code, sub in cells.groupby("community_code", sort=True):
+        if len(rows) >= n:
+            break
+        area = shapely.union_all(sub.geometry.to_numpy())
+        hh = store.query_flat("SELECT h.address, h.x_m, h.y_m FROM households h JOIN cells c USING (cell_id)"
+                              " WHERE h.status = 'active' AND c.community_code = ?", [code])
+        units, w, nb, cen, _u = building_units(area, hh)
+        if not 2 <= len(units) <= 500 or any(not x for x in nb):
+            continue
+        t0 = time.perf_counter()
+        ours = grow_regions(w, nb, cen, lo, hi)
+        t_ours = time.perf_counter() - t0
+        gdf = gpd.GeoDataFrame({"households": w, "cx": cen[:, 0], "cy": cen[:, 1]}, geometry=list(units))
+        t0 = time.perf_counter()
+        mp = MaxPHeuristic(gdf, W({i: nb[i] for i in range(len(nb))}, silence_warnings=True), ["cx", "cy"],
+                           "households", lo, top_n=2, max_iterations_construction=20)
+        mp.solve()
+        t_sp = time.perf_counter() - t0
+        lab = np.asarray(mp.labels_)
+        sp_sums = [w[lab == r].sum() for r in np.unique(lab) if r >= 0]
+        our_sums = [w[ours == r].sum() for r in np.unique(ours)]
+        rows.append({"community": code, "units": len(units), "households": int(w.sum()),
+                     "ours_regions": len(our_sums), "ours_out_of_bounds": sum(not lo <= x <= hi for x in our_sums),
+                     "ours_s": round(t_ours, 3), "spopt_regions": int(mp.p),
+                     "spopt_over_max": sum(x > hi for x in sp_sums), "spopt_unassigned": int((lab < 0).sum()),
+                     "spopt_s": round(t_sp, 2)})
+    return {"communities": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--db", type=Path, default=ROOT / "bench" / "out" / "planning_1000000.duckdb")
@@ -105,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-walk", action="store_true")
     ap.add_argument("--skip-regrid", action="store_true")
     ap.add_argument("--small", type=int, default=30, help="small regrid cases against exhaustive search")
+    ap.add_argument("--spopt", type=int, default=0, help="communities to compare with spopt's max-p (if importable)")
+    ap.add_argument("--spopt-db", type=Path, default=None, help="district for the spopt comparison (default --db)")
     args = ap.parse_args(argv)
 
     from grid import siting
@@ -161,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"regrid": out["regrid"]}, ensure_ascii=False), flush=True)
     if args.small:
         out["regrid_small_vs_exhaustive"] = _small_cases(args.small)
+    if args.spopt:
+        with open_store(args.spopt_db or db, read_only=True) as store:
+            out["regrid_vs_spopt_maxp"] = _spopt_cases(store, op, args.spopt)
+        print(json.dumps({"regrid_vs_spopt_maxp": out["regrid_vs_spopt_maxp"]}, ensure_ascii=False), flush=True)
     out["load_after"] = _load()
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0

@@ -81,15 +81,17 @@ def run_planning(args: argparse.Namespace, io: CliIO) -> int:
         doc: dict[str, Any]
         if args.command == "site":
             leg = MAX_LEG_M if args.max_leg is None else float(args.max_leg)
-            common = dict(radius=args.radius, distance=args.distance, candidates=args.candidates,
-                          generate=args.generate, crs=args.crs, limit=args.limit, solver=args.solver,
-                          time_limit=args.time_limit, max_leg=leg)
             if args.cover_all:
-                doc = network_plan.cli_lscp(store, op, args.station_type, **common)  # type: ignore[arg-type]
+                doc = network_plan.cli_lscp(store, op, args.station_type, radius=args.radius, distance=args.distance,
+                                            candidates=args.candidates, generate=args.generate, crs=args.crs,
+                                            limit=args.limit, solver=args.solver, time_limit=args.time_limit,
+                                            max_leg=leg)
             else:
-                doc = network_plan.cli_site(store, op, args.station_type, args.k, weight=args.weight,
-                                            capacity=args.capacity, curve=args.curve,
-                                            **common)  # type: ignore[arg-type]
+                doc = network_plan.cli_site(store, op, args.station_type, args.k, radius=args.radius,
+                                            distance=args.distance, weight=args.weight, candidates=args.candidates,
+                                            generate=args.generate, crs=args.crs, limit=args.limit,
+                                            capacity=args.capacity, solver=args.solver, time_limit=args.time_limit,
+                                            curve=args.curve, max_leg=leg)
                 for p in doc["proposals"]:
                     print(p["sentence"], file=io.stderr)
         elif args.command == "access2sfca":

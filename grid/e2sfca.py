@@ -21,10 +21,10 @@ Step 2
 Demand points are the distinct locations of vulnerable households (exact: households at
 one point share every distance). The pairs come from :func:`grid.reach.pairs_within`.
 
-The ``access`` package on PyPI (PySAL's) computes the same over a cost table; it is used
-in the tests as an independent check (``tests/test_e2sfca.py``) rather than at run time,
-since its table-of-pairs pandas implementation would need every household-station pair
-as a frame and it pins its own dependencies.
+The ``access`` package on PyPI (PySAL's) computes the same over a cost table; it is the
+independent check in ``tests/test_e2sfca.py`` rather than the run-time code, which needs
+only the pairs within the last band that :func:`grid.reach.pairs_within` already finds
+(by walking too) instead of a pandas table of origin-destination costs.
 
 Examples
 --------

@@ -52,7 +52,7 @@ import shapely
 
 from grid.errors import WarmGridError
 
-__all__ = ["grow_regions", "RegridResult", "regrid_community", "cell_stats", "DEFAULT_MIN", "DEFAULT_MAX"]
+__all__ = ["grow_regions", "building_units", "RegridResult", "regrid_community", "cell_stats", "DEFAULT_MIN", "DEFAULT_MAX"]
 
 DEFAULT_MIN = 300
 DEFAULT_MAX = 500
@@ -118,6 +118,23 @@ def grow_regions(weights: np.ndarray, nbrs: list[list[int]], xy: np.ndarray, lo:
         k = min(max(round(total / ((lo + hi) / 2.0)), kmin), kmax) if kmin <= kmax else kmin
         target = total / max(k, 1)
         comp_labels = _grow_component(comp, w, nbrs, xy, lo, hi, target)
+        if _score(comp_labels, w, lo, hi, target)[0] > 0:
+            # Some cell is out of bounds: grow again from each extreme unit (eight directions) and keep the best.
+            pts = xy[comp]
+            c = pts.mean(axis=0)
+            firsts = []
+            for ang in np.arange(8) * np.pi / 4:
+                firsts.append(comp[int(np.argmax((pts - c) @ np.array([np.cos(ang), np.sin(ang)])))])
+            tries: list[tuple[int | None, int | None]] = [(int(f), None) for f in dict.fromkeys(firsts)]
+            # Then randomised choices among the nearest units (seeded: the proposal is reproducible).
+            tries += [(None, 1000 + t) for t in range(24)]
+            for first, noise in tries:
+                alt = _grow_component(comp, w, nbrs, xy, lo, hi, target, first=first, noise=noise)
+                if _score(alt, w, lo, hi, target) < _score(comp_labels, w, lo, hi, target):
+                    comp_labels = alt
+                best = _score(comp_labels, w, lo, hi, target)
+                if best[0] == 0 and -best[1] >= k:
+                    break
         for lab in sorted(set(comp_labels.values())):
             for u, lu in comp_labels.items():
                 if lu == lab:
@@ -126,8 +143,20 @@ def grow_regions(weights: np.ndarray, nbrs: list[list[int]], xy: np.ndarray, lo:
     return labels
 
 
+def _score(lab: dict[int, int], w: np.ndarray, lo: float, hi: float, target: float) -> tuple[float, int, float]:
+    """How far a labelling is from the bounds (households), minus its regions, its spread about the target."""
+    sums: dict[int, float] = {}
+    for u, r in lab.items():
+        sums[r] = sums.get(r, 0.0) + float(w[u])
+    out = sum(max(0.0, lo - s) + max(0.0, s - hi) for s in sums.values())
+    return (out, -len(sums), sum((s - target) ** 2 for s in sums.values()))
+
+
 def _grow_component(comp: list[int], w: np.ndarray, nbrs: list[list[int]], xy: np.ndarray, lo: float, hi: float,
-                    target: float) -> dict[int, int]:
+                    target: float, first: int | None = None, noise: int | None = None) -> dict[int, int]:
+    rng = np.random.default_rng(noise) if noise is not None else None
+    if rng is not None and first is None:
+        first = int(rng.choice(comp))
     unassigned = set(comp)
     lab: dict[int, int] = {}
     sums: dict[int, float] = {}
@@ -136,7 +165,7 @@ def _grow_component(comp: list[int], w: np.ndarray, nbrs: list[list[int]], xy: n
     while unassigned:
         pts = np.array(sorted(unassigned))
         c = xy[pts].mean(axis=0)
-        far = pts[np.argmax(((xy[pts] - c) ** 2).sum(axis=1))]
+        far = pts[np.argmax(((xy[pts] - c) ** 2).sum(axis=1))] if first is None or r > 0 else first
         region = {int(far)}
         s = float(w[far])
         unassigned.discard(int(far))
@@ -146,7 +175,8 @@ def _grow_component(comp: list[int], w: np.ndarray, nbrs: list[list[int]], xy: n
             if not fits:
                 break
             cen = xy[sorted(region)].mean(axis=0)
-            v = min(fits, key=lambda q: (float(((xy[q] - cen) ** 2).sum()), q))
+            jitter = {q: 1.0 + (3.0 * float(rng.random()) if rng is not None else 0.0) for q in fits}
+            v = min(fits, key=lambda q: (float(((xy[q] - cen) ** 2).sum()) * jitter[q], q))
             if s + w[v] > target and s >= lo and abs(s + w[v] - target) >= abs(s - target):
                 break
             region.add(v)
@@ -305,6 +335,29 @@ def _units(area: Any, seeds: np.ndarray) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
+def building_units(area: Any, households: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[list[int]], np.ndarray,
+                                                                  np.ndarray]:
+    """The building units of ``area`` (see the module) for ``households`` (``x_m, y_m, address``) in it:
+    ``(polygons, households per unit, adjacency, centroids, unit of each household)``."""
+    from grid.buildings import door_address
+
+    hx = households["x_m"].to_numpy(dtype=float)
+    hy = households["y_m"].to_numpy(dtype=float)
+    if len(hx):
+        door = households["address"].map(door_address).to_numpy(dtype=object)
+        b = pd.DataFrame({"door": door, "x": hx, "y": hy}).groupby("door", sort=True)[["x", "y"]].mean()
+        seeds = np.unique(np.round(b.to_numpy(dtype=float), 2), axis=0)
+    else:
+        seeds = np.zeros((0, 2))
+    units = _units(area, seeds)
+    nb = _adjacency(units)
+    unit_of = _assign_points(units, hx, hy)
+    w = np.bincount(unit_of[unit_of >= 0], minlength=len(units)).astype(float)
+    cen = np.column_stack([shapely.get_x(shapely.centroid(units)), shapely.get_y(shapely.centroid(units))]) \
+        if len(units) else np.zeros((0, 2))
+    return units, w, nb, cen, unit_of
+
+
 def _absorb_empty(units: np.ndarray, labels: np.ndarray, w: np.ndarray) -> np.ndarray:
     """A region without households (a scrap of land cut off from the rest) joins the region whose
     units it touches along the longest boundary (or the nearest one), and labels are renumbered."""
@@ -405,8 +458,6 @@ def regrid_community(community: Any, cells: pd.DataFrame, households: pd.DataFra
         raise WarmGridError(f"每格户数范围无效：{min_hh}..{max_hh}", f"invalid households-per-cell range: {min_hh}..{max_hh}")
     import geopandas as gpd
 
-    from grid.buildings import door_address
-
     community = shapely.make_valid(community)
     x = households["x_m"].to_numpy(dtype=float)
     y = households["y_m"].to_numpy(dtype=float)
@@ -426,19 +477,8 @@ def regrid_community(community: Any, cells: pd.DataFrame, households: pd.DataFra
     labels = np.zeros(0, dtype=np.int64)
     unit_of = np.full(len(x), -1, dtype=np.int64)
     if not area.is_empty and area.area > 1.0:
-        hx, hy = x[in_area], y[in_area]
-        door = households["address"].iloc[np.flatnonzero(in_area)].map(door_address).to_numpy(dtype=object)
-        if len(hx):
-            b = pd.DataFrame({"door": door, "x": hx, "y": hy}).groupby("door", sort=True)[["x", "y"]].mean()
-            seeds = np.unique(np.round(b.to_numpy(dtype=float), 2), axis=0)
-        else:
-            seeds = np.zeros((0, 2))
-        units = _units(area, seeds)
-        nb = _adjacency(units)
-        unit_of_area = _assign_points(units, hx, hy)
+        units, w, nb, cen, unit_of_area = building_units(area, households.iloc[np.flatnonzero(in_area)])
         unit_of[np.flatnonzero(in_area)] = unit_of_area
-        w = np.bincount(unit_of_area[unit_of_area >= 0], minlength=len(units)).astype(float)
-        cen = np.column_stack([shapely.get_x(shapely.centroid(units)), shapely.get_y(shapely.centroid(units))])
         labels = grow_regions(w, nb, cen, float(min_hh), float(max_hh))
         labels = _absorb_empty(units, labels, w)
     # Assemble: kept cells, then the new ones.

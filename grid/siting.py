@@ -166,8 +166,8 @@ def read_candidates(path: str | Path, *, crs: str = "wgs84", metric_crs: str, ex
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     if lon_c is not None and lat_c is not None:
-        lon = pd.to_numeric(frame[lon_c], errors="coerce").to_numpy(dtype=float)
-        lat = pd.to_numeric(frame[lat_c], errors="coerce").to_numpy(dtype=float)
+        lon = pd.to_numeric(frame[lon_c], errors="coerce").to_numpy(dtype=float).copy()
+        lat = pd.to_numeric(frame[lat_c], errors="coerce").to_numpy(dtype=float).copy()
     elif src.geoms is not None:
         for i, g in enumerate(src.geoms):
             if g is not None and g.geom_type == "Point":

@@ -47,6 +47,28 @@ def test_equals_a_plain_loop_over_the_two_steps() -> None:
     np.testing.assert_allclose(A, A2)
 
 
+def test_equals_pysal_access_on_the_same_cost_table() -> None:
+    """The ``access`` package (PySAL) computes E2SFCA from a table of every origin-destination cost."""
+    from access import Access, weights
+
+    rng = np.random.default_rng(7)
+    dem = rng.uniform(0, 2500, (80, 2))
+    P = rng.integers(1, 6, 80).astype(float)
+    sup = rng.uniform(0, 2500, (9, 2))
+    S = rng.integers(1, 5, 9).astype(float)
+    A, _R = e2sfca(dem, P, sup, S)
+    d = np.hypot(*(dem[:, None, :] - sup[None, :, :]).transpose(2, 0, 1))
+    cost = pd.DataFrame({"origin": np.repeat(np.arange(80), 9), "dest": np.tile(np.arange(9), 80),
+                         "cost": d.reshape(-1)})
+    acc = Access(demand_df=pd.DataFrame({"id": np.arange(80), "P": P}), demand_index="id", demand_value="P",
+                 supply_df=pd.DataFrame({"id": np.arange(9), "S": S}), supply_index="id", supply_value="S",
+                 cost_df=cost, cost_origin="origin", cost_dest="dest", cost_name="cost")
+    got = acc.enhanced_two_stage_fca(name="e2sfca", cost="cost", max_cost=1000.0,
+                                     weight_fn=weights.step_fn({u: w for u, w in BANDS}))
+    theirs = got.iloc[:, 0].reindex(np.arange(80)).fillna(0.0).to_numpy(dtype=float)
+    np.testing.assert_allclose(A, theirs, rtol=1e-9, atol=1e-12)
+
+
 def test_bands_follow_the_life_circles() -> None:
     assert [b[0] for b in BANDS] == [300.0, 500.0, 1000.0]
     assert band_weight([300.0, 300.0001, 1000.0, 1000.0001]).tolist() == [1.0, 0.68, 0.22, 0.0]

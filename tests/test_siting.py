@@ -256,7 +256,8 @@ def test_a_candidates_file_is_read_in_its_coordinates_and_every_problem_is_named
     with pytest.raises(ValidationError) as e:
         siting.read_candidates(bad, metric_crs="EPSG:32650")
     got = {(p.row, p.field) for p in e.value.problems}
-    assert got == {(1, "capacity"), (2, "candidate_id"), (3, "candidate_id"), (3, "经度/纬度"), (4, "经度/纬度")}
+    # Rows as the spreadsheet numbers them: the header is row 1.
+    assert got == {(2, "capacity"), (3, "candidate_id"), (4, "candidate_id"), (4, "经度/纬度"), (5, "经度/纬度")}
 
 
 def test_lattice_candidates_lie_inside_the_area() -> None:
