@@ -268,7 +268,7 @@ def lattice_candidates(area_m: Any, metric_crs: str, *, spacing: float | None = 
         inside = shapely.contains_xy(area_m, gx, gy)
         if inside.sum() <= limit:
             break
-        spacing *= 1.05
+        spacing *= 1.01
     gx, gy = gx[inside], gy[inside]
     from pyproj import Transformer
 

@@ -108,10 +108,10 @@ with tab_site:
                            capacity=capacity if capacitated else None, curve=want_curve)
                 cover = lscp(inputs.households, inputs.stations, cands, station_type, radius=radius,
                              distance=inputs.distance, network=inputs.network)
-            st.session_state["siting"] = (station_type, inputs.distance, res, cover)
+            st.session_state["siting_result"] = (station_type, inputs.distance, res, cover)
         except WarmGridError as exc:
             ui.error(exc)
-    got = st.session_state.get("siting")
+    got = st.session_state.get("siting_result")
     if got and got[0] == station_type and got[1] == inputs.distance:
         _t, _d, res, cover = got
         w = res.what_if
@@ -162,9 +162,9 @@ with tab_access:
     supply = st.radio("供给口径 Supply", ["capacity", "count"], horizontal=True,
                       format_func=lambda s: {"capacity": "按容量 capacity", "count": "每站计 1 · one per station"}[s])
     if st.button("计算可及性 · Compute", key="access_go"):
-        st.session_state["access"] = (station_type, inputs.distance, supply, access_for(inputs, station_type,
+        st.session_state["access_result"] = (station_type, inputs.distance, supply, access_for(inputs, station_type,
                                                                                       supply=supply))
-    got_a = st.session_state.get("access")
+    got_a = st.session_state.get("access_result")
     if got_a and got_a[:3] == (station_type, inputs.distance, supply):
         table = got_a[3]
         names = cells_wgs.set_index("cell_id")["name"]
@@ -197,11 +197,11 @@ with tab_regrid:
             go_r = st.form_submit_button("生成方案 Propose", type="primary")
         if go_r:
             try:
-                st.session_state["regrid"] = regrid_for(store, actor, community, min_hh=lo, max_hh=hi,
+                st.session_state["regrid_result"] = regrid_for(store, actor, community, min_hh=lo, max_hh=hi,
                                                         keep_in_bounds=not redraw_all)
             except WarmGridError as exc:
                 ui.error(exc)
-        res_r = st.session_state.get("regrid")
+        res_r = st.session_state.get("regrid_result")
         if res_r is not None:
             b, a = res_r.before, res_r.after
             stats = pd.DataFrame({
