@@ -112,7 +112,7 @@ def _spopt_cases(store: Any, op: Any, n: int, lo: float = 300.0, hi: float = 500
     from grid.regrid import building_units, grow_regions
 
     cells = load_cells(store, metric=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code, sub in cells.groupby("community_code", sort=True):
         if len(rows) >= n:
             break

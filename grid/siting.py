@@ -206,8 +206,8 @@ def read_candidates(path: str | Path, *, crs: str = "wgs84", metric_crs: str, ex
     cap_c = _pick(cols, _CAP_HEADERS)
     if cap_c is not None:
         cap = pd.to_numeric(frame[cap_c], errors="coerce")
-        for i in np.flatnonzero((cap < 0).to_numpy() | (cap.isna() & frame[cap_c].notna()).to_numpy()):
-            problems.append(Problem(name, int(src.rows[i]), "capacity", str(frame[cap_c].iloc[i]),
+        for q in np.flatnonzero((cap < 0).to_numpy() | (cap.isna() & frame[cap_c].notna()).to_numpy()).tolist():
+            problems.append(Problem(name, int(src.rows[q]), "capacity", str(frame[cap_c].iloc[q]),
                                     "容量须为非负整数", "the capacity must be a whole number ≥ 0"))
     if problems:
         raise ValidationError(problems)
@@ -263,8 +263,8 @@ def lattice_candidates(area_m: Any, metric_crs: str, *, spacing: float | None = 
     while True:
         xs = np.arange(x0 + spacing / 2, x1, spacing)
         ys = np.arange(y0 + spacing / 2, y1, spacing)
-        gx, gy = np.meshgrid(xs, ys)
-        gx, gy = gx.ravel(), gy.ravel()
+        mx, my = np.meshgrid(xs, ys)
+        gx, gy = mx.ravel(), my.ravel()
         inside = shapely.contains_xy(area_m, gx, gy)
         if inside.sum() <= limit:
             break

@@ -24,7 +24,7 @@ from maps.layers import (
     points_layer,
     stations_layer,
 )
-from maps.walking import catchment_layer
+from maps.walking import catchment_features, catchment_layer
 
 __all__ = ["PROPOSAL_COLOUR", "siting_map", "access_map", "regrid_map", "KEPT_COLOUR", "NEW_COLOURS"]
 
@@ -56,21 +56,21 @@ def siting_map(cells: gpd.GeoDataFrame, admin: gpd.GeoDataFrame, stations: pd.Da
     walk = distance == "walk" and network is not None
     for fg in stations_layer(sub, radius=radius, types=[station_type], circles=not walk):
         fg.add_to(m)
-    if walk and len(sub):
+    if network is not None and walk and len(sub):
         catchment_layer(network, sub, station_type, radius).add_to(m)
     label = model.label(station_type)
     fg = group(f"拟建{label}（{len(proposals)}）")
     if len(proposals):
         tips = [Markup("第 {} 个拟建{}：{}<br>{}").format(int(r), label, str(n), str(s))
                 for r, n, s in zip(proposals["rank"], proposals["name"], proposals["sentence"], strict=True)]
-        if walk:
+        if walk and network is not None:
             p_st = pd.DataFrame({"station_id": proposals["candidate_id"].astype(str), "name": proposals["name"],
                                  "type": station_type, "x_m": proposals["x_m"], "y_m": proposals["y_m"],
                                  "radius_m": radius})
-            catch = catchment_layer(network, p_st, station_type, radius)  # type: ignore[arg-type]
-            for child in list(catch._children.values()):
-                child.style_function = lambda f: {"color": PROPOSAL_COLOUR, "weight": 3.5, "opacity": 0.8}
-                child.add_to(fg)
+            fc = catchment_features(network, p_st, station_type, radius)
+            if fc["features"]:
+                folium.GeoJson(fc, style_function=lambda f: {"color": PROPOSAL_COLOUR, "weight": 3.5, "opacity": 0.8},
+                               tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
         else:
             areas = point_features(proposals["lat"], proposals["lon"], {"kind": ["proposed_area"] * len(proposals)})
             points_layer(areas, folium.Circle(radius=float(radius), color=PROPOSAL_COLOUR, weight=2, dash_array="6 4",

@@ -28,16 +28,17 @@ def _community(seed: int = 1) -> tuple[shapely.Polygon, pd.DataFrame, pd.DataFra
     comm = shapely.affinity.translate(comm, X0, Y0)
     west = shapely.intersection(comm, shapely.box(X0, Y0, X0 + 300, Y0 + 600))
     east = shapely.difference(comm, west)
-    rows = []
+    rows: list[dict[str, object]] = []
 
     def fill(area: shapely.Geometry, total: int, tag: str) -> None:
         n = 0
         b = 0
         while n < total:
-            x, y = rng.uniform(*area.bounds[0::2]), rng.uniform(*area.bounds[1::2])
+            b0, b1, b2, b3 = (float(v) for v in area.bounds)
+            x, y = rng.uniform(b0, b2), rng.uniform(b1, b3)
             if not area.buffer(-15).contains(shapely.Point(x, y)):
                 continue
-            size = int(min(rng.integers(10, 61), total - n))
+            size = min(int(rng.integers(10, 61)), total - n)
             for k in range(size):
                 rows.append({"hh_id": f"{tag}{len(rows):05d}", "x_m": x + rng.uniform(-3, 3),
                              "y_m": y + rng.uniform(-3, 3), "address": f"{tag}路{b}号{k + 1}室"})
@@ -179,7 +180,7 @@ def test_region_growing_finds_a_partition_within_bounds_whenever_one_exists(seed
         if all(lo <= w[b].sum() <= hi and _connected(b, nbrs) for b in part):
             best = max(best, len(part))
     labels = grow_regions(w, nbrs, xy, lo, hi)
-    regions = [list(np.flatnonzero(labels == r)) for r in range(labels.max() + 1)]
+    regions = [np.flatnonzero(labels == r).tolist() for r in range(labels.max() + 1)]
     assert all(_connected(b, nbrs) for b in regions)
     sums = [w[b].sum() for b in regions]
     if best:

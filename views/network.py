@@ -188,8 +188,9 @@ with tab_regrid:
     else:
         with st.form("regrid"):
             c = st.columns(4)
-            community = c[0].selectbox("社区 Community", list(comms["code"]),
-                                       format_func=dict(zip(comms["code"], comms["label"], strict=True)).get)
+            comm_labels = dict(zip(comms["code"], comms["label"], strict=True))
+            community = str(c[0].selectbox("社区 Community", list(comms["code"]),
+                                           format_func=lambda code: str(comm_labels.get(code, code))))
             lo = int(c[1].number_input("每格最少户数 Min", 1, 5000, 300, step=10))
             hi = int(c[2].number_input("每格最多户数 Max", 1, 5000, 500, step=10))
             redraw_all = c[3].checkbox("全部重划 Redraw all cells", value=False,
@@ -201,7 +202,7 @@ with tab_regrid:
                                                         keep_in_bounds=not redraw_all)
             except WarmGridError as exc:
                 ui.error(exc)
-        res_r = st.session_state.get("regrid_result")
+        res_r: Any = st.session_state.get("regrid_result")
         if res_r is not None:
             b, a = res_r.before, res_r.after
             stats = pd.DataFrame({
@@ -216,7 +217,7 @@ with tab_regrid:
                              f"{chk['overlap_m2']:.2f}", f"{chk['outside_m2']:.2f}",
                              "与社区边界完全吻合" if chk["exact"] else "未完全吻合"))
             for note in res_r.notes:
-                st.warning(note)
+                st.warning(ui.md("{}", note))
             from grid.crs import WGS84
 
             prop = res_r.cells.to_crs(WGS84)
