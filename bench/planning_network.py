@@ -54,6 +54,11 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _plain(o: Any) -> Any:
+    """numpy scalars as Python numbers for JSON."""
+    return o.item() if hasattr(o, "item") else str(o)
+
+
 def _copy(db: Path) -> Path:
     if not db.exists():
         src = SOURCE if SOURCE.exists() else ROOT / "bench" / "out" / "demo_1000000.duckdb"
@@ -184,13 +189,13 @@ def main(argv: list[str] | None = None) -> int:
                 "households_in_model": res.households_in_model, "covered_before": res.covered_before,
                 "covered_after": res.covered_after, "proposals": len(res.proposals),
                 "first": res.proposals["sentence"].iloc[0] if len(res.proposals) else None, "load": _load()}
-            print(json.dumps({f"siting_{mode}": out[f"siting_{mode}"]}, ensure_ascii=False), flush=True)
+            print(json.dumps({f"siting_{mode}": out[f"siting_{mode}"]}, ensure_ascii=False, default=_plain), flush=True)
             t0, c0 = time.perf_counter(), time.process_time()
             cells = access_for(inputs, args.station_type, supply="count")
             out[f"e2sfca_{mode}"] = {"seconds": round(time.perf_counter() - t0, 2),
                                      "cpu_s": round(time.process_time() - c0, 2), "cells": int(len(cells)),
                                      "cells_without_reach": int((cells["reachable"] == 0).sum()), "load": _load()}
-            print(json.dumps({f"e2sfca_{mode}": out[f"e2sfca_{mode}"]}, ensure_ascii=False), flush=True)
+            print(json.dumps({f"e2sfca_{mode}": out[f"e2sfca_{mode}"]}, ensure_ascii=False, default=_plain), flush=True)
             del inputs
         if not args.skip_regrid:
             comms = communities_in_scope(store, op.scope)
@@ -209,15 +214,15 @@ def main(argv: list[str] | None = None) -> int:
                              "cpu_s": round(time.process_time() - c0, 2),
                              "slowest_community_s": round(worst, 2), "out_of_bounds_before": before,
                              "out_of_bounds_after": after, "exact": exact, "cells_after": cells_after, "load": _load()}
-            print(json.dumps({"regrid": out["regrid"]}, ensure_ascii=False), flush=True)
+            print(json.dumps({"regrid": out["regrid"]}, ensure_ascii=False, default=_plain), flush=True)
     if args.small:
         out["regrid_small_vs_exhaustive"] = _small_cases(args.small)
     if args.spopt:
         with open_store(args.spopt_db or db, read_only=True) as store:
             out["regrid_vs_spopt_maxp"] = _spopt_cases(store, op, args.spopt)
-        print(json.dumps({"regrid_vs_spopt_maxp": out["regrid_vs_spopt_maxp"]}, ensure_ascii=False), flush=True)
+        print(json.dumps({"regrid_vs_spopt_maxp": out["regrid_vs_spopt_maxp"]}, ensure_ascii=False, default=_plain), flush=True)
     out["load_after"] = _load()
-    print(json.dumps(out, ensure_ascii=False, indent=1))
+    print(json.dumps(out, ensure_ascii=False, indent=1, default=_plain))
     return 0
 
 
