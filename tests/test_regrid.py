@@ -187,3 +187,25 @@ def test_region_growing_finds_a_partition_within_bounds_whenever_one_exists(seed
         assert all(lo <= s <= hi for s in sums)
         assert len(regions) >= best - 1
     assert cell_stats(sums, lo, hi)["cells"] == len(regions)
+
+
+def test_the_command_line_writes_an_importable_proposal(district_file, tmp_path, capsys) -> None:
+    from grid.cli import main
+    from grid.ingest import validate
+    from grid.sources import read_source
+    from grid.store import open_store
+
+    path = district_file[0]
+    with open_store(path, read_only=True) as s:
+        code = str(s.scalar("SELECT community_code FROM cells ORDER BY community_code LIMIT 1"))
+        n = int(s.scalar("SELECT count(*) FROM households h JOIN cells c USING (cell_id)"
+                         " WHERE h.status = 'active' AND c.community_code = ?", [code]))
+    out = tmp_path / "regrid.geojson"
+    assert main(["regrid", "--db", str(path), "--community", code, "--min", "100", "--max", "200", "--out", str(out),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert sum(c["households"] for c in doc["cells"]) == n
+    assert doc["check"]["exact"] and doc["after"]["cells"] == len(doc["cells"])
+    prep = validate(read_source(out), "cells")
+    assert not prep.problems and len(prep.frame) == len(doc["cells"])
+    assert main(["regrid", "--db", str(path), "--community", "999999999999", "--out", str(out)]) == 1
