@@ -140,6 +140,8 @@ ACTIONS: dict[str, Action] = {
     "set_need_limits": Action("设置诉求办理时限", "set the needs' time limits", None),
     "backup": Action("备份数据库", "back the whole database up", None),
     "restore": Action("从备份恢复数据库", "restore the whole database from a backup", None),
+    "plan_network": Action("规划服务网络（新站点选址、服务可及性、网格重划）",
+                           "plan the service network (new station sites, accessibility, redrawn cells)", "cells"),
 }
 
 #: The app's pages, in menu order: key -> title. A role's first page is where it lands.
@@ -151,6 +153,7 @@ PAGES: dict[str, str] = {
     "campaigns": "走访活动 Campaigns",
     "applications": "救助申请 Applications",
     "leader": "救助分布 Assistance",
+    "network": "服务网络规划 Network planning",
     "budgets": "预算与核查 Budgets & checks",
     "data": "数据导入导出 Data",
     "audit": "审计日志 Audit log",
@@ -169,6 +172,8 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
     "notice_list": ("救助对象公示名单", "the public notice list of an assistance programme"),
     "budgets": ("救助预算执行情况", "budgets against what was approved and given"),
     "red_flags": ("救助核查疑点清单（逐户）", "the red flags of assistance, household by household"),
+    "network_plan": ("服务网络规划（拟建站点、可及性、网格重划方案）",
+                     "network planning (proposed sites, accessibility, redrawn cells)"),
 }
 
 #: A grant on every resource of an action.
@@ -176,24 +181,27 @@ ANY = "*"
 #: A grant on the resources inside the actor's scope (actions on ``"cells"``).
 IN_SCOPE = "scope"
 
-_DISTRICT_PAGES = frozenset({"overview", "leader", "budgets"})
+_DISTRICT_PAGES = frozenset({"overview", "leader", "budgets", "network"})
 
 #: role -> action -> what the role may take it on: :data:`ANY`, :data:`IN_SCOPE`, or a
 #: set of resource names. An action missing from a role's row is refused.
 GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
     "admin": {**{name: (IN_SCOPE if a.resource == "cells" else ANY) for name, a in ACTIONS.items()},
               "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader",
-                                      "budgets", "data", "audit"})},
+                                      "network", "budgets", "data", "audit"})},
     "leader": {
         "view_page": _DISTRICT_PAGES,
         "view_counts": IN_SCOPE,
-        "download": frozenset({"coverage_by_community", "assistance", "bulletin", "budgets"}),
+        # Planning the network shows counts and proposed sites, never a household.
+        "plan_network": IN_SCOPE,
+        "download": frozenset({"coverage_by_community", "assistance", "bulletin", "budgets", "network_plan"}),
     },
     "committee": {
         "view_page": frozenset({"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader",
-                                "budgets"}),
+                                "network", "budgets"}),
         "view_counts": IN_SCOPE,
         "view_households": IN_SCOPE,
+        "plan_network": IN_SCOPE,
         "manage_campaigns": IN_SCOPE,
         "plan_visits": IN_SCOPE,
         # The visit sheets go to the visitor at the door: full names and phones, audited as printed.
@@ -210,7 +218,7 @@ GRANTS: dict[str, dict[str, str | frozenset[str]]] = {
         "give_assistance": IN_SCOPE,
         "record_objection": IN_SCOPE,
         "download": frozenset({"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin",
-                               "needs_report", "notice_list", "budgets", "red_flags"}),
+                               "needs_report", "notice_list", "budgets", "red_flags", "network_plan"}),
     },
     "warden": {
         "view_page": frozenset({"my_cells", "applications"}),

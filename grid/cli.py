@@ -147,6 +147,8 @@ COMMAND_FILES: dict[str, Files] = {
     "applications notice-list": Files(outputs=("out",)),
     "backup": Files(outputs=("out",)),
     "restore": Files(inputs=("file",)),  # never sent: restore is one of LOCAL_COMMANDS
+    "site": Files(inputs=("candidates",)),
+    "regrid": Files(outputs=("out",)),
     "user add": Files(password=True),
     "user passwd": Files(password=True),
 }
@@ -385,6 +387,9 @@ def _parser(io: CliIO | None = None) -> argparse.ArgumentParser:
     from grid import cli_province
 
     cli_province.add_parsers(sub)
+    from grid.cli_planning import add_parsers as add_planning
+
+    add_planning(sub)
 
     # allow_abbrev=False: "--password" must not pass for "--password-stdin".
     u = sub.add_parser("user", help="manage users / 用户管理", allow_abbrev=False)
@@ -804,6 +809,10 @@ def run(args: argparse.Namespace, io: CliIO, *, on_locked: Callable[[], int | No
             return _roads(args, io)
         if args.command == "needs":
             return _needs(args, io)
+        if args.command in ("site", "regrid", "access2sfca"):
+            from grid import cli_planning
+
+            return cli_planning.run_planning(args, io)
         if args.command in ("applications", "budgets", "programmes"):
             from grid import cli_applications
 

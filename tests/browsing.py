@@ -42,7 +42,7 @@ CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 #: Each page's heading (its st.title starts with it), written out by hand for the browser tests.
 HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数据导入导出", "audit": "审计日志",
             "campaigns": "走访活动", "leader": "救助分布", "needs_queue": "诉求分拨", "needs_work": "诉求办理",
-            "applications": "救助申请", "budgets": "预算与核查"}
+            "applications": "救助申请", "budgets": "预算与核查", "network": "服务网络规划"}
 
 def ensure_chromium() -> str | None:
     """Install Debian's chromium and CJK fonts when missing; the problem, or None.

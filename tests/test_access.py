@@ -43,9 +43,11 @@ def _codes(store: Store) -> dict[str, str]:
 #: pages, and the actions on data within the role's scope.
 EXPECTED_PAGES = {
     "admin": {"overview", "needs_queue", "needs_work", "campaigns", "applications", "data", "audit", "leader",
-              "budgets"},
-    "leader": {"overview", "leader", "budgets"},
-    "committee": {"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader", "budgets"},
+              "budgets", "network"},
+    # Planning the service network (siting, accessibility, redrawn cells) is for leaders and the street.
+    "leader": {"overview", "leader", "budgets", "network"},
+    "committee": {"overview", "needs_queue", "needs_work", "campaigns", "applications", "leader", "budgets",
+                  "network"},
     "warden": {"my_cells", "applications"},
     "inspector": {"audit", "overview", "leader", "budgets"},
     "community": {"needs_work", "applications"},
@@ -65,12 +67,13 @@ APPLICATION_STEPS_BY_ROLE = {
 }
 EXPECTED_CELL_ACTIONS = {
     "admin": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
-              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits", "print_visit_sheets"}
+              "assign_need", "handle_need", "close_need", "manage_campaigns", "plan_visits", "print_visit_sheets",
+              "plan_network"}
     | APPLICATION_STEPS_BY_ROLE["admin"],
-    "leader": {"view_counts"},
+    "leader": {"view_counts", "plan_network"},
     # The committee assigns, reassigns and escalates, and records the departments' steps (handle_need).
     "committee": {"view_counts", "view_households", "manage_campaigns", "plan_visits", "print_visit_sheets",
-                  "raise_need", "assign_need", "handle_need"} | APPLICATION_STEPS_BY_ROLE["committee"],
+                  "raise_need", "assign_need", "handle_need", "plan_network"} | APPLICATION_STEPS_BY_ROLE["committee"],
     # The warden handles what their cell holds and closes a need after the follow-up.
     "warden": {"view_counts", "view_households", "view_personal", "view_household", "log_visit", "raise_need",
                "handle_need", "close_need"} | APPLICATION_STEPS_BY_ROLE["warden"],
@@ -81,9 +84,9 @@ EXPECTED_CELL_ACTIONS = {
 }
 EXPECTED_DOWNLOADS = {
     "admin": set(access.DOWNLOADS),
-    "leader": {"coverage_by_community", "assistance", "bulletin", "budgets"},
+    "leader": {"coverage_by_community", "assistance", "bulletin", "budgets", "network_plan"},
     "committee": {"coverage_by_community", "gap_list", "assistance", "visit_sheets", "bulletin", "needs_report",
-                  "notice_list", "budgets", "red_flags"},
+                  "notice_list", "budgets", "red_flags", "network_plan"},
     "warden": set(),
     "inspector": {"coverage_by_community", "assistance", "audit_log", "budgets"},
     "community": set(),

@@ -43,7 +43,7 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 MARK_ID, MARK_NAME, MARK_ADDR = "H9999999", "泄露标记户", "标记路999号"
 #: Pages with maps: how many st_folium maps each draws once it is open.
 MAPS = {"overview": 1, "my_cells": 1, "campaigns": 1, "leader": 2, "data": 0, "audit": 0, "needs_queue": 1,
-        "needs_work": 0, "applications": 0, "budgets": 0}
+        "needs_work": 0, "applications": 0, "budgets": 0, "network": 0}
 #: The order the roles are visited: the admin first, so the warden meets caches it warmed.
 ROLES = ("admin", "committee", "community", "leader", "inspector", "warden")
 #: Each role's menu, as the access policy gives it.
