@@ -41,7 +41,8 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--distance", choices=["walk", "straight"], default=None,
                    help="default: walking where the district has streets")
     s.add_argument("--weight", choices=["vulnerable", "households", "mixed"], default="vulnerable")
-    s.add_argument("--candidates", default=None, help="a file of candidate sites (candidate_id + coordinates)")
+    s.add_argument("--candidates", default=None, metavar="FILE",
+                   help="a file of candidate sites (candidate_id + coordinates)")
     s.add_argument("--crs", default="wgs84", help="the candidates file's coordinates (wgs84, gcj02, bd09, EPSG:...)")
     s.add_argument("--generate", choices=["buildings", "lattice"], default="buildings",
                    help="without --candidates: buildings with households, or a lattice clipped to the area")
