@@ -301,7 +301,7 @@ def demand_groups(pair_i: np.ndarray, pair_j: np.ndarray, weights: np.ndarray) -
 
     >>> d = demand_groups(np.array([0, 1, 0, 1, 1]), np.array([0, 0, 1, 1, 2]), np.array([1.0, 2.0, 1.0]))
     >>> d.weight.tolist(), [c.tolist() for c in d.cover]
-    [3.0, 1.0], [[0, 1], [1]]
+    ([3.0, 1.0], [[0, 1], [1]])
     """
     order = np.lexsort((pair_i, pair_j))
     pi, pj = pair_i[order], pair_j[order]

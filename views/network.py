@@ -90,7 +90,7 @@ with tab_site:
                                                   "gcj02": "GCJ-02 / 高德、腾讯", "bd09": "BD-09 / 百度"}[x])
         c2 = st.columns(3)
         capacitated = c2[0].checkbox("考虑站点容量 Capacitated", value=False)
-        capacity = float(c2[1].number_input("每站容量（户）Capacity (households)", 1, 100000, 200))
+        capacity = float(c2[1].number_input("每站容量（户）· Households per station", 1, 100000, 200))
         want_curve = c2[2].checkbox("逐个求最优（1…K 个）Exact curve 1..K", value=False)
         go = st.form_submit_button("求解 Solve", type="primary")
     if go:
