@@ -226,8 +226,7 @@ def _grow_component(comp: list[int], w: np.ndarray, nbrs: list[list[int]], xy: n
                         sums[a] += float(w[u])
                         moved = True
                         break
-            if members[q] and sums[q] < lo:
-                pass  # stays as it is: reported as out of bounds
+            # A cell still under the minimum stays as it is: it is reported as out of bounds.
     # Improvement: move boundary units while it brings cells nearer the bounds, then the even share.
     for _ in range(4):
         improved = False
