@@ -59,6 +59,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from grid.channel import _umask  # this process's umask, read without changing it
 from grid.errors import BackupError, DatabaseLockedError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SUFFIX", "Manifest", "backup", "read_manifest", "restore", "changed_at"]
@@ -144,16 +145,6 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _umask() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
 
 
 def _sha256(path: Path) -> str:
