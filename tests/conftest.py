@@ -20,6 +20,24 @@ def district_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoD
     return path, d
 
 
+@pytest.fixture(autouse=True)
+def _district_file_untouched(request: pytest.FixtureRequest):
+    """The session's district is shared by every test: one that writes to it fails, by name.
+
+    A test that needs to write (an import, an export's audit row) works on a copy
+    (``db``, ``app_db`` or ``shutil.copyfile``); writing to the shared file makes the
+    next test's counts depend on the order the tests ran in.
+    """
+    if "district_file" not in request.fixturenames:
+        yield
+        return
+    path = request.getfixturevalue("district_file")[0]
+    before = (path.stat().st_mtime_ns, path.stat().st_size)
+    yield
+    after = (path.stat().st_mtime_ns, path.stat().st_size)
+    assert after == before, f"{request.node.nodeid} wrote to the shared district file {path}: use a copy"
+
+
 @pytest.fixture(scope="session")
 def district(district_file: tuple[Path, DemoDistrict]) -> DemoDistrict:
     return district_file[1]

@@ -219,6 +219,7 @@ def test_the_payloads_reach_the_browser_as_text(server, browser) -> None:
         s.wait_idle()
         text = s.text()
         assert "![p](http://example.org/p.png)" in text or '<img src=x onerror="window.__xss=1">' in text
+        s.wait_maps(1)  # the map's own script has run, so window.map exists
         (frame,) = s.map_frames()
         shown = frame.evaluate("""() => { const m = window.map; let out = '';
             m.eachLayer(l => { const kids = []; if (l.eachLayer) { l.eachLayer(c => kids.push(c)); }
