@@ -44,6 +44,9 @@ __all__ = ["Classes", "classify", "bounds_text", "SHARE_BOUNDS"]
 SHARE_BOUNDS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
 #: How many decimals beyond the spread's own may be added to separate two bounds.
 _EXTRA_DECIMALS = 6
+#: The most decimals the spread may ask for: values closer than this are one value on a legend
+#: (a spread of 1e-300 would otherwise ask for 300 decimals, which round to nothing).
+_MAX_START_DECIMALS = 9
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def _start_decimals(span: float, scale: float) -> int:
     ref = span if span > 0 else abs(scale)
     if ref <= 0 or not np.isfinite(ref):
         return 0
-    return max(0, 1 - math.floor(math.log10(ref)))
+    return min(_MAX_START_DECIMALS, max(0, 1 - math.floor(math.log10(ref))))
 
 
 def _round(x: np.ndarray, d: int) -> np.ndarray:

@@ -136,3 +136,25 @@ def downloads(monkeypatch: pytest.MonkeyPatch):
         return out
 
     return fetch
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its hook names each test's group)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module's tests that share a module-scoped fixture run on one worker (``--dist loadgroup``).
+
+    Such a fixture (a browser walk of every page, an app server, a 20,000-household
+    district) is built once per worker that runs one of its tests; spread over two
+    workers it would be built, and its work done, twice. Tests without one stay free
+    to go to whichever worker is idle. An explicit ``xdist_group`` mark wins.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        module = item.nodeid.split("::", 1)[0]
+        shared = any(d.scope == "module" and str(d.baseid).split("::", 1)[0] == module
+                     for defs in info.name2fixturedefs.values() for d in defs)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(module))

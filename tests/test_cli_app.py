@@ -81,28 +81,29 @@ def test_the_command_line_works_while_the_app_runs(district_file, tmp_path: Path
             assert r.returncode == 0 and via in r.stderr, r.stderr
             exported = pd.read_excel(out, dtype=str)
             assert len(exported) == before + 5 and exported.iloc[:, 0].str.startswith("E2E").sum() == 5
-            pdf = tmp_path / "情况通报.pdf"
+            sheet = tmp_path / "情况通报.xlsx"  # the PDF's own tests are in test_bulletin: here, that it travels
             r = grid_cli("bulletin", "--db", str(db), "--unit", unit, "--from", "2025-11-01", "--to", "2026-02-28",
-                         "--campaign", "C2025W", "--out", str(pdf))
+                         "--campaign", "C2025W", "--out", str(sheet))
             assert r.returncode == 0 and via in r.stderr, r.stderr
-            assert pdf.read_bytes().startswith(b"%PDF")
+            assert pd.read_excel(sheet, sheet_name=0).shape[0] > 0
             r = grid_cli("user", "add", "office-admin", "--role", "admin", "--db", str(db), "--password-stdin",
                          stdin="office-pass-2026\n")
             assert r.returncode == 0 and via in r.stderr, r.stderr
 
-            # Nothing lost: twenty jobs at once, while the app serves the open session.
+            # Nothing lost: eight jobs at once, while the app serves the open session (test_channel has twenty
+            # at once without a browser).
             t0 = time.monotonic()
             procs = [subprocess.Popen([sys.executable, "-m", "grid", "user", "add", f"night{i:02d}", "--role",
                                        "inspector", "--db", str(db), "--password-stdin"], cwd=ROOT, text=True,
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                     for i in range(20)]
+                     for i in range(8)]
             results = [p.communicate(f"night-pass-{i:02d}\n", timeout=300) for i, p in enumerate(procs)]
-            assert [p.returncode for p in procs] == [0] * 20, [e for _, e in results]
-            print(f"20 concurrent user add jobs through the app: {time.monotonic() - t0:.1f} s")
+            assert [p.returncode for p in procs] == [0] * 8, [e for _, e in results]
+            print(f"8 concurrent user add jobs through the app: {time.monotonic() - t0:.1f} s")
             r = grid_cli("user", "list", "--db", str(db), "--json")
             assert r.returncode == 0, r.stderr
             names = [u["username"] for u in json.loads(r.stdout)]
-            assert sorted(n for n in names if n.startswith("night")) == [f"night{i:02d}" for i in range(20)]
+            assert sorted(n for n in names if n.startswith("night")) == [f"night{i:02d}" for i in range(8)]
 
             # The session that was open all along shows the new households on its next run.
             s.open_page("数据导入导出 Data", "数据导入导出")
@@ -119,8 +120,8 @@ def test_the_command_line_works_while_the_app_runs(district_file, tmp_path: Path
     # After the app: every job is in the audit log under the OS user who ran it.
     with open_store(db, read_only=True) as s:
         assert s.count("households") == before + 5
-        assert s.scalar("SELECT count(*) FROM users WHERE username LIKE 'night%'") == 20
+        assert s.scalar("SELECT count(*) FROM users WHERE username LIKE 'night%'") == 8
         jobs = s.query("SELECT username, object FROM audit_log WHERE action = 'cli_job'")
-        assert len(jobs) == 4 + 20 + 1 and set(jobs["username"]) == {OPERATOR}
+        assert len(jobs) == 4 + 8 + 1 and set(jobs["username"]) == {OPERATOR}
         assert jobs["object"].str.endswith("exit 0)").all()
         assert s.scalar("SELECT username FROM imports WHERE file_name = '昨晚的住户.csv'") == OPERATOR

@@ -54,6 +54,14 @@ def test_the_issues_case_no_longer_prints_the_same_bound_twice() -> None:
     _check_classes(ratios)
 
 
+def test_values_a_hair_apart_are_one_class_not_a_nan_bound() -> None:
+    """Found by hypothesis: 0 and 3.2e-308 asked for 315 decimals, and the top bound printed "nan"."""
+    c = classify([0.0, 3.213884502663593e-308])
+    assert bounds_text(c) == ["0", "0"] and c.labels() == ["0"]
+    _check_classes([0.0, 3.213884502663593e-308])
+    _check_classes([1.0, 1.0 + 1e-12, 2.0])
+
+
 def test_ties_merge_classes_instead_of_repeating_them() -> None:
     values = [500.0] * 40 + [650.0] * 10 + [1000.0]
     c = classify(values)
