@@ -148,7 +148,7 @@ TOUCH_PX = 44
 #: title, tighter margins and tabs that fit one row.
 PHONE_CSS = f"""<style>
 .stButton button, .stFormSubmitButton button, .stDownloadButton button, .stLinkButton a,
-[role="tab"], [data-baseweb="select"] > div, .stTextInput input, .stDateInput input,
+[role="tab"], .react-aria-ComboBox > [role="group"], .stTextInput input, .stDateInput input,
 .stTimeInput input, .stNumberInput input {{ min-height: {TOUCH_PX}px; }}
 .stLinkButton a {{ display: inline-flex; align-items: center; }}
 @media (max-width: 640px) {{

@@ -386,7 +386,7 @@ class Session:
         return self.page.evaluate("""() => {
           const sel = ['h1', 'h2', 'h3', '[data-testid="stWidgetLabel"]', '[data-testid="stMetricLabel"]',
                        '[data-testid="stCaptionContainer"]', '[data-testid="stAlert"]', 'button', '[role="tab"]',
-                       '[data-baseweb="select"]', '[data-testid="stRadio"] label', '[data-testid="stMarkdownContainer"]',
+                       '[data-testid="stMultiSelectTagsContainer"]', '[data-testid="stRadio"] label', '[data-testid="stMarkdownContainer"]',
                        '[data-testid="stDownloadButton"]', '[data-testid="stExpander"] summary'];
           const labels = [];
           document.querySelectorAll(sel.join(',')).forEach(e => {
@@ -394,6 +394,10 @@ class Session:
             const c = e.cloneNode(true);  // without the Material icons' ligature names (keyboard_arrow_down)
             c.querySelectorAll('[data-testid="stIconMaterial"], [data-testid="stExpanderIcon"]').forEach(i => i.remove());
             const t = (c.textContent || '').trim(); if (t) { labels.push(t); }
+          });
+          // A drop-down list (react-aria) shows its choice as the value of its <input>.
+          document.querySelectorAll('[data-testid="stSelectbox"] [role="combobox"]').forEach(i => {
+            const t = (i.value || '').trim(); if (t) { labels.push(t); }
           });
           const tables = [];
           document.querySelectorAll('[data-testid="stDataFrame"]').forEach(g => {

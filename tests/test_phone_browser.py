@@ -35,9 +35,11 @@ _TABS_JS = """() => Array.from(document.querySelectorAll('[role="tab"]')).map(t 
 
 #: JavaScript: the height of every visible button, tab, link button and select of the page.
 _TARGETS_JS = """() => Array.from(document.querySelectorAll(
-  '[role="tab"], .stButton button, .stFormSubmitButton button, .stLinkButton a, [data-baseweb="select"] > div'))
+  '[role="tab"], .stButton button, .stFormSubmitButton button, .stLinkButton a, .react-aria-ComboBox > [role="group"]'))
   .filter(e => e.offsetParent !== null)
-  .map(e => [e.innerText.trim().slice(0, 30), e.getBoundingClientRect().height])"""
+  .map(e => [e.matches('.react-aria-ComboBox > *')
+              ? 'select ' + ((e.querySelector('[role="combobox"]') || {}).ariaLabel || '')  // react-aria: text in an <input>
+              : e.innerText.trim().slice(0, 30), e.getBoundingClientRect().height])"""
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +127,8 @@ def test_every_tab_can_be_tapped_on_first_load(phone) -> None:
 def test_touch_targets_are_at_least_44_px(phone) -> None:
     for label, h in phone["targets"] + phone["card_targets"]:
         assert h >= 44 - 0.5, f"{label!r} is {h:.0f} px high"
+    assert any(label.startswith("select ") for label, _ in phone["targets"] + phone["card_targets"]), \
+        "a drop-down list was measured (the check is not vacuous)"
     assert all(w >= 44 and h >= 44 for w, h, _, _ in phone["icons"])  # the building markers too
 
 

@@ -240,7 +240,7 @@ def _import_section(store: Any, actor: access.Actor) -> None:
         _error(exc)
     c = st.columns(3)
     kind = c[0].selectbox("数据类型 Kind", list(KINDS), index=list(KINDS).index("households"), key="data_kind",
-                          format_func=lambda k: f"{KINDS[k].zh} · {k}")
+                          format_func=lambda k: KINDS[k].zh)
     crs_choice = c[1].selectbox(
         "坐标系 Coordinate system", [AUTO_CRS, *crs_mod.CRS_CHOICES, EPSG_CRS], key="data_crs",
         format_func=lambda k: "文件自带坐标系，否则 WGS84 · the file's own, else WGS84" if k == AUTO_CRS else
