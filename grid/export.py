@@ -185,7 +185,8 @@ def table_frame(store: Store, table: str, *, labels: bool = True) -> tuple[pd.Da
     """
     if table not in TABLES:
         raise WarmGridError(f"未知的表：{table}", f"unknown table: {table}")
-    cols = store.query("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?"
+    cols = store.query("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()"
+                       " AND schema_name = 'main' AND table_name = ?"
                        " ORDER BY column_index", [table])
     if table == "users":
         cols = cols[cols["column_name"].isin(USER_EXPORT_COLUMNS)]

@@ -264,7 +264,8 @@ def raw_names(store: Any = None) -> frozenset[str]:
     :data:`COLUMNS`; for the tests that walk the pages."""
     names = set(COLUMNS)
     if store is not None:
-        cols = store.query("SELECT DISTINCT column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+        cols = store.query("SELECT DISTINCT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                           " AND schema_name = 'main'"
                            " AND NOT internal AND table_name NOT LIKE 'duckdb_%' AND table_name NOT LIKE 'sqlite_%'"
                            " AND table_name NOT LIKE 'pragma_%'")
         names |= set(cols["column_name"])

@@ -42,7 +42,7 @@ _KEYS = re.compile(r"(^|_)(id|code|key|hash|sha256|scope|status|kind|type|level|
 def text_columns(store: Store) -> list[tuple[str, str]]:
     """``(table, column)`` of every free-text column the seeder fills."""
     cols = store.query("SELECT table_name, column_name, data_type FROM duckdb_columns()"
-                       " WHERE NOT internal ORDER BY table_name, column_index")
+                       " WHERE database_name = current_database() AND NOT internal ORDER BY table_name, column_index")
     out = []
     for t, c, dt in cols.itertuples(index=False):
         if t in TABLES and t not in UNSEEDED and dt == "VARCHAR" and not _KEYS.search(c):

@@ -63,7 +63,8 @@ def snapshot(store: Store | duckdb.DuckDBPyConnection) -> dict[str, tuple[int, i
     """Every table: (row count, sum of the rows' hashes). Table names come from DuckDB's catalogue."""
     con = store.cursor() if isinstance(store, Store) else store
     names = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary ORDER BY table_name").fetchall()]
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
+        " ORDER BY table_name").fetchall()]
     out = {}
     for name in names:
         row = con.execute(f'SELECT count(*), coalesce(sum(hash(CAST(t AS VARCHAR))), 0) FROM "{name}" t').fetchone()

@@ -18,6 +18,7 @@ from grid.errors import (
     NotWarmGridDatabaseError,
     ReadOnlyError,
     SchemaTooNewError,
+    StoreError,
 )
 from grid.store import SCHEMA_VERSION, TABLES, open_store
 
@@ -67,10 +68,12 @@ def test_extensions_are_never_fetched_implicitly(fresh_store) -> None:
 
 def test_new_file_gets_every_contract_table(tmp_path: Path) -> None:
     with open_store(tmp_path / "a.duckdb") as s:
-        names = set(s.query("SELECT table_name FROM duckdb_tables()")["table_name"])
+        names = set(s.query("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()")[
+            "table_name"])
         assert set(TABLES) <= names
         assert s.schema_version() == SCHEMA_VERSION
-        cols = set(s.query("SELECT column_name FROM duckdb_columns() WHERE table_name='households'")
+        cols = set(s.query("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                       " AND table_name='households'")
                    ["column_name"])
         assert {"hh_id", "geom", "cell_id", "address", "size", "categories"} <= cols
 
@@ -136,6 +139,79 @@ def test_second_process_gets_a_clear_lock_message(tmp_path: Path) -> None:
         assert "held by another process" in r.stdout and "占用" in r.stdout
     finally:
         holder.close()
+
+
+# --------------------------------------------------------------------------- one instance per process
+def _other_process_opens(p: Path) -> str:
+    """What a second process gets when it opens ``p`` read-only: ``ok`` or the error's class name."""
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from grid.store import open_store
+        try:
+            open_store({str(p)!r}, read_only=True).close(); print("ok")
+        except Exception as e:
+            print(type(e).__name__)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr
+
+
+def test_stores_open_side_by_side_see_only_their_own_file(tmp_path: Path) -> None:
+    a, b = open_store(tmp_path / "a.duckdb"), open_store(tmp_path / "b.duckdb")
+    try:
+        with a.transaction() as cur:
+            cur.execute("INSERT INTO people VALUES ('p1', '孙七', 'warden', NULL, NULL, NULL, TRUE)")
+        assert (a.count("people"), b.count("people")) == (1, 0)
+        # The catalogue a store reads is its own file's, not every file open in the process.
+        assert set(a.table_sums()) == set(b.table_sums()) and len(a.table_sums()) == len(TABLES) + 1
+        assert a.table_sums()["people"][0] == 1 and b.table_sums()["people"][0] == 0
+    finally:
+        a.close()
+        b.close()
+    with open_store(tmp_path / "a.duckdb", read_only=True) as again:
+        assert again.count("people") == 1
+
+
+def test_the_spatial_extension_is_loaded_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = store_mod._load_spatial
+    monkeypatch.setattr(store_mod, "_load_spatial", lambda con: (calls.append(1), real(con)))
+    for i in range(3):
+        with open_store(tmp_path / f"s{i}.duckdb") as s:
+            assert s.scalar("SELECT ST_AsText(ST_Point(1, 2))") == "POINT (1 2)"
+    assert len(calls) <= 1  # 0 when an earlier test of this process loaded it already
+
+
+def test_a_file_open_twice_in_a_process_is_shared_and_released_by_the_last_close(tmp_path: Path) -> None:
+    p = tmp_path / "twice.duckdb"
+    w = open_store(p)
+    r = open_store(p, read_only=True)  # the running app's file, read by a command in the same process
+    with w.transaction() as cur:
+        cur.execute("INSERT INTO people VALUES ('p1', '孙七', 'warden', NULL, NULL, NULL, TRUE)")
+    assert r.count("people") == 1 and r.read_only
+    with pytest.raises(ReadOnlyError):
+        with r.transaction():
+            pass
+    r.close()
+    assert w.count("people") == 1  # the writer is still open
+    assert _other_process_opens(p) == "DatabaseLockedError"
+    w.close()
+    # Closed: checkpointed whole into the file and its lock released.
+    assert not p.with_name(p.name + ".wal").exists()
+    assert _other_process_opens(p) == "ok"
+
+
+def test_a_file_open_read_only_is_not_opened_for_writing_beside_it(tmp_path: Path) -> None:
+    p = tmp_path / "ro_first.duckdb"
+    open_store(p).close()
+    with open_store(p, read_only=True) as r:
+        with pytest.raises(StoreError) as err:
+            open_store(p)
+        assert "read-only in this process" in str(err.value) and "只读" in str(err.value)
+        assert r.count("people") == 0
+    with open_store(p) as w:  # once the reader closed
+        assert not w.read_only
 
 
 def test_read_only_store_refuses_writes(tmp_path: Path) -> None:
