@@ -130,6 +130,9 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
     cats = [set(c) for c in hh["categories"]]
     is_target = np.array([bool(c & set(targets)) for c in cats], dtype=bool)
     by_id = hh.set_index("hh_id")
+    hh_ids = hh["hh_id"].astype(str).tolist()
+    hh_comm = dict(zip(hh_ids, hh["community_code"].astype(str), strict=True))
+    parent = dict(zip(comm.index.astype(str), comm["parent_code"].astype(str), strict=True))
 
     apps: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -137,7 +140,7 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
     n_app = [0]
 
     def street_of(community: str) -> str:
-        return str(comm.loc[community, "parent_code"])
+        return parent[community]
 
     def committee(community: str) -> str:
         s = street_of(community)
@@ -147,7 +150,7 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
             reason: str) -> dict[str, Any]:
         n_app[0] += 1
         app_id = f"AP{n_app[0]:07d}"
-        community = str(by_id.loc[hh_id, "community_code"])
+        community = hh_comm[hh_id]
         who_apply = wardens.get(community, f"community:{community}")
         steps: list[tuple[str, str | None, str, datetime, str, str | None]] = []
         at = {k: (None if v is None else _at(rng, as_of - timedelta(days=int(v)))) for k, v in offsets.items()}
@@ -228,7 +231,7 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
     counts[0] += n_apps - sum(counts)  # the rest are given
     states = [s for (s, _), k in zip(_SHARES, counts, strict=True) for _ in range(max(k, 0))][:n_apps]
     for pos, state in zip(chosen, states, strict=True):
-        hh_id = str(hh["hh_id"].iloc[pos])
+        hh_id = hh_ids[pos]
         offsets = dict(_TIMELINE[state])
         reason = _REASONS[int(rng.integers(len(_REASONS)))]
         rec = add(hh_id, _QNWJ, "C2026W", 500.0, state, offsets, reason)
@@ -239,17 +242,17 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
     sick = [int(i) for i in other_pos + target_pos[2 + n_apps:] if "serious_illness" in cats[int(i)]]
     for k, pos in enumerate(sick[:max(1, len(sick) // 15)] if sick else []):
         state = ("given", "approved", "on_notice", "street_reviewed")[k % 4]
-        rec = add(str(hh["hh_id"].iloc[pos]), "dbjz", None, float(5_000 + 500 * int(rng.integers(0, 11))), state,
+        rec = add(hh_ids[pos], "dbjz", None, float(5_000 + 500 * int(rng.integers(0, 11))), state,
                   dict(_TIMELINE[state]), "家庭成员患重病住院，一次性医疗费用超过 2 万元，申请大病救助")
         if rec["status"] == "given":
             given_aid(rec, "大病救助")
     used = {a["hh_id"] for a in apps}
-    spare = [int(i) for i in other_pos if str(hh["hh_id"].iloc[int(i)]) not in used]
+    spare = [int(i) for i in other_pos if hh_ids[int(i)] not in used]
     moved_pos = next((i for i in spare if not cats[i]), spare[0] if spare else None)
     temp = [i for i in spare if i != moved_pos][:max(2, len(hh) // 2000)]
     for k, pos in enumerate(temp):
         state = ("given", "on_notice", "applied")[k % 3]
-        rec = add(str(hh["hh_id"].iloc[pos]), "lsjz", None, float(800 + 100 * int(rng.integers(0, 23))), state,
+        rec = add(hh_ids[pos], "lsjz", None, float(800 + 100 * int(rng.integers(0, 23))), state,
                   dict(_TIMELINE[state]), "家中突发意外，基本生活暂时困难，申请临时救助")
         if rec["status"] == "given":
             given_aid(rec, "临时救助")
@@ -270,7 +273,7 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
 
     # not_active: registered as moved on 2026-10-20, given 临时救助 on 2026-11-03 through a full application.
     if moved_pos is not None:
-        m = str(hh["hh_id"].iloc[moved_pos])
+        m = hh_ids[moved_pos]
         offsets = dict(apply=34, check=33, review=32, notice=31, approve=23, give=12)
         rec = add(m, "lsjz", None, 1_000.0, "given", offsets, "家中突发火灾，申请临时救助")
         given_aid(rec, "临时救助")
@@ -280,12 +283,12 @@ def generate_applications(rng: np.random.Generator, *, households: pd.DataFrame,
         planted["not_active"] = [m]
     # no_application: 情暖万家 of the campaign given by the civil affairs bureau without an application.
     if reserved["no_application"]:
-        y = str(hh["hh_id"].iloc[reserved["no_application"][0]])
+        y = hh_ids[reserved["no_application"][0]]
         direct(y, "情暖万家", "cash", 500.0, datetime(2026, 11, 9, 10, 30), "区民政局", None, "C2026W")
         planted["no_application"] = [y]
     # above_standard: festival goods worth 800 yuan against a standard of 200.
     if reserved["above_standard"]:
-        z = str(hh["hh_id"].iloc[reserved["above_standard"][0]])
+        z = hh_ids[reserved["above_standard"][0]]
         unit = str(comm.loc[str(by_id.loc[z, "community_code"]), "name"]) + "居委会"
         direct(z, "春节慰问物资", "goods", 800.0, datetime(2026, 11, 10, 15, 0), unit, "米面油礼包（4 份）", "C2026W")
         planted["above_standard"] = [z]

@@ -64,19 +64,24 @@ def distinct_ids(ids: np.ndarray, taken: set[str] | frozenset[str] = frozenset()
     ['350203195001010012', '350203195001010028']
     """
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    # The weighted sum of digits 15-17 for each sequence number: the check digit of a new
+    # sequence number is then one addition away (the walk below probes many per crowded date).
+    seq_sum = [8 * (q // 100) + 4 * (q // 10 % 10) + 2 * (q % 10) for q in range(1000)]
     used = set(taken)
     out = np.asarray(ids, dtype=object).copy()
     for i, idn in enumerate(out.tolist()):
         if idn is None or len(str(idn)) != 18:
             continue
         s = str(idn)
-        seq = int(s[14:17])
-        for _ in range(1000):
-            if s not in used:
-                break
-            seq = (seq + 1) % 1000
-            body = s[:14] + f"{seq:03d}"
-            s = body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+        if s in used:
+            head = s[:14]
+            base = sum(int(c) * w for c, w in zip(head, weights[:14], strict=True))
+            seq = int(s[14:17])
+            for _ in range(1000):
+                seq = (seq + 1) % 1000
+                s = f"{head}{seq:03d}" + "10X98765432"[(base + seq_sum[seq]) % 11]
+                if s not in used:
+                    break
         used.add(s)
         out[i] = s
     return out
