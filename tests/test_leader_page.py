@@ -155,6 +155,44 @@ def test_levels_drill_down_and_campaign(app_db) -> None:
         assert _map_features(at), level
 
 
+def test_hot_spots_and_measures_are_computed_once_per_data_and_settings(app_db, monkeypatch) -> None:
+    """A rerun (another k, another level and back) reuses the Gi* and the measures already computed;
+    another measure or seed computes Gi* again, once; new data computes again (issue 18 §1)."""
+    import grid.assistance
+    import grid.hotspots
+
+    calls = {"gi": 0, "measures": 0}
+    real_gi, real_measures = grid.hotspots.gi_star, grid.assistance.measures
+
+    def gi(*a: Any, **kw: Any) -> Any:
+        calls["gi"] += 1
+        return real_gi(*a, **kw)
+
+    def meas(*a: Any, **kw: Any) -> Any:
+        calls["measures"] += 1
+        return real_measures(*a, **kw)
+
+    monkeypatch.setattr(grid.hotspots, "gi_star", gi)  # the page imports them anew on each run
+    monkeypatch.setattr(grid.assistance, "measures", meas)
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = sign_in_demo("leader")
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert calls == {"gi": 1, "measures": 1}  # at the cell level the choropleth's measures serve Gi* too
+    at.number_input(key="leader_k").set_value(7).run()
+    at.selectbox(key="leader_level").set_value("street").run()
+    assert calls == {"gi": 1, "measures": 2}  # the street level is new; the cells' Gi* is reused
+    at.selectbox(key="leader_level").set_value("cell").run()
+    assert calls == {"gi": 1, "measures": 2}
+    at.selectbox(key="leader_measure").set_value("total_yuan").run()
+    assert calls == {"gi": 2, "measures": 2}
+    at.number_input(key="leader_seed").set_value(3).run()
+    assert calls == {"gi": 3, "measures": 2}
+    assert not at.exception, at.exception
+
+
 def test_no_suppressed_figure_in_the_downloads(app_db, downloads) -> None:
     """The CSV behind every figure: a cell under k households shows "<k", never its numbers."""
     k = 100

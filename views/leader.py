@@ -7,6 +7,7 @@ the browser: never a household row."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import geopandas as gpd
@@ -70,6 +71,20 @@ def _geometry(path: str, generation: int, _store: Any) -> tuple[gpd.GeoDataFrame
     return load_cells(_store), load_cells(_store, metric=True), load_admin_units(_store)
 
 
+@st.cache_data(show_spinner="正在计算指标 · computing the measures…", max_entries=32)
+def _measures(path: str, generation: int, campaign: str | None, area: str, level: str, _households: pd.DataFrame,
+              _aid: pd.DataFrame) -> pd.DataFrame:
+    """The measures per unit of ``level``: once per data generation, campaign, area (its cells' digest) and level."""
+    return measures(_households, _aid, level)
+
+
+@st.cache_data(show_spinner="正在做热点分析（999 次置换）· finding hot spots…", max_entries=32)
+def _hotspots(path: str, generation: int, campaign: str | None, area: str, measure: str, seed: int,
+              _vals: pd.Series, _cells_m: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Gi* of the cells' values: once per data generation, campaign, area, measure and seed."""
+    return gi_star(_vals, weights(_cells_m, "queen"), permutations=999, seed=seed)
+
+
 def _download(frame: pd.DataFrame, what: str, key: str, title: str) -> None:
     """A CSV download of ``frame`` (already protected) with Chinese headers, made and audited by the library
     when clicked; ``title`` says on the button what the figures are."""
@@ -124,11 +139,13 @@ if street != ALL:
 if community != ALL:
     area = area[area["community_code"] == community]
 area_cells = set(area["cell_id"])
+area_key = hashlib.sha256("\n".join(sorted(map(str, area_cells))).encode()).hexdigest()
 if not area_cells:
     st.info("您的范围内没有网格，没有可显示的数字。 · There are no cells in your scope: nothing to show.")
     st.stop()
 
-households, aid = _inputs(path, store.generation, None if campaign == ALL else campaign, store)
+camp_key = None if campaign == ALL else campaign
+households, aid = _inputs(path, store.generation, camp_key, store)
 households, aid = for_cells(households, aid, area_cells)
 m_label, share = MEASURE_LABELS[measure]
 where = " / ".join(x for x in (street_name.get(street, ""), comm_name.get(community, "")) if x) or "全部范围"
@@ -139,7 +156,7 @@ st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · �
 # --------------------------------------------------------------------------- choropleth
 st.subheader(ui.md("{}（按{}）· {} by {}", m_label, LEVELS[level], labels.column(measure, "en"), LEVELS_EN[level]))
 try:
-    by_unit = measures(households, aid, level)
+    by_unit = _measures(path, store.generation, camp_key, area_key, level, households, aid)
 except WarmGridError as exc:
     ui.show_error(exc)
     raise  # unreachable: show_error stops the page
@@ -172,14 +189,14 @@ _download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map"
 
 # --------------------------------------------------------------------------- hot spots
 st.subheader(f"热点与冷点（Gi*，每网格{m_label}）· Hot spots")
-by_cell = by_unit if level == "cell" else measures(households, aid, "cell")
+by_cell = by_unit if level == "cell" else _measures(path, store.generation, camp_key, area_key, "cell", households,
+                                                   aid)
 by_cell = by_cell[by_cell["cell_id"].notna()]
 vals = cell_values(by_cell, measure, sorted(area_cells))
 hot_cells = cells_m[cells_m["cell_id"].isin(set(vals.index))]
 gi: pd.DataFrame | None = None
 try:
-    w = weights(hot_cells, "queen")
-    gi = gi_star(vals, w, permutations=999, seed=seed)
+    gi = _hotspots(path, store.generation, camp_key, area_key, measure, seed, vals, hot_cells)
 except WarmGridError as exc:
     st.info(ui.md("无法做热点分析：{} · No hot-spot analysis: {}", exc.zh, exc.en))
 if gi is not None:
