@@ -61,9 +61,24 @@ LEVELS_EN: dict[str, str] = {"street": "street", "community": "community", "cell
                              "h3:8": "H3 hexagon (8)", "h3:9": "H3 hexagon (9)"}
 
 
-@st.cache_data(show_spinner="正在读取救助记录 · reading assistance…", max_entries=16)
+# The households and their aid are held once, not copied out on every rerun (1,000,000 rows): they are
+# only read below (every function they go to returns new frames).
+@st.cache_resource(show_spinner="正在读取救助记录 · reading assistance…", max_entries=2)
 def _inputs(path: str, generation: int, campaign: str | None, _store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return load_assistance_inputs(_store, campaign_id=campaign)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _area_inputs(path: str, generation: int, campaign: str | None, area: str, _store: Any,
+                 _cells: frozenset[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The households of the area's cells and their aid: once per data generation, campaign and area."""
+    households, aid = _inputs(path, generation, campaign, _store)
+    return for_cells(households, aid, _cells)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _monthly(path: str, generation: int, campaign: str | None, area: str, _aid: pd.DataFrame) -> pd.DataFrame:
+    return monthly(_aid)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -145,8 +160,7 @@ if not area_cells:
     st.stop()
 
 camp_key = None if campaign == ALL else campaign
-households, aid = _inputs(path, store.generation, camp_key, store)
-households, aid = for_cells(households, aid, area_cells)
+households, aid = _area_inputs(path, store.generation, camp_key, area_key, store, frozenset(area_cells))
 m_label, share = MEASURE_LABELS[measure]
 where = " / ".join(x for x in (street_name.get(street, ""), comm_name.get(community, "")) if x) or "全部范围"
 st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · 住户少于 {k} 户的单元显示“<{k}” · "
@@ -233,7 +247,7 @@ _download(curve.assign(gini=g), f"lorenz_{level.replace(':', '')}_{measure}", "d
 
 # --------------------------------------------------------------------------- trend
 st.subheader("月度趋势 · Monthly trend")
-trend = monthly(aid)
+trend = _monthly(path, store.generation, camp_key, area_key, aid)
 if trend.empty:
     st.info("所选范围内没有救助记录。 · No aid in the area.")
 else:
