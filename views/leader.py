@@ -14,9 +14,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 import ui
+import ui_map
 from grid import access, labels
 from grid.assistance import (
     MEASURE_COLUMNS,
@@ -194,9 +194,13 @@ else:
 if units_gdf.empty:
     st.info("所选范围内没有住户。 · No household in the area.")
     st.stop()
-fmap = assistance_map(units_gdf, measure, m_label, share=share, k=k,
-                      unit_label=LEVELS[level].split(" ")[0], places=communities[["name", "geometry"]])
-st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="leader_map")
+# Each map is rendered once per input and shared (ui_map): a rerun that leaves it as it was sends the
+# browser the same component, which it does not draw again (a change of level keeps the hot-spot map).
+fmap = ui_map.cached_payload(
+    ("leader_map", path, store.generation, camp_key, area_key, level, measure, k),
+    lambda: assistance_map(units_gdf, measure, m_label, share=share, k=k, unit_label=LEVELS[level].split(" ")[0],
+                           places=communities[["name", "geometry"]]))
+ui_map.draw_map(fmap, height=560, key="leader_map")
 unit_table = suppress_small(by_unit.assign(name=by_unit[unit_col].map(names))[[unit_col, "name", *MEASURE_COLUMNS]],
                             k=k)
 _download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map", f"{m_label}（按{LEVELS[level]}）")
@@ -216,8 +220,9 @@ except WarmGridError as exc:
 if gi is not None:
     hh_per_cell = by_cell.set_index("cell_id")["households"]
     hcells = area.assign(households=area["cell_id"].map(hh_per_cell).fillna(0))
-    st_folium(hotspot_map(hcells, gi, m_label, k=k), height=520, use_container_width=True, returned_objects=[],
-              key="leader_hotspots")
+    hot_map = ui_map.cached_payload(("leader_hotspots", path, store.generation, camp_key, area_key, measure, seed, k),
+                                    lambda: hotspot_map(hcells, gi, m_label, k=k))
+    ui_map.draw_map(hot_map, height=520, key="leader_hotspots")
     counts = gi["class"].value_counts()
     st.caption(ui.md("{}（999 次置换，FDR 5%）", " · ".join(f"{CLASSES[c][0]} {int(counts[c])}"
                                                           for c in CLASSES if c in counts)))
