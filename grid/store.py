@@ -374,6 +374,7 @@ class Store:
         self.generation = 0
         self._owner: Store | None = None  # set on a read-only view of another store
         self._close_hooks: list[Callable[[], None]] = []
+        self._closed = False
 
     # ----------------------------------------------------------------- reading
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -610,7 +611,10 @@ class Store:
         self._close_hooks.append(hook)
 
     def close(self) -> None:
-        """Close the database (a read-only view closes only itself)."""
+        """Close the database (a read-only view closes only itself). Closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         hooks, self._close_hooks = self._close_hooks, []
         for hook in hooks:
             hook()

@@ -202,6 +202,16 @@ def test_a_file_open_twice_in_a_process_is_shared_and_released_by_the_last_close
     assert _other_process_opens(p) == "ok"
 
 
+def test_closing_a_store_twice_leaves_another_store_on_the_file_open(tmp_path: Path) -> None:
+    p = tmp_path / "twice_closed.duckdb"
+    a, b = open_store(p), open_store(p, read_only=True)
+    b.close()
+    b.close()
+    assert a.count("people") == 0  # still attached: the second close released nothing
+    a.close()
+    assert _other_process_opens(p) == "ok"
+
+
 def test_a_file_open_read_only_is_not_opened_for_writing_beside_it(tmp_path: Path) -> None:
     p = tmp_path / "ro_first.duckdb"
     open_store(p).close()
