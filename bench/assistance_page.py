@@ -77,6 +77,21 @@ def _wait(s: Any, word: str, timeout: float = 300.0) -> None:
     raise TimeoutError(f"the maps did not draw within {timeout:.0f} s (saw {seen!r:.300})")
 
 
+def _changes(s: Any, label: str, choices: tuple[tuple[str, str], ...], repeat: int) -> list[tuple[str, float]]:
+    """``repeat`` rounds of choosing each of ``choices`` (option, title word) in the list ``label``: the seconds
+    from the choice until both maps are drawn, one titled with the word."""
+    times: list[tuple[str, float]] = []
+    for _ in range(repeat):
+        for name, word in choices:
+            t0 = time.perf_counter()
+            _choose(s, label, name)
+            _wait(s, word)
+            s.wait_idle(300)
+            times.append((name, time.perf_counter() - t0))
+            print(f"  {label.split()[0]} → {name}: {times[-1][1]:.2f} s", flush=True)
+    return times
+
+
 def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
     src = ensure_demo(households, seed)
     db = copy_db(src, ROOT / "bench" / "out" / f"assistance_{households}.duckdb")
@@ -87,6 +102,8 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
     print(f"  district: {n_hh:,} households, {n_cells:,} cells", flush=True)
     menu = access.PAGES["leader"]
     opens: list[float] = []
+    levels: list[tuple[str, float]] = []
+    measures: list[tuple[str, float]] = []
     with app_server(db, log=ROOT / "bench" / "out" / "assistance_server.log", timeout=300) as server, \
             chromium() as browser:
         for visit in range(repeat + 1):
@@ -101,24 +118,9 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
                       flush=True)
                 if visit:
                     continue
-                levels: list[tuple[str, float]] = []
-                for _ in range(repeat):
-                    for name, word in (("社区", "（按社区；"), ("网格", "（按网格；")):
-                        t0 = time.perf_counter()
-                        _choose(s, "统计单元 Level", name)
-                        _wait(s, word)
-                        s.wait_idle(300)
-                        levels.append((name, time.perf_counter() - t0))
-                        print(f"  level → {name}: {levels[-1][1]:.2f} s", flush=True)
-                measures: list[tuple[str, float]] = []
-                for _ in range(repeat):
-                    for name, word in (("救助总额", "救助分布：救助总额"), ("困难户户均救助", "救助分布：困难户户均救助")):
-                        t0 = time.perf_counter()
-                        _choose(s, "指标 Measure", name)
-                        _wait(s, word)
-                        s.wait_idle(300)
-                        measures.append((name, time.perf_counter() - t0))
-                        print(f"  measure → {name}: {measures[-1][1]:.2f} s", flush=True)
+                levels = _changes(s, "统计单元 Level", (("社区", "（按社区；"), ("网格", "（按网格；")), repeat)
+                measures = _changes(s, "指标 Measure", (("救助总额", "救助分布：救助总额"),
+                                                       ("困难户户均救助", "救助分布：困难户户均救助")), repeat)
     out["first_open_cold_s"] = opens[0]
     out["first_open_warm_s"] = opens[1:]
     out["level_changes_s"] = levels
