@@ -126,16 +126,17 @@ def same_numbers(households: int, spark: Any) -> dict[str, Any]:
     return res
 
 
-def generate(households: int, per_district: int, folder: Path) -> dict[str, Any]:
-    """``province generate`` in a subprocess: its time and peak memory (VmHWM)."""
+def generate(households: int, per_district: int, folder: Path, jobs: int = 1) -> dict[str, Any]:
+    """``province generate`` in a subprocess: its time and peak memory (VmHWM; with ``jobs`` > 1 the
+    largest of the district workers', ``peak_mb`` then being the parent's own)."""
     code = ("import json,sys,time; sys.path.insert(0, sys.argv[1]); from grid.province_gen import generate_province;"
             "from bench.memory import peak_rss_bytes; t=time.perf_counter();"
-            "m=generate_province(sys.argv[2], int(sys.argv[3]), per_district=int(sys.argv[4]),"
+            "m=generate_province(sys.argv[2], int(sys.argv[3]), per_district=int(sys.argv[4]), jobs=int(sys.argv[5]),"
             " say=lambda s: print(s, file=sys.stderr, flush=True));"
             "print(json.dumps({'seconds': time.perf_counter()-t, 'peak_mb': peak_rss_bytes()/2**20,"
             " 'streets': len(m['streets']), 'districts': m['districts'], 'stations': m['stations'],"
-            " 'roads': m['roads']}))")
-    res = subprocess.run([sys.executable, "-c", code, str(ROOT), str(folder), str(households), str(per_district)],
+            " 'roads': m['roads'], 'jobs': int(sys.argv[5]), 'peak_district_mb': m['peak_district_rss_mb']}))")
+    res = subprocess.run([sys.executable, "-c", code, str(ROOT), str(folder), str(households), str(per_district), str(jobs)],
                          stdout=subprocess.PIPE, text=True, cwd=ROOT)
     if res.returncode:
         raise SystemExit(f"province generate failed (exit {res.returncode})")
@@ -165,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare-households", type=int, default=50_000)
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--single-max", type=int, default=2_000_000)
+    ap.add_argument("--jobs", type=int, default=1, help="districts generated at once (province generate --jobs)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the province already generated for --households (its generation figures are not given)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args(argv)
     from grid.spark_job import _peak_rss_mb, run_coverage, spark_session
@@ -187,8 +191,18 @@ def main(argv: list[str] | None = None) -> int:
             status = 1 if bad else 0
         if args.households:
             folder = OUT / f"province_{args.households}"
-            print(f"generating a province of {args.households:,} households ...", flush=True)
-            gen = generate(args.households, args.per_district, folder)
+            if args.reuse and (folder / "_warmgrid.json").exists():
+                from grid.parquet_io import read_meta
+
+                meta = read_meta(folder)
+                if meta["households"] != args.households:
+                    raise SystemExit(f"{folder} holds {meta['households']:,} households, not {args.households:,}")
+                gen = {"reused": True, "seconds": None, "streets": len(meta["streets"]),
+                       "districts": meta["districts"], "stations": meta["stations"], "roads": meta["roads"]}
+            else:
+                print(f"generating a province of {args.households:,} households ...", flush=True)
+                gen = generate(args.households, args.per_district, folder, args.jobs)
+                gen["load_after"] = _load()
             figures["generate"] = gen
             print(json.dumps(gen), flush=True)
             for mode in ("straight", "walk"):
@@ -203,11 +217,13 @@ def main(argv: list[str] | None = None) -> int:
                                                 args.households / summary["worker_cpu_s"]
                                                 if summary.get("worker_cpu_s") else None,
                                             "households_per_s_per_core": args.households / total / cores,
-                                            "outside": {e["type"]: e["outside"] for e in summary["station_gaps"]}}
+                                            "outside": {e["type"]: e["outside"] for e in summary["station_gaps"]},
+                                            "load_after": _load()}
                 print(json.dumps(figures[f"spark_{mode}"]), flush=True)
             jvm = spark.sparkContext._gateway.proc.pid  # noqa: SLF001 - the driver's JVM
             figures["jvm_peak_rss_mb"] = _peak_rss_mb(jvm)
-            figures["export_to_result_s"] = gen["seconds"] + figures["spark_straight"]["seconds"]
+            if gen["seconds"] is not None:
+                figures["export_to_result_s"] = gen["seconds"] + figures["spark_straight"]["seconds"]
             if args.households <= args.single_max:
                 one = single_machine(folder)
                 figures["single_machine"] = one

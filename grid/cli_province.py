@@ -5,7 +5,7 @@ Commands
 parquet export --db PATH --out DIR [--margin M]
     the database's households, cells, stations, patrol areas and roads as GeoParquet,
     Hive-partitioned by street, each partition with its halo (:mod:`grid.parquet_io`)
-province generate --households N --out DIR [--seed S]
+province generate --households N --out DIR [--seed S] [--jobs J]
     a synthetic province of many demo districts, straight to that layout (:mod:`grid.province_gen`)
 province coverage --parquet DIR --out OUT [--master local[2]|spark://HOST:7077] [--distance straight|walk] --json
     coverage per household, cell and community on Apache Spark, then Gini and Gi* (:mod:`grid.spark_job`)
@@ -49,6 +49,8 @@ def add_parsers(sub: Any) -> None:
     pg.add_argument("--seed", type=int, default=1)
     pg.add_argument("--per-district", type=int, default=250_000, help="households per district (default 250,000)")
     pg.add_argument("--margin", type=float, default=500.0)
+    pg.add_argument("--jobs", type=int, default=1, help="districts generated at once, one process each; memory grows "
+                                                        "with it (default 1)")
     pc = prs.add_parser("coverage", help="coverage on Spark / 在 Spark 上做覆盖分析")
     pc.add_argument("--parquet", required=True, help="a folder written by parquet export or province generate")
     pc.add_argument("--out", required=True, help="the result folder (replaced whole when the job succeeds)")
@@ -93,7 +95,7 @@ def run_province(args: argparse.Namespace, io: CliIO) -> int:
         from grid.province_gen import generate_province
 
         doc = generate_province(args.out, args.households, seed=args.seed, per_district=args.per_district,
-                                margin_m=args.margin, say=say)
+                                margin_m=args.margin, jobs=args.jobs, say=say)
         print(to_json(doc), file=io.stdout)
         return 0
     from grid.spark_job import run_coverage

@@ -8,7 +8,8 @@ code (``35CCDD``) and its own place on a grid of districts far enough apart
 generated, partitioned (:func:`grid.parquet_io.street_halos`, within the
 district: every district has stations of every type, so each household's nearest
 station is in its own district) and written at a time, so memory stays that of one district however many households the
-province has.
+province has. ``jobs`` districts can be generated at once, each in a process of its own
+(memory: ``jobs`` districts); the files are the same whatever ``jobs`` is.
 
 Examples
 --------
@@ -123,24 +124,68 @@ def district_frames(d: Any, i: int, offset_m: tuple[float, float], metric_crs: s
     return {"households": hh, "cells": cells, "stations": st, "patrol_areas": patrols, "roads": roads}
 
 
-def generate_province(out: str | Path, households: int, *, seed: int = 1, per_district: int = DISTRICT_HOUSEHOLDS,
-                      margin_m: float = 500.0, say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Write a synthetic province of ``households`` to ``out`` (replaced whole), one district at a time.
+def _district(tmp: Path, i: int, n: int, seed: int, offset_m: tuple[float, float], metric_crs: str,
+              halo_m: float) -> dict[str, Any]:
+    """Generate, partition and write district ``i`` (``n`` households) into ``tmp``; what it wrote.
 
-    Returns what ``_warmgrid.json`` says (``source`` ``synthetic``).
+    Runs in this process or in a worker of its own: it depends on nothing but its
+    arguments, so the files are the same whichever process writes them.
     """
     from grid.demo import DemoConfig, generate
+    from grid.parquet_io import LAYERS, station_roads, street_halos, write_streets
+
+    streets_n = min(10, max(2, n // 25_000))
+    cfg = DemoConfig(households=n, seed=seed * 1000 + i, streets=streets_n,
+                     communities=max(streets_n, min(999, n // 4000)))
+    d = generate(cfg)
+    f = district_frames(d, i, offset_m, metric_crs)
+    del d
+    walkable = f["roads"][f["roads"]["walkable"]]
+    sroad = station_roads(walkable, f["stations"], metric_crs)
+    halos = street_halos(f["households"], f["cells"], f["stations"], f["patrol_areas"], f["roads"],
+                         metric_crs=metric_crs, halo_m=halo_m, station_road=sroad)
+    written = write_streets(tmp, halos, f["households"], f["cells"], f["stations"], f["patrol_areas"], f["roads"])
+    return {"district": i, "households": n, "written": {layer: int(written[layer]) for layer in LAYERS},
+            "totals": {layer: len(f[layer]) for layer in LAYERS},
+            "streets": sorted(set(f["households"]["street_code"]) | set(f["cells"]["street_code"])),
+            "types": sorted(set(f["stations"]["type"])), "peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (``VmHWM``; 0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def generate_province(out: str | Path, households: int, *, seed: int = 1, per_district: int = DISTRICT_HOUSEHOLDS,
+                      margin_m: float = 500.0, jobs: int = 1,
+                      say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Write a synthetic province of ``households`` to ``out`` (replaced whole), one district at a time.
+
+    ``jobs`` districts are generated at once, each in a worker process of its own
+    that ends after its district (so memory is ``jobs`` districts at most); the
+    files are the same for every ``jobs``. Returns what ``_warmgrid.json`` says
+    (``source`` ``synthetic``), with ``peak_district_rss_mb``: the largest peak
+    memory of a process that generated a district.
+    """
+    from grid import model
     from grid.network import MAX_LEG_M
-    from grid.parquet_io import LAYERS, replace_dir, station_roads, street_halos, write_meta, write_streets
+    from grid.parquet_io import FORMAT, LAYERS, replace_dir, write_meta
 
     if households < 100:
         raise WarmGridError("省级合成数据至少 100 户", "a province needs at least 100 households")
     if not 1_000 <= per_district <= 5_000_000:
         raise WarmGridError("每区户数须在 1,000 到 5,000,000 之间", "households per district must be 1,000..5,000,000")
+    if not 1 <= jobs <= 64:
+        raise WarmGridError("并行进程数须在 1 到 64 之间", "jobs must be 1..64")
     k = max(1, math.ceil(households / per_district))
     sizes = [households // k + (1 if j < households % k else 0) for j in range(k)]
-    from grid import model
-
     max_radius = max(t.radius_m for t in model.STATION_TYPES.values())
     halo_m = max(max_radius + margin_m, MAX_LEG_M)
     # Districts on a grid, each far from the next: the demo district spans about 2.9 radii.
@@ -151,33 +196,44 @@ def generate_province(out: str | Path, households: int, *, seed: int = 1, per_di
     counts = dict.fromkeys(LAYERS, 0)
     streets: list[str] = []
     types: set[str] = set()
+    peak = 0.0
+
+    def add(res: dict[str, Any]) -> None:
+        nonlocal peak
+        for layer in LAYERS:
+            counts[layer] += res["written"][layer]
+            totals[layer] += res["totals"][layer]
+        streets.extend(res["streets"])
+        types.update(res["types"])
+        peak = max(peak, res["peak_rss_mb"])
+
+    def args(i: int, tmp: Path) -> tuple[Any, ...]:
+        return tmp, i, sizes[i], seed, ((i % cols) * spacing, -(i // cols) * spacing), metric_crs, halo_m
+
     with replace_dir(out) as tmp:
-        for i, n in enumerate(sizes):
-            streets_n = min(10, max(2, n // 25_000))
-            cfg = DemoConfig(households=n, seed=seed * 1000 + i, streets=streets_n,
-                             communities=max(streets_n, min(999, n // 4000)))
-            if say:
-                say(f"区 {i + 1}/{k}：生成 {n:,} 户 · district {i + 1}/{k}: generating {n:,} households")
-            d = generate(cfg)
-            f = district_frames(d, i, ((i % cols) * spacing, -(i // cols) * spacing), metric_crs)
-            del d
-            walkable = f["roads"][f["roads"]["walkable"]]
-            sroad = station_roads(walkable, f["stations"], metric_crs)
-            halos = street_halos(f["households"], f["cells"], f["stations"], f["patrol_areas"], f["roads"],
-                                 metric_crs=metric_crs, halo_m=halo_m, station_road=sroad)
-            written = write_streets(tmp, halos, f["households"], f["cells"], f["stations"], f["patrol_areas"],
-                                    f["roads"])
-            for layer in LAYERS:
-                counts[layer] += written[layer]
-                totals[layer] += len(f[layer])
-            streets += sorted(set(f["households"]["street_code"]) | set(f["cells"]["street_code"]))
-            types |= set(f["stations"]["type"])
-            del f
+        if jobs == 1 or k == 1:
+            for i, n in enumerate(sizes):
+                if say:
+                    say(f"区 {i + 1}/{k}：生成 {n:,} 户 · district {i + 1}/{k}: generating {n:,} households")
+                add(_district(*args(i, tmp)))
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            # "spawn": a clean interpreter per district (no forked threads or inherited memory).
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(jobs, k), mp_context=ctx, max_tasks_per_child=1) as pool:
+                futures = [pool.submit(_district, *args(i, tmp)) for i in range(k)]
+                for done, fut in enumerate(as_completed(futures), 1):
+                    res = fut.result()
+                    add(res)
+                    if say:
+                        say(f"区 {res['district'] + 1}/{k} 已写出 {res['households']:,} 户（{done}/{k}）"
+                            f" · district {res['district'] + 1}/{k} written: {res['households']:,} households"
+                            f" ({done}/{k})")
         meta = {"metric_crs": metric_crs, "halo_m": halo_m, "max_radius_m": max_radius, "margin_m": margin_m,
                 "station_types": sorted(types), "streets": sorted(streets), **totals,
                 "walkable_roads": None, "rows_written": counts, "source": "synthetic", "seed": seed,
                 "districts": k, "straight_nearest_exact": True}
         write_meta(tmp, meta)
-    from grid.parquet_io import FORMAT
-
-    return {"format": FORMAT, **meta}
+    return {"format": FORMAT, **meta, "peak_district_rss_mb": peak}

@@ -288,3 +288,15 @@ def test_a_generated_province_is_districts_far_apart_in_the_same_layout(tmp_path
         assert len(tags) == 1 and {i[:4] for i in st["station_id"]} <= tags
     assert {s[:6] for s in meta["streets"]} == {"350101", "350102"}
     assert read_meta(root)["halo_m"] == meta["halo_m"]
+    # jobs=2: the two districts in two worker processes give, file for file, what one process wrote.
+    two = generate_province(tmp_path / "two", 3_000, seed=3, per_district=1_500, jobs=2)
+    files = sorted(p.relative_to(root) for p in root.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.parquet"))
+    assert len(files) >= 2 * len(LAYERS)
+    for rel in files:
+        assert pq.read_table(root / rel).equals(pq.read_table(tmp_path / "two" / rel)), rel
+    assert read_meta(root) == read_meta(tmp_path / "two")
+    assert 0 < two["peak_district_rss_mb"] < 2_000  # each district's worker reports its own peak
+    with pytest.raises(WarmGridError, match="jobs"):
+        generate_province(tmp_path / "bad", 3_000, jobs=0)
+
