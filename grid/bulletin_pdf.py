@@ -27,7 +27,7 @@ from typing import Any
 
 from grid.bulletin_text import Annex, Document, Figure, Paragraph, Table, balanced_lines, break_lines, tokens
 from grid.files import replace_atomically
-from grid.pdfdoc import cjk_document, find_face
+from grid.pdfdoc import cjk_document, embed_face, find_face
 
 __all__ = ["Placed", "write_pdf"]
 
@@ -69,7 +69,7 @@ class _Writer:
             for key, family in (("title", "Noto Serif CJK SC Bold"), ("head", "Noto Sans CJK SC Bold")):
                 face = find_face(family, serif[0] if serif else None)
                 if face is not None:
-                    self.pdf.add_font(key, fname=str(face[0]), collection_font_number=face[1])
+                    embed_face(self.pdf, key, face[0], face[1])
                     self.faces[key] = key
             self.pdf.set_fallback_fonts(["cjk"])
         self.landscape = False
