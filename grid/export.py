@@ -36,7 +36,7 @@ from grid import labels as label_words
 from grid.access import Actor, ensure
 from grid.errors import WarmGridError
 from grid.ingest import KINDS
-from grid.sheetsafe import neutralise, neutralise_frame, neutralise_workbook
+from grid.sheetsafe import neutralise, neutralise_frame
 from grid.store import TABLES, Store
 
 __all__ = ["EXPORT_FORMATS", "USER_EXPORT_COLUMNS", "export_frame", "export_bytes", "table_frame", "export_table",
@@ -135,23 +135,39 @@ def export_bytes(frame: pd.DataFrame, suffix: str, *, geometry: str | None = Non
 
 
 def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
+    """Write ``df`` as one sheet, streamed (openpyxl's write-only mode: rows are not kept in memory).
+
+    Every text goes through :func:`grid.sheetsafe.neutralise` on its way in, so no
+    cell is left that a spreadsheet would run (the whole-workbook walk of
+    :func:`grid.sheetsafe.neutralise_workbook` has nothing left to do here); id
+    and phone columns are typed as text (``@``) so that they stay text when
+    someone edits and saves the file.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = sheet[:31]
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet[:31])
+    for i, c in enumerate(df.columns):
+        ws.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(str(c)) * 2 + 4))
+    ws.freeze_panes = "A2"
     ws.append([neutralise(str(c)) for c in df.columns])
     text_cols = {i for i, c in enumerate(df.columns) if any(h in str(c) for h in _TEXT_HINTS)}
+
+    def as_text(v: Any) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value=v)
+        cell.number_format = "@"  # keep ids and phones as text when someone edits and saves
+        return cell
+
     for row in df.itertuples(index=False):
         values: list[Any] = []
         for i, v in enumerate(row):
             if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
-                values.append(None)
+                values.append(as_text(None) if i in text_cols else None)
             elif i in text_cols or isinstance(v, (list, tuple, np.ndarray)):
-                values.append(neutralise("、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray))
-                                         else str(v)))
+                text = neutralise("、".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v))
+                values.append(as_text(text) if i in text_cols else text)
             elif isinstance(v, str):
                 values.append(neutralise(v))
             elif isinstance(v, pd.Timestamp):
@@ -163,14 +179,6 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str) -> None:
             else:
                 values.append(v)
         ws.append(values)
-    for i in text_cols:  # keep ids and phones as text when someone edits and saves
-        letter = get_column_letter(i + 1)
-        for cell in ws[letter][1:]:
-            cell.number_format = "@"
-    for i, c in enumerate(df.columns):
-        ws.column_dimensions[get_column_letter(i + 1)].width = max(10, min(40, len(str(c)) * 2 + 4))
-    ws.freeze_panes = "A2"
-    neutralise_workbook(wb)
     wb.save(path)
 
 
