@@ -18,14 +18,29 @@ from tests.actors import EVERYTHING
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _process(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m grid ARGS`` as its own process: the program as an operator runs it."""
     return subprocess.run([sys.executable, "-m", "grid", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
 
 
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The same command in this process (:func:`grid.cli.main` on its own streams): what it prints and its
+    exit status, without an interpreter start per call. The tests that need a process of its own (the
+    entry point, progress on the real stderr, a file another process holds) use :func:`_process`."""
+    from grid.cli import CliIO
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        code = main(list(args), io=CliIO.direct(stdin=io.StringIO(""), stdout=out, stderr=err))
+    except SystemExit as exc:  # a usage error
+        code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(["grid", *args], code, out.getvalue(), err.getvalue())
+
+
 def test_coverage_json_equals_the_library(district_file, store) -> None:
     path, _ = district_file
-    r = _run("coverage", "--db", str(path), "--as-of", "2026-11-15", "--json")
+    r = _process("coverage", "--db", str(path), "--as-of", "2026-11-15", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     lib = cv.coverage_report(store, as_of=__import__("datetime").date(2026, 11, 15), scope=EVERYTHING)
@@ -66,7 +81,7 @@ def test_missing_database_fails_in_both_languages(tmp_path: Path) -> None:
 
 def test_demo_builds_and_refuses_to_overwrite(tmp_path: Path) -> None:
     p = tmp_path / "demo.duckdb"
-    r = _run("demo", "--db", str(p), "--households", "400", "--seed", "3", "--communities", "4",
+    r = _process("demo", "--db", str(p), "--households", "400", "--seed", "3", "--communities", "4",
              "--streets", "2")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["households"] == 400
@@ -81,7 +96,7 @@ def test_reading_a_database_a_running_app_holds_fails_clearly(tmp_path: Path) ->
     p = tmp_path / "held.duckdb"
     holder = open_store(p)  # as the app does: one process holds the file for writing
     try:
-        r = _run("coverage", "--db", str(p))
+        r = _process("coverage", "--db", str(p))
         assert r.returncode == 1
         assert "held by another process" in r.stderr
     finally:
