@@ -24,7 +24,8 @@ What is measured
 How to run::
 
     nice -n 15 python bench/province.py --households 1000000
-    nice -n 15 python bench/province.py --households 10000000 --compare-households 0
+    nice -n 15 python bench/province.py --households 10000000 --compare-households 0 --jobs 2
+    nice -n 15 python bench/province.py --households 10000000 --compare-households 0 --reuse  # Spark only
 
 The machine is shared: the load average is printed with the results.
 """

@@ -223,9 +223,17 @@ def generate_province(out: str | Path, households: int, *, seed: int = 1, per_di
             # "spawn": a clean interpreter per district (no forked threads or inherited memory).
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(jobs, k), mp_context=ctx, max_tasks_per_child=1) as pool:
-                futures = [pool.submit(_district, *args(i, tmp)) for i in range(k)]
+                futures = {pool.submit(_district, *args(i, tmp)): i for i in range(k)}
                 for done, fut in enumerate(as_completed(futures), 1):
-                    res = fut.result()
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # a worker's error, or the worker killed (memory)
+                        for other in futures:
+                            other.cancel()
+                        i = futures[fut]
+                        raise WarmGridError(f"第 {i + 1} 区生成失败，未写入任何数据：{type(exc).__name__}: {exc}",
+                                            f"district {i + 1} failed; nothing was written: "
+                                            f"{type(exc).__name__}: {exc}") from exc
                     add(res)
                     if say:
                         say(f"区 {res['district'] + 1}/{k} 已写出 {res['households']:,} 户（{done}/{k}）"

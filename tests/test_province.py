@@ -300,3 +300,47 @@ def test_a_generated_province_is_districts_far_apart_in_the_same_layout(tmp_path
     with pytest.raises(WarmGridError, match="jobs"):
         generate_province(tmp_path / "bad", 3_000, jobs=0)
 
+
+
+def test_a_district_worker_killed_fails_the_province_naming_it_and_writes_nothing(tmp_path):
+    """A worker the kernel kills (as the OOM killer would) is an error naming the district; no folder is left."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from grid.province_gen import generate_province
+
+    def children() -> set[int]:  # this process's spawned workers (not multiprocessing's resource tracker)
+        pids: set[int] = set()
+        for task in Path("/proc/self/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                try:
+                    if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        pids.add(int(pid))
+                except OSError:
+                    continue
+        return pids
+
+    before = children()
+    killed: list[int] = []
+
+    def kill_first_worker() -> None:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not killed:
+            new = children() - before
+            if new:
+                time.sleep(1.0)  # let it start on its district
+                pid = min(new)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_first_worker, daemon=True)
+    killer.start()
+    with pytest.raises(WarmGridError, match=r"district \d+ failed; nothing was written") as err:
+        generate_province(tmp_path / "prov", 3_000, seed=3, per_district=1_000, jobs=2)
+    killer.join(5)
+    assert killed, "a worker was started and killed"
+    assert "区生成失败" in err.value.args[0]
+    assert not (tmp_path / "prov").exists() and list(tmp_path.iterdir()) == []
