@@ -156,8 +156,11 @@ def single_machine(folder: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     gaps = station_gaps(hh, st)
     nearest_stations(hh, st)
+    from bench.memory import peak_rss_bytes
+
     return {"households": int(len(hh)), "read_s": read_s, "compute_s": time.perf_counter() - t0,
-            "outside": {str(k): int(v) for k, v in gaps["type"].value_counts().items()}}
+            "outside": {str(k): int(v) for k, v in gaps["type"].value_counts().items()},
+            "peak_rss_mb": peak_rss_bytes() / 2**20}  # this process's peak: the bench's own, if it ran before
 
 
 def main(argv: list[str] | None = None) -> int:
