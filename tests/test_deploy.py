@@ -17,6 +17,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from grid import backup as bk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +63,23 @@ def test_the_service_runs_the_app_unprivileged_on_the_proxys_upstream_and_restar
     assert timer["OnCalendar"] and timer["Persistent"] == "true"
     toml = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert toml["browser"]["gatherUsageStats"] is False
+
+
+def test_streamlit_reads_the_shipped_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit itself, started in the repository (as the unit's WorkingDirectory is), takes the file's
+    settings: no file watcher, and no full garbage collection after every rerun of every session (it
+    walks the whole server's heap each time)."""
+    from streamlit import config
+
+    monkeypatch.chdir(ROOT)
+    config.get_config_options(force_reparse=True)
+    try:
+        assert config.get_option("runner.postScriptGC") is False
+        assert config.get_where_defined("runner.postScriptGC") == str(ROOT / ".streamlit" / "config.toml")
+        assert config.get_option("server.fileWatcherType") == "none"
+        assert config.get_option("browser.gatherUsageStats") is False
+    finally:
+        config.get_config_options(force_reparse=True)
 
 
 def test_the_nightly_script_keeps_the_newest_backups_and_removes_stale_parts(
