@@ -64,6 +64,8 @@ __all__ = [
     "MAX_UNZIPPED_ENV",
     "DEFAULT_MAX_UNZIPPED_MB",
     "Source",
+    "csv_frame",
+    "decode_text",
     "detect_encoding",
     "max_unzipped_bytes",
     "read_source",
@@ -129,22 +131,103 @@ def detect_encoding(data: bytes) -> str:
     WarmGridError
         If the bytes are neither valid UTF-8 nor valid GB18030.
     """
+    return decode_text(data)[0]
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """The encoding :func:`detect_encoding` names and the text it decodes, decoded once.
+
+    >>> decode_text("\\ufeff户主".encode("utf-8"))
+    ('utf-8-sig', '户主')
+    >>> decode_text("户主".encode("gb18030"))
+    ('gb18030', '户主')
+
+    Raises
+    ------
+    WarmGridError
+        If the bytes are neither valid UTF-8 nor valid GB18030.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         try:
-            data[3:].decode("utf-8")
-            return "utf-8-sig"
+            return "utf-8-sig", data[3:].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _decode_error(exc, "UTF-8") from None
     try:
-        data.decode("utf-8")
-        return "utf-8"
+        return "utf-8", data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     try:
-        data.decode("gb18030")
-        return "gb18030"
+        return "gb18030", data.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise _decode_error(exc, "UTF-8 / GB18030") from None
+
+
+def csv_frame(text: str) -> pd.DataFrame:
+    """A CSV's text as a frame of strings: every value as written, ``""`` for an empty one.
+
+    What :func:`pandas.read_csv` gives with ``dtype=str, keep_default_na=False``, read by
+    Arrow's multithreaded parser when the text is one pandas would read the same way: a
+    header of distinct, non-empty names, and every row with as many fields. Anything else
+    (short or long rows, repeated or empty names, a file Arrow refuses) is read by pandas
+    itself, whose frame or error is the answer. ``tests/test_csv_frame.py`` holds the two
+    readers to the same frames.
+
+    >>> csv_frame('户编号,户主姓名\\nH1,"张, 三"\\nH2,\\n').values.tolist()
+    [['H1', '张, 三'], ['H2', '']]
+
+    Raises
+    ------
+    pandas.errors.EmptyDataError
+        If the text holds no header.
+    """
+    fast = _csv_frame_arrow(text)
+    if fast is not None:
+        return fast
+    # pandas' C parser reads bytes: given text, it re-encodes it piece by piece through a wrapper.
+    return pd.read_csv(io.BytesIO(text.encode("utf-8")), encoding="utf-8", dtype=str, keep_default_na=False,
+                       skipinitialspace=False)
+
+
+def _csv_frame_arrow(text: str) -> pd.DataFrame | None:
+    """:func:`csv_frame` by Arrow, or ``None`` where pandas might read the text otherwise."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    # pandas' C parser reads NUL, and a carriage return that ends no line ("\r" but not "\r\n")
+    # in a file of other line ends, in its own ways.
+    if "\x00" in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+    except csv.Error:
+        return None
+    # pandas renames repeated names ("a.1") and empty ones ("Unnamed: 0"), and skips lines of
+    # spaces, which in a file of one column Arrow would read as values.
+    if not header or len(header) < 2 or len(set(header)) != len(header) or "" in header:
+        return None
+    # A last row of quoted sentinels comes out whole only if the text ends outside any quotes:
+    # pandas refuses a file that ends inside a quoted value, Arrow would read it.
+    sentinel = "\x01\x02"
+    utf8 = (text + "\n" + ",".join([f'"{sentinel}"'] * len(header)) + "\n").encode("utf-8")
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(utf8),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False,
+                quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # a row of another length, among others: pandas reads it or says why
+    del utf8
+    if table.column_names != header or any(t != pa.string() for t in table.schema.types):
+        return None
+    last = table.slice(table.num_rows - 1)
+    if table.num_rows == 0 or not all(pc.all(pc.equal(c, sentinel)).as_py() for c in last.columns):
+        return None
+    return table.slice(0, table.num_rows - 1).to_pandas()
 
 
 def _decode_error(exc: UnicodeDecodeError, tried: str) -> WarmGridError:
@@ -300,13 +383,9 @@ def _read_file(p: Path, fmt: str, data: bytes, sheet: str | int | None, label: s
     """One plain (not zipped) file; ``label`` names it in messages and problems."""
     try:
         if fmt == "csv":
-            enc = detect_encoding(data)
-            # pandas' C parser reads bytes: given text, it re-encodes it piece by piece through a wrapper
-            # (5.6 s of a 99 MiB file's 13 s); encoded once here, the parse sees the same characters.
-            utf8 = data.decode(enc).encode("utf-8")
+            enc, text = decode_text(data)
             try:
-                frame = pd.read_csv(io.BytesIO(utf8), encoding="utf-8", dtype=str, keep_default_na=False,
-                                    skipinitialspace=False)
+                frame = csv_frame(text)
             except pd.errors.EmptyDataError:
                 raise no_rows(label) from None
             src = Source(p, fmt, frame, np.arange(len(frame)) + 2, encoding=enc)
@@ -377,9 +456,9 @@ def _short(v: Any, n: int = 60) -> str:
 
 
 def _read_geojson(p: Path, data: bytes, label: str) -> Source:
-    enc = detect_encoding(data)
+    _, text = decode_text(data)
     try:
-        doc = json.loads(data.decode(enc))
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise WarmGridError(f"{label} 不是有效的 GeoJSON：{exc}", f"{label} is not valid GeoJSON: {exc}") from exc
     feats = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else None
