@@ -456,7 +456,7 @@ def _short(v: Any, n: int = 60) -> str:
 
 
 def _read_geojson(p: Path, data: bytes, label: str) -> Source:
-    _, text = decode_text(data)
+    enc, text = decode_text(data)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

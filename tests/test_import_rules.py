@@ -224,3 +224,57 @@ def test_a_refusal_in_a_re_import_writes_nothing(db, tmp_path) -> None:
     _refused(db, _csv(tmp_path / "b.csv", second), mode="upsert")
     assert db.scalar("SELECT address FROM households WHERE hh_id = 'R1'") == "规则路1号"
     assert db.scalar("SELECT count(*) FROM households WHERE hh_id = 'R4'") == 0
+
+
+# ------------------------------------------------------------------ derived columns as written
+def _derived(db: Store) -> list[tuple[Any, ...]]:
+    rows = db.cursor().execute("SELECT hh_id, x_m, y_m, cell_id FROM households ORDER BY hh_id").fetchall()
+    return [tuple(r) for r in rows]
+
+
+def _cells_of(db: Store, points: list[tuple[float, float]]) -> list[str | None]:
+    """The oracle: with shapely, the lowest cell_id whose polygon holds (or touches) each point."""
+    import shapely
+
+    cells = db.query("SELECT cell_id, ST_AsWKB(geom) g FROM cells ORDER BY cell_id")
+    polys = [shapely.from_wkb(bytes(g)) for g in cells.g]
+    out: list[str | None] = []
+    for x, y in points:
+        pt = shapely.Point(x, y)
+        out.append(next((c for c, p in zip(cells.cell_id, polys) if p.intersects(pt)), None))
+    return out
+
+
+def test_the_derived_columns_written_with_the_rows_are_those_refresh_derived_computes(db, tmp_path) -> None:
+    """An import computes the written households' metric coordinates and cells itself; recomputing
+    every derived column afterwards (Store.refresh_derived) changes nothing: on a point inside a
+    cell, on the edge two cells share (the lower cell_id), outside every cell, and after a move."""
+    import shapely
+
+    cells = db.query("SELECT cell_id, ST_AsWKB(geom) g FROM cells ORDER BY cell_id")
+    polys = {c: shapely.from_wkb(bytes(g)) for c, g in zip(cells.cell_id, cells.g)}
+    a, b = next((a, b) for a in polys for b in polys
+                if a < b and polys[a].intersection(polys[b]).length > 0)
+    shared = polys[a].intersection(polys[b])
+    mid = shapely.Point(shapely.get_coordinates(shared)[0])  # a vertex both polygons hold
+    lo = min(x for p in polys.values() for x in p.bounds[::2])
+    rows = _households(db, 4)
+    rows[1]["经度"], rows[1]["纬度"] = repr(mid.x), repr(mid.y)
+    rows[2]["经度"] = repr(lo - 0.001)  # west of every cell (still inside the district's box?)
+    import_file(db, OP, "households", _csv(tmp_path / "hh.csv", rows))
+    written = _derived(db)
+    got = {r[0]: r for r in written}
+    new = [f"R{i}" for i in range(1, 5)]
+    pts = db.query("SELECT hh_id, ST_X(geom) x, ST_Y(geom) y FROM households WHERE hh_id IN ('R1','R2','R3','R4')"
+                   " ORDER BY hh_id")
+    assert [got[h][3] for h in new] == _cells_of(db, list(zip(pts.x, pts.y)))
+    assert got["R2"][3] == a and got["R3"][3] is None
+    assert all(r[1] is not None and r[2] is not None for r in written)
+    db.refresh_derived()
+    assert _derived(db) == written
+    rows[0]["经度"], rows[0]["纬度"] = rows[1]["经度"], rows[1]["纬度"]
+    import_file(db, OP, "households", _csv(tmp_path / "hh2.csv", rows), mode="upsert")
+    moved = _derived(db)
+    assert {r[0]: r for r in moved}["R1"][1:] == got["R2"][1:]
+    db.refresh_derived()
+    assert _derived(db) == moved

@@ -508,13 +508,24 @@ def test_dry_run_writes_nothing(db, spots, tmp_path) -> None:
     assert checksums(db) == before
 
 
-def test_a_failure_while_writing_rolls_everything_back(db, spots, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("where", ["refresh_derived", "audit"])
+def test_a_failure_while_writing_rolls_everything_back(db, spots, tmp_path, monkeypatch, where) -> None:
+    """The rows are in the table when the last step fails (the audit row, or recomputing the derived
+    columns when the district has no metric CRS yet, as on the first import): nothing stays."""
+    from grid import audit
+
     before = checksums(db)
 
-    def boom(self: Store) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Store, "refresh_derived", boom)
+    if where == "refresh_derived":
+        with db.transaction() as cur:
+            cur.execute("DELETE FROM warmgrid_meta WHERE key = 'metric_crs'")
+        before = checksums(db)
+        monkeypatch.setattr(Store, "refresh_derived", boom)
+    else:
+        monkeypatch.setattr(audit, "record", boom)
     with pytest.raises(RuntimeError):
         import_file(db, OP, "households", write_csv(tmp_path / "hh.csv", hh_rows(spots)))
     monkeypatch.undo()
