@@ -43,7 +43,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from grid import audit, model, validators
+from grid import audit, model, validators, validators_columns
 from grid import crs as crs_mod
 from grid.access import Actor, ensure
 from grid.errors import Problem, ValidationError, WarmGridError
@@ -708,9 +708,9 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         col = by_field.get(f.name)
         if col is None:
             continue
-        raw = source.frame[col].tolist()
+        raw = validators_columns.text_column_of(source.frame[col])
         parse = _parser(spec, f, category_map)
-        if validators.may_hold_control(raw, multiline=f.multiline):  # else the column is clean: skip the check
+        if validators_columns.may_hold_control(raw, multiline=f.multiline):  # else the column is clean
             parse = _checked(f, parse)
         cache: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
         column_check = COLUMN_CHECKS.get(f.parse)

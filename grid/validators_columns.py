@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from grid import validators
 
 __all__ = ["id_number_column", "phone_column", "text_column", "coordinate_column", "id_numbers", "phones",
-           "COLUMN_CHECKS"]
+           "may_hold_control", "text_column_of", "TextColumn", "COLUMN_CHECKS"]
 
 Reason = tuple[str, str]
 
@@ -59,9 +59,65 @@ _TEXT_SHAPE = (r"(?s)^[\pL\pN]([^\x00-\x1f\x7f-\x9f\x{202a}-\x{202e}\x{2066}-\x{
 _DECIMAL_SHAPE = r"^-?[0-9]{1,3}(\.[0-9]{1,15})?$"
 
 
+# The characters find_control refuses (grid.validators._CONTROL_ONE_LINE / _MULTI_LINE), in RE2.
+_CONTROL_ONE_LINE = r"[\x00-\x1f\x7f-\x9f\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+_CONTROL_MULTI_LINE = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+
+
+class TextColumn(list):  # type: ignore[type-arg]
+    """A column's values as a list, with the Arrow strings they were read as.
+
+    A CSV is read into Arrow strings; handing those to the column checks spares converting a
+    million Python strings back to Arrow once per check. ``arrow`` holds the same texts, null
+    where a value is not a text.
+    """
+
+    arrow: pa.Array
+
+    def __init__(self, values: Sequence[object], arrow: pa.Array) -> None:
+        super().__init__(values)
+        self.arrow = arrow
+
+
+def text_column_of(series: Any) -> list[Any]:
+    """``series.tolist()``, as a :class:`TextColumn` when the series holds Arrow strings.
+
+    >>> import pandas as pd
+    >>> col = text_column_of(pd.Series(["张三", None], dtype="str"))
+    >>> type(col).__name__, col.arrow.to_pylist()
+    ('TextColumn', ['张三', None])
+    """
+    values = series.tolist()
+    dtype = getattr(series, "dtype", None)
+    if getattr(dtype, "storage", None) == "pyarrow" and str(getattr(dtype, "name", "")) in ("str", "string"):
+        arrow = pa.array(series.array)
+        if isinstance(arrow, pa.ChunkedArray):
+            arrow = arrow.combine_chunks()
+        if arrow.type != pa.string():
+            arrow = arrow.cast(pa.string())
+        return TextColumn(values, arrow)
+    return values
+
+
 def _strings(values: Sequence[object]) -> pa.Array:
     """The column as a pyarrow string array: texts as they are, anything else null."""
+    if isinstance(values, TextColumn):
+        return values.arrow
     return pa.array([v if type(v) is str else None for v in values], type=pa.string())
+
+
+def may_hold_control(values: Sequence[object], *, multiline: bool = False) -> bool:
+    r""":func:`grid.validators.may_hold_control` for a whole column, in one RE2 scan.
+
+    >>> may_hold_control(["张三", "李四", 12]), may_hold_control(["张三", "李\u202e四"])
+    (False, True)
+    >>> may_hold_control(["第一行\n第二行"]), may_hold_control(["第一行\n第二行"], multiline=True)
+    (True, False)
+    """
+    if len(values) == 0:
+        return False
+    hit = pc.any(pc.match_substring_regex(_strings(values), _CONTROL_MULTI_LINE if multiline else _CONTROL_ONE_LINE))
+    return bool(hit.as_py())
 
 
 def _matches(arr: pa.Array, pattern: str) -> np.ndarray:

@@ -249,3 +249,40 @@ def test_plain_coordinates_are_settled() -> None:
     values = ["118.0812345", "-24.5", "24", "118.081234567890123", "118.0812345678901234", "1e5", " 118.1", "118.",
               "abc"]
     assert _settled_agree(validators_columns.coordinate_column, "households", "lon", values) == 4
+
+
+# ------------------------------------------------------------------ the control-character screen
+SCREEN_CHARS = st.sampled_from(["a", "张", " ", "\t", "\n", "\r", "\x00", "\x1f", "\x7f", "\x85", "\x9f", "\xa0",
+                                "\u202a", "\u202e", "\u2066", "\u2069", "\u206a", "\u3000", "\ufeff"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.lists(SCREEN_CHARS, max_size=6).map("".join), st.none(), st.integers(0, 9)),
+                max_size=8), st.booleans())
+def test_the_column_screen_for_control_characters_agrees_with_the_per_row_screen(values: list[Any],
+                                                                                 multiline: bool) -> None:
+    """Over a list and over Arrow strings read from a CSV (a TextColumn), the one RE2 scan answers
+    what grid.validators.may_hold_control answers."""
+    import pandas as pd
+
+    from grid import validators
+
+    want = validators.may_hold_control(values, multiline=multiline)
+    assert validators_columns.may_hold_control(values, multiline=multiline) == want
+    texts = [v if isinstance(v, str) else None for v in values]
+    col = validators_columns.text_column_of(pd.Series(texts, dtype="str"))
+    assert isinstance(col, validators_columns.TextColumn) or not texts
+    assert validators_columns.may_hold_control(col, multiline=multiline) == \
+        validators.may_hold_control(texts, multiline=multiline)
+
+
+def test_a_text_column_gives_the_checks_the_same_answers_as_its_list() -> None:
+    import pandas as pd
+
+    texts = ["11010519491231002x", "13800138000", " 张三", "张三", None, "118.0812345", "0592-1234567"]
+    col = validators_columns.text_column_of(pd.Series(texts, dtype="str"))
+    assert isinstance(col, validators_columns.TextColumn)
+    plain = [t if t is not None else float("nan") for t in texts]
+    for check in validators_columns.COLUMN_CHECKS.values():
+        a, b = check(col), check(plain)
+        assert a[0].tolist() == b[0].tolist() and a[1] == b[1]
