@@ -241,7 +241,7 @@ def _cells_of(db: Store, points: list[tuple[float, float]]) -> list[str | None]:
     out: list[str | None] = []
     for x, y in points:
         pt = shapely.Point(x, y)
-        out.append(next((c for c, p in zip(cells.cell_id, polys) if p.intersects(pt)), None))
+        out.append(next((c for c, p in zip(cells.cell_id, polys, strict=True) if p.intersects(pt)), None))
     return out
 
 
@@ -252,7 +252,7 @@ def test_the_derived_columns_written_with_the_rows_are_those_refresh_derived_com
     import shapely
 
     cells = db.query("SELECT cell_id, ST_AsWKB(geom) g FROM cells ORDER BY cell_id")
-    polys = {c: shapely.from_wkb(bytes(g)) for c, g in zip(cells.cell_id, cells.g)}
+    polys = {c: shapely.from_wkb(bytes(g)) for c, g in zip(cells.cell_id, cells.g, strict=True)}
     a, b = next((a, b) for a in polys for b in polys
                 if a < b and polys[a].intersection(polys[b]).length > 0)
     shared = polys[a].intersection(polys[b])
@@ -267,7 +267,7 @@ def test_the_derived_columns_written_with_the_rows_are_those_refresh_derived_com
     new = [f"R{i}" for i in range(1, 5)]
     pts = db.query("SELECT hh_id, ST_X(geom) x, ST_Y(geom) y FROM households WHERE hh_id IN ('R1','R2','R3','R4')"
                    " ORDER BY hh_id")
-    assert [got[h][3] for h in new] == _cells_of(db, list(zip(pts.x, pts.y)))
+    assert [got[h][3] for h in new] == _cells_of(db, list(zip(pts.x, pts.y, strict=True)))
     assert got["R2"][3] == a and got["R3"][3] is None
     assert all(r[1] is not None and r[2] is not None for r in written)
     db.refresh_derived()
