@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.sysdeps import ensure_packages
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -45,22 +47,8 @@ HEADINGS = {"overview": "覆盖总览", "my_cells": "我的网格", "data": "数
             "applications": "救助申请", "budgets": "预算与核查", "network": "服务网络规划"}
 
 def ensure_chromium() -> str | None:
-    """Install Debian's chromium and CJK fonts when missing; the problem, or None.
-
-    Installs with apt-get when running as root (CI runners and containers), unless
-    ``WARMGRID_NO_INSTALL`` is set; otherwise says what to install.
-    """
-    missing = [pkg for pkg, path in (("chromium", CHROMIUM), ("fonts-noto-cjk", CJK_FONT)) if not Path(path).exists()]
-    if not missing:
-        return None
-    if os.geteuid() == 0 and shutil.which("apt-get") and not os.environ.get("WARMGRID_NO_INSTALL"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
-    if not Path(CHROMIUM).exists():
-        return ("browser tests need Debian's chromium: apt-get install chromium fonts-noto-cjk"
-                " (as root the tests install it themselves)")
-    return None
+    """Install Debian's chromium and CJK fonts when missing; the problem, or None (see tests/sysdeps.py)."""
+    return ensure_packages({"chromium": CHROMIUM, "fonts-noto-cjk": CJK_FONT}, "browser tests")
 
 
 def _free_port() -> int:

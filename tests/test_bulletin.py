@@ -27,6 +27,8 @@ from grid.campaigns import cli_audit
 from grid.reports import Bulletin, bulletin_data, bulletin_document, bulletin_docx, bulletin_xlsx
 from grid.store import Store
 from tests.actors import EVERYTHING
+from tests.browsing import CJK_FONT
+from tests.sysdeps import ensure_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -34,15 +36,8 @@ SINCE, UNTIL, CAMPAIGN = date(2026, 11, 1), date(2026, 11, 14), "C2026W"
 
 
 def _poppler() -> tuple[str | None, str | None]:
-    """pdftotext and pdftoppm; installed with poppler-utils when missing and allowed (as the
-    bulletin tests in tests/test_reports.py do: root with CI or WARMGRID_INSTALL_TEST_DEPS)."""
-    import os
-
-    if shutil.which("pdftoppm") is None and hasattr(os, "geteuid") and os.geteuid() == 0 and (
-            os.environ.get("CI") or os.environ.get("WARMGRID_INSTALL_TEST_DEPS")):
-        subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "poppler-utils"], check=False,
-                       capture_output=True, timeout=900)
+    """pdftotext and pdftoppm; poppler-utils and the CJK font are installed when missing (tests/sysdeps.py)."""
+    ensure_packages({"poppler-utils": "pdftoppm", "fonts-noto-cjk": CJK_FONT}, "the bulletin's PDF tests")
     return shutil.which("pdftotext"), shutil.which("pdftoppm")
 
 

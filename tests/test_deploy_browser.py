@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -34,6 +33,7 @@ import pytest
 from grid.demo import DEMO_ACCOUNTS
 from grid.store import open_store
 from tests.browsing import CHROMIUM, app_server, chromium, copy_db, ensure_chromium, open_session
+from tests.sysdeps import ensure_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = "/usr/sbin/nginx"
@@ -41,16 +41,8 @@ SHIPPED = ROOT / "deploy" / "nginx" / "warmgrid.conf"
 
 
 def ensure_nginx() -> str | None:
-    """Install Debian's nginx when missing (as root, unless ``WARMGRID_NO_INSTALL``); the problem, or None."""
-    if Path(NGINX).exists():
-        return None
-    if os.geteuid() == 0 and shutil.which("apt-get") and not os.environ.get("WARMGRID_NO_INSTALL"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "nginx"], check=True, env=env)
-    if not Path(NGINX).exists():
-        return "the proxy test needs Debian's nginx: apt-get install nginx (as root the test installs it itself)"
-    return None
+    """Install Debian's nginx when missing; the problem, or None (see tests/sysdeps.py)."""
+    return ensure_packages({"nginx": NGINX}, "the proxy test")
 
 
 def _free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess
@@ -20,44 +19,31 @@ from grid.pdfdoc import find_cjk_font
 from grid.reports import Bulletin, bulletin_data, bulletin_pdf, bulletin_xlsx
 from grid.store import Store
 from tests.actors import EVERYTHING
+from tests.browsing import CJK_FONT
+from tests.sysdeps import ensure_packages
 
 SINCE, UNTIL = date(2025, 12, 1), date(2026, 2, 28)
 RARE = "𠮷"  # U+20BB7, CJK extension B: in names, often missing from fonts
 
 
 # --------------------------------------------------------------------------- optional test dependencies
-def _may_install() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0 and bool(
-        os.environ.get("CI") or os.environ.get("WARMGRID_INSTALL_TEST_DEPS"))
-
-
-def _apt_install(*packages: str) -> None:
-    subprocess.run(["apt-get", "update"], check=False, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *packages], check=False,
-                   capture_output=True, timeout=900)
-
-
 @pytest.fixture(scope="session")
 def cjk_font() -> tuple[Path, int]:
-    """The CJK font; installs fonts-noto-cjk (and poppler-utils) when allowed, else fails clearly."""
+    """The CJK font; fonts-noto-cjk is installed when missing (tests/sysdeps.py), else the test fails clearly."""
     try:
         return find_cjk_font()
     except WarmGridError:
-        if not _may_install():
-            pytest.fail("No CJK font: run `apt-get install fonts-noto-cjk` (or set WARMGRID_INSTALL_TEST_DEPS=1 "
-                        "and run the tests as root to let them install it).")
-        _apt_install("fonts-noto-cjk", "poppler-utils")
+        problem = ensure_packages({"fonts-noto-cjk": CJK_FONT}, "the PDF tests")
+        if problem:
+            pytest.fail(problem)
         return find_cjk_font()
 
 
 @pytest.fixture(scope="session")
 def pdftotext() -> str | None:
-    """``pdftotext`` if present (installed with poppler-utils when allowed); None otherwise."""
-    exe = shutil.which("pdftotext")
-    if exe is None and _may_install():
-        _apt_install("poppler-utils")
-        exe = shutil.which("pdftotext")
-    return exe
+    """``pdftotext``; poppler-utils is installed when missing (tests/sysdeps.py), else None."""
+    ensure_packages({"poppler-utils": "pdftotext"}, "the PDF tests")
+    return shutil.which("pdftotext")
 
 
 # --------------------------------------------------------------------------- direct SQL
