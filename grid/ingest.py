@@ -46,10 +46,11 @@ from shapely.geometry.base import BaseGeometry
 from grid import audit, model, validators, validators_columns
 from grid import crs as crs_mod
 from grid.access import Actor, ensure
+from grid.cell_assign import cells_of_xy
 from grid.errors import Problem, ValidationError, WarmGridError
 from grid.sheetsafe import restore
 from grid.sources import FORMATS, Source, _short, detect_encoding, no_rows, read_source, read_upload, zip_datasets
-from grid.store import WGS84, Store, cells_of_points
+from grid.store import WGS84, Store
 from grid.validators_columns import COLUMN_CHECKS
 
 if TYPE_CHECKING:
@@ -1491,13 +1492,10 @@ def write(store: Store, prep: Prepared, *, actor: Actor, mode: str = "insert", d
         sql += f" ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(
             f"{c} = EXCLUDED.{c}" for c in target if c != key)
     with store.transaction() as cur:
+        staged = _staged(stage)
         if crs is not None:  # the cells as this transaction sees them
-            import shapely
-
-            cells = cur.execute("SELECT cell_id, ST_AsWKB(geom) FROM cells").fetchall()
-            stage["_cell"] = cells_of_points(shapely.from_wkb(stage["_wkb"].to_numpy(dtype=object)),
-                                             shapely.from_wkb([bytes(g) for _, g in cells]), [c for c, _ in cells])
-        cur.register("_stage", _staged(stage))
+            staged = _with_cells(cur, staged)
+        cur.register("_stage", staged)
         try:
             count(cur)  # in the transaction that writes: the counts are those of this very write
             if spec.name == "households":
@@ -1545,6 +1543,26 @@ def _staged(stage: pd.DataFrame) -> Any:
         return pa.Table.from_pandas(stage, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return stage
+
+
+def _with_cells(cur: Any, staged: Any) -> Any:
+    """The staged households with ``_cell``: the cell of each point (``_wkb``), as ``Store.refresh_derived``
+    would give it, among the cells as the cursor's transaction sees them."""
+    import pyarrow as pa
+
+    cur.register("_stage_points", staged)
+    try:  # DuckDB reads the points' WKB in parallel, in the rows' order (no ORDER BY is needed for a scan)
+        xy = cur.execute("SELECT ST_X(g) AS x, ST_Y(g) AS y FROM"
+                         " (SELECT ST_GeomFromWKB(_wkb) AS g FROM _stage_points)").to_arrow_table()
+    finally:
+        cur.unregister("_stage_points")
+    cells = cur.execute("SELECT cell_id, ST_AsWKB(geom) AS wkb FROM cells").to_arrow_table()
+    found = cells_of_xy(xy["x"].to_numpy(zero_copy_only=False), xy["y"].to_numpy(zero_copy_only=False),
+                        shapely.from_wkb(cells["wkb"].to_numpy(zero_copy_only=False)),
+                        cells["cell_id"].to_numpy(zero_copy_only=False))
+    if isinstance(staged, pd.DataFrame):
+        return staged.assign(_cell=pd.Series(found, index=staged.index, dtype=object))
+    return staged.append_column("_cell", pa.array(found, type=pa.string()))
 
 
 def _need_events(cur: Any, compare: str, actor: Actor, file_name: str) -> None:

@@ -430,7 +430,7 @@ PATHS: list[WritePath] = [
     WritePath("an audit row", lambda s, c, t: audit.record(s, "tester", "export", object="households", row_count=3),
               r"INSERT INTO audit_log", data=False),
     # The store's own writes.
-    WritePath("refresh derived columns", lambda s, c, t: s.refresh_derived(), r"DROP TABLE _hh_cell",
+    WritePath("refresh derived columns", lambda s, c, t: s.refresh_derived(), r"UPDATE households SET cell_id",
               setup=_moved_household),
     WritePath("set a meta value", lambda s, c, t: s.set_meta("atomic", "1"), r"warmgrid_meta"),
     # The demo district: everything, then derived columns, then one account per role (its last audit row is last).
