@@ -38,6 +38,8 @@ import folium.elements
 import streamlit as st
 import streamlit_folium as _sf
 
+import maps  # noqa: F401 - rendered map text is never a template again (maps/rendered.py)
+
 __all__ = ["MapPayload", "cached_payload", "draw_map", "map_payload"]
 
 

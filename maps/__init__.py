@@ -1,6 +1,14 @@
-"""Folium layers and offline map plumbing for WarmGrid (no Streamlit here)."""
+"""Folium layers and offline map plumbing for WarmGrid (no Streamlit here).
 
-from maps.layers import (
+Importing this package first makes branca keep rendered map text as text (:mod:`maps.rendered`):
+no name or address on a map is ever evaluated as a template.
+"""
+
+from maps.rendered import install as _keep_rendered_text
+
+_keep_rendered_text()
+
+from maps.layers import (  # noqa: E402
     BASEMAPS,
     GAP_COLOUR,
     STATION_COLOURS,
@@ -14,7 +22,7 @@ from maps.layers import (
     patrol_layer,
     stations_layer,
 )
-from maps.offline import external_urls, localize, standalone_html
+from maps.offline import external_urls, localize, standalone_html  # noqa: E402
 
 __all__ = [
     "BASEMAPS",

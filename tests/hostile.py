@@ -32,6 +32,16 @@ FORMULA_PAYLOADS: tuple[str, ...] = (
     "\t=1",
     "\r=1",
 )
+#: Text that Jinja2 would evaluate (or fail on) if a map's rendered text were compiled as a template
+#: again, as branca does (maps/rendered.py): evaluated, ``lipsum.__name__`` is ``generate_lorem_ipsum``.
+TEMPLATE_PAYLOADS: tuple[str, ...] = (
+    "{{ lipsum.__name__ }}",
+    "{% if true %}WG{% endif %}-IF",
+    "括号{{未闭合",
+    "{# 注释 #}",
+)
+#: What a template payload shows when it was evaluated.
+TEMPLATE_EVALUATED = ("generate_lorem_ipsum", "WG-IF")
 PAYLOADS: tuple[str, ...] = HTML_PAYLOADS + FORMULA_PAYLOADS
 #: Tables whose text the seeder leaves alone: the log tables record what happened.
 UNSEEDED = {"imports", "form_submissions", "login_throttle", "household_history"}

@@ -1,6 +1,8 @@
 """Every map builder escapes the text it is given, on the server (folium's tooltips, popups and
 Leaflet's layer control insert text as HTML): built from a database whose every free-text
-column starts with a payload, no map's HTML holds a payload raw — only escaped."""
+column starts with a payload, no map's HTML holds a payload raw — only escaped. And no text is
+evaluated as a template (branca compiled rendered map text as Jinja2 again: maps/rendered.py):
+template payloads come out as written."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from maps.overview import overview_map
 from maps.plan import audit_map, plan_map
 from maps.warden import warden_map
 from tests.actors import EVERYTHING, OP, as_warden
-from tests.hostile import HTML_PAYLOADS, seed
+from tests.hostile import HTML_PAYLOADS, TEMPLATE_EVALUATED, TEMPLATE_PAYLOADS, seed
 
 #: What must never appear in a map's HTML: the payloads' markup, raw (inside JSON too).
 RAW = ("<img src=x", "<script>window", "<svg onload", 'onerror="window')
@@ -34,7 +36,7 @@ def hostile(district_file, tmp_path_factory) -> Iterator[Store]:
     path = tmp_path_factory.mktemp("maps") / "m.duckdb"
     shutil.copyfile(district_file[0], path)
     s = open_store(path)
-    seed(s, HTML_PAYLOADS)
+    seed(s, HTML_PAYLOADS + TEMPLATE_PAYLOADS)
     yield s
     s.close()
 
@@ -50,6 +52,9 @@ def _check(html: str) -> None:
     for raw in RAW:
         assert raw not in text, raw
     assert "&lt;img src=x" in text or "&lt;svg" in text or "&lt;script&gt;" in text, "the payloads reached the map"
+    for evaluated in TEMPLATE_EVALUATED:
+        assert evaluated not in text, f"a name was evaluated as a template: {evaluated}"
+    assert "{{ lipsum.__name__ }}" in text or "{% if true %}WG{% endif %}-IF" in text, "template payloads reached it"
 
 
 def test_the_overview_maps(hostile: Store) -> None:
