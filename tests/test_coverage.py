@@ -263,3 +263,21 @@ def test_overview_from_shared_inputs_equals_overview_and_leaves_them_unchanged(s
         pd.testing.assert_frame_equal(a.by_community, b.by_community)
     for name in ("households", "stations", "cells_m", "cells_wgs", "patrols_m", "patrols_wgs", "last_visits", "admin"):
         pd.testing.assert_frame_equal(getattr(inputs, name), getattr(before, name), obj=name)
+
+
+def test_a_change_of_radius_or_station_type_reuses_what_neither_changes(store, monkeypatch) -> None:
+    calls: list[int] = []
+    real = cv.visit_recency
+    monkeypatch.setattr(cv, "visit_recency", lambda *a, **k: calls.append(1) or real(*a, **k))
+    inputs = cv.overview_inputs(store)
+    day = date(2026, 11, 1)
+    first = cv.overview_from(inputs, "clinic", scope=EVERYTHING, as_of=day)
+    for radius in (150.0, 800.0, None):
+        cv.overview_from(inputs, "clinic", scope=EVERYTHING, radius=radius, as_of=day)
+    cv.overview_from(inputs, "police", scope=EVERYTHING, as_of=day)
+    assert len(calls) == 1
+    cv.overview_from(inputs, "clinic", scope=EVERYTHING, as_of=day, visit_days=30)  # another period: computed
+    cv.overview_from(inputs, "clinic", scope=EVERYTHING, as_of=date(2026, 11, 2))  # another day: computed
+    assert len(calls) == 3
+    again = cv.overview_from(inputs, "clinic", scope=EVERYTHING, as_of=day)
+    assert again.kpis == first.kpis and len(calls) == 3
