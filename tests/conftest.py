@@ -75,12 +75,15 @@ def app_db(district_file: tuple[Path, DemoDistrict], monkeypatch: pytest.MonkeyP
     shutil.copyfile(district_file[0], path)
     monkeypatch.setenv("WARMGRID_DB", str(path))
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    import ui_campaigns
     import ui_map
     import ui_warden
 
     ui._open.clear()
     ui.cached_overview.clear()
     ui_warden._cached.clear()
+    for cached in (ui_campaigns._scope_cells, ui_campaigns._audit, ui_campaigns._setup, ui_campaigns._plan):
+        cached.clear()
     ui_map._CACHE.clear()
     st.cache_data.clear()
     yield path

@@ -48,3 +48,42 @@ def test_committee_audits_and_plans_its_street(app_db) -> None:
 def test_wardens_and_leaders_have_no_campaign_page() -> None:
     for role in ("warden", "leader"):
         assert not access.allowed(access.Actor("x", role, access.Scope.everything()), "view_page", "campaigns")
+
+
+def test_the_audit_and_the_plan_are_computed_once_per_data_generation(app_db, monkeypatch) -> None:
+    import ui_campaigns
+    from grid.planning import load_plan, make_plan, move_household, save_plan
+
+    store = ui._open(str(app_db))
+    street = str(store.scalar("SELECT scope[1] FROM users WHERE username = 'committee'"))
+    pid = save_plan(store, EVERYTHING_OP, make_plan(store, EVERYTHING_OP, "C2026W", street, min_per=0, max_per=1000))
+    calls = {"audit": 0, "points": 0}
+
+    def counted(name: str, real):  # type: ignore[no-untyped-def]
+        def f(*a, **k):  # type: ignore[no-untyped-def]
+            calls[name] += 1
+            return real(*a, **k)
+        return f
+
+    monkeypatch.setattr(ui_campaigns, "campaign_frames", counted("audit", ui_campaigns.campaign_frames))
+    monkeypatch.setattr(ui_campaigns, "plan_points", counted("points", ui_campaigns.plan_points))
+    at = sign_in_demo("committee")
+    at.switch_page("views/campaigns.py").run()
+    at.sidebar.selectbox[-2].set_value("C2026W")
+    at.sidebar.selectbox[-1].set_value(street).run()
+    assert not at.exception, at.exception
+    seen = dict(calls)
+    for _ in range(3):
+        at.run()  # a rerun (any click) or a returning visit: nothing recomputed
+    assert calls == seen and seen["audit"] >= 1 and seen["points"] >= 1
+    # A write makes a new data generation: the page shows it at once.
+    plan = load_plan(store, pid)
+    hh, to = str(plan.items["hh_id"].iloc[0]), str(plan.visitors["visitor_id"].iloc[-1])
+    move_household(store, EVERYTHING_OP, pid, hh, to)
+    at.run()
+    assert not at.exception, at.exception
+    assert calls["audit"] == seen["audit"] + 1 and calls["points"] == seen["points"] + 1
+    # The plan's table now lists the household under the visitor it was moved to (named once, with the id).
+    rows = [" ".join(map(str, r)) for df in at.dataframe for r in df.value.astype(str).itertuples(index=False)
+            if hh in tuple(r) and any(f"（{v}）" in " ".join(map(str, r)) for v in plan.visitors["visitor_id"])]
+    assert len(rows) == 1 and f"（{to}）" in rows[0] and rows[0].count(f"（{to}）") == 1, rows

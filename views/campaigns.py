@@ -1,6 +1,7 @@
 """走访活动 — the street committee's campaign page: create a campaign, audit it
 (全覆盖、不遗漏、不重复), make and adjust a visit plan, print the visit sheets and
-watch progress. Composition only: grid.campaigns, grid.planning, maps.plan."""
+watch progress. Composition only: grid.campaigns, grid.planning, maps.plan; the audit, the plan
+and their maps computed once per data generation (ui_campaigns)."""
 
 from __future__ import annotations
 
@@ -8,28 +9,22 @@ from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 import ui
-from grid import access, labels, model
-from grid.access import Scope
-from grid.campaigns import Audit, audit_campaign, campaign_frames, create_campaign, list_campaigns, plannable_areas
-from grid.coverage import load_cells
+import ui_campaigns
+import ui_map
+from grid import labels, model
+from grid.campaigns import Audit, create_campaign, list_campaigns, plannable_areas
 from grid.errors import WarmGridError
 from grid.planning import (
     START_SOURCES,
     list_plans,
-    load_plan,
     make_plan,
     move_household,
-    plan_points,
-    plan_progress,
-    plan_setup,
     save_plan,
     suggest_bounds,
     visit_sheets_bytes,
 )
-from maps.plan import audit_map, plan_map
 
 store = ui.get_store()
 actor = ui.require_page("campaigns")
@@ -73,7 +68,6 @@ if campaigns.empty:
     st.stop()
 pick = st.sidebar.selectbox("活动 Campaign", list(campaigns["campaign_id"]), format_func=lambda c: camp_names[c])
 area = st.sidebar.selectbox("范围 Area", list(area_names), format_func=lambda c: area_names[c])
-cell_gdf = access.filter_households(load_cells(store), actor.scope)
 
 community_names = dict(zip(areas["code"], areas["name"], strict=True))
 
@@ -87,8 +81,8 @@ def labelled_by_community(frame: pd.DataFrame) -> pd.DataFrame:
 au: Audit | None
 with tab_audit:
     try:
-        data = campaign_frames(store, pick, area, scope=actor.scope)
-        au = audit_campaign(data.targets, data.visits, data.assistance)
+        view = ui_campaigns.audit_view(store, actor, pick, area)
+        au = view.audit
     except WarmGridError as exc:
         ui.error(exc)
         au = None
@@ -99,13 +93,11 @@ with tab_audit:
         c[1].metric("已走访 Visited", f"{int(t['visited']):,}", help=f"{t['visit_rate']:.1%}")
         c[2].metric("已救助 Helped", f"{int(t['helped']):,}", help=f"{t['help_rate']:.1%}")
         c[3].metric("重复 Duplicates", f"{int(t['duplicate_households']):,}")
-        pos = data.targets[["hh_id", "lon", "lat"]].set_index("hh_id")
-        if len(pos):
-            om = au.omissions.join(pos, on="hh_id").assign(reason=lambda d: d["zh"])
-            du = au.duplicates.join(pos, on="hh_id").assign(reason=lambda d: d["zh"])
-            m = audit_map(cell_gdf, om, du, f"{camp_names[pick]}：遗漏 "
-                          f"{om['hh_id'].nunique()} 户，重复 {du['hh_id'].nunique()} 户")
-            st_folium(m, height=460, use_container_width=True, returned_objects=[], key="audit_map")
+        if len(view.data.targets):
+            om, du = view.omissions, view.duplicates
+            title = f"{camp_names[pick]}：遗漏 {om['hh_id'].nunique()} 户，重复 {du['hh_id'].nunique()} 户"
+            ui_map.draw_map(ui_campaigns.audit_map_payload(store, actor, view, pick, area, title), height=460,
+                            key="audit_map")
         st.subheader("遗漏 Omissions")
         st.dataframe(au.omissions[["hh_id", "zh", "cell_id"]].rename(
             columns={"hh_id": "户编号", "zh": "原因", "cell_id": "网格"}), hide_index=True, width="stretch")
@@ -121,7 +113,7 @@ with tab_bulletin:
 
 with tab_plan:
     try:
-        n_targets, candidates = plan_setup(store, actor, pick, area)
+        n_targets, candidates = ui_campaigns.plan_inputs(store, actor, pick, area)
     except WarmGridError as exc:
         ui.show_error(exc)
         raise  # unreachable: show_error stops the page
@@ -157,20 +149,17 @@ with tab_plan:
         st.info("尚无计划 · No plan yet.")
         st.stop()
     pid = st.selectbox("计划 Plan", list(saved["plan_id"]), key="plan_pick")
-    plan = load_plan(store, pid)
-    if not actor.scope.covers(Scope.of_cells(access.cells_in_scope(store, [plan.area_code]))):
+    pv = ui_campaigns.plan_view(store, actor, pid)
+    plan = pv.plan
+    if not pv.in_scope:
         ui.show_error(WarmGridError("此计划不在您的范围内。", "this plan is outside your scope."))
-    prog = plan_progress(store, pid)
+    prog = pv.progress
     st.caption(ui.md("{} 名走访人，{} 户，总路程 {} km", len(plan.visitors), len(plan.items),
                      f"{plan.total_m / 1000:.1f}"))
     st.dataframe(labels.labelled(prog.assign(share=prog["share"].map(lambda v: "—" if pd.isna(v) else f"{v:.0%}")),
                                  headers={"name": "走访人"}), hide_index=True, width="stretch")
-    items = plan_points(store, plan)
-    items["label"] = items["address"]
-    plan_cells = cell_gdf[cell_gdf["cell_id"].isin(set(access.cells_in_scope(store, [plan.area_code])))]
-    m = plan_map(plan_cells if len(plan_cells) else cell_gdf, items, plan.visitors,
-                 f"{plan.campaign_name} · {plan.area_name}：{len(plan.visitors)} 条路线")
-    st_folium(m, height=520, use_container_width=True, returned_objects=[], key="plan_map")
+    items = pv.items
+    ui_map.draw_map(ui_campaigns.plan_map_payload(store, actor, pv, pid), height=520, key="plan_map")
     visitor_names = {v: f"{n or v}（{v}）" for v, n in zip(plan.visitors["visitor_id"], plan.visitors["name"],
                                                           strict=True)}
     addresses = dict(zip(items["hh_id"], items["address"].astype(str), strict=True))
@@ -189,5 +178,7 @@ with tab_plan:
     st.download_button("下载走访单（A4）· Visit sheets", lambda: visit_sheets_bytes(store, actor, plan),
                        file_name=f"走访单_{pid}.xlsx", on_click="ignore", key="sheets_download")
     st.dataframe(labels.labelled(pd.DataFrame(plan.items[["visitor_id", "seq", "hh_id", "address", "leg_m"]]),
-                                 names={"visitor_id": visitor_names}, headers={"visitor_id": "走访人"}),
+                                 names={"visitor_id": dict(zip(plan.visitors["visitor_id"], plan.visitors["name"]
+                                                               .fillna(plan.visitors["visitor_id"]), strict=True))},
+                                 headers={"visitor_id": "走访人"}),
                  hide_index=True, width="stretch")
