@@ -19,6 +19,7 @@ from maps.layers import (
     group,
     point_features,
     points_layer,
+    safe,
 )
 
 __all__ = ["ROUTE_COLOURS", "plan_map", "audit_map"]
@@ -28,6 +29,11 @@ ROUTE_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948
                  "#bab0ac", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                  "#17becf", "#aec7e8", "#ffbb78", "#98df8a"]
 DUPLICATE_COLOUR = "#6a3d9a"
+#: Up to this many visitors each has a layer of its own (one switch each in the layer control); a
+#: plan with more draws every route, stop and start in three layers: a street's 361 visitors as
+#: 1,100 layers took the browser about 3 s to draw at 1,000,000 households (``bench/app.py``), and
+#: no one reads a layer control with 361 switches.
+ROUTE_GROUPS_MAX = 12
 
 
 def _area(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
@@ -59,30 +65,95 @@ def plan_map(cells: gpd.GeoDataFrame, items: pd.DataFrame, starts: pd.DataFrame,
     """
     m = base_map(_planned_bounds(cells, items, starts))
     _area(m, cells)
-    entries = []
-    for k, (vid, sub) in enumerate(items.sort_values(["visitor_id", "seq"]).groupby("visitor_id", sort=True)):
-        colour = ROUTE_COLOURS[k % len(ROUTE_COLOURS)]
-        st = starts[starts["visitor_id"] == vid]
-        name = str(st["name"].iloc[0]) if len(st) and "name" in st else str(vid)
-        fg = group(f"{name}（{len(sub)} 户）")
-        path = ([[float(st["lat"].iloc[0]), float(st["lon"].iloc[0])]] if len(st) else []) + \
-            sub[["lat", "lon"]].astype(float).values.tolist()
-        folium.PolyLine(path, color=colour, weight=3, opacity=0.85).add_to(fg)
-        if len(st):
-            folium.CircleMarker(path[0], radius=6, color="#000000", weight=2, fill=True, fill_color=colour,
-                                fill_opacity=1, tooltip=f"{html.escape(name)} 出发点").add_to(fg)
-        stops = point_features(sub["lat"], sub["lon"], {
-            "kind": ["stop"] * len(sub), "hh_id": sub["hh_id"].astype(str).to_numpy(),
-            "tip": [f"{name} 第{int(q)}站：{lb}"
-                    for q, lb in zip(sub["seq"], sub["label"], strict=True)]})
-        points_layer(stops, folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_color=colour,
-                                                fill_opacity=1), tooltip="tip").add_to(fg)
-        fg.add_to(m)
-        entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
+    if items["visitor_id"].nunique() > ROUTE_GROUPS_MAX:
+        entries = _routes_together(m, items, starts)
+    else:
+        entries = _routes_apart(m, items, starts)
     shown = entries[:12] + ([("#ffffff", "box", f"……另有 {len(entries) - 12} 名走访人")] if len(entries) > 12 else [])
     add_title(m, title)
     add_legend(m, [("走访人与路线（黑框为出发点）", shown), ("其他", [("#777777", "box", "网格")])])
     return finish(m)
+
+
+#: A visitor on the map: colour, name, stops in walking order, the start (lat, lon) if known.
+_Visitor = tuple[str, str, pd.DataFrame, "list[float] | None"]
+
+
+def _visitors(items: pd.DataFrame, starts: pd.DataFrame) -> list[_Visitor]:
+    """The plan's visitors in id order, each with its colour, name, stops and start."""
+    out: list[_Visitor] = []
+    for k, (vid, sub) in enumerate(items.sort_values(["visitor_id", "seq"]).groupby("visitor_id", sort=True)):
+        st = starts[starts["visitor_id"] == vid]
+        name = str(st["name"].iloc[0]) if len(st) and "name" in st else str(vid)
+        start = [float(st["lat"].iloc[0]), float(st["lon"].iloc[0])] if len(st) else None
+        out.append((ROUTE_COLOURS[k % len(ROUTE_COLOURS)], name, sub, start))
+    return out
+
+
+def _path(sub: pd.DataFrame, start: list[float] | None) -> list[list[float]]:
+    """``[lat, lon]`` of the route: the start (if known), then the stops in walking order."""
+    return ([start] if start else []) + sub[["lat", "lon"]].astype(float).values.tolist()
+
+
+def _stop_tips(name: str, sub: pd.DataFrame) -> list[str]:
+    return [f"{name} 第{int(q)}站：{lb}" for q, lb in zip(sub["seq"], sub["label"], strict=True)]
+
+
+def _routes_together(m: folium.Map, items: pd.DataFrame, starts: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Every route, stop and start in three GeoJSON layers under one switch, coloured per visitor."""
+    routes: list[dict[str, object]] = []
+    stops: list[pd.DataFrame] = []
+    begin: list[tuple[float, float, str, str]] = []
+    entries = []
+    for colour, name, sub, start in _visitors(items, starts):
+        line = _path(sub, start)
+        if len(line) >= 2:
+            routes.append({"type": "Feature", "properties": {"colour": colour, "tip": safe(f"{name}（{len(sub)} 户）")},
+                           "geometry": {"type": "LineString",
+                                        "coordinates": [[round(x, 6), round(y, 6)] for y, x in line]}})
+        stops.append(pd.DataFrame({"lat": sub["lat"].astype(float).to_numpy(),
+                                   "lon": sub["lon"].astype(float).to_numpy(),
+                                   "hh_id": sub["hh_id"].astype(str).to_numpy(), "colour": colour,
+                                   "tip": _stop_tips(name, sub)}))
+        if start:
+            begin.append((start[0], start[1], colour, f"{name} 出发点"))
+        entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
+    fg = group(f"走访路线（{len(entries)} 名走访人，{len(items)} 户）")
+    folium.GeoJson({"type": "FeatureCollection", "features": routes},
+                   style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3, "opacity": 0.85},
+                   tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
+    every = pd.concat(stops, ignore_index=True)
+    points_layer(point_features(every["lat"], every["lon"], {
+        "kind": ["stop"] * len(every), "hh_id": every["hh_id"].to_numpy(), "colour": every["colour"].to_numpy(),
+        "tip": every["tip"].to_numpy()}),
+        folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_opacity=1),
+        style=lambda f: {"fillColor": f["properties"]["colour"]}, tooltip="tip").add_to(fg)
+    if begin:
+        points_layer(point_features([b[0] for b in begin], [b[1] for b in begin], {
+            "kind": ["start"] * len(begin), "colour": [b[2] for b in begin], "tip": [b[3] for b in begin]}),
+            folium.CircleMarker(radius=6, color="#000000", weight=2, fill=True, fill_opacity=1),
+            style=lambda f: {"fillColor": f["properties"]["colour"]}, tooltip="tip").add_to(fg)
+    fg.add_to(m)
+    return entries
+
+
+def _routes_apart(m: folium.Map, items: pd.DataFrame, starts: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """Each visitor's route, start and stops in a layer of its own."""
+    entries = []
+    for colour, name, sub, start in _visitors(items, starts):
+        fg = group(f"{name}（{len(sub)} 户）")
+        path = _path(sub, start)
+        folium.PolyLine(path, color=colour, weight=3, opacity=0.85).add_to(fg)
+        if start:
+            folium.CircleMarker(start, radius=6, color="#000000", weight=2, fill=True, fill_color=colour,
+                                fill_opacity=1, tooltip=f"{html.escape(name)} 出发点").add_to(fg)
+        stops = point_features(sub["lat"], sub["lon"], {
+            "kind": ["stop"] * len(sub), "hh_id": sub["hh_id"].astype(str).to_numpy(), "tip": _stop_tips(name, sub)})
+        points_layer(stops, folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_color=colour,
+                                                fill_opacity=1), tooltip="tip").add_to(fg)
+        fg.add_to(m)
+        entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
+    return entries
 
 
 def audit_map(cells: gpd.GeoDataFrame, omissions: pd.DataFrame, duplicates: pd.DataFrame, title: str) -> folium.Map:

@@ -118,6 +118,8 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                         s.page.get_by_role("tab", name="核查 Audit").click()
                         extra["tab"] = "audit"
                     maps = s.wait_maps(MAPS[page], min_cells=1, timeout=60) if MAPS[page] else []
+                    # What the user sees: a map in a tab not open (the campaign page's plan map) has no size.
+                    maps = [m for m in maps if m["size"][0] > 0]
                     s.page.wait_for_timeout(400)  # let the canvas paint before the screenshot
                     s.screenshot(ARTIFACTS / f"{role}_{page}.png")
                     extra["labels"] = [s.visible_labels()]
