@@ -455,9 +455,15 @@ def open_session(browser: Any, base: str, *, width: int = 1280, height: int = 10
 
 
 def copy_db(src: Path, dst: Path) -> Path:
-    """Copy a database file (and its WAL, if any) for an app run."""
+    """Copy a database file (and its WAL, if any) for an app run.
+
+    A WAL left beside ``dst`` by an earlier run belongs to the earlier file: it goes, or DuckDB would
+    replay it onto this copy (an internal error, "Failure while replaying WAL file").
+    """
     shutil.copyfile(src, dst)
-    wal = Path(str(src) + ".wal")
+    wal, dst_wal = Path(str(src) + ".wal"), Path(str(dst) + ".wal")
     if wal.exists():
-        shutil.copyfile(wal, Path(str(dst) + ".wal"))
+        shutil.copyfile(wal, dst_wal)
+    else:
+        dst_wal.unlink(missing_ok=True)
     return dst

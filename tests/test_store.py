@@ -377,3 +377,18 @@ def test_a_new_schema_survives_a_process_that_dies_without_closing(tmp_path: Pat
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
     with open_store(path) as s:
         assert s.schema_version() == SCHEMA_VERSION and s.meta("x") == "1"
+
+
+def test_a_copy_for_an_app_run_drops_the_wal_an_earlier_run_left(tmp_path) -> None:
+    from tests.browsing import copy_db
+
+    src, dst = tmp_path / "src.duckdb", tmp_path / "dst.duckdb"
+    with open_store(src) as s:
+        s.set_meta("which", "source")
+    with open_store(dst) as s:  # an earlier copy, written to by an app that was then killed: its WAL stays
+        s.set_meta("which", "earlier")
+    Path(str(dst) + ".wal").write_bytes(b"not this file's log")
+    copy_db(src, dst)
+    assert not Path(str(dst) + ".wal").exists()
+    with open_store(dst) as s:
+        assert s.meta("which") == "source"
