@@ -1550,10 +1550,12 @@ def _with_cells(cur: Any, staged: Any) -> Any:
     would give it, among the cells as the cursor's transaction sees them."""
     import pyarrow as pa
 
-    cur.register("_stage_points", staged)
-    try:  # DuckDB reads the points' WKB in parallel, in the rows' order (no ORDER BY is needed for a scan)
-        xy = cur.execute("SELECT ST_X(g) AS x, ST_Y(g) AS y FROM"
-                         " (SELECT ST_GeomFromWKB(_wkb) AS g FROM _stage_points)").to_arrow_table()
+    wkb = (pa.array(staged["_wkb"].tolist(), type=pa.binary()) if isinstance(staged, pd.DataFrame)
+           else staged.column("_wkb"))
+    cur.register("_stage_points", pa.table({"_i": np.arange(len(wkb), dtype=np.int64), "_wkb": wkb}))
+    try:  # DuckDB reads the points' WKB in parallel; the rows' order is kept by their index, not by the scan
+        xy = cur.execute("SELECT ST_X(ST_GeomFromWKB(_wkb)) AS x, ST_Y(ST_GeomFromWKB(_wkb)) AS y"
+                         " FROM _stage_points ORDER BY _i").to_arrow_table()
     finally:
         cur.unregister("_stage_points")
     cells = cur.execute("SELECT cell_id, ST_AsWKB(geom) AS wkb FROM cells").to_arrow_table()
