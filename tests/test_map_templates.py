@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import branca.element
 import folium
@@ -44,9 +45,9 @@ def _normalised(html: str) -> str:
     return re.sub(r"[0-9a-f]{32}", "ID", html)
 
 
-@pytest.fixture
+@contextmanager
 def unpatched() -> Iterator[None]:
-    """branca as it ships, for the length of a test."""
+    """branca as it ships, inside the block."""
     branca.element.Element.__init__ = rendered._ORIGINAL_INIT  # type: ignore[method-assign]
     try:
         yield
@@ -54,17 +55,11 @@ def unpatched() -> Iterator[None]:
         rendered.install()
 
 
-def _html_unpatched(name: str) -> str:
-    branca.element.Element.__init__ = rendered._ORIGINAL_INIT  # type: ignore[method-assign]
-    try:
-        return _map(name).get_root().render()
-    finally:
-        rendered.install()
-
-
 def test_a_map_without_tags_is_byte_for_byte_what_branca_made() -> None:
     name = "厦门市思明区\n\"引号\" <b>粗</b> {单} 100%"
-    assert _normalised(_map(name).get_root().render()) == _normalised(_html_unpatched(name))
+    with unpatched():
+        shipped = _map(name).get_root().render()
+    assert _normalised(_map(name).get_root().render()) == _normalised(shipped)
 
 
 def test_a_name_with_tags_is_shown_as_written() -> None:
@@ -73,10 +68,11 @@ def test_a_name_with_tags_is_shown_as_written() -> None:
     assert "X49Y" not in html and "WG-IF" not in html
 
 
-def test_branca_shipped_evaluates_a_name_so_the_fix_is_needed(unpatched: None) -> None:
-    assert "X49Y" in _map("X{{ 7*7 }}Y").get_root().render()
-    with pytest.raises(jinja2.TemplateSyntaxError):
-        _map("括号{{未闭合").get_root().render()
+def test_branca_shipped_evaluates_a_name_so_the_fix_is_needed() -> None:
+    with unpatched():
+        assert "X49Y" in _map("X{{ 7*7 }}Y").get_root().render()
+        with pytest.raises(jinja2.TemplateSyntaxError):
+            _map("括号{{未闭合").get_root().render()
 
 
 def test_the_template_branca_passes_as_text_is_still_one() -> None:
