@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -438,16 +440,6 @@ class Prepared:
     notes: list[Problem]
 
 
-def _is_blank(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    if v is pd.NaT:
-        return True
-    return isinstance(v, str) and v.strip() == ""
-
-
 def _enum(vocab_name: str) -> Callable[[Any], tuple[Any, tuple[str, str] | None]]:
     vocab: dict[str, model.Term] = getattr(model, vocab_name)
     lookup: dict[str, str] = {}
@@ -713,30 +705,20 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
         parse = _parser(spec, f, category_map)
         if validators_columns.may_hold_control(raw, multiline=f.multiline):  # else the column is clean
             parse = _checked(f, parse)
-        cache: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
         column_check = COLUMN_CHECKS.get(f.parse)
         if column_check is not None:  # the values in normal form settled for the whole column; the rest row by row
             settled, vals = column_check(raw)
-            todo: Iterable[int] = np.flatnonzero(~settled).tolist()
+            todo = np.flatnonzero(~settled)
         else:
-            vals, todo = [None] * n, range(n)
-        for i in todo:
-            v = raw[i]
-            if _is_blank(v):
-                if f.required:
-                    problems.append(Problem(name, int(rows[i]), f.zh, "", "必填项为空", "required value is empty"))
-                continue
-            key = (type(v).__name__, v) if not isinstance(v, (list, dict)) else None
-            res = cache.get(key) if key is not None and f.parse not in ("id_number",) else None
-            if res is None:
-                res = parse(v)
-                if key is not None and len(cache) < 100_000:
-                    cache[key] = res
-            val, why = res
-            if why is not None:
-                problems.append(Problem(name, int(rows[i]), f.zh, _shown(v), *why))
-            else:
-                vals[i] = val
+            vals, todo = [None] * n, np.arange(n)
+        blank = validators_columns.blank_column(raw)[todo]
+        if f.required:
+            for i in todo[blank].tolist():
+                problems.append(Problem(name, int(rows[i]), f.zh, "", "必填项为空", "required value is empty"))
+        def refuse(i: int, v: Any, why: tuple[str, str], zh: str = f.zh) -> None:
+            problems.append(Problem(name, int(rows[i]), zh, _shown(v), *why))
+
+        _parse_rows(raw, todo[~blank], parse, vals, refuse)
         out[f.name] = vals
         say(0.05 + 0.55 * (fi + 1) / len(spec.fields), f"校验字段 {f.zh}")
     # Object columns keep None as None (pandas would turn it into NaN or NaT).
@@ -745,21 +727,18 @@ def validate(source: Source, kind: str, *, store: Store | None = None, mapping: 
     # Keys: present and unique in the file; new in insert mode.
     key_col = frame.get(spec.key)
     if key_col is not None:
-        seen: dict[Any, int] = {}
-        for i, k in enumerate(key_col):
-            if k is None:
-                continue
-            if k in seen:
-                problems.append(Problem(name, int(rows[i]), spec.field(spec.key).zh, _short(k),
-                                        f"编号重复（与第 {seen[k]} 行相同）", f"duplicate id (same as row {seen[k]})"))
-            else:
-                seen[k] = int(rows[i])
-        if store is not None and mode == "insert" and len(seen):
-            existing = _existing(store, spec.table, spec.key, list(seen))
-            for k in sorted(existing, key=lambda x: seen[x]):
-                problems.append(Problem(name, seen[k], spec.field(spec.key).zh, _short(k),
-                                        "数据库中已有此编号（如需更新请用 upsert 方式）",
-                                        "this id is already in the database (use upsert to update)"))
+        keys = key_col.tolist()
+        firsts, later, earlier = _repeats(keys)
+        for i, j in zip(later.tolist(), earlier.tolist(), strict=True):
+            problems.append(Problem(name, int(rows[i]), spec.field(spec.key).zh, _short(keys[i]),
+                                    f"编号重复（与第 {int(rows[j])} 行相同）", f"duplicate id (same as row {int(rows[j])})"))
+        if store is not None and mode == "insert" and len(firsts):
+            existing = _existing(store, spec.table, spec.key, [keys[i] for i in firsts.tolist()])
+            for i in (firsts.tolist() if existing else []):
+                if keys[i] in existing:
+                    problems.append(Problem(name, int(rows[i]), spec.field(spec.key).zh, _short(keys[i]),
+                                            "数据库中已有此编号（如需更新请用 upsert 方式）",
+                                            "this id is already in the database (use upsert to update)"))
     # References to other tables.
     if store is not None:
         for fname, table, column in spec.refs:
@@ -842,6 +821,89 @@ def _geocode_columns(frame: pd.DataFrame, rows: np.ndarray, name: str, locate: L
     frame["geocode_score"] = pd.Series(scores, dtype=object)
 
 
+def _repeats(values: list[Any], usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each distinct value first occurs, and where it occurs again (None, NaN and rows not ``usable``
+    left out).
+
+    Returns ``(firsts, later, earlier)``: the positions of first occurrences, the positions of
+    the repeats, both ascending, and for each repeat the position of its value's first
+    occurrence. Values are compared as a dict compares keys.
+
+    >>> firsts, later, earlier = _repeats(["a", None, "b", "a", "a", None])
+    >>> firsts.tolist(), later.tolist(), earlier.tolist()
+    ([0, 2], [3, 4], [0, 0])
+    """
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    codes = codes.astype(np.int64, copy=True)
+    if usable is not None:
+        codes[~usable] = -1
+    pos = np.flatnonzero(codes >= 0)
+    c = codes[pos]
+    kept, at = np.unique(c, return_index=True)
+    first_pos = np.full(len(uniques), -1, dtype=np.int64)
+    first_pos[kept] = pos[at]
+    again = first_pos[c] != pos
+    return np.sort(pos[at]), pos[again], first_pos[c[again]]
+
+
+def _point_wkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
+    """Each point's WKB (little-endian, 2D), as ``shapely.to_wkb(shapely.points(lon, lat))`` writes it,
+    without making a million geometries: the 21 bytes laid out by numpy.
+
+    >>> import shapely
+    >>> _point_wkb(np.array([118.5, -0.0]), np.array([24.25, 0.0])) == list(
+    ...     shapely.to_wkb(shapely.points([118.5, -0.0], [24.25, 0.0]), byte_order=1))
+    True
+    """
+    buf = np.empty(len(lon), dtype=[("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    buf["order"], buf["type"], buf["x"], buf["y"] = 1, 1, lon, lat
+    return list(buf.view("V21").tolist())
+
+
+def _parse_rows(raw: list[Any], todo: np.ndarray, parse: Callable[[Any], tuple[Any, tuple[str, str] | None]],
+                vals: list[Any], refuse: Callable[[int, Any, tuple[str, str]], None]) -> None:
+    """``parse`` each row of ``todo`` (none blank) into ``vals``; ``refuse(row, value, reason)`` the others.
+
+    A text column (:class:`~grid.validators_columns.TextColumn`) is parsed once per distinct
+    text (Arrow's dictionary encoding); other columns once per distinct (type, value), as far
+    as 100,000 of them. A parser is a pure function of the value, so both give what one call
+    per row would.
+    """
+    if len(todo) == 0:
+        return
+    if isinstance(raw, validators_columns.TextColumn):
+        encoded = pc.dictionary_encode(raw.arrow.take(pa.array(todo)))
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        results = [parse(u) for u in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        refused = np.fromiter((why is not None for _, why in results), dtype=bool, count=len(results))
+        parsed = [val for val, _ in results]
+        for i, c in zip(todo.tolist(), codes.tolist(), strict=True):
+            vals[i] = parsed[c]
+        for k in np.flatnonzero(refused[codes]).tolist():
+            i = int(todo[k])
+            vals[i] = None
+            why = results[codes[k]][1]
+            assert why is not None
+            refuse(i, raw[i], why)
+        return
+    cache: dict[Any, tuple[Any, tuple[str, str] | None]] = {}
+    for i in todo.tolist():
+        v = raw[i]
+        key = (type(v).__name__, v) if not isinstance(v, (list, dict)) else None
+        res = cache.get(key) if key is not None else None
+        if res is None:
+            res = parse(v)
+            if key is not None and len(cache) < 100_000:
+                cache[key] = res
+        val, why = res
+        if why is not None:
+            refuse(i, v, why)
+        else:
+            vals[i] = val
+
+
 def _check_parents(frame: pd.DataFrame, rows: np.ndarray, name: str, store: Store | None,
                    problems: list[Problem]) -> None:
     """An address entry's parent (上级编码) is another entry, of this file or of the register."""
@@ -911,10 +973,10 @@ def _check_head_names(source: Source, frame: pd.DataFrame, rows: np.ndarray, by_
     name = source.name
     col = by_field.get("head_name")
     if col is not None:
-        for i, v in enumerate(source.frame[col].tolist()):
-            if _is_blank(v):
-                problems.append(Problem(name, int(rows[i]), "户主姓名", "", "户主姓名为空",
-                                        "the head of household's name is empty"))
+        for i in np.flatnonzero(validators_columns.blank_column(
+                validators_columns.text_column_of(source.frame[col]))).tolist():
+            problems.append(Problem(name, int(rows[i]), "户主姓名", "", "户主姓名为空",
+                                    "the head of household's name is empty"))
         return
     if mode != "upsert" or "hh_id" not in frame:
         return  # insert mode without the column: refused for the whole file above
@@ -959,14 +1021,9 @@ def _check_identities(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: s
     status = frame["status"].tolist() if is_hh and "status" in frame else [None] * n
     role = "户主" if is_hh else "成员"
     role_en = "head" if is_hh else "member"
-    first: dict[str, int] = {}
-    for i in range(n):
+    firsts, later, earlier = _repeats(ids, np.fromiter((k is not None for k in keys), dtype=bool, count=n))
+    for i, j in zip(later.tolist(), earlier.tolist(), strict=True):
         idn = ids[i]
-        if idn is None or keys[i] is None:
-            continue
-        j = first.setdefault(idn, i)
-        if j == i:
-            continue
         r, rj = int(rows[i]), int(rows[j])
         a, b = _person(names[j]), _person(names[i])
         if a is not None and b is not None and a != b:
@@ -988,12 +1045,10 @@ def _check_identities(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name: s
                                     f"与第 {rj} 行（户 {hhs[j]}）是同一人：同一人不能同时在两户（两户均在册）",
                                     f"the same person as row {rj} (household {hhs[j]}): one person cannot be in two "
                                     "registered households"))
-    if store is None or not first:
+    if store is None or not len(firsts):
         return
-    wanted = pd.DataFrame({"i": list(first.values()), "idn": list(first.keys())})
-    more = [i for i in range(n) if ids[i] is not None and keys[i] is not None and first[ids[i]] != i]
-    wanted = pd.DataFrame({"i": np.array([*wanted["i"], *more], dtype=np.int64),
-                           "idn": [*wanted["idn"], *(ids[i] for i in more)]})
+    at = np.concatenate([firsts, later])
+    wanted = pd.DataFrame({"i": at, "idn": pd.Series([ids[i] for i in at.tolist()], dtype=object)})
     mine = pd.DataFrame({"k": [k for k in keys if k is not None]}, dtype=object)
     cur = store.cursor()
     cur.register("_ids", wanted)
@@ -1333,7 +1388,7 @@ def _points_from_columns(spec: Kind, frame: pd.DataFrame, rows: np.ndarray, name
                                         "the coordinates or geometry are missing"))
     wkb = np.full(len(frame), None, dtype=object)
     if ok.any():
-        wkb[ok] = shapely.to_wkb(shapely.points(lon[ok], lat[ok]))
+        wkb[ok] = _point_wkb(lon[ok], lat[ok])
     return list(wkb)
 
 
@@ -1537,8 +1592,6 @@ def _staged(stage: pd.DataFrame) -> Any:
     that scans it (the comparison, the history, the insert: 7 s for 1,000,000 households).
     A column Arrow cannot type (values of mixed kinds) keeps the frame as it is.
     """
-    import pyarrow as pa
-
     try:
         return pa.Table.from_pandas(stage, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -1548,8 +1601,6 @@ def _staged(stage: pd.DataFrame) -> Any:
 def _with_cells(cur: Any, staged: Any) -> Any:
     """The staged households with ``_cell``: the cell of each point (``_wkb``), as ``Store.refresh_derived``
     would give it, among the cells as the cursor's transaction sees them."""
-    import pyarrow as pa
-
     wkb = (pa.array(staged["_wkb"].tolist(), type=pa.binary()) if isinstance(staged, pd.DataFrame)
            else staged.column("_wkb"))
     cur.register("_stage_points", pa.table({"_i": np.arange(len(wkb), dtype=np.int64), "_wkb": wkb}))

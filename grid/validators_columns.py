@@ -28,17 +28,20 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from grid import validators
 
-__all__ = ["id_number_column", "phone_column", "text_column", "coordinate_column", "id_numbers", "phones",
+__all__ = ["blank_cell", "blank_column", "id_number_column", "phone_column",
+           "text_column", "coordinate_column", "id_numbers", "phones",
            "may_hold_control", "text_column_of", "TextColumn", "COLUMN_CHECKS"]
 
 Reason = tuple[str, str]
@@ -106,6 +109,40 @@ def _strings(values: Sequence[object]) -> pa.Array:
     return pa.array([v if type(v) is str else None for v in values], type=pa.string())
 
 
+# Python's whitespace (what str.strip() takes off), in RE2: a text is blank when it holds nothing else.
+_BLANK_SHAPE = "^[" + "".join(f"\\x{{{c:x}}}" for c in range(0x110000) if chr(c).isspace()) + "]*$"
+
+
+def blank_cell(v: Any) -> bool:
+    """Whether an importer takes a cell as empty: None, NaN, NaT, or a text of whitespace only.
+
+    >>> [blank_cell(v) for v in (None, float("nan"), " \\u3000", "0", 0)]
+    [True, True, True, False, False]
+    """
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    if v is pd.NaT:
+        return True
+    return isinstance(v, str) and v.strip() == ""
+
+
+def blank_column(values: Sequence[object]) -> np.ndarray:
+    """:func:`blank_cell` of every value, as a boolean mask (one RE2 scan for a :class:`TextColumn`).
+
+    >>> import pandas as pd
+    >>> blank_column(text_column_of(pd.Series(["张三", None, " \\u3000 ", ""], dtype="str"))).tolist()
+    [False, True, True, True]
+    >>> blank_column([None, 0, "x", float("nan")]).tolist()
+    [True, False, False, True]
+    """
+    if isinstance(values, TextColumn):
+        hit = pc.match_substring_regex(values.arrow, _BLANK_SHAPE)
+        return np.asarray(hit.fill_null(True), dtype=bool)
+    return np.fromiter((blank_cell(v) for v in values), dtype=bool, count=len(values))
+
+
 def may_hold_control(values: Sequence[object], *, multiline: bool = False) -> bool:
     r""":func:`grid.validators.may_hold_control` for a whole column, in one RE2 scan.
 
@@ -133,6 +170,20 @@ def _fixed_width(arr: pa.Array, width: int) -> np.ndarray:
     assert offsets is not None and data is not None
     start = int(np.frombuffer(offsets, dtype=np.int32, count=1, offset=arr.offset * 4)[0])
     return np.frombuffer(data, dtype=np.uint8, count=len(arr) * width, offset=start).reshape(len(arr), width)
+
+
+def _placed(n: int, rows: np.ndarray, values: np.ndarray) -> list[Any]:
+    """A list of ``n`` values, None but at ``rows``, which hold ``values`` (Python objects) in order."""
+    out = np.full(n, None, dtype=object)
+    out[rows] = values
+    return list(out.tolist())
+
+
+def _kept(values: Sequence[object], settled: np.ndarray) -> list[Any]:
+    """``values`` where ``settled``, None elsewhere."""
+    if not settled.any():
+        return [None] * len(values)
+    return _placed(len(values), np.flatnonzero(settled), np.fromiter(values, dtype=object, count=len(values))[settled])
 
 
 def id_number_column(values: Sequence[object], *, today: date | None = None) -> tuple[np.ndarray, list[Any]]:
@@ -168,9 +219,7 @@ def id_number_column(values: Sequence[object], *, today: date | None = None) -> 
     ok = check_ok & province_ok & date_ok
     settled = np.zeros(n, dtype=bool)
     settled[rows[ok]] = True
-    for i, v in zip(rows[ok].tolist(), cand.filter(pa.array(ok)).to_pylist(), strict=True):
-        out[i] = v
-    return settled, out
+    return settled, _placed(n, rows[ok], cand.filter(pa.array(ok)).to_numpy(zero_copy_only=False))
 
 
 def phone_column(values: Sequence[object]) -> tuple[np.ndarray, list[Any]]:
@@ -182,10 +231,7 @@ def phone_column(values: Sequence[object]) -> tuple[np.ndarray, list[Any]]:
     """
     arr = _strings(values)
     settled = _matches(arr, _MOBILE_SHAPE) | _matches(arr, _LANDLINE_SHAPE)
-    out: list[Any] = [None] * len(values)
-    for i in np.flatnonzero(settled).tolist():
-        out[i] = values[i]
-    return settled, out
+    return settled, _kept(values, settled)
 
 
 def text_column(values: Sequence[object], max_len: int = 500) -> tuple[np.ndarray, list[Any]]:
@@ -199,10 +245,7 @@ def text_column(values: Sequence[object], max_len: int = 500) -> tuple[np.ndarra
     arr = _strings(values)
     settled = _matches(arr, _TEXT_SHAPE) & np.asarray(pc.fill_null(pc.less_equal(pc.utf8_length(arr), max_len),
                                                                    False), dtype=bool)
-    out: list[Any] = [None] * len(values)
-    for i in np.flatnonzero(settled).tolist():
-        out[i] = values[i]
-    return settled, out
+    return settled, _kept(values, settled)
 
 
 def coordinate_column(values: Sequence[object]) -> tuple[np.ndarray, list[Any]]:
@@ -210,13 +253,8 @@ def coordinate_column(values: Sequence[object]) -> tuple[np.ndarray, list[Any]]:
     settled for the whole column as the float the per-row parser reads from them."""
     arr = _strings(values)
     settled = _matches(arr, _DECIMAL_SHAPE)
-    out: list[Any] = [None] * len(values)
-    rows = np.flatnonzero(settled)
-    if len(rows):
-        numbers = pc.cast(arr.filter(pa.array(settled)), pa.float64()).to_pylist()
-        for i, x in zip(rows.tolist(), numbers, strict=True):
-            out[i] = x
-    return settled, out
+    numbers = pc.cast(arr.filter(pa.array(settled)), pa.float64()).to_numpy(zero_copy_only=False)
+    return settled, _placed(len(values), np.flatnonzero(settled), numbers.astype(object))
 
 
 def _with_rows(settle: Callable[[Sequence[object]], tuple[np.ndarray, list[Any]]],

@@ -11,6 +11,7 @@ column path as with the per-row path alone.
 
 from __future__ import annotations
 
+import csv
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -286,3 +287,145 @@ def test_a_text_column_gives_the_checks_the_same_answers_as_its_list() -> None:
     for check in validators_columns.COLUMN_CHECKS.values():
         a, b = check(col), check(plain)
         assert a[0].tolist() == b[0].tolist() and a[1] == b[1]
+
+
+# Every character Python's str.strip() takes off, and some it does not (zero-width, no-break space is one it does).
+BLANK_CHARS = st.sampled_from([chr(c) for c in range(0x110000) if chr(c).isspace()]
+                              + ["a", "张", "0", "\u200b", "\ufeff", "\x00", "'"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.lists(BLANK_CHARS, max_size=4).map("".join), st.none(), st.just(float("nan")),
+                          st.integers(0, 9)), max_size=10))
+def test_the_blank_screen_agrees_with_the_per_cell_rule(values: list[Any]) -> None:
+    """A cell is blank when it is None, NaN or a text that str.strip() empties: one RE2 scan over Arrow
+    strings and the per-cell rule over a list answer the same for every cell."""
+    import pandas as pd
+
+    def by_hand(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+    want = [by_hand(v) for v in values]
+    assert validators_columns.blank_column(values).tolist() == want
+    assert [validators_columns.blank_cell(v) for v in values] == want
+    texts = [v if isinstance(v, str) else None for v in values]
+    col = validators_columns.text_column_of(pd.Series(texts, dtype="str"))
+    assert validators_columns.blank_column(col).tolist() == [by_hand(v) for v in texts]
+
+
+def test_every_whitespace_character_alone_is_blank_and_next_to_a_letter_is_not() -> None:
+    import pandas as pd
+
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    texts = spaces + [s + "a" for s in spaces] + ["\u200b", "\ufeff"]
+    col = validators_columns.text_column_of(pd.Series(texts, dtype="str"))
+    assert validators_columns.blank_column(col).tolist() == [True] * len(spaces) + [False] * (len(spaces) + 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "A", "1"]), st.integers(1, 3)), max_size=12),
+       st.randoms(use_true_random=False))
+def test_repeats_are_what_a_dict_of_first_rows_gives(values: list[Any], rnd: random.Random) -> None:
+    import numpy as np
+
+    usable = [rnd.random() < 0.8 for _ in values]
+    first: dict[Any, int] = {}
+    later, earlier = [], []
+    for i, v in enumerate(values):
+        if v is None or not usable[i]:
+            continue
+        j = first.setdefault(v, i)
+        if j != i:
+            later.append(i)
+            earlier.append(j)
+    got_firsts, got_later, got_earlier = ingest._repeats(values, np.array(usable, dtype=bool))
+    assert got_firsts.tolist() == list(first.values())
+    assert got_later.tolist() == later and got_earlier.tolist() == earlier
+
+
+PARSE_TEXTS = ["2", "２", " 3 ", "0", "-1", "2.0", "abc", "低保", "低保户,特困", "特困人员；残疾", "在册", "退出",
+               "迁出", "张三", "=1+1", "'=1+1", "H001", "１１８.０８", "118.08", "1e3", "\u202e", "x" * 600, "户主"]
+
+
+@pytest.mark.parametrize("field", [f.name for f in ingest.KINDS["households"].fields])
+def test_parsing_each_distinct_text_once_is_parsing_every_row(field: str) -> None:
+    """The importer parses a text column once per distinct text: every row gets the value and the
+    reason one call per row gives, for every field of a household."""
+    import numpy as np
+    import pandas as pd
+
+    spec = ingest.KINDS["households"]
+    parse = ingest._parser(spec, spec.field(field))
+    rng = random.Random(field)
+    texts = [rng.choice(PARSE_TEXTS) for _ in range(200)]
+    col = validators_columns.text_column_of(pd.Series(texts, dtype="str"))
+    assert isinstance(col, validators_columns.TextColumn)
+    for raw in (col, list(texts)):
+        vals: list[Any] = [None] * len(texts)
+        refused: dict[int, Any] = {}
+
+        def refuse(i: int, v: Any, why: tuple[str, str], refused: dict[int, Any] = refused) -> None:
+            refused[i] = (v, why)
+
+        todo = np.arange(0, len(texts), 2)  # the rows a column check left, here every other one
+        ingest._parse_rows(raw, todo, parse, vals, refuse)
+        for i, t in enumerate(texts):
+            if i % 2:
+                assert vals[i] is None and i not in refused
+                continue
+            val, why = parse(t)
+            assert (vals[i], refused.get(i)) == ((None, (t, why)) if why is not None else (val, None)), t
+
+
+def test_an_import_gives_the_same_problems_and_values_over_arrow_strings_as_over_lists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole columns (Arrow strings: the blank screen, one parse per distinct text, the repeats of keys
+    and ID numbers) give what the row-by-row path over plain lists gives, problem for problem."""
+    rng = random.Random(11)
+    good = [tv._synthetic_id(rng) for _ in range(12)]
+    rows = []
+    for i in range(40):
+        rows.append({"户编号": rng.choice([f"H{i:03d}", f"H{i:03d}", "H001", "", " "]),
+                     "户主姓名": rng.choice([f"户主{i % 7}", "", "\u3000", "张三", "张 三", "李四"]),
+                     "身份证号": rng.choice(good + ["", "110105194912310021"]),
+                     "联系电话": rng.choice(["13800138000", "", "abc"]),
+                     "地址": rng.choice(["中山路1号", "", "=HYPERLINK()", " 中山路2号 "]),
+                     "人口数": rng.choice(["2", "", "0", "２", "x"]),
+                     "类别": rng.choice(["", "低保", "特困,残疾", "什么"]),
+                     "状态": rng.choice(["", "在册", "迁出", "??"]),
+                     "经度": "118.08", "纬度": "24.48"})
+    path = tmp_path / "hh.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        out.writeheader()
+        out.writerows(rows)
+
+    def run() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], dict[str, list[Any]]]:
+        prepared = ingest.validate(ingest.read_source(path), "households")
+        problems = [(p.where, p.row, p.field, p.value, p.zh, p.en) for p in prepared.problems]
+        notes = [(p.where, p.row, p.field, p.value, p.zh, p.en) for p in prepared.notes]
+        cols = [c for c in prepared.frame.columns if c != "_wkb"]
+        return problems, notes, {c: prepared.frame[c].tolist() for c in cols}
+
+    over_arrow = run()
+    monkeypatch.setattr(validators_columns, "text_column_of", lambda series: series.tolist())
+    over_lists = run()
+    assert over_lists == over_arrow
+    problems = over_arrow[0]
+    fields = {p[2] for p in problems}
+    assert {"户编号", "户主姓名", "身份证号", "人口数"} <= fields, fields  # the file holds each kind of problem
+    assert any("编号重复" in p[4] for p in problems) and any(p[4] == "户主姓名为空" for p in problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(allow_nan=False, allow_infinity=False), st.floats(allow_nan=False,
+                                                                                     allow_infinity=False)),
+                max_size=20))
+def test_points_are_written_as_shapely_writes_them(xy: list[tuple[float, float]]) -> None:
+    import numpy as np
+    import shapely
+
+    lon = np.array([p[0] for p in xy], dtype=float)
+    lat = np.array([p[1] for p in xy], dtype=float)
+    assert ingest._point_wkb(lon, lat) == list(shapely.to_wkb(shapely.points(lon, lat), byte_order=1))
+    assert [(g.x, g.y) for g in shapely.from_wkb(ingest._point_wkb(lon, lat))] == xy
