@@ -54,8 +54,12 @@ class MapPayload:
     css_links: tuple[str, ...]
     js_links: tuple[str, ...]
     #: What st_folium returns before the browser has reported anything, for every object it can
-    #: return (``draw_map`` keeps those of its ``returned_objects``), as ``st_folium`` computes them.
+    #: return (``draw_map`` keeps those of its ``returned_objects``), as ``st_folium`` computes them;
+    #: ``bounds`` only when the payload was made ``with_bounds`` (else None).
     defaults: tuple[tuple[str, Any], ...] = ()
+    #: Whether ``defaults`` holds the data's bounds (st_folium's ``fig.get_bounds()``: every coordinate
+    #: of every layer visited in Python, about 0.3 s for the overview at 1,000,000 households).
+    with_bounds: bool = False
     #: st_folium's widget key per page key (a hash of the 2.7 MB script: computed once per key).
     _hashes: dict[str | None, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -90,13 +94,15 @@ def _links(fig: folium.Map) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(dict.fromkeys(css)), tuple(dict.fromkeys(js))
 
 
-def map_payload(fig: folium.Map) -> MapPayload:
+def map_payload(fig: folium.Map, *, with_bounds: bool = False) -> MapPayload:
     """st_folium's preparation of ``fig``, done once. ``fig`` is consumed (its ids are rewritten).
 
     Parameters
     ----------
     fig : folium.Map
         A finished map (localized for offline use, :func:`maps.layers.finish`).
+    with_bounds : bool
+        Compute the data's bounds, for a page that asks :func:`draw_map` to return ``bounds``.
     """
     if not isinstance(fig, folium.Map):
         raise TypeError(f"a folium.Map is needed, not {type(fig).__name__}")
@@ -107,13 +113,15 @@ def map_payload(fig: folium.Map) -> MapPayload:
     script = _sf._get_map_string(fig)  # rewrites the elements' ids: last
     css, js = _links(fig)
     return MapPayload(script=script, header=header, html=html, id=_sf.get_full_id(fig), css_links=css, js_links=js,
-                      defaults=_defaults(fig))
+                      defaults=_defaults(fig, with_bounds), with_bounds=with_bounds)
 
 
-def _defaults(fig: folium.Map) -> tuple[tuple[str, Any], ...]:
-    """st_folium's ``_defaults`` for ``fig``, in its order."""
-    (south, west), (north, east) = fig.get_bounds()
-    bounds = {"_southWest": {"lat": south, "lng": west}, "_northEast": {"lat": north, "lng": east}}
+def _defaults(fig: folium.Map, with_bounds: bool) -> tuple[tuple[str, Any], ...]:
+    """st_folium's ``_defaults`` for ``fig``, in its order (``bounds`` None unless ``with_bounds``)."""
+    bounds = None
+    if with_bounds:
+        (south, west), (north, east) = fig.get_bounds()
+        bounds = {"_southWest": {"lat": south, "lng": west}, "_northEast": {"lat": north, "lng": east}}
     return (("last_clicked", None), ("last_object_clicked", None), ("last_object_clicked_count", None),
             ("last_object_clicked_tooltip", None), ("last_object_clicked_popup", None), ("all_drawings", None),
             ("last_active_drawing", None), ("bounds", bounds), ("zoom", fig.options.get("zoom")),
@@ -154,6 +162,8 @@ def draw_map(payload: MapPayload, *, height: int, key: str | None = None,
     Returns what st_folium returns: the ``returned_objects`` (none by default) as the browser last
     reported them, their defaults until it has.
     """
+    if "bounds" in returned_objects and not payload.with_bounds:
+        raise ValueError("draw_map returns bounds only for a payload made with map_payload(fig, with_bounds=True)")
     hash_key = payload.widget_key(key)
 
     def _on_change() -> None:

@@ -34,6 +34,7 @@ from maps.layers import (
     finish,
     group,
 )
+from maps.styled import StyledGeoJson
 
 __all__ = [
     "UNIT_COLUMNS",
@@ -179,7 +180,7 @@ def assistance_map(units_gdf: gpd.GeoDataFrame, measure: str, label: str, share:
     fc_frame = gpd.GeoDataFrame(props, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     m = base_map(_bounds(fc_frame))
     fg = group(f"{unit_label}：{label}")
-    folium.GeoJson(
+    StyledGeoJson(
         feature_collection(fc_frame, ["unit", "name", "households", "value", "_fill"]),
         style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",
                                   "weight": 0.7, "fillOpacity": 0.78},
@@ -241,7 +242,7 @@ def hotspot_map(cells_gdf: gpd.GeoDataFrame, gi_frame: pd.DataFrame, label: str 
     }, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     m = base_map(_bounds(props))
     fg = group(f"热点分析：{label}")
-    folium.GeoJson(
+    StyledGeoJson(
         feature_collection(props, ["cell_id", "name", "class", "_fill"]),
         style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",
                                   "weight": 0.7, "fillOpacity": 0.8},

@@ -33,6 +33,7 @@ from markupsafe import Markup
 from grid import model
 from maps.classes import Classes, classify
 from maps.offline import localize
+from maps.styled import StyledGeoJson
 
 __all__ = [
     "GAP_COLOUR",
@@ -207,7 +208,7 @@ def admin_layer(units: gpd.GeoDataFrame, name: str = "行政边界 boundaries") 
         sub = units[units["level"] == level]
         if not len(sub):
             continue
-        folium.GeoJson(
+        StyledGeoJson(
             feature_collection(sub, ["code", "name", "level"]),
             style_function=lambda f, w=weights[level]: {
                 "color": "#444444", "weight": w, "fill": False, "opacity": 0.9},
@@ -263,7 +264,7 @@ def cells_layer(cells: gpd.GeoDataFrame, measure: str, label: str, share: bool =
     gdf["_value"] = [("—" if not np.isfinite(v) else _fmt(v, share)) for v in values]
     fc = feature_collection(gdf, cols + ["_fill", "_value"])
     fg = group(name or f"网格：{label}")
-    folium.GeoJson(
+    StyledGeoJson(
         fc,
         style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#636363",
                                   "weight": 0.6, "fillOpacity": 0.75},
@@ -311,7 +312,7 @@ def points_layer(fc: dict[str, Any], marker: folium.Circle | folium.CircleMarker
         kwargs["style_function"] = style
     if tooltip is not None:
         kwargs["tooltip"] = folium.GeoJsonTooltip(fields=[tooltip], labels=False)
-    return folium.GeoJson(fc, **kwargs)
+    return StyledGeoJson(fc, **kwargs)
 
 
 def stations_layer(stations: pd.DataFrame, radius: float | None = None,
@@ -379,7 +380,7 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
     fc = point_features(agg["lat"], agg["lon"], {
         "kind": ["gap_bin"] * len(agg), "n": n, "r": _sized(n, int(n.max()), 2.5, 6), "vul": agg["vul"].to_numpy()},
         ndigits=5)
-    folium.GeoJson(fc, marker=folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True,
+    StyledGeoJson(fc, marker=folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True,
                                                   fill_color=GAP_COLOUR, fill_opacity=0.6),
                    style_function=lambda f: {"radius": f["properties"]["r"]},
                    tooltip=folium.GeoJsonTooltip(fields=["n", "vul"], aliases=["户数", "其中困难户"])).add_to(fg)
@@ -415,7 +416,7 @@ def patrol_layer(patrols: gpd.GeoDataFrame) -> folium.FeatureGroup:
     """Patrol areas as hatched-looking outlines, team on hover."""
     fg = group(f"巡逻区域（{len(patrols)}）")
     if len(patrols):
-        folium.GeoJson(
+        StyledGeoJson(
             feature_collection(patrols, ["area_id", "team", "kind"]),
             style_function=lambda f: {"color": PATROL_COLOUR, "weight": 2, "dashArray": "6 4",
                                       "fillColor": PATROL_COLOUR, "fillOpacity": 0.12},

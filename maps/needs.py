@@ -12,6 +12,7 @@ import pandas as pd
 
 from grid import model
 from maps.layers import add_legend, add_title, base_map, feature_collection, finish, group, point_features, points_layer
+from maps.styled import StyledGeoJson
 
 __all__ = ["needs_map", "BUCKET_COLOURS", "ESCALATED_COLOUR"]
 
@@ -50,7 +51,7 @@ def needs_map(cells: gpd.GeoDataFrame, queue: pd.DataFrame, *, units: dict[str, 
     bounds = [float(v) for v in cells.total_bounds] if len(cells) else [118.0, 24.4, 118.2, 24.6]
     m = base_map(bounds, basemap=basemap, tianditu_key=tianditu_key)
     fg = group(f"网格（{len(cells)}）")
-    folium.GeoJson(feature_collection(cells, ["cell_id", "name"]),
+    StyledGeoJson(feature_collection(cells, ["cell_id", "name"]),
                    style_function=lambda f: {"color": "#2b2b2b", "weight": 1, "fillColor": "#fdfdf5",
                                              "fillOpacity": 0.35},
                    tooltip=folium.GeoJsonTooltip(fields=["name", "cell_id"], aliases=["网格", "编码"])).add_to(fg)

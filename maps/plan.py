@@ -21,6 +21,7 @@ from maps.layers import (
     points_layer,
     safe,
 )
+from maps.styled import StyledGeoJson
 
 __all__ = ["ROUTE_COLOURS", "plan_map", "audit_map"]
 
@@ -37,7 +38,7 @@ ROUTE_GROUPS_MAX = 12
 
 
 def _area(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
-    folium.GeoJson(feature_collection(cells, ["cell_id", "name"]), name="网格",
+    StyledGeoJson(feature_collection(cells, ["cell_id", "name"]), name="网格",
                    style_function=lambda f: {"color": "#777777", "weight": 0.8, "fillColor": "#ffffff",
                                              "fillOpacity": 0.3},
                    tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["网格"])).add_to(m)
@@ -119,7 +120,7 @@ def _routes_together(m: folium.Map, items: pd.DataFrame, starts: pd.DataFrame) -
             begin.append((start[0], start[1], colour, f"{name} 出发点"))
         entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
     fg = group(f"走访路线（{len(entries)} 名走访人，{len(items)} 户）")
-    folium.GeoJson({"type": "FeatureCollection", "features": routes},
+    StyledGeoJson({"type": "FeatureCollection", "features": routes},
                    style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3, "opacity": 0.85},
                    tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
     every = pd.concat(stops, ignore_index=True)

@@ -24,6 +24,7 @@ from maps.layers import (
     points_layer,
     stations_layer,
 )
+from maps.styled import StyledGeoJson
 from maps.walking import catchment_features, catchment_layer
 
 __all__ = ["PROPOSAL_COLOUR", "siting_map", "access_map", "regrid_map", "KEPT_COLOUR", "NEW_COLOURS"]
@@ -50,7 +51,7 @@ def siting_map(cells: gpd.GeoDataFrame, admin: gpd.GeoDataFrame, stations: pd.Da
     m = base_map(_bounds(cells, proposals))
     if len(admin):
         admin_layer(admin).add_to(m)
-    folium.GeoJson(feature_collection(cells, ["name"]), name="网格",
+    StyledGeoJson(feature_collection(cells, ["name"]), name="网格",
                    style_function=lambda f: {"color": "#9e9e9e", "weight": 0.6, "fillOpacity": 0.0}).add_to(m)
     sub = stations[stations["type"] == station_type]
     walk = distance == "walk" and network is not None
@@ -69,7 +70,7 @@ def siting_map(cells: gpd.GeoDataFrame, admin: gpd.GeoDataFrame, stations: pd.Da
                                  "radius_m": radius})
             fc = catchment_features(network, p_st, station_type, radius)
             if fc["features"]:
-                folium.GeoJson(fc, style_function=lambda f: {"color": PROPOSAL_COLOUR, "weight": 3.5, "opacity": 0.8},
+                StyledGeoJson(fc, style_function=lambda f: {"color": PROPOSAL_COLOUR, "weight": 3.5, "opacity": 0.8},
                                tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
         else:
             areas = point_features(proposals["lat"], proposals["lon"], {"kind": ["proposed_area"] * len(proposals)})
@@ -112,10 +113,10 @@ def regrid_map(proposal: gpd.GeoDataFrame, community: gpd.GeoDataFrame, title: s
     g["_status"] = g["status"].map({"kept": "保留", "new": "新划"})
     m = base_map(_bounds(g))
     if len(community):
-        folium.GeoJson(feature_collection(community, ["name"]), name="社区边界",
+        StyledGeoJson(feature_collection(community, ["name"]), name="社区边界",
                        style_function=lambda f: {"color": "#000000", "weight": 2.5, "fillOpacity": 0.0}).add_to(m)
     fg = group(f"网格重划方案（{len(g)} 格）")
-    folium.GeoJson(feature_collection(g, ["cell_id", "name", "households", "_status", "_fill"]),
+    StyledGeoJson(feature_collection(g, ["cell_id", "name", "households", "_status", "_fill"]),
                    style_function=lambda f: {"fillColor": f["properties"]["_fill"], "color": "#333333", "weight": 1,
                                              "fillOpacity": 0.55},
                    tooltip=folium.GeoJsonTooltip(fields=["name", "cell_id", "households", "_status"],

@@ -23,6 +23,7 @@ import shapely
 from grid import model
 from grid.network import Network, catchment_segments
 from maps.layers import STATION_COLOURS, group, point_features, points_layer
+from maps.styled import StyledGeoJson
 
 __all__ = ["OVERSTATED_COLOUR", "catchment_features", "catchment_layer", "overstated_layer", "walking_legend"]
 
@@ -85,7 +86,7 @@ def catchment_layer(net: Network, stations: pd.DataFrame, station_type: str,
     colour = STATION_COLOURS.get(station_type, "#555555")
     fg = group(f"步行可达范围：{model.label(station_type)}（{len(fc['features'])}）")
     if fc["features"]:
-        folium.GeoJson(fc, style_function=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.75},
+        StyledGeoJson(fc, style_function=lambda f, c=colour: {"color": c, "weight": 3, "opacity": 0.75},
                        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
     return fg
 
@@ -120,7 +121,7 @@ def overstated_layer(households: pd.DataFrame, label: str, max_points: int = 200
     # give thousands of squares, and every Chinese character costs six bytes in the map's JSON.
     fc = point_features(agg["lat"], agg["lon"], {"kind": ["overstated_bin"] * len(agg), "n": n,
                                                  "vul": agg["vul"].to_numpy(), "r": r}, ndigits=5)
-    folium.GeoJson(fc, marker=style, style_function=lambda f: {"radius": f["properties"]["r"]},
+    StyledGeoJson(fc, marker=style, style_function=lambda f: {"radius": f["properties"]["r"]},
                    tooltip=folium.GeoJsonTooltip(fields=["n", "vul"],
                                                  aliases=["直线覆盖、步行不可达（户）", "其中困难户"])).add_to(fg)
     return fg

@@ -28,6 +28,7 @@ from maps.layers import (
     patrol_layer,
     stations_layer,
 )
+from maps.styled import StyledGeoJson
 from maps.walking import catchment_layer, walking_legend
 
 __all__ = ["warden_map", "reach_text", "building_size", "DUE_COLOUR", "OK_COLOUR", "OTHER_COLOUR", "CELL_COLOUR"]
@@ -81,7 +82,7 @@ def warden_map(cells: gpd.GeoDataFrame, households: pd.DataFrame, stations: pd.D
     bounds = cells.total_bounds
     m = base_map(bounds, basemap=basemap, tianditu_key=tianditu_key)
     fg = group(f"我的网格（{len(cells)}）")
-    folium.GeoJson(feature_collection(cells, ["cell_id", "name"]),
+    StyledGeoJson(feature_collection(cells, ["cell_id", "name"]),
                    style_function=lambda f: {"color": CELL_COLOUR, "weight": 3, "fillColor": "#ffffff",
                                              "fillOpacity": 0.35, "opacity": 1.0},
                    tooltip=folium.GeoJsonTooltip(fields=["name", "cell_id"], aliases=["网格", "编码"])).add_to(fg)

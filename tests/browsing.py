@@ -120,7 +120,7 @@ def app_server(db: Path, *, env: dict[str, str] | None = None, timeout: float = 
 _MAP_JS = """() => {
   const m = window.map;
   if (!m || !(m instanceof L.Map)) { return null; }
-  const out = {cells: [], units: [], admin: 0, patrols: 0, other_polygons: 0, circles: [], markers: [], lines: [],
+  const out = {cells: [], cell_styles: [], units: [], admin: 0, patrols: 0, other_polygons: 0, circles: [], markers: [], lines: [],
                pins: [], overlays: Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))
                  .map(el => [el.textContent.trim(), !!(el.querySelector('input') || {}).checked]),
                title: (document.querySelector('.wg-title') || {}).textContent || '',
@@ -129,7 +129,10 @@ _MAP_JS = """() => {
   m.eachLayer(l => {
     const p = (l.feature && l.feature.properties) || null;
     if (l instanceof L.Polygon) {
-      if (p && p.cell_id !== undefined) { out.cells.push(String(p.cell_id)); }
+      if (p && p.cell_id !== undefined) {
+        out.cells.push(String(p.cell_id));
+        out.cell_styles.push([l.options.fillColor || '', l.options.color || '', l.options.weight || 0, p._fill || '']);
+      }
       else if (p && p.unit !== undefined) { out.units.push(String(p.unit)); }
       else if (p && p.level !== undefined) { out.admin += 1; }
       else if (p && p.area_id !== undefined) { out.patrols += 1; }
@@ -143,7 +146,7 @@ _MAP_JS = """() => {
       const c = l.getLatLng(); out.circles.push([c.lat, c.lng, l.getRadius(), p]);
     } else if (l instanceof L.CircleMarker) {
       const c = l.getLatLng();
-      out.markers.push([c.lat, c.lng, (l.options && l.options.fillColor) || '', p || {}]);
+      out.markers.push([c.lat, c.lng, (l.options && l.options.fillColor) || '', p || {}, l.getRadius()]);
     } else if (l instanceof L.Marker) {
       const c = l.getLatLng(), icon = (l.options.icon && l.options.icon.options) || {}, pop = l.getPopup();
       out.pins.push([c.lat, c.lng, String(icon.html || ''), pop ? String(pop.getContent() && (pop.getContent().outerHTML || pop.getContent())) : '']);
@@ -181,11 +184,12 @@ def _probe(frame: Any) -> list[Any] | None:
 def map_stats(frame: Any) -> dict[str, Any] | None:
     """Leaflet's own account of a map in a st_folium ``frame`` (None until it exists).
 
-    Keys: ``cells`` (the ``cell_id`` of each cell polygon), ``units`` (the ``unit`` of
+    Keys: ``cells`` (the ``cell_id`` of each cell polygon), ``cell_styles`` (``[fill colour, stroke
+    colour, stroke weight, the feature's _fill property]`` of each, in the same order), ``units`` (the ``unit`` of
     each choropleth polygon on the assistance maps), ``admin`` and ``patrols``
     (polygon counts),
     ``circles`` (``[lat, lon, radius_m, properties]`` of service circles),
-    ``markers`` (``[lat, lon, fill colour, properties]`` of circle markers), ``pins``
+    ``markers`` (``[lat, lon, fill colour, properties, radius in pixels]`` of circle markers), ``pins``
     (``[lat, lon, icon HTML, popup HTML]`` of icon markers: the warden's buildings), ``overlays``
     (``[name, shown]`` of each layer in the layer control), ``lines``
     (``[properties, parts, vertices, colour, weight]`` of each polyline: a walking

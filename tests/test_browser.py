@@ -223,6 +223,7 @@ def _check_gaps(m: dict[str, Any], ov: coverage.Overview, role: str) -> None:
     if role in ("leader", "inspector"):  # counts per cell only: one circle per cell with any gap
         per_cell = [mk for mk in m["markers"] if mk[3].get("kind") == "gap_cell"]
         assert set(kinds) == {"station", "gap_cell"}
+        assert all(mk[4] == mk[3]["r"] for mk in per_cell), "each circle sized by its own count"
         assert len(per_cell) == int((ov.cells["outside"] > 0).sum())
         assert sum(mk[3]["n"] for mk in per_cell) == ov.kpis["outside"]
     elif len(ov.gaps) <= 2000:  # each household drawn
@@ -233,6 +234,7 @@ def _check_gaps(m: dict[str, Any], ov: coverage.Overview, role: str) -> None:
         bins = [mk for mk in m["markers"] if mk[3].get("kind") == "gap_bin"]
         assert "gap" not in kinds and 0 < len(bins) < len(ov.gaps)
         assert sum(mk[3]["n"] for mk in bins) == len(ov.gaps)
+        assert all(mk[4] == mk[3]["r"] for mk in bins), "each square's circle sized by its own count"
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if "overview" in ROLE_PAGES[r]])
@@ -244,6 +246,12 @@ def test_overview_map_and_figures_are_the_librarys(seen, library, role: str) -> 
     cells = _scope(library, role)
     ov = coverage.overview(library, "party_service", scope=Scope.of_cells(cells), distance="walk")
     k = ov.kpis
+    # Each cell is filled with its own class's colour (a style per feature, not one for all).
+    m0 = s.maps[0]
+    styles = m0["cell_styles"]
+    assert len(styles) == len(m0["cells"]) > 0
+    assert all(fill == own and stroke == "#636363" and weight == 0.6 for fill, stroke, weight, own in styles)
+    assert len({fill for fill, *_ in styles}) >= 2 or len(styles) == 1
     assert _n(s.metrics["住户 Households"]) == k["households"]
     assert _n(s.metrics["困难户 Vulnerable"]) == k["vulnerable"]
     assert _n(s.metrics["网格 Cells"]) == k["cells"]

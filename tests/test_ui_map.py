@@ -55,7 +55,8 @@ def test_the_component_receives_what_st_folium_would_send(monkeypatch: pytest.Mo
     assert m.get_name() == twin.get_name()
     streamlit_folium.st_folium(m, height=620, use_container_width=True, returned_objects=list(returned),
                                key="overview_map")
-    ui_map.draw_map(ui_map.map_payload(twin), height=620, key="overview_map", returned_objects=returned)
+    ui_map.draw_map(ui_map.map_payload(twin, with_bounds="bounds" in returned), height=620, key="overview_map",
+                    returned_objects=returned)
     assert len(calls) == 2
     direct, cached = calls
     assert set(direct) == set(cached)
@@ -65,6 +66,20 @@ def test_the_component_receives_what_st_folium_would_send(monkeypatch: pytest.Mo
         assert cached[name] == direct[name], name
     assert "L.map" in cached["script"] and "覆盖总览" in cached["html"] + cached["script"]
     assert cached["js_links"] == ["/app/static/vendor/leaflet/leaflet.js"]  # offline: served by the app
+
+
+def test_bounds_are_returned_only_from_a_payload_that_computed_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data's bounds cost a walk over every coordinate in Python: a payload computes them only
+    when asked, and drawing one without them while asking for bounds is an error, not a wrong answer."""
+    calls = _capture(monkeypatch)
+    plain = ui_map.map_payload(_a_map())
+    assert dict(plain.defaults)["bounds"] is None
+    with pytest.raises(ValueError, match="with_bounds"):
+        ui_map.draw_map(plain, height=300, returned_objects=("bounds",))
+    ui_map.draw_map(plain, height=300, returned_objects=("last_clicked",))
+    assert calls[-1]["default"] == {"last_clicked": None}
+    bounds = dict(ui_map.map_payload(_a_map(), with_bounds=True).defaults)["bounds"]
+    assert bounds == {"_southWest": {"lat": 30.0, "lng": 120.0}, "_northEast": {"lat": 30.05, "lng": 120.05}}
 
 
 def test_the_widget_key_depends_on_the_page_key_and_the_script() -> None:

@@ -1,0 +1,105 @@
+"""A GeoJSON layer that carries each feature's style with the feature.
+
+folium's :class:`folium.GeoJson` turns a ``style_function`` into a JavaScript ``switch`` over
+every feature's id: it calls the function for each feature, serialises each style to find the
+distinct ones, and writes one ``case "id":`` per feature, each through Jinja2's ``tojson``
+(about 40,000 calls for the overview at 1,000,000 households: half a second per render, and the
+page's script grows by the case lists). :class:`StyledGeoJson` calls the function once per
+feature too, but keeps the style in the feature (``properties._style``: only what differs between features, serialised with the
+data in one pass) and its styler adds it to what all share, written once. Leaflet draws the same thing.
+
+Examples
+--------
+>>> fc = {"type": "FeatureCollection", "features": [
+...     {"type": "Feature", "properties": {"fill": "#ff0000"}, "geometry": {"type": "Point", "coordinates": [1, 2]}},
+...     {"type": "Feature", "properties": {"fill": "#00ff00"}, "geometry": {"type": "Point", "coordinates": [3, 4]}}]}
+>>> layer = StyledGeoJson(fc, style_function=lambda f: {"fillColor": f["properties"]["fill"]})
+>>> [f["properties"]["_style"] for f in layer.data["features"]]
+[{'fillColor': '#ff0000'}, {'fillColor': '#00ff00'}]
+>>> layer._styler  # the styler's expression: what all share, then the feature's own
+'Object.assign({}, feature.properties._style)'
+>>> fc["features"][0]["properties"]  # the caller's features are left as they were
+{'fill': '#ff0000'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import folium
+from folium.map import Layer
+from folium.utilities import get_obj_in_upper_tree
+from jinja2.utils import htmlsafe_json_dumps
+
+__all__ = ["StyledGeoJson", "STYLE_KEY"]
+
+#: The property that holds a feature's own style (a name no layer uses for its data).
+STYLE_KEY = "_style"
+
+
+def _js(value: Any) -> str:
+    """``value`` as a JavaScript literal that is safe inside a ``<script>`` (Jinja2's ``tojson``)."""
+    return str(htmlsafe_json_dumps(value))
+
+
+def _per_feature(features: list[dict[str, Any]], fn: Callable[[dict[str, Any]], dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], str]:
+    """The features with what varies of each one's style under :data:`STYLE_KEY` (new feature dicts, or
+    the same ones when nothing varies), and the styler's JavaScript expression.
+
+    >>> feats = [{"properties": {"f": c}} for c in ("#111111", "#222222")]
+    >>> out, js = _per_feature(feats, lambda f: {"color": "#636363", "fillColor": f["properties"]["f"]})
+    >>> [f["properties"][STYLE_KEY] for f in out], js
+    ([{'fillColor': '#111111'}, {'fillColor': '#222222'}], 'Object.assign({"color": "#636363"}, feature.properties._style)')
+    >>> _per_feature(feats, lambda f: {"weight": 2})[1]
+    '{"weight": 2}'
+    """
+    styles = [fn(f) for f in features]
+    keys = list(dict.fromkeys(k for st in styles for k in st))
+    missing = object()
+    varying = [k for k in keys if any(st.get(k, missing) != styles[0].get(k, missing) for st in styles)]
+    shared = _js({k: styles[0][k] for k in keys if k not in varying})
+    if not varying:
+        return features, shared
+    out = [{**f, "properties": {**(f.get("properties") or {}), STYLE_KEY: {k: st[k] for k in varying if k in st}}}
+           for f, st in zip(features, styles, strict=True)]
+    return out, f"Object.assign({shared}, feature.properties.{STYLE_KEY})"
+
+
+class StyledGeoJson(folium.GeoJson):
+    """:class:`folium.GeoJson` with the same arguments, whose features carry their own style.
+
+    ``style_function`` (and a ``highlight_function`` that is the same for every feature) are
+    called once per feature when the layer is made. The data is copied, never changed.
+    """
+
+    def __init__(self, data: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        self._styler = f"feature.properties.{STYLE_KEY}"
+        self._shared_highlight: str | None = None
+        feats = self.data.get("features") if isinstance(self.data, dict) else None
+        if not feats:
+            return
+        if self.style:
+            feats, self._styler = _per_feature(feats, self.style_function)
+            self.data = {**self.data, "features": feats}
+        if self.highlight:
+            first = self.highlight_function(feats[0])
+            if any(self.highlight_function(f) != first for f in feats):
+                raise ValueError("StyledGeoJson takes a highlight_function that is the same for every feature")
+            self._shared_highlight = _js(first)
+
+    def find_identifier(self) -> str:
+        """No feature id is needed: the styler reads the feature's own style (folium's switch then has
+        only its default branch)."""
+        return "0"
+
+    def render(self, **kwargs: Any) -> Any:
+        """Render as :meth:`folium.GeoJson.render` does, the styles taken from the features."""
+        self.parent_map = get_obj_in_upper_tree(self, folium.Map)  # type: ignore[assignment]
+        if self.style:
+            self.style_map = {"default": self._styler}
+        if self.highlight:
+            self.highlight_map = {"default": self._shared_highlight or "{}"}
+        return Layer.render(self, **kwargs)
