@@ -596,7 +596,7 @@ class DistanceComparison:
     tiers: dict[int, int]
     overstated_households: pd.DataFrame  # rows covered by the straight line only
     walk_gaps: pd.DataFrame  # station_gaps(..., distance="walk") of the type
-    straight_gaps: pd.DataFrame  # station_gaps(..., distance="straight") of the type
+    straight_gaps: pd.DataFrame  # station_gaps(..., distance="straight") of the type, with walk_m, walk_status
 
     def as_dict(self) -> dict[str, Any]:
         """The figures (no frames), JSON-ready."""
@@ -640,18 +640,21 @@ def compare_coverage(
     sxy = stations.loc[sel, ["x_m", "y_m"]].to_numpy(dtype=float)
     radii = np.full(len(sxy), float(radius)) if radius is not None else stations.loc[sel, "radius_m"].to_numpy(float)
     straight_covered = _covered(households[["x_m", "y_m"]].to_numpy(dtype=float), None, sxy, radii)
-    spos = in_id_order(~straight_covered)
-    straight = households.take(spos).reset_index(drop=True)
-    straight["type"] = pd.Series([station_type], dtype=stations["type"].dtype).take(
-        np.zeros(len(spos), dtype=np.int64)).reset_index(drop=True)
     # By walking.
     near = walk_nearest(net, households, stations, station_type, radius, max_leg=max_leg)
     covered = near["covered"].to_numpy(dtype=bool)
     distance_m = near["distance_m"].to_numpy()
     status = near["status"].to_numpy()
+    of_type = pd.Series([station_type], dtype=stations["type"].dtype)
+    # Out of straight reach is out of walking reach too: each one carries its walking distance.
+    spos = in_id_order(~straight_covered)
+    straight = households.take(spos).reset_index(drop=True)
+    straight["type"] = of_type.take(np.zeros(len(spos), dtype=np.int64)).reset_index(drop=True)
+    straight["walk_m"] = distance_m[spos]
+    straight["walk_status"] = status[spos]
     pos = in_id_order(~covered)
     walk_gaps = households.take(pos).reset_index(drop=True)
-    walk_gaps["type"] = station_type
+    walk_gaps["type"] = of_type.take(np.zeros(len(pos), dtype=np.int64)).reset_index(drop=True)
     walk_gaps["walk_m"] = distance_m[pos]
     walk_gaps["walk_status"] = status[pos]
     over = straight_covered & ~covered
@@ -955,14 +958,7 @@ def overview_from(
     comp = None
     if inputs.network is not None and not inputs.network.empty:
         comp = compare_coverage(hh, st, station_type, inputs.network, radius=radius, max_leg=max_leg)
-        if distance == "walk":
-            gaps = comp.walk_gaps
-        else:
-            # Out of straight reach is out of walking reach too: carry each one's walking distance.
-            walk = comp.walk_gaps.set_index("hh_id")
-            gaps = comp.straight_gaps.assign(walk_m=comp.straight_gaps["hh_id"].map(walk["walk_m"]).to_numpy(),
-                                             walk_status=comp.straight_gaps["hh_id"].map(walk["walk_status"])
-                                             .to_numpy())
+        gaps = comp.walk_gaps if distance == "walk" else comp.straight_gaps
     else:
         gaps = station_gaps(hh, st, station_type, radius)
     measures = cell_measures(cells_m, hh, gaps, cover, overdue, load)
