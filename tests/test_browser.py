@@ -123,6 +123,11 @@ def seen(browser_db) -> Iterator[Callable[[str, str], Seen]]:
                     s.page.wait_for_timeout(400)  # let the canvas paint before the screenshot
                     s.screenshot(ARTIFACTS / f"{role}_{page}.png")
                     extra["labels"] = [s.visible_labels()]
+                    if page == "leader":  # the Lorenz curve and the monthly trend, drawn by Vega in the page
+                        s.page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+                                       ).nth(1).wait_for(timeout=30_000)
+                        extra["charts"] = s.page.evaluate("""() => Array.from(document.querySelectorAll(
+                            '[data-testid="stVegaLiteChart"]')).map(el => el.getBoundingClientRect().height)""")
                     if page == "campaigns":  # the plan's tables live in the third tab
                         s.page.get_by_role("tab", name="走访计划 Plan").click()
                         s.page.get_by_text("走访人 Visitors").first.wait_for(timeout=30_000)
@@ -428,6 +433,8 @@ def test_assistance_maps_and_gini_are_the_librarys(seen, library, role: str) -> 
     assert s.metrics["基尼系数 Gini"] == f"{g:.2f}"
     # Beside it, the sentence that says what the figure means and whether it is high.
     assert gini_sentence(g, len(v[np.isfinite(v) & (v >= 0)]), "网格", "困难户户均救助（元）") in s.text
+    # The Lorenz curve and the monthly trend are drawn, each with a height on the page.
+    assert len(s.extra["charts"]) == 2 and all(h > 100 for h in s.extra["charts"]), s.extra["charts"]
 
 
 @pytest.mark.parametrize(("role", "page"), CASES, ids=[f"{r}-{p}" for r, p in CASES])

@@ -17,7 +17,7 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_is_clean() -> None:
-    r = subprocess.run([sys.executable, "-m", "mypy", "grid", "maps", "ui.py", "ui_map.py", "ui_needs.py", "ui_warden.py", "ui_campaigns.py", "app.py", "main.py", "views", "bench"],
+    r = subprocess.run([sys.executable, "-m", "mypy", "grid", "maps", "ui.py", "ui_map.py", "ui_needs.py", "ui_warden.py", "ui_campaigns.py", "ui_charts.py", "app.py", "main.py", "views", "bench"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+import ui_charts
 import ui_map
 from grid import access, labels
 from grid.assistance import (
@@ -245,9 +246,9 @@ gini_col, gini_text = st.columns([1, 3])
 gini_col.metric("基尼系数 Gini", "—" if not np.isfinite(g) else f"{g:.2f}",
                 help=f"{len(lvals)} 个单元（住户少于 {k} 户的单元不计入）· units with fewer than {k} households left out")
 gini_text.markdown(ui.esc(gini_sentence(g, len(lvals), LEVELS[level].split(" ")[0], m_label)))
-st.line_chart(curve.rename(columns={"cum_share_value": "洛伦兹 Lorenz", "equality": "完全平均 equality"}),
-              x="cum_share_units", y=["洛伦兹 Lorenz", "完全平均 equality"],
-              x_label="单元累计占比 cumulative share of units", y_label=f"{m_label}累计占比")
+ui_charts.line_chart(curve.rename(columns={"cum_share_value": "洛伦兹 Lorenz", "equality": "完全平均 equality"}),
+                     x="cum_share_units", y=["洛伦兹 Lorenz", "完全平均 equality"],
+                     x_label="单元累计占比 cumulative share of units", y_label=f"{m_label}累计占比")
 _download(curve.assign(gini=g), f"lorenz_{level.replace(':', '')}_{measure}", "dl_lorenz", "洛伦兹曲线与基尼系数")
 
 # --------------------------------------------------------------------------- trend
@@ -262,6 +263,6 @@ else:
     trend_out.loc[small, [c for c in trend.columns if c != "month"]] = f"<{k}"
     chart = trend[["month", "total_yuan", "cash_yuan", "goods_yuan"]].copy()
     chart.loc[small, ["total_yuan", "cash_yuan", "goods_yuan"]] = np.nan
-    st.line_chart(chart.rename(columns={"total_yuan": "总额", "cash_yuan": "现金", "goods_yuan": "物资"}),
-                  x="month", y=["总额", "现金", "物资"], x_label="月份 month", y_label="元 yuan")
+    ui_charts.line_chart(chart.rename(columns={"total_yuan": "总额", "cash_yuan": "现金", "goods_yuan": "物资"}),
+                         x="month", y=["总额", "现金", "物资"], x_label="月份 month", y_label="元 yuan")
     _download(trend_out, "monthly", "dl_trend", "月度趋势")

@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
+import ui_charts
 from grid import model
 from grid.coverage import load_admin_units, load_cells
 from grid.errors import WarmGridError
@@ -133,7 +134,7 @@ with tab_site:
             st.markdown(ui.md("- {}", sentence))
         if res.curve:
             curve = pd.DataFrame(res.curve).rename(columns={"k": "新增站点数", "covered": "覆盖需求"})
-            st.line_chart(curve, x="新增站点数", y="覆盖需求")
+            ui_charts.line_chart(curve, x="新增站点数", y=["覆盖需求"], x_label="新增站点数", y_label="覆盖需求")
         shown = res.proposals.rename(columns={"rank": "排序", "candidate_id": "候选点编号", "name": "名称", "lon": "经度",
                                               "lat": "纬度", "gain": "新增覆盖需求", "gain_households": "新增覆盖住户",
                                               "gain_vulnerable": "新增覆盖困难户", "sentence": "说明",
