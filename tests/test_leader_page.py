@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from grid import access, labels
 from grid.assistance import load_assistance_inputs, measures
 from grid.store import open_store
+from maps.styled import STYLE_KEY
 from tests.apptools import sign_in_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +121,8 @@ def test_no_suppressed_figure_in_the_map(app_db) -> None:
         props = by_id[row.cell_id]
         hidden = f"&lt;{k}"  # "<k", HTML-escaped like every text that reaches the map
         assert props["households"] == hidden and props["value"] == hidden, props
-        numbers = {v for key, v in props.items() if key not in ("unit", "name", "_fill")}
+        numbers = {v for key, v in props.items() if key not in ("unit", "name", "_fill", STYLE_KEY)}
+        assert set(props.get(STYLE_KEY, {})) <= {"fillColor"}, props  # a style carries a colour, never a figure
         assert numbers == {hidden}, props
     for row in shown.itertuples(index=False):  # the shown units do carry their figures
         assert by_id[row.cell_id]["households"] == f"{row.households:,}"
