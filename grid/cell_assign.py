@@ -70,9 +70,10 @@ def cells_of_xy(x: Any, y: Any, cells: Any, cell_ids: Any) -> np.ndarray:
             inside = cand[shapely.intersects_xy(polys[i], xs[cand], ys[cand])]
             hit_pt.append(order[inside])
             hit_cell.append(np.full(len(inside), i))
-    if not hit_pt:
+    hp = np.concatenate(hit_pt) if hit_pt else np.zeros(0, dtype=np.int64)
+    if not len(hp):  # no candidate at all, or candidates in cells' boxes but outside every cell
         return out
-    hp, hc = np.concatenate(hit_pt), np.concatenate(hit_cell)
+    hc = np.concatenate(hit_cell)
     rank = np.argsort(np.argsort(ids.astype(str), kind="stable"), kind="stable")  # the ids' order
     keep = np.lexsort((rank[hc], hp))
     hp, hc = hp[keep], hc[keep]

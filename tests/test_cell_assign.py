@@ -86,6 +86,16 @@ def test_no_points_or_no_cells() -> None:
     assert cells_of_xy([0.5, 0.5], [0.5, 0.5], [None, shapely.box(0, 0, 1, 1)], ["a", "b"]).tolist() == ["b", "b"]
 
 
+def test_points_in_a_cells_box_but_in_no_cell_belong_to_none() -> None:
+    """Regression (found by the lattice test below): when every point has candidates (it lies in some
+    cell's bounding box) and none lies in a cell -- in a hole, in a concave cell's notch -- the answer
+    is None for each, not an IndexError."""
+    polys, ids = _layout()
+    assert cells_of_xy([6.25], [1.25], polys, ids).tolist() == [None]  # the hole
+    assert cells_of_xy([6.5, 9.5], [1.5, 1.5], polys, ids).tolist() == [None, None]  # the hole, the gap
+    assert cells_of_xy([6.5, 0.5], [1.5, 0.5], polys, ids).tolist() == [None, _oracle([0.5], [0.5], polys, ids)[0]]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(-4, 44), st.integers(-4, 16)), min_size=1, max_size=200))
 def test_random_points_on_a_quarter_lattice_agree_with_shapely(cells_at: list[tuple[int, int]]) -> None:
