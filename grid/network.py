@@ -486,9 +486,17 @@ def life_circle(distance_m: Any) -> np.ndarray:
 
 
 def _type_result(net: Network, hj: Join, sub: pd.DataFrame, sj: Join, radius: float | None,
-                 max_leg: float) -> dict[str, np.ndarray]:
-    """Nearest station, distance, coverage and tier of one station type for every household."""
-    total, who = _household_distances(net, hj, sj)
+                 max_leg: float, cache: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Nearest station, distance, coverage and tier of one station type for every household.
+
+    ``cache``: a dict kept by the caller for these households and stations (see :func:`walk_nearest`).
+    """
+    got = cache.get("walk") if cache is not None else None
+    if got is None:
+        got = _household_distances(net, hj, sj)
+        if cache is not None:
+            cache["walk"] = got
+    total, who = got
     off = hj.leg > max_leg
     total = np.where(off, np.nan, total)
     who = np.where(off, -1, who)
@@ -554,7 +562,8 @@ def _check_type(station_type: str) -> None:
 
 
 def walk_nearest(net: Network, households: pd.DataFrame, stations: pd.DataFrame, station_type: str,
-                 radius: float | None = None, *, max_leg: float = MAX_LEG_M) -> pd.DataFrame:
+                 radius: float | None = None, *, max_leg: float = MAX_LEG_M,
+                 cache: dict[str, Any] | None = None) -> pd.DataFrame:
     """The nearest station of one type by walking, for every household (in the households' order).
 
     Parameters
@@ -569,6 +578,10 @@ def walk_nearest(net: Network, households: pd.DataFrame, stations: pd.DataFrame,
         One radius for ``covered`` instead of each station's ``radius_m``.
     max_leg : float
         Households farther than this from every walkable line are ``off_network``.
+    cache : dict, optional
+        A dict the caller keeps for exactly these households (rows in this order) and stations of
+        ``station_type``: the walking distance to the nearest one does not depend on the radius, so
+        it is computed once and kept there, and a call with another radius only compares.
 
     Returns
     -------
@@ -585,7 +598,7 @@ def walk_nearest(net: Network, households: pd.DataFrame, stations: pd.DataFrame,
     hj = _joined(net, households)
     sub = stations[stations["type"].to_numpy() == station_type].reset_index(drop=True)
     sj = _joined(net, sub) if len(sub) else Join(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
-    res = _type_result(net, hj, sub, sj, radius, max_leg)
+    res = _type_result(net, hj, sub, sj, radius, max_leg, cache)
     return pd.DataFrame({"hh_id": households["hh_id"].reset_index(drop=True),
                          "station_id": _station_ids(res["who"], sub["station_id"].to_numpy()),
                          "distance_m": res["distance_m"], "covered": res["covered"], "tier": res["tier"],

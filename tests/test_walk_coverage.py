@@ -104,3 +104,46 @@ def test_the_bulletin_files_print_the_service_coverage(store, tmp_path) -> None:
     assert first["station_label"] in cells
     bulletin_pdf(b, tmp_path / "b.pdf")
     assert (tmp_path / "b.pdf").stat().st_size > 0
+
+
+def _same_comparison(a: cv.DistanceComparison, b: cv.DistanceComparison) -> None:
+    for name in ("households", "vulnerable", "covered_straight", "covered_walk", "overstated",
+                 "overstated_vulnerable", "off_network", "unreachable", "tiers"):
+        assert getattr(a, name) == getattr(b, name), name
+    for name in ("overstated_households", "walk_gaps", "straight_gaps"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
+
+
+def test_a_kept_cache_of_distances_changes_no_figure_at_any_radius(inputs, monkeypatch) -> None:
+    """The distance to the nearest station does not depend on the radius: with a cache, each type's
+    distances are computed once, and every radius then gives exactly what a fresh computation does."""
+    hh, st, net = inputs.households, inputs.stations, inputs.network
+    cache: dict = {}
+    walks = []
+    real = nw._household_distances
+    monkeypatch.setattr(nw, "_household_distances", lambda *a, **k: walks.append(1) or real(*a, **k))
+    for t in ("party_service", "police"):
+        for radius in (None, 150.0, 300.0, 150.0, 1000.0, None):
+            kept = cv.compare_coverage(hh, st, t, net, radius=radius, cache=cache)
+            _same_comparison(kept, cv.compare_coverage(hh, st, t, net, radius=radius))
+    assert set(cache) == {(k, t) for k in ("straight", "walk") for t in ("party_service", "police")}
+    # Without the cache: one walk per call (12); with it: one per type (2), radii differing per
+    # station aside (the default radii here are one per type).
+    assert len(walks) == 12 + 2
+
+
+def test_the_overview_keeps_distances_per_scope(inputs) -> None:
+    comm_cells = frozenset(inputs.cells_m.loc[inputs.cells_m["community_code"]
+                                              == inputs.cells_m["community_code"].min(), "cell_id"])
+    fresh = cv.OverviewInputs(**{f: getattr(inputs, f) for f in ("households", "stations", "cells_m", "cells_wgs",
+                                                                 "patrols_m", "patrols_wgs", "last_visits", "admin",
+                                                                 "network")})
+    for scope in (EVERYTHING, Scope.of_cells(comm_cells)):
+        for radius in (200.0, 400.0):
+            got = cv.overview_from(fresh, "clinic", scope=scope, radius=radius, as_of=AS_OF, distance="walk")
+            alone = cv.overview_from(cv.OverviewInputs(**{f: getattr(fresh, f) for f in (
+                "households", "stations", "cells_m", "cells_wgs", "patrols_m", "patrols_wgs", "last_visits", "admin",
+                "network")}), "clinic", scope=scope, radius=radius, as_of=AS_OF, distance="walk")
+            assert got.kpis == alone.kpis
+            pd.testing.assert_frame_equal(got.gaps, alone.gaps, check_exact=True)
+    assert set(fresh.distances) == {EVERYTHING.key, Scope.of_cells(comm_cells).key}
