@@ -220,3 +220,29 @@ def test_user_text_is_never_markdown(text: str) -> None:
     assert not re.search(r"(?<!\\)[" + re.escape(string.punctuation.replace("\\", "")) + "]", out.replace("\\\\", ""))
     assert re.sub(r"\\(.)", r"\1", out) == text
     assert ui.md("**{}** · {n}", text, n=text) == f"**{out}** · {out}"
+
+
+def test_settling_the_heap_freezes_what_is_alive_and_collects_cycles_the_next_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the shared inputs are read the collector stops scanning them (gc.freeze); a reference
+    cycle that dies among frozen objects is collected when the heap is settled again."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    monkeypatch.setattr(ui, "_SETTLED_ONCE", False)
+    node = Node()
+    node.me = node  # type: ignore[attr-defined]  # a cycle: only the collector frees it
+    alive = weakref.ref(node)
+    try:
+        ui._settle_heap()
+        assert gc.get_freeze_count() > 0
+        del node
+        gc.collect()
+        assert alive() is not None  # frozen: out of the collector's sight
+        ui._settle_heap()
+        assert alive() is None and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
