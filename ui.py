@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -261,13 +262,19 @@ _DEFAULT_TYPE = next(iter(model.STATION_TYPES))
 _DEFAULTS: dict[tuple[str, int, int], Future[tuple[date, Overview]]] = {}
 
 
-def _default_overview(inputs: Future[OverviewInputs]) -> tuple[date, Overview]:
-    got = inputs.result()  # already read: the pool's one worker ran that job first
+def _default_overview(got: OverviewInputs) -> tuple[date, Overview]:
     today = date.today()
     return today, overview_from(got, _DEFAULT_TYPE, scope=Scope.everything(), as_of=today,
                                 visit_days=OVERVIEW_DEFAULTS["visit_days"],
                                 warden_target=OVERVIEW_DEFAULTS["warden_target"],
                                 distance=default_distance(got.network))
+
+
+def _overview_map_key(path: str, generation: int, ov: Overview, *, scope_key: str, counts_only: bool,
+                      visit_days: int, warden_target: int, as_of: date, measure: str, basemap: str,
+                      tianditu_key: str, all_types: bool) -> tuple[Any, ...]:
+    return ("overview", path, generation, scope_key, counts_only, ov.station_type, ov.radius, ov.distance,
+            warden_target, visit_days, as_of, measure, basemap, tianditu_key, all_types)
 
 
 def overview_map_payload(path: str, generation: int, ov: Overview, *, scope_key: str, counts_only: bool,
@@ -278,27 +285,113 @@ def overview_map_payload(path: str, generation: int, ov: Overview, *, scope_key:
     visit sends the same script without rendering 2.7 MB again (1,000,000 households)."""
     from maps.overview import overview_map
 
-    key = ("overview", path, generation, scope_key, counts_only, ov.station_type, ov.radius, ov.distance,
-           warden_target, visit_days, as_of, measure, basemap, tianditu_key, all_types)
+    key = _overview_map_key(path, generation, ov, scope_key=scope_key, counts_only=counts_only, visit_days=visit_days,
+                            warden_target=warden_target, as_of=as_of, measure=measure, basemap=basemap,
+                            tianditu_key=tianditu_key, all_types=all_types)
     return ui_map.cached_payload(key, lambda: overview_map(
         ov, measure, basemap=basemap, tianditu_key=tianditu_key, all_station_types=all_types,
         counts_only=counts_only, network=network if ov.distance == "walk" else None))
 
 
-def _default_map(store: Store, generation: int, pending: Future[tuple[date, Overview]]) -> None:
-    """Render the map of the district-wide default overview as an administrator first sees it."""
+def _default_map_settings(today: date) -> dict[str, Any]:
+    """How the administrator's first view is drawn (the overview page's defaults), as JSON values."""
     from grid.coverage import CELL_MEASURES
 
+    basemap, key, _warning = _basemap_env()
+    return {"station_type": _DEFAULT_TYPE, "as_of": today.isoformat(), "scope": Scope.everything().key,
+            "counts_only": False, "measure": next(iter(CELL_MEASURES)), "basemap": basemap, "tianditu_key": key,
+            "all_types": False, **OVERVIEW_DEFAULTS}
+
+
+def _default_map_key(store: Store, generation: int, ov: Overview, settings: dict[str, Any]) -> tuple[Any, ...]:
+    return _overview_map_key(store.path, generation, ov, scope_key=settings["scope"], counts_only=False,
+                             visit_days=settings["visit_days"], warden_target=settings["warden_target"],
+                             as_of=date.fromisoformat(settings["as_of"]), measure=settings["measure"],
+                             basemap=settings["basemap"], tianditu_key=settings["tianditu_key"], all_types=False)
+
+
+def _default_map(store: Store, generation: int, today: date, ov: Overview) -> tuple[dict[str, Any], MapPayload] | None:
+    """Render the map of the district-wide default overview as an administrator first sees it
+    (``None`` if that failed: only a head start, the page renders the map itself)."""
     try:
-        today, ov = pending.result()
-        basemap, key, _warning = _basemap_env()
-        overview_map_payload(store.path, generation, ov, scope_key=Scope.everything().key, counts_only=False,
-                             visit_days=OVERVIEW_DEFAULTS["visit_days"],
-                             warden_target=OVERVIEW_DEFAULTS["warden_target"], as_of=today,
-                             measure=next(iter(CELL_MEASURES)), basemap=basemap, tianditu_key=key,
-                             all_types=False, network=shared_network(store))
-    except Exception:  # only a head start: the page renders the map itself
+        settings = _default_map_settings(today)
+        payload = overview_map_payload(
+            store.path, generation, ov, scope_key=settings["scope"], counts_only=False,
+            visit_days=settings["visit_days"], warden_target=settings["warden_target"], as_of=today,
+            measure=settings["measure"], basemap=settings["basemap"], tianditu_key=settings["tianditu_key"],
+            all_types=False, network=shared_network(store))
+        return settings, payload
+    except Exception:
         logging.getLogger(__name__).exception("rendering the default overview map in the background failed")
+        return None
+
+
+def _kept_default(store: Store, generation: int) -> tuple[str | None, tuple[date, Overview] | None]:
+    """The default view kept on disk for the store's data, today and this code (:mod:`grid.view_cache`):
+    ``(data fingerprint, (day, overview))``, its map put in the map cache; ``(fingerprint, None)`` when
+    none is kept, ``(None, None)`` when keeping is off or fails (logged)."""
+    from grid import view_cache
+
+    folder = view_cache.view_dir(store.path)
+    if folder is None:
+        return None, None
+    try:
+        data = view_cache.fingerprint(store)
+        today = date.today()
+        settings = _default_map_settings(today)
+        got = view_cache.load_view(folder, view_cache.key_for(data, settings))
+        if got is None:
+            return data, None
+        ov, payload = got
+        ui_map.keep_payload(_default_map_key(store, generation, ov, settings), ui_map.payload_from_json(payload))
+        return data, (today, ov)
+    except Exception:
+        logging.getLogger(__name__).exception("reading the kept default overview failed: computing it")
+        return None, None
+
+
+def _keep_default(store: Store, generation: int, data: str | None, today: date, ov: Overview,
+                  drawn: tuple[dict[str, Any], MapPayload] | None) -> None:
+    """Keep the default view on disk when the data are still what the fingerprint ``data`` saw."""
+    from grid import view_cache
+
+    folder = view_cache.view_dir(store.path)
+    if folder is None or data is None or drawn is None:
+        return
+    try:
+        if store.generation != generation or view_cache.fingerprint(store) != data:
+            return  # written to meanwhile: what was computed may mix both
+        settings, payload = drawn
+        view_cache.save_view(folder, view_cache.key_for(data, settings), ov, ui_map.payload_json(payload))
+    except Exception:
+        logging.getLogger(__name__).exception("keeping the default overview on disk failed")
+
+
+def _prepare(store: Store, generation: int, inputs: Future[OverviewInputs],
+             default: Future[tuple[date, Overview]]) -> None:
+    """The background work when a store opens or its data change, in order: the default view kept on disk
+    (if any), the shared inputs, the default view and its map (unless kept; then kept for the next
+    start), the collector settled. Each future gets its result or the exception that stopped it."""
+    data, kept = _kept_default(store, generation)
+    if kept is not None:
+        default.set_result(kept)
+    try:
+        got = _read_inputs(store)
+    except BaseException as exc:
+        inputs.set_exception(exc)
+        if not default.done():
+            default.set_exception(exc)
+        return
+    inputs.set_result(got)
+    if kept is None:
+        try:
+            today, ov = _default_overview(got)
+        except BaseException as exc:
+            default.set_exception(exc)
+            return
+        default.set_result((today, ov))
+        _keep_default(store, generation, data, today, ov, _default_map(store, generation, today, ov))
+    _settle_heap()
 
 
 # The street network, built once per store and data generation (0.15 s at 1,000,000 households):
@@ -350,11 +443,10 @@ def _inputs_future(store: Store) -> Future[OverviewInputs]:
     with _INPUTS_LOCK:
         fut = _INPUTS.get(key)
         if fut is None or (fut.done() and fut.exception() is not None):
-            fut = _INPUTS_POOL.submit(_read_inputs, store)
-            _INPUTS[key] = fut
-            _DEFAULTS[key] = _INPUTS_POOL.submit(_default_overview, fut)
-            _INPUTS_POOL.submit(_default_map, store, store.generation, _DEFAULTS[key])
-            _INPUTS_POOL.submit(_settle_heap)
+            fut = Future()
+            default: Future[tuple[date, Overview]] = Future()
+            _INPUTS[key], _DEFAULTS[key] = fut, default
+            _INPUTS_POOL.submit(_prepare, store, store.generation, fut, default)
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
                 old = next(iter(_INPUTS))
                 _INPUTS.pop(old)
@@ -376,21 +468,34 @@ def _whole_district(inputs: OverviewInputs, scope: Scope) -> bool:
             and not inputs.households["cell_id"].isna().any())
 
 
+def _pending_default(store: Store, as_of: date, distance: str | None) -> Overview | None:
+    """The district-wide default view of the store's current data for ``as_of`` (waiting while it is
+    being computed), or ``None`` (another day or distance, or its computation failed)."""
+    with _INPUTS_LOCK:
+        pending = _DEFAULTS.get((store.path, id(store), store.generation))
+    if pending is None or pending.exception() is not None:
+        return None
+    d_day, ov = pending.result()
+    return ov if d_day == as_of and (distance is None or distance == ov.distance) else None
+
+
 def shared_overview(store: Store, station_type: str, *, scope: Scope, radius: float | None, warden_target: int,
                     visit_days: int, as_of: date, distance: str | None = None) -> Overview:
     """:func:`grid.coverage.overview_from` on the shared inputs; the district-wide default view
     comes from the background computation. ``distance`` defaults to walking where the district
     has a street network (:func:`grid.network.default_distance`)."""
+    defaults = (station_type == _DEFAULT_TYPE and radius is None
+                and {"warden_target": warden_target, "visit_days": visit_days} == OVERVIEW_DEFAULTS)
+    if defaults and scope.is_everything:  # without waiting for the inputs: the default view may be kept on disk
+        ov = _pending_default(store, as_of, distance)
+        if ov is not None:
+            return ov
     inputs = shared_overview_inputs(store)
     distance = distance or default_distance(inputs.network)
-    if (station_type == _DEFAULT_TYPE and radius is None and distance == default_distance(inputs.network)
-            and {"warden_target": warden_target, "visit_days": visit_days} == OVERVIEW_DEFAULTS):
-        with _INPUTS_LOCK:
-            pending = _DEFAULTS.get((store.path, id(store), store.generation))
-        if pending is not None and _whole_district(inputs, scope) and pending.exception() is None:
-            d_day, ov = pending.result()  # waits while it is being computed
-            if d_day == as_of:
-                return ov
+    if defaults and distance == default_distance(inputs.network) and _whole_district(inputs, scope):
+        ov = _pending_default(store, as_of, distance)
+        if ov is not None:
+            return ov
     return overview_from(inputs, station_type, scope=scope, radius=radius, warden_target=warden_target,
                          visit_days=visit_days, as_of=as_of, distance=distance)
 

@@ -40,7 +40,8 @@ import streamlit_folium as _sf
 
 import maps  # noqa: F401 - rendered map text is never a template again (maps/rendered.py)
 
-__all__ = ["MapPayload", "cached_payload", "draw_map", "map_payload"]
+__all__ = ["MapPayload", "cached_payload", "draw_map", "keep_payload", "map_payload", "payload_from_json",
+           "payload_json"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,36 @@ _CACHE: OrderedDict[Hashable, MapPayload] = OrderedDict()
 _LOCK = threading.Lock()
 #: Payloads kept (each about the size of its script: up to a few MB).
 CACHE_SIZE = 24
+
+
+def payload_json(payload: MapPayload) -> dict[str, Any]:
+    """``payload`` as JSON values (to keep on disk, :mod:`grid.view_cache`); :func:`payload_from_json` reverses it.
+
+    >>> p = map_payload(folium.Map(location=(30.0, 120.0), zoom_start=12, tiles=None))
+    >>> payload_from_json(payload_json(p)) == p
+    True
+    """
+    return {"script": payload.script, "header": payload.header, "html": payload.html, "id": payload.id,
+            "css_links": list(payload.css_links), "js_links": list(payload.js_links),
+            "defaults": [[k, v] for k, v in payload.defaults], "with_bounds": payload.with_bounds}
+
+
+def payload_from_json(data: dict[str, Any]) -> MapPayload:
+    """The :class:`MapPayload` of :func:`payload_json`'s output."""
+    return MapPayload(script=str(data["script"]), header=str(data["header"]), html=str(data["html"]),
+                      id=str(data["id"]), css_links=tuple(str(x) for x in data["css_links"]),
+                      js_links=tuple(str(x) for x in data["js_links"]),
+                      defaults=tuple((str(k), v) for k, v in data["defaults"]), with_bounds=bool(data["with_bounds"]))
+
+
+def keep_payload(key: Hashable, payload: MapPayload) -> MapPayload:
+    """Put a payload made elsewhere (read from disk) in the cache under ``key``; the one kept is returned."""
+    with _LOCK:
+        got = _CACHE.setdefault(key, payload)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return got
 
 
 def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload:

@@ -13,9 +13,14 @@ and is the harness's time, not the user's.
 
 1. **Overview, cold**: from the click on 登录 (sign in, as the demo admin) until the
    overview's Leaflet map holds every cell polygon of the district. The server has
-   computed nothing yet, so this includes the coverage computation. The demo district
-   has streets, so this is the overview in walking mode (its default): every household
-   joined to the network, both coverage figures, the walking catchments drawn.
+   computed nothing yet and nothing is kept on disk for these data (the folder of kept
+   views, ``grid.view_cache``, is removed first), so this includes the coverage
+   computation: the first start after the data changed. The demo district has streets,
+   so this is the overview in walking mode (its default): every household joined to the
+   network, both coverage figures, the walking catchments drawn.
+1b. **Overview, cold restart**: at the end, the server is started again on the same data
+   (a deployment, the nightly restart) and the clock runs the same way: nothing is in the
+   new process's memory; the default view the first start kept on disk is read back.
 2. **Overview, warm server**: the same in new browser sessions once the server's
    caches are warm: a first visit (empty browser cache) and ``--repeat`` returning
    visits (new sessions sharing one browser profile, so Streamlit's and Leaflet's
@@ -42,7 +47,8 @@ and is the harness's time, not the user's.
    one browser profile (returning), the first also timed on its own (the server cold for
    this page).
 
-Goals (issue 18): overview under 3 s on a cold server and under 2 s for later sessions,
+Goals (issue 18): overview under 3 s on a cold server (judged on both: ``overview_s`` the
+cold restart, ``overview_new_data_s`` the first start on data nothing was kept for) and under 2 s for later sessions,
 under 2 s after a change of radius, the warden's page under 1 s for a returning phone, the
 campaign page under 3 s; and (issue 7) under 10 MB transferred for the overview, the server
 under 3 GB (3e9 bytes).
@@ -72,6 +78,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
@@ -82,7 +89,7 @@ from grid.demo import DEMO_ACCOUNTS, DemoConfig  # noqa: E402
 from grid.store import open_store  # noqa: E402
 from tests.browsing import app_server, browser_context, chromium, copy_db, ensure_chromium, open_session, peak_rss  # noqa: E402
 
-GOALS = {"overview_s": 3.0, "overview_warm_returning_s": 2.0, "warden_s": 1.0, "recompute_s": 2.0,
+GOALS = {"overview_s": 3.0, "overview_new_data_s": 3.0, "overview_warm_returning_s": 2.0, "warden_s": 1.0, "recompute_s": 2.0,
          "campaign_s": 3.0, "overview_bytes": 10e6, "server_bytes": 3e9}
 
 
@@ -126,6 +133,8 @@ def _mb(n: float) -> str:
 def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
     src = ensure_demo(households, seed)
     db = copy_db(src, ROOT / "bench" / "out" / f"app_{households}.duckdb")
+    views = db.with_name(db.name + ".views")  # grid.view_cache's folder: nothing kept for the first start
+    shutil.rmtree(views, ignore_errors=True)
     with open_store(db, read_only=True) as s:
         n_cells = int(s.scalar("SELECT count(*) FROM cells"))
         n_hh = int(s.scalar("SELECT count(*) FROM households"))
@@ -263,11 +272,28 @@ def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
               f" {', '.join(f'{t:.2f}' for t in out['campaign_audit_map_s'])} s)", flush=True)
         out["server_peak_bytes"] = peak_rss(server.pid)
         print(f"  server peak memory: {out['server_peak_bytes'] / 2**20:,.0f} MiB", flush=True)
+    kept = sorted(p.name for p in views.iterdir() if not p.name.startswith(".")) if views.is_dir() else []
+    out["views_kept"] = {"count": len(kept), "bytes": sum(f.stat().st_size for f in views.rglob("*") if f.is_file())
+                         if views.is_dir() else 0}
+    # 1b: the same data, a new server process (a restart): the default view comes from disk.
+    with app_server(db, log=log, timeout=300) as server, chromium() as browser:
+        with open_session(browser, server.url) as s:
+            s.fill_sign_in(*DEMO_ACCOUNTS["admin"])
+            t0 = time.perf_counter()
+            s.submit_sign_in()
+            s.wait_drawn(1, min_cells=n_cells, timeout=300)
+            out["overview_restart_s"] = time.perf_counter() - t0
+            restart_map = s.wait_maps(1, min_cells=n_cells, timeout=300)[0]
+    out["overview_restart_same_map"] = (len(restart_map["cells"]) == out["overview_map"]["cells"]
+                                        and restart_map["title"] == out["overview_map"]["title"])
+    print(f"  overview, cold restart: {out['overview_restart_s']:.2f} s ({len(kept)} view(s) kept,"
+          f" {_mb(out['views_kept']['bytes'])} on disk; the same map: {out['overview_restart_same_map']})", flush=True)
     out["machine"]["load_after"] = os.getloadavg()
     print(f"  load average before {out['machine']['load_before']}, after {out['machine']['load_after']}", flush=True)
     med = statistics.median
     out["summary"] = {
-        "overview_s": out["overview_cold_s"],
+        "overview_s": out["overview_restart_s"],
+        "overview_new_data_s": out["overview_cold_s"],
         "overview_warm_first_visit_s": warm[0],
         "overview_warm_returning_s": med(back),
         "warden_s": med(wt),
@@ -302,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         v = g["measured"]
         shown = f"{v:.2f} s" if unit == "s" else (_mb(v) if "server" not in k else f"{v / 2**20:,.0f} MiB")
         goal = f"{g['goal']:.0f} s" if unit == "s" else (_mb(g["goal"]) if "server" not in k else "3 GB")
-        print(f"  {k:16s} {goal:>10s} → {shown:>12s}  {'met' if g['met'] else 'MISSED'}")
+        print(f"  {k:26s} {goal:>10s} → {shown:>12s}  {'met' if g['met'] else 'MISSED'}")
     sm = out["summary"]
     print(f"  (overview with a warm server: first visit {sm['overview_warm_first_visit_s']:.2f} s, returning"
           f" {sm['overview_warm_returning_s']:.2f} s; warden's first visit {sm['warden_first_visit_s']:.2f} s;"

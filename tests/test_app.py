@@ -246,3 +246,55 @@ def test_settling_the_heap_freezes_what_is_alive_and_collects_cycles_the_next_ti
         assert alive() is None and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_restarted_server_takes_the_default_view_kept_on_disk(db, monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """The first start computes the district's default overview and keeps it with its map; the next
+    start (nothing in memory) gives back the same without computing; a change of data computes again."""
+    from concurrent.futures import Future
+
+    import ui_map
+    from grid import view_cache
+
+    monkeypatch.setenv(view_cache.VIEWS_ENV, str(tmp_path / "views"))
+    monkeypatch.setattr(ui, "_settle_heap", lambda: None)
+
+    def start() -> tuple[Future, Future]:
+        ui_map._CACHE.clear()
+        inputs, default = Future(), Future()
+        key = (db.path, id(db), db.generation)
+        monkeypatch.setitem(ui._INPUTS, key, inputs)
+        monkeypatch.setitem(ui._DEFAULTS, key, default)
+        ui._prepare(db, db.generation, inputs, default)
+        return inputs, default
+
+    computed = []
+    real = ui._default_overview
+    monkeypatch.setattr(ui, "_default_overview", lambda got: computed.append(1) or real(got))
+    inputs, default = start()
+    today, first = default.result()
+    assert computed == [1] and inputs.result().network is not None
+    folder = view_cache.view_dir(db.path)
+    assert folder is not None and len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 1
+    settings = ui._default_map_settings(today)
+    drawn = ui_map._CACHE[ui._default_map_key(db, db.generation, first, settings)]
+
+    _, default = start()  # a new process: nothing in memory
+    assert computed == [1]
+    again = default.result()[1]
+    assert again.kpis == first.kpis
+    pd.testing.assert_frame_equal(pd.DataFrame(again.cells.drop(columns="geometry")),
+                                  pd.DataFrame(first.cells.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(again.gaps, first.gaps)
+    assert ui_map._CACHE[ui._default_map_key(db, db.generation, again, settings)] == drawn
+    # The page asks for exactly this view: it is the kept one, without waiting for the inputs.
+    monkeypatch.setattr(ui, "shared_overview_inputs", lambda store: pytest.fail("waited for the inputs"))
+    got = ui.shared_overview(db, ui._DEFAULT_TYPE, scope=EVERYTHING, radius=None, as_of=today,
+                             distance=again.distance, **ui.OVERVIEW_DEFAULTS)
+    assert got is again
+
+    with db.transaction() as cur:  # a visit is logged: the data are not what the kept view counted
+        cur.execute("DELETE FROM visits WHERE rowid = (SELECT min(rowid) FROM visits)")
+    _, default = start()
+    assert computed == [1, 1] and default.result()[1].kpis["overdue"] >= first.kpis["overdue"]
