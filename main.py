@@ -32,6 +32,13 @@ def _oidc_enabled() -> bool:
         return False
 
 
+def _prefetch(actor: access.Actor) -> None:
+    """Start what the signed-in actor's slower pages will show first (the assistance page's first view)."""
+    import ui_assistance
+
+    ui_assistance.prefetch(store, actor)
+
+
 def login_page() -> None:
     st.title("暖网 WarmGrid")
     st.caption("网格化管理 · 走访慰问 — 请登录 · Please sign in")
@@ -43,7 +50,7 @@ def login_page() -> None:
     if _oidc_enabled():
         if getattr(st.user, "is_logged_in", False):
             try:  # the provider vouches for the e-mail; roles and scope still come from our users table
-                ui.sign_in_sso(store, str(st.user.get("email") or ""))
+                _prefetch(ui.sign_in_sso(store, str(st.user.get("email") or "")))
                 st.rerun()
             except WarmGridError as exc:
                 ui.error(exc)
@@ -54,7 +61,7 @@ def login_page() -> None:
         password = st.text_input("密码 Password", type="password")
         if st.form_submit_button("登录 Sign in", type="primary"):
             try:
-                ui.sign_in(store, name.strip(), password)
+                _prefetch(ui.sign_in(store, name.strip(), password))
                 st.rerun()
             except WarmGridError as exc:
                 ui.error(exc)

@@ -75,11 +75,13 @@ def app_db(district_file: tuple[Path, DemoDistrict], monkeypatch: pytest.MonkeyP
     shutil.copyfile(district_file[0], path)
     monkeypatch.setenv("WARMGRID_DB", str(path))
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    import ui_assistance
     import ui_campaigns
     import ui_map
     import ui_warden
 
     ui._open.clear()
+    ui_assistance._FUTURES.clear()
     ui.cached_overview.clear()
     ui_warden._cached.clear()
     for cached in (ui_campaigns._scope_cells, ui_campaigns._audit, ui_campaigns._setup, ui_campaigns._plan):

@@ -241,3 +241,58 @@ def test_the_gini_is_explained_and_every_map_has_a_legend(app_db) -> None:
     assert sentence in shown
     maps = _map_text(at)
     assert maps.count('<details class=\\"wg-legend\\"') == 2, maps.count("wg-legend")  # one per map
+
+
+def test_the_first_view_is_computed_when_a_leader_signs_in(app_db, monkeypatch) -> None:
+    """Signing in starts the page's first view (whole scope, by cell, 困难户户均救助, seed 0) in the
+    background; opening the page then computes nothing more, and shows the same as a fresh computation."""
+    import grid.assistance
+    import grid.hotspots
+    import ui
+    import ui_assistance
+    from grid import users
+    from grid.hotspots import cell_values, gi_star, weights
+
+    calls = {"gi": 0, "measures": 0}
+    real_gi, real_measures = grid.hotspots.gi_star, grid.assistance.measures
+    monkeypatch.setattr(grid.hotspots, "gi_star", lambda *a, **kw: calls.__setitem__("gi", calls["gi"] + 1)
+                        or real_gi(*a, **kw))
+    monkeypatch.setattr(grid.assistance, "measures", lambda *a, **kw: calls.__setitem__(
+        "measures", calls["measures"] + 1) or real_measures(*a, **kw))
+    started = []
+    real_prefetch = ui_assistance.prefetch
+    monkeypatch.setattr(ui_assistance, "prefetch", lambda store, actor: started.append(real_prefetch(store, actor)))
+    at = sign_in_demo("leader")
+    assert len(started) == 1 and started[0] is not None
+    started[0].result(timeout=120)
+    assert calls == {"gi": 1, "measures": 1}
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert calls == {"gi": 1, "measures": 1}  # the page found it done
+    # What was computed ahead is what the page's settings ask for.
+    store = ui._open(str(app_db))
+    leader = access.actor_for(store, users.get_user(store, "leader"))
+    cells = ui_assistance.scope_cells(store, leader)
+    hh, aid = grid.assistance.load_assistance_inputs(store)
+    by_cell = real_measures(*grid.assistance.for_cells(hh, aid, cells), "cell")
+    vals = cell_values(by_cell[by_cell["cell_id"].notna()], "per_vulnerable", sorted(cells))
+    from grid.coverage import load_cells
+
+    cm = load_cells(store, metric=True)
+    gi = gi_star(vals, weights(cm[cm["cell_id"].isin(set(vals.index))], "queen"), permutations=999, seed=0)
+    got_vals, got_gi = ui_assistance.hotspots(store, None, cells, "per_vulnerable", 0, cm)
+    import pandas as pd
+
+    pd.testing.assert_series_equal(got_vals, vals)
+    pd.testing.assert_frame_equal(got_gi, gi)
+
+
+def test_no_prefetch_for_whom_may_not_see_the_page(app_db) -> None:
+    import ui
+    import ui_assistance
+    from grid import users
+
+    store = ui._open(str(app_db))
+    warden = access.actor_for(store, users.get_user(store, "warden"))
+    assert not access.allowed(warden, "view_page", "leader")
+    assert ui_assistance.prefetch(store, warden) is None

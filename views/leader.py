@@ -7,7 +7,6 @@ the browser: never a household row."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import geopandas as gpd
@@ -16,17 +15,15 @@ import pandas as pd
 import streamlit as st
 
 import ui
+import ui_assistance
 import ui_charts
 import ui_map
 from grid import access, labels
 from grid.assistance import (
     MEASURE_COLUMNS,
-    for_cells,
     gini,
     gini_sentence,
-    load_assistance_inputs,
     lorenz,
-    measures,
     monthly,
     suppress_small,
 )
@@ -34,7 +31,7 @@ from grid.campaigns import list_campaigns
 from grid.coverage import load_admin_units, load_cells
 from grid.errors import WarmGridError
 from grid.export import download
-from grid.hotspots import CLASSES, cell_values, gi_star, weights
+from grid.hotspots import CLASSES
 from maps.assistance import assistance_map, hotspot_map
 from ui import db_path, get_store
 
@@ -62,21 +59,8 @@ LEVELS_EN: dict[str, str] = {"street": "street", "community": "community", "cell
                              "h3:8": "H3 hexagon (8)", "h3:9": "H3 hexagon (9)"}
 
 
-# The households and their aid are held once, not copied out on every rerun (1,000,000 rows): they are
-# only read below (every function they go to returns new frames).
-@st.cache_resource(show_spinner="正在读取救助记录 · reading assistance…", max_entries=2)
-def _inputs(path: str, generation: int, campaign: str | None, _store: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return load_assistance_inputs(_store, campaign_id=campaign)
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _area_inputs(path: str, generation: int, campaign: str | None, area: str, _store: Any,
-                 _cells: frozenset[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The households of the area's cells and their aid: once per data generation, campaign and area."""
-    households, aid = _inputs(path, generation, campaign, _store)
-    return for_cells(households, aid, _cells)
-
-
+# The households, their aid, the measures and Gi* are computed once per data generation and shared by
+# every session (ui_assistance); the page's first view is started when a leader signs in.
 @st.cache_data(show_spinner=False, max_entries=16)
 def _monthly(path: str, generation: int, campaign: str | None, area: str, _aid: pd.DataFrame) -> pd.DataFrame:
     return monthly(_aid)
@@ -85,20 +69,6 @@ def _monthly(path: str, generation: int, campaign: str | None, area: str, _aid: 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _geometry(path: str, generation: int, _store: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     return load_cells(_store), load_cells(_store, metric=True), load_admin_units(_store)
-
-
-@st.cache_data(show_spinner="正在计算指标 · computing the measures…", max_entries=32)
-def _measures(path: str, generation: int, campaign: str | None, area: str, level: str, _households: pd.DataFrame,
-              _aid: pd.DataFrame) -> pd.DataFrame:
-    """The measures per unit of ``level``: once per data generation, campaign, area (its cells' digest) and level."""
-    return measures(_households, _aid, level)
-
-
-@st.cache_data(show_spinner="正在做热点分析（999 次置换）· finding hot spots…", max_entries=32)
-def _hotspots(path: str, generation: int, campaign: str | None, area: str, measure: str, seed: int,
-              _vals: pd.Series, _cells_m: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Gi* of the cells' values: once per data generation, campaign, area, measure and seed."""
-    return gi_star(_vals, weights(_cells_m, "queen"), permutations=999, seed=seed)
 
 
 def _download(frame: pd.DataFrame, what: str, key: str, title: str) -> None:
@@ -155,13 +125,15 @@ if street != ALL:
 if community != ALL:
     area = area[area["community_code"] == community]
 area_cells = set(area["cell_id"])
-area_key = hashlib.sha256("\n".join(sorted(map(str, area_cells))).encode()).hexdigest()
+area_key = ui_assistance.area_key(area_cells)
+area_set = frozenset(area_cells)
 if not area_cells:
     st.info("您的范围内没有网格，没有可显示的数字。 · There are no cells in your scope: nothing to show.")
     st.stop()
 
 camp_key = None if campaign == ALL else campaign
-households, aid = _area_inputs(path, store.generation, camp_key, area_key, store, frozenset(area_cells))
+with st.spinner("正在读取救助记录 · reading assistance…"):
+    households, aid = ui_assistance.area_inputs(store, camp_key, area_set)
 m_label, share = MEASURE_LABELS[measure]
 where = " / ".join(x for x in (street_name.get(street, ""), comm_name.get(community, "")) if x) or "全部范围"
 st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · 住户少于 {k} 户的单元显示“<{k}” · "
@@ -171,7 +143,8 @@ st.caption(ui.md("范围 Area：{} · {} 个网格 · 活动 Campaign：{} · �
 # --------------------------------------------------------------------------- choropleth
 st.subheader(ui.md("{}（按{}）· {} by {}", m_label, LEVELS[level], labels.column(measure, "en"), LEVELS_EN[level]))
 try:
-    by_unit = _measures(path, store.generation, camp_key, area_key, level, households, aid)
+    with st.spinner("正在计算指标 · computing the measures…"):
+        by_unit = ui_assistance.unit_measures(store, camp_key, area_set, level)
 except WarmGridError as exc:
     ui.show_error(exc)
     raise  # unreachable: show_error stops the page
@@ -208,14 +181,13 @@ _download(unit_table, f"assistance_{level.replace(':', '')}_{measure}", "dl_map"
 
 # --------------------------------------------------------------------------- hot spots
 st.subheader(f"热点与冷点（Gi*，每网格{m_label}）· Hot spots")
-by_cell = by_unit if level == "cell" else _measures(path, store.generation, camp_key, area_key, "cell", households,
-                                                   aid)
+by_cell = by_unit if level == "cell" else ui_assistance.unit_measures(store, camp_key, area_set, "cell")
 by_cell = by_cell[by_cell["cell_id"].notna()]
-vals = cell_values(by_cell, measure, sorted(area_cells))
-hot_cells = cells_m[cells_m["cell_id"].isin(set(vals.index))]
 gi: pd.DataFrame | None = None
 try:
-    gi = _hotspots(path, store.generation, camp_key, area_key, measure, seed, vals, hot_cells)
+    with st.spinner("正在做热点分析（999 次置换）· finding hot spots…"):
+        _vals, gi = ui_assistance.hotspots(store, camp_key, area_set, measure, seed,
+                                          cells_m[cells_m["cell_id"].isin(area_set)])
 except WarmGridError as exc:
     st.info(ui.md("无法做热点分析：{} · No hot-spot analysis: {}", exc.zh, exc.en))
 if gi is not None:
