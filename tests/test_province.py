@@ -330,7 +330,10 @@ def test_a_district_worker_killed_fails_the_province_naming_it_and_writes_nothin
         while time.monotonic() < end and not killed:
             new = children() - before
             if new:
-                time.sleep(1.0)  # let it start on its district
+                # Soon after it appears, long before the province is done (2.5 s here): a worker that had
+                # already finished every district by the time it was killed (a fixed 1 s wait on a fast
+                # machine) would fail nothing. Killed while starting or working, its district fails.
+                time.sleep(0.1)
                 pid = min(new)
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
