@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
@@ -95,6 +96,8 @@ def _changes(s: Any, label: str, choices: tuple[tuple[str, str], ...], repeat: i
 def run(households: int, seed: int, repeat: int) -> dict[str, Any]:
     src = ensure_demo(households, seed)
     db = copy_db(src, ROOT / "bench" / "out" / f"assistance_{households}.duckdb")
+    # Nothing kept from an earlier run (grid.view_cache): the server starts on data it has never seen.
+    shutil.rmtree(db.with_name(db.name + ".views"), ignore_errors=True)
     with open_store(db, read_only=True) as st:
         n_cells = int(st.scalar("SELECT count(*) FROM cells"))
         n_hh = int(st.scalar("SELECT count(*) FROM households"))

@@ -63,6 +63,7 @@ def test_a_kept_view_is_given_back_exactly(which: str, request: pytest.FixtureRe
     back, payload = got
     _same(ov, back, "overview")
     assert payload == MAP
+    assert (tmp_path / "k1").stat().st_mode & 0o077 == 0  # household rows: the app's user alone may read them
     if ov.comparison is not None:  # the gaps are the walking gaps, one frame as before
         assert ov.gaps is ov.comparison.walk_gaps and back.gaps is back.comparison.walk_gaps
     assert not vc.save_view(tmp_path, "k1", ov, MAP)  # kept already: left as it is
