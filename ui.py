@@ -260,6 +260,7 @@ _DEFAULT_TYPE = next(iter(model.STATION_TYPES))
 #: The whole-district overview with the default settings (what every district-wide user sees
 #: first), computed in the background right after the inputs: (as_of, overview).
 _DEFAULTS: dict[tuple[str, int, int], Future[tuple[date, Overview]]] = {}
+_PREPARED: dict[tuple[str, int, int], Future[None]] = {}
 
 
 def _default_overview(got: OverviewInputs) -> tuple[date, Overview]:
@@ -333,8 +334,8 @@ def _kept_default(store: Store, generation: int) -> tuple[str | None, tuple[date
     from grid import view_cache
 
     folder = view_cache.view_dir(store.path)
-    if folder is None:
-        return None, None
+    if folder is None or not view_cache.has_views(folder):
+        return None, None  # nothing to look for: no fingerprint (0.2 s) ahead of the first view
     try:
         data = view_cache.fingerprint(store)
         today = date.today()
@@ -356,15 +357,25 @@ def _keep_default(store: Store, generation: int, data: str | None, today: date, 
     from grid import view_cache
 
     folder = view_cache.view_dir(store.path)
-    if folder is None or data is None or drawn is None:
+    if folder is None or drawn is None:
         return
     try:
-        if store.generation != generation or view_cache.fingerprint(store) != data:
+        # The app is the database's one writer and every committed change of data makes a new
+        # generation: unchanged since the inputs were read, the data are what the view counted.
+        if store.generation != generation:
+            return
+        now = view_cache.fingerprint(store)
+        if (data is not None and now != data) or store.generation != generation:
             return  # written to meanwhile: what was computed may mix both
         settings, payload = drawn
+        data = now
         view_cache.save_view(folder, view_cache.key_for(data, settings), ov, ui_map.payload_json(payload))
     except Exception:
         logging.getLogger(__name__).exception("keeping the default overview on disk failed")
+
+
+#: Seconds after the default view is drawn before it is written to disk (grid.view_cache).
+KEEP_DELAY_S = 3.0
 
 
 def _prepare(store: Store, generation: int, inputs: Future[OverviewInputs],
@@ -390,7 +401,12 @@ def _prepare(store: Store, generation: int, inputs: Future[OverviewInputs],
             default.set_exception(exc)
             return
         default.set_result((today, ov))
-        _keep_default(store, generation, data, today, ov, _default_map(store, generation, today, ov))
+        drawn = _default_map(store, generation, today, ov)
+        # Written a little later, in a thread of its own: serialising 1,000,000 households' gaps (0.7 s)
+        # would otherwise compete with sending the first page its map.
+        keeper = threading.Timer(KEEP_DELAY_S, _keep_default, args=(store, generation, data, today, ov, drawn))
+        keeper.daemon = True
+        keeper.start()
     _settle_heap()
 
 
@@ -446,12 +462,21 @@ def _inputs_future(store: Store) -> Future[OverviewInputs]:
             fut = Future()
             default: Future[tuple[date, Overview]] = Future()
             _INPUTS[key], _DEFAULTS[key] = fut, default
-            _INPUTS_POOL.submit(_prepare, store, store.generation, fut, default)
+            _PREPARED[key] = _INPUTS_POOL.submit(_prepare, store, store.generation, fut, default)
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
                 old = next(iter(_INPUTS))
                 _INPUTS.pop(old)
                 _DEFAULTS.pop(old, None)
+                _PREPARED.pop(old, None)
         return fut
+
+
+def background_work(store: Store) -> Future[None] | None:
+    """The overview's background work for the store's current data (:func:`_prepare`), if started:
+    other work started ahead of need (``ui_assistance.prefetch``) waits for it rather than compete
+    with the first page everyone opens."""
+    with _INPUTS_LOCK:
+        return _PREPARED.get((store.path, id(store), store.generation))
 
 
 def shared_overview_inputs(store: Store) -> OverviewInputs:

@@ -44,8 +44,8 @@ import pandas as pd
 from grid.coverage import DistanceComparison, Overview
 from grid.store import Store
 
-__all__ = ["FINGERPRINT_TABLES", "KEPT", "code_version", "fingerprint", "key_for", "load_view", "save_view",
-           "view_dir"]
+__all__ = ["FINGERPRINT_TABLES", "KEPT", "code_version", "fingerprint", "has_views", "key_for", "load_view",
+           "save_view", "view_dir"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -71,6 +71,14 @@ def view_dir(db_path: str | os.PathLike[str]) -> Path | None:
         return Path(setting) / hashlib.sha256(str(Path(db_path).resolve()).encode()).hexdigest()[:16]
     p = Path(db_path)
     return p.with_name(p.name + ".views")
+
+
+def has_views(folder: Path) -> bool:
+    """Whether anything is kept in ``folder`` (then a fingerprint is worth computing)."""
+    try:
+        return any(p.is_dir() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def fingerprint(store: Store, tables: tuple[str, ...] = FINGERPRINT_TABLES) -> str:

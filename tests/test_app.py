@@ -252,6 +252,7 @@ def test_a_restarted_server_takes_the_default_view_kept_on_disk(db, monkeypatch:
                                                                 tmp_path: Path) -> None:
     """The first start computes the district's default overview and keeps it with its map; the next
     start (nothing in memory) gives back the same without computing; a change of data computes again."""
+    import time
     from concurrent.futures import Future
 
     import ui_map
@@ -259,6 +260,7 @@ def test_a_restarted_server_takes_the_default_view_kept_on_disk(db, monkeypatch:
 
     monkeypatch.setenv(view_cache.VIEWS_ENV, str(tmp_path / "views"))
     monkeypatch.setattr(ui, "_settle_heap", lambda: None)
+    monkeypatch.setattr(ui, "KEEP_DELAY_S", 0.0)
 
     def start() -> tuple[Future, Future]:
         ui_map._CACHE.clear()
@@ -276,7 +278,12 @@ def test_a_restarted_server_takes_the_default_view_kept_on_disk(db, monkeypatch:
     today, first = default.result()
     assert computed == [1] and inputs.result().network is not None
     folder = view_cache.view_dir(db.path)
-    assert folder is not None and len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 1
+    assert folder is not None
+    deadline = time.monotonic() + 60  # written a moment later, by a thread of its own (ui.KEEP_DELAY_S)
+    while not (folder.is_dir() and [p for p in folder.iterdir() if not p.name.startswith(".")]):
+        assert time.monotonic() < deadline, "the default view was not kept"
+        time.sleep(0.05)
+    assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 1
     settings = ui._default_map_settings(today)
     drawn = ui_map._CACHE[ui._default_map_key(db, db.generation, first, settings)]
 
