@@ -406,6 +406,7 @@ def _prepare(store: Store, generation: int, inputs: Future[OverviewInputs],
         # would otherwise compete with sending the first page its map.
         keeper = threading.Timer(KEEP_DELAY_S, _keep_default, args=(store, generation, data, today, ov, drawn))
         keeper.daemon = True
+        keeper.name = "warmgrid-keep-view"
         keeper.start()
     _settle_heap()
 

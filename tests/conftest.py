@@ -38,6 +38,24 @@ def _district_file_untouched(request: pytest.FixtureRequest):
     assert after == before, f"{request.node.nodeid} wrote to the shared district file {path}: use a copy"
 
 
+@pytest.fixture(autouse=True)
+def _background_work_ends_with_the_test():
+    """The app's background work (the overview's inputs, the assistance page's prefetch, writing the kept
+    view) started by a test is finished before the next test starts: a query of one test's store still
+    running in the next one made that one's new database fail to checkpoint."""
+    yield
+    import sys
+    import threading
+
+    for name, pool in (("ui", "_INPUTS_POOL"), ("ui_assistance", "_POOL")):
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, pool).submit(lambda: None).result(timeout=300)  # one worker: runs after the rest
+    for t in threading.enumerate():
+        if t.name == "warmgrid-keep-view":
+            t.join(timeout=60)
+
+
 @pytest.fixture(scope="session")
 def district(district_file: tuple[Path, DemoDistrict]) -> DemoDistrict:
     return district_file[1]
