@@ -136,23 +136,30 @@ def feature_collection(gdf: gpd.GeoDataFrame, props: Sequence[str], ndigits: int
 
 
 def _refit(bounds: list[list[float]]) -> MacroElement:
-    """Fit the map to ``bounds`` again whenever it gets a size after having none.
+    """Fit the map to ``bounds`` again whenever its size changes, until the user moves it.
 
     A map drawn while hidden (a Streamlit tab not yet opened renders its st_folium iframe
     with no size) is fitted at 0 x 0 pixels: Leaflet then sits at zoom 0, the whole world
-    with the area as one dot. A ResizeObserver on the map's container tells Leaflet the new
-    size (``invalidateSize``) and, when the map had no size before, fits the bounds again;
-    a map the user has already seen keeps where they moved it.
+    with the area as one dot. A map drawn while its frame is still growing (a tab sliding
+    open) is fitted at a fraction of its final width, and then shows several times the
+    area. A ResizeObserver on the map's container tells Leaflet the new size
+    (``invalidateSize``) and fits the bounds again; once the user has pressed, touched,
+    scrolled or typed on the map, it keeps where they moved it.
     """
     el = MacroElement()
     el._template = Template(
         "{% macro script(this, kwargs) %}(function (map, bounds) {"
+        " var touched = false; var box = map.getContainer();"
+        " ['mousedown', 'touchstart', 'wheel', 'keydown'].forEach(function (e) {"
+        "   box.addEventListener(e, function () { touched = true; }, {passive: true}); });"
         " var had = map.getSize(); var fit = function () {"
         "   map.invalidateSize(false); var now = map.getSize();"
-        "   if ((had.x === 0 || had.y === 0 || map.getZoom() === 0) && now.x > 0 && now.y > 0) {"
+        "   if (now.x > 0 && now.y > 0 && (!touched || had.x === 0 || had.y === 0"
+        "       || map.getZoom() === 0) && (now.x !== had.x || now.y !== had.y"
+        "       || map.getZoom() === 0)) {"
         "     map.fitBounds(bounds); }"
         "   had = now; };"
-        " if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }"
+        " if (window.ResizeObserver) { new ResizeObserver(fit).observe(box); }"
         " window.addEventListener('resize', fit);"
         " setTimeout(fit, 0);"
         "})({{ this._parent.get_name() }}, " + json.dumps(bounds) + ");{% endmacro %}"
