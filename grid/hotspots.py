@@ -44,15 +44,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import esda
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from libpysal.weights import KNN, Queen, W
 
 from grid.errors import WarmGridError
+
+if TYPE_CHECKING:
+    from libpysal.weights import W
+
+# esda and libpysal are imported where they are used: importing them takes about 1.5 s (libpysal's
+# graph module, scikit-learn), and this module is imported when anyone who may see the assistance
+# page signs in.
 
 __all__ = [
     "cell_values",
@@ -158,11 +163,15 @@ def weights(
         # libpysal warns about islands and disconnected components; gi_star handles islands.
         warnings.simplefilter("ignore", UserWarning)
         if kind == "queen":
+            from libpysal.weights import Queen
+
             w = Queen.from_dataframe(frame, ids=ids, use_index=False)
         elif kind == "knn":
             if not 1 <= k < len(ids):
                 raise WarmGridError(f"k 须在 1 与 {len(ids) - 1} 之间：{k}", f"k must be in 1..{len(ids) - 1}: {k}")
             pts = gpd.GeoDataFrame({"_id": ids}, geometry=frame.geometry.centroid, crs=frame.crs)
+            from libpysal.weights import KNN
+
             w = KNN.from_dataframe(pts, k=k, ids=ids, use_index=False)
         else:
             raise WarmGridError(f"未知的权重类型：{kind}", f"unknown weights kind: {kind} (queen or knn)")
@@ -275,6 +284,8 @@ def gi_star(
         # disconnected components; numpy: an island's simulated z divides by zero. Islands are handled below.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
+        import esda
+
         g = esda.G_Local(y, w, transform=transform, permutations=permutations, star=True, seed=seed, n_jobs=1)
     z = np.asarray(g.Zs, dtype=float).copy()
     p_sim = np.asarray(g.p_sim, dtype=float).copy()

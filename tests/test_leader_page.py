@@ -296,3 +296,16 @@ def test_no_prefetch_for_whom_may_not_see_the_page(app_db) -> None:
     warden = access.actor_for(store, users.get_user(store, "warden"))
     assert not access.allowed(warden, "view_page", "leader")
     assert ui_assistance.prefetch(store, warden) is None
+
+
+def test_signing_in_does_not_import_esda() -> None:
+    """Signing in starts the assistance page's first view in the background (``ui_assistance.prefetch``):
+    importing what that needs must not import esda and libpysal (1.5 s), which the sign-in click would
+    wait for; they load in the worker when Gi* is first computed."""
+    import subprocess
+    import sys
+
+    code = "import sys, ui_assistance, grid.hotspots; print(sorted({'esda', 'libpysal'} & set(sys.modules)))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert res.stdout.split() == ["[]"], res.stdout
