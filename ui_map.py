@@ -132,6 +132,7 @@ def _defaults(fig: folium.Map, with_bounds: bool) -> tuple[tuple[str, Any], ...]
 
 _CACHE: OrderedDict[Hashable, MapPayload] = OrderedDict()
 _LOCK = threading.Lock()
+_BUILDING: dict[Hashable, threading.Event] = {}  # keys being built, set when done
 #: Payloads kept (each about the size of its script: up to a few MB).
 CACHE_SIZE = 24
 
@@ -171,18 +172,41 @@ def cached_payload(key: Hashable, build: Callable[[], folium.Map]) -> MapPayload
 
     ``key`` must name everything the map depends on (the store's path and data generation,
     the viewer's scope and role, every setting). The oldest of :data:`CACHE_SIZE` payloads goes first.
+    While one thread builds a key, another asking for it waits for that build rather than make the
+    same map again (the district's first map: 2.5 s of the server's time, once); if the build fails,
+    the next one asking builds it.
+
+    >>> import folium
+    >>> made = []
+    >>> build = lambda: made.append(1) or folium.Map(location=(30.0, 120.0), tiles=None)
+    >>> cached_payload(("doctest", 1), build) is cached_payload(("doctest", 1), build), made
+    (True, [1])
     """
-    with _LOCK:
-        got = _CACHE.get(key)
-        if got is not None:
-            _CACHE.move_to_end(key)
+    while True:
+        with _LOCK:
+            got = _CACHE.get(key)
+            if got is not None:
+                _CACHE.move_to_end(key)
+                return got
+            pending = _BUILDING.get(key)
+            mine = pending is None
+            if mine:
+                pending = _BUILDING[key] = threading.Event()
+        assert pending is not None
+        if not mine:
+            pending.wait()  # then take what it built, or build it if it failed
+            continue
+        try:
+            got = map_payload(build())
+            with _LOCK:
+                got = _CACHE.setdefault(key, got)
+                while len(_CACHE) > CACHE_SIZE:
+                    _CACHE.popitem(last=False)
             return got
-    got = map_payload(build())  # outside the lock: two sessions may build the same map once each
-    with _LOCK:
-        got = _CACHE.setdefault(key, got)
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return got
+        finally:
+            with _LOCK:
+                _BUILDING.pop(key, None)
+            pending.set()
 
 
 def draw_map(payload: MapPayload, *, height: int, key: str | None = None,

@@ -112,6 +112,66 @@ def test_a_payload_is_built_once_per_key_and_the_oldest_goes(monkeypatch: pytest
     assert built[-1] == "2 again"
 
 
+def test_a_map_being_built_is_waited_for_not_built_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page asks for the district's first map while the background is still making it: it waits
+    for that map (one build, the same payload) instead of making it a second time beside it; when
+    the first build fails, the one waiting builds it itself."""
+    import threading
+
+    monkeypatch.setattr(ui_map, "_CACHE", type(ui_map._CACHE)())
+    started, release = threading.Event(), threading.Event()
+    built: list[str] = []
+
+    def slow() -> folium.Map:
+        built.append("background")
+        started.set()
+        assert release.wait(30)
+        return _a_map()
+
+    got: dict[str, object] = {}
+    bg = threading.Thread(target=lambda: got.update(bg=ui_map.cached_payload(("first", 1), slow)))
+    bg.start()
+    assert started.wait(30)
+    page = threading.Thread(target=lambda: got.update(page=ui_map.cached_payload(
+        ("first", 1), lambda: built.append("page") or _a_map())))
+    page.start()
+    page.join(0.3)
+    assert page.is_alive(), "the page did not wait for the map being built"
+    release.set()
+    bg.join(30)
+    page.join(30)
+    assert built == ["background"] and got["page"] is got["bg"]
+    assert not ui_map._BUILDING
+
+    def broken() -> folium.Map:
+        started.set()
+        assert release.wait(30)
+        raise RuntimeError("the build failed")
+
+    started.clear()
+    release.clear()
+    errors: list[BaseException] = []
+
+    def failing() -> None:
+        try:
+            ui_map.cached_payload(("second", 1), broken)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    bg = threading.Thread(target=failing)
+    bg.start()
+    assert started.wait(30)
+    page = threading.Thread(target=lambda: got.update(second=ui_map.cached_payload(
+        ("second", 1), lambda: built.append("page") or _a_map())))
+    page.start()
+    page.join(0.3)
+    assert page.is_alive()
+    release.set()
+    bg.join(30)
+    page.join(30)
+    assert len(errors) == 1 and built == ["background", "page"] and got["second"] is ui_map._CACHE[("second", 1)]
+
+
 def test_colormaps_are_refused_as_they_load_d3_from_the_internet() -> None:
     import branca.colormap
 
