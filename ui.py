@@ -194,8 +194,26 @@ def _release(store: Store) -> None:
         server.stop()
 
 
+#: Modules the first pages import or compile on their first use, imported while the sign-in form
+#: waits instead: Streamlit's emoji pattern (compiled on the first ``st.info``, ``st.warning``... of
+#: the process: 0.6 s), and the downloads' writers (grid.export, 0.2 s). Every one is imported by a
+#: page anyway: this only moves when.
+WARM_IMPORTS = ("streamlit.emojis", "grid.export", "grid.hotspots", "maps.plan", "maps.warden")
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    for name in WARM_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the page that needs it will say what is wrong
+            logging.getLogger(__name__).exception("importing %s ahead of need failed", name)
+
+
 @st.cache_resource(show_spinner=False, on_release=_release)
 def _open(path: str) -> Store:
+    threading.Thread(target=_warm_imports, name="warmgrid-warm-imports", daemon=True).start()
     store = open_store(path)
     # The command line cannot open a file this process holds: it sends its jobs here instead.
     if os.environ.get(CLI_CHANNEL_ENV, "on").strip().lower() not in ("off", "0", "no", "false"):
@@ -252,6 +270,12 @@ _INPUTS: dict[tuple[str, int, int], Future[OverviewInputs]] = {}
 _INPUTS_LOCK = threading.Lock()
 _INPUTS_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warmgrid-inputs")
 _INPUTS_KEEP = 2
+# Set when something needs the inputs (or another generation's work waits behind them).
+_WANTED: dict[tuple[str, int, int], threading.Event] = {}
+#: Seconds the inputs wait to be read after the default view came from disk, unless a page asks for
+#: them first: reading them (2.4 s of the server's time at 1,000,000 households) would otherwise
+#: compete with sending the first page the view it was kept for.
+INPUTS_DELAY_S = 5.0
 
 
 #: The overview page's default settings (its first view for everyone).
@@ -379,13 +403,16 @@ KEEP_DELAY_S = 3.0
 
 
 def _prepare(store: Store, generation: int, inputs: Future[OverviewInputs],
-             default: Future[tuple[date, Overview]]) -> None:
+             default: Future[tuple[date, Overview]], wanted: threading.Event | None = None) -> None:
     """The background work when a store opens or its data change, in order: the default view kept on disk
-    (if any), the shared inputs, the default view and its map (unless kept; then kept for the next
-    start), the collector settled. Each future gets its result or the exception that stopped it."""
+    (if any; then the inputs wait until ``wanted`` is set or :data:`INPUTS_DELAY_S` has passed), the
+    shared inputs, the default view and its map (unless kept; then kept for the next start), the
+    collector settled. Each future gets its result or the exception that stopped it."""
     data, kept = _kept_default(store, generation)
     if kept is not None:
         default.set_result(kept)
+        if wanted is not None:
+            wanted.wait(INPUTS_DELAY_S)
     try:
         got = _read_inputs(store)
     except BaseException as exc:
@@ -462,14 +489,27 @@ def _inputs_future(store: Store) -> Future[OverviewInputs]:
         if fut is None or (fut.done() and fut.exception() is not None):
             fut = Future()
             default: Future[tuple[date, Overview]] = Future()
+            for earlier in _WANTED.values():  # the one worker: nothing ahead of this may wait idle
+                earlier.set()
+            wanted = _WANTED[key] = threading.Event()
             _INPUTS[key], _DEFAULTS[key] = fut, default
-            _PREPARED[key] = _INPUTS_POOL.submit(_prepare, store, store.generation, fut, default)
+            _PREPARED[key] = _INPUTS_POOL.submit(_prepare, store, store.generation, fut, default, wanted)
             while len(_INPUTS) > _INPUTS_KEEP:  # the oldest (an earlier generation or store) goes
                 old = next(iter(_INPUTS))
                 _INPUTS.pop(old)
                 _DEFAULTS.pop(old, None)
                 _PREPARED.pop(old, None)
+                _WANTED.pop(old, None)
         return fut
+
+
+def want_inputs(store: Store) -> None:
+    """Read the overview's inputs for the store's current data now, not after :data:`INPUTS_DELAY_S`
+    (work that cannot run without them is waiting)."""
+    with _INPUTS_LOCK:
+        wanted = _WANTED.get((store.path, id(store), store.generation))
+    if wanted is not None:
+        wanted.set()
 
 
 def background_work(store: Store) -> Future[None] | None:
@@ -482,7 +522,9 @@ def background_work(store: Store) -> Future[None] | None:
 
 def shared_overview_inputs(store: Store) -> OverviewInputs:
     """The overview's inputs for the store's current data (read once, shared; read-only)."""
-    return _inputs_future(store).result()
+    fut = _inputs_future(store)
+    want_inputs(store)
+    return fut.result()
 
 
 def _whole_district(inputs: OverviewInputs, scope: Scope) -> bool:

@@ -47,6 +47,10 @@ def _background_work_ends_with_the_test():
     import sys
     import threading
 
+    ui = sys.modules.get("ui")
+    if ui is not None:
+        for wanted in list(ui._WANTED.values()):  # nothing waits out its delay after the test
+            wanted.set()
     for name, pool in (("ui", "_INPUTS_POOL"), ("ui_assistance", "_POOL")):
         module = sys.modules.get(name)
         if module is not None:

@@ -248,6 +248,46 @@ def test_settling_the_heap_freezes_what_is_alive_and_collects_cycles_the_next_ti
         gc.unfreeze()
 
 
+def test_after_a_kept_view_the_inputs_wait_until_something_needs_them(db, monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    """A restarted server serves the default view from disk at once and reads the overview's inputs
+    (every household joined to the network) only when a page needs them or ``INPUTS_DELAY_S`` later,
+    so that reading them does not slow the first page down."""
+    import time
+    from concurrent.futures import Future
+
+    from grid import view_cache
+
+    monkeypatch.setenv(view_cache.VIEWS_ENV, str(tmp_path / "views"))
+    monkeypatch.setattr(ui, "_settle_heap", lambda: None)
+    monkeypatch.setattr(ui, "KEEP_DELAY_S", 0.0)
+    monkeypatch.setattr(ui, "INPUTS_DELAY_S", 120.0)
+    key = (db.path, id(db), db.generation)
+    for table in (ui._INPUTS, ui._DEFAULTS, ui._PREPARED, ui._WANTED):
+        monkeypatch.setitem(table, key, None)  # restored after the test
+        table.pop(key)
+    inputs, default = Future(), Future()
+    ui._prepare(db, db.generation, inputs, default)  # the first start: computes and keeps the view
+    folder = view_cache.view_dir(db.path)
+    assert folder is not None
+    deadline = time.monotonic() + 60
+    while not view_cache.has_views(folder):
+        assert time.monotonic() < deadline, "the default view was not kept"
+        time.sleep(0.05)
+
+    read = []
+    real = ui._read_inputs
+    monkeypatch.setattr(ui, "_read_inputs", lambda store: read.append(time.monotonic()) or real(store))
+    fut = ui._inputs_future(db)  # the restart: what get_store does as the store opens
+    assert ui._DEFAULTS[key].result(timeout=60)[1].kpis == default.result()[1].kpis
+    time.sleep(0.5)
+    assert read == [] and not fut.done(), "the inputs were read while the first page was being served"
+    asked = time.monotonic()
+    got = ui.shared_overview_inputs(db)  # a page needs them (a change of radius): read now
+    assert read and read[0] >= asked and time.monotonic() - asked < 60
+    assert got is fut.result() and got.network is not None
+
+
 def test_a_restarted_server_takes_the_default_view_kept_on_disk(db, monkeypatch: pytest.MonkeyPatch,
                                                                 tmp_path: Path) -> None:
     """The first start computes the district's default overview and keeps it with its map; the next
