@@ -149,12 +149,12 @@ def _refit(bounds: list[list[float]]) -> MacroElement:
     el = MacroElement()
     el._template = Template(
         "{% macro script(this, kwargs) %}(function (map, bounds) {"
-        " var touched = false; var box = map.getContainer();"
-        " ['mousedown', 'touchstart', 'wheel', 'keydown'].forEach(function (e) {"
-        "   box.addEventListener(e, function () { touched = true; }, {passive: true}); });"
+        " var box = map.getContainer(); map._wgTouched = false;"
+        " ['mousedown', 'pointerdown', 'touchstart', 'wheel', 'keydown'].forEach(function (e) {"
+        "   box.addEventListener(e, function () { map._wgTouched = true; }, {passive: true, capture: true}); });"
         " var had = map.getSize(); var fit = function () {"
         "   map.invalidateSize(false); var now = map.getSize();"
-        "   if (now.x > 0 && now.y > 0 && (!touched || had.x === 0 || had.y === 0"
+        "   if (now.x > 0 && now.y > 0 && (!map._wgTouched || had.x === 0 || had.y === 0"
         "       || map.getZoom() === 0) && (now.x !== had.x || now.y !== had.y"
         "       || map.getZoom() === 0)) {"
         "     map.fitBounds(bounds); }"
