@@ -32,10 +32,18 @@ def test_committee_audits_and_plans_its_street(app_db) -> None:
     # Make a plan for the current campaign in this street, with the suggested bounds and every visitor offered.
     at.sidebar.selectbox[-2].set_value("C2026W").run()
     n_offered, offered = plan_setup(store, EVERYTHING_OP, "C2026W", street)
-    chooser = next(m for m in at.multiselect if m.label == "走访人 Visitors")
-    assert sorted(chooser.value) == sorted(offered["visitor_id"])
+    # Every candidate visits by default; switched off, each can be chosen (all chosen to begin with).
+    everyone = next(t for t in at.toggle if t.label.startswith("走访人 Visitors"))
+    assert everyone.value is True and f"全部 {len(offered):,} 名" in everyone.label
+    assert not [m for m in at.multiselect if m.label == "走访人 Visitors"]
     lo, hi = suggest_bounds(n_offered, len(offered))
     assert [int(n.value) for n in at.number_input if "per visitor" in n.label] == [lo, hi]
+    everyone.set_value(False).run()
+    chooser = next(m for m in at.multiselect if m.label == "走访人 Visitors")
+    assert sorted(chooser.value) == sorted(offered["visitor_id"])
+    chooser.set_value(list(offered["visitor_id"])[:2]).run()
+    assert "走访人 2 名" in " ".join(c.value for c in at.caption)
+    next(t for t in at.toggle if t.label.startswith("走访人 Visitors")).set_value(True).run()
     next(b for b in at.button if "生成计划" in b.label).click().run()
     assert not at.exception, at.exception
     assert store.count("plans") == 1

@@ -120,9 +120,15 @@ with tab_plan:
     who = dict(zip(candidates["visitor_id"], [
         f"{r.name or r.visitor_id} · {model.label(str(r.role)) if r.role else '—'} · "
         f"从{START_SOURCES.get(str(r.start_source), '—')}出发" for r in candidates.itertuples(index=False)], strict=True))
-    chosen = st.multiselect("走访人 Visitors", list(who), default=list(who), format_func=who.__getitem__,
-                            key=f"plan_visitors:{pick}:{area}",
-                            help="本区域的干部、党员和网格员；路线从每人自己的位置出发（没有位置的，从所属党群服务站出发）")
+    # A street offers hundreds of visitors: all of them by default, picked one by one only on request
+    # (a list showing 358 chosen names took the browser most of a second to draw on every visit).
+    everyone = st.toggle(f"走访人 Visitors：全部 {len(who):,} 名候选人 · all {len(who):,} candidates", value=True,
+                         key=f"plan_everyone:{pick}:{area}",
+                         help="本区域的干部、党员和网格员；路线从每人自己的位置出发（没有位置的，从所属党群服务站出发）。"
+                              "关闭后可逐一选择 · switch off to choose them one by one")
+    chosen = list(who) if everyone else st.multiselect(
+        "走访人 Visitors", list(who), default=list(who), format_func=who.__getitem__,
+        key=f"plan_visitors:{pick}:{area}")
     s_lo, s_hi = suggest_bounds(n_targets, len(chosen))
     st.caption(f"目标户 {n_targets:,} 户，走访人 {len(chosen):,} 名：建议每人 {s_lo:,}–{s_hi:,} 户"
                f" · {n_targets:,} households, {len(chosen):,} visitors: {s_lo:,}–{s_hi:,} each suggested")
