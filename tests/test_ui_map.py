@@ -112,64 +112,61 @@ def test_a_payload_is_built_once_per_key_and_the_oldest_goes(monkeypatch: pytest
     assert built[-1] == "2 again"
 
 
+def _race(key: tuple[str, int], first: Any, built: list[str]) -> tuple[dict[str, Any], bool]:
+    """``first`` builds ``key`` in one thread (it blocks until released); meanwhile a page asks for the
+    same key in another. What each got (``first``: the payload or the exception), and whether the page
+    was still waiting while the first build ran."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def gated() -> folium.Map:
+        built.append("background")
+        started.set()
+        assert release.wait(30)
+        return first()
+
+    got: dict[str, Any] = {}
+
+    def background() -> None:
+        try:
+            got["first"] = ui_map.cached_payload(key, gated)
+        except RuntimeError as exc:
+            got["first"] = exc
+
+    bg = threading.Thread(target=background)
+    bg.start()
+    assert started.wait(30)
+    page = threading.Thread(target=lambda: got.update(page=ui_map.cached_payload(
+        key, lambda: built.append("page") or _a_map())))
+    page.start()
+    page.join(0.3)
+    waited = page.is_alive()
+    release.set()
+    bg.join(30)
+    page.join(30)
+    return got, waited
+
+
 def test_a_map_being_built_is_waited_for_not_built_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """The page asks for the district's first map while the background is still making it: it waits
     for that map (one build, the same payload) instead of making it a second time beside it; when
     the first build fails, the one waiting builds it itself."""
-    import threading
-
     monkeypatch.setattr(ui_map, "_CACHE", type(ui_map._CACHE)())
-    started, release = threading.Event(), threading.Event()
     built: list[str] = []
-
-    def slow() -> folium.Map:
-        built.append("background")
-        started.set()
-        assert release.wait(30)
-        return _a_map()
-
-    got: dict[str, object] = {}
-    bg = threading.Thread(target=lambda: got.update(bg=ui_map.cached_payload(("first", 1), slow)))
-    bg.start()
-    assert started.wait(30)
-    page = threading.Thread(target=lambda: got.update(page=ui_map.cached_payload(
-        ("first", 1), lambda: built.append("page") or _a_map())))
-    page.start()
-    page.join(0.3)
-    assert page.is_alive(), "the page did not wait for the map being built"
-    release.set()
-    bg.join(30)
-    page.join(30)
-    assert built == ["background"] and got["page"] is got["bg"]
+    got, waited = _race(("first", 1), _a_map, built)
+    assert waited, "the page did not wait for the map being built"
+    assert built == ["background"] and got["page"] is got["first"]
     assert not ui_map._BUILDING
 
     def broken() -> folium.Map:
-        started.set()
-        assert release.wait(30)
         raise RuntimeError("the build failed")
 
-    started.clear()
-    release.clear()
-    errors: list[BaseException] = []
-
-    def failing() -> None:
-        try:
-            ui_map.cached_payload(("second", 1), broken)
-        except RuntimeError as exc:
-            errors.append(exc)
-
-    bg = threading.Thread(target=failing)
-    bg.start()
-    assert started.wait(30)
-    page = threading.Thread(target=lambda: got.update(second=ui_map.cached_payload(
-        ("second", 1), lambda: built.append("page") or _a_map())))
-    page.start()
-    page.join(0.3)
-    assert page.is_alive()
-    release.set()
-    bg.join(30)
-    page.join(30)
-    assert len(errors) == 1 and built == ["background", "page"] and got["second"] is ui_map._CACHE[("second", 1)]
+    built.clear()
+    got, waited = _race(("second", 1), broken, built)
+    assert waited and isinstance(got["first"], RuntimeError)
+    assert built == ["background", "page"] and got["page"] is ui_map._CACHE[("second", 1)]
+    assert not ui_map._BUILDING
 
 
 def test_colormaps_are_refused_as_they_load_d3_from_the_internet() -> None:
