@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from libpysal.weights import W
 
 # esda and libpysal are imported where they are used: importing them takes about 1.5 s (libpysal's
-# graph module, scikit-learn), and this module is imported when anyone who may see the assistance
+# graph module, esda's adbscan), and this module is imported when anyone who may see the assistance
 # page signs in.
 
 __all__ = [
