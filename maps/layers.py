@@ -58,6 +58,7 @@ __all__ = [
     "safe",
     "group",
     "points_layer",
+    "count_radii",
     "finish",
 ]
 
@@ -353,8 +354,13 @@ def stations_layer(stations: pd.DataFrame, radius: float | None = None,
     return groups
 
 
-def _sized(n: np.ndarray, top: int, base: float, span: float) -> np.ndarray:
-    # Radii in half pixels: few distinct styles for folium's style map.
+def count_radii(n: np.ndarray, top: int, base: float, span: float) -> np.ndarray:
+    """Circle radii (pixels) for counts ``n``: ``base`` plus ``span`` times the square root of the share
+    of ``top``, so a circle's area grows with its count; in half pixels (few distinct styles).
+
+    >>> count_radii(np.array([0, 25, 100]), 100, 3, 9).tolist()
+    [3.0, 7.5, 12.0]
+    """
     return np.round((base + span * np.sqrt(n / max(top, 1))) * 2) / 2
 
 
@@ -385,7 +391,7 @@ def gaps_layer(gaps: pd.DataFrame, label: str, max_points: int = 2000,
     # Numbers only in each square, the words once in the tooltip's labels (a Chinese character costs
     # six bytes in the map's JSON, and a million households make thousands of squares).
     fc = point_features(agg["lat"], agg["lon"], {
-        "kind": ["gap_bin"] * len(agg), "n": n, "r": _sized(n, int(n.max()), 2.5, 6), "vul": agg["vul"].to_numpy()},
+        "kind": ["gap_bin"] * len(agg), "n": n, "r": count_radii(n, int(n.max()), 2.5, 6), "vul": agg["vul"].to_numpy()},
         ndigits=5)
     StyledGeoJson(fc, marker=folium.CircleMarker(radius=2.5, color=GAP_COLOUR, weight=0, fill=True,
                                                   fill_color=GAP_COLOUR, fill_opacity=0.6),
@@ -411,7 +417,7 @@ def gaps_by_cell_layer(cells: gpd.GeoDataFrame, label: str) -> folium.FeatureGro
     n = some["outside"].to_numpy(dtype=int)
     vul = some["vulnerable_outside"].to_numpy(dtype=int)
     fc = point_features(pts.y, pts.x, {
-        "kind": ["gap_cell"] * len(some), "n": n, "r": _sized(n, int(n.max()), 3, 9),
+        "kind": ["gap_cell"] * len(some), "n": n, "r": count_radii(n, int(n.max()), 3, 9),
         "tip": [f"{a} 户（困难户 {b}）" for a, b in zip(n, vul, strict=True)]})
     points_layer(fc, folium.CircleMarker(radius=3, color=GAP_COLOUR, weight=0, fill=True, fill_color=GAP_COLOUR,
                                          fill_opacity=0.6),

@@ -14,6 +14,7 @@ from maps.layers import (
     add_legend,
     add_title,
     base_map,
+    count_radii,
     feature_collection,
     finish,
     group,
@@ -22,6 +23,7 @@ from maps.layers import (
     safe,
 )
 from maps.styled import StyledGeoJson
+from maps.viewport import DEFAULT_LIMIT, ViewportPoints
 
 __all__ = ["ROUTE_COLOURS", "plan_map", "audit_map"]
 
@@ -35,6 +37,10 @@ DUPLICATE_COLOUR = "#6a3d9a"
 #: 1,100 layers took the browser about 3 s to draw at 1,000,000 households (``bench/app.py``), and
 #: no one reads a layer control with 361 switches.
 ROUTE_GROUPS_MAX = 12
+#: Up to this many stops (or omissions) are one GeoJSON layer drawn at once; more are drawn only where
+#: the map looks, once the view holds at most this many (:class:`maps.viewport.ViewportPoints`): a
+#: street's 26,721 planned households took Chromium 0.9 s to draw on every visit of the campaign page.
+POINTS_MAX = DEFAULT_LIMIT
 
 
 def _area(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
@@ -124,11 +130,16 @@ def _routes_together(m: folium.Map, items: pd.DataFrame, starts: pd.DataFrame) -
                    style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3, "opacity": 0.85},
                    tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False)).add_to(fg)
     every = pd.concat(stops, ignore_index=True)
-    points_layer(point_features(every["lat"], every["lon"], {
-        "kind": ["stop"] * len(every), "hh_id": every["hh_id"].to_numpy(), "colour": every["colour"].to_numpy(),
-        "tip": every["tip"].to_numpy()}),
-        folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_opacity=1),
-        style=lambda f: {"fillColor": f["properties"]["colour"]}, tooltip="tip").add_to(fg)
+    if len(every) > POINTS_MAX:
+        ViewportPoints(every["lat"], every["lon"], tips=every["tip"].tolist(), fills=every["colour"].tolist(),
+                       props={"kind": "stop", "hh_id": every["hh_id"].tolist()},
+                       note="走访点 Stops").add_to(fg)
+    else:
+        points_layer(point_features(every["lat"], every["lon"], {
+            "kind": ["stop"] * len(every), "hh_id": every["hh_id"].to_numpy(), "colour": every["colour"].to_numpy(),
+            "tip": every["tip"].to_numpy()}),
+            folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_opacity=1),
+            style=lambda f: {"fillColor": f["properties"]["colour"]}, tooltip="tip").add_to(fg)
     if begin:
         points_layer(point_features([b[0] for b in begin], [b[1] for b in begin], {
             "kind": ["start"] * len(begin), "colour": [b[2] for b in begin], "tip": [b[3] for b in begin]}),
@@ -141,39 +152,95 @@ def _routes_together(m: folium.Map, items: pd.DataFrame, starts: pd.DataFrame) -
 def _routes_apart(m: folium.Map, items: pd.DataFrame, starts: pd.DataFrame) -> list[tuple[str, str, str]]:
     """Each visitor's route, start and stops in a layer of its own."""
     entries = []
-    for colour, name, sub, start in _visitors(items, starts):
+    visitors = _visitors(items, starts)
+    # each layer draws its stops where the map looks once the plan has more than POINTS_MAX
+    limit = max(100, POINTS_MAX // max(len(visitors), 1)) if len(items) > POINTS_MAX else None
+    for colour, name, sub, start in visitors:
         fg = group(f"{name}（{len(sub)} 户）")
         path = _path(sub, start)
         folium.PolyLine(path, color=colour, weight=3, opacity=0.85).add_to(fg)
         if start:
             folium.CircleMarker(start, radius=6, color="#000000", weight=2, fill=True, fill_color=colour,
                                 fill_opacity=1, tooltip=f"{html.escape(name)} 出发点").add_to(fg)
-        stops = point_features(sub["lat"], sub["lon"], {
-            "kind": ["stop"] * len(sub), "hh_id": sub["hh_id"].astype(str).to_numpy(), "tip": _stop_tips(name, sub)})
-        points_layer(stops, folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True, fill_color=colour,
-                                                fill_opacity=1), tooltip="tip").add_to(fg)
+        if limit is not None:
+            ViewportPoints(sub["lat"], sub["lon"], tips=_stop_tips(name, sub), fills=[colour] * len(sub),
+                           props={"kind": "stop", "hh_id": sub["hh_id"].astype(str).tolist()},
+                           limit=limit, note=f"{name} 走访点 Stops").add_to(fg)
+        else:
+            stops = point_features(sub["lat"], sub["lon"], {
+                "kind": ["stop"] * len(sub), "hh_id": sub["hh_id"].astype(str).to_numpy(),
+                "tip": _stop_tips(name, sub)})
+            points_layer(stops, folium.CircleMarker(radius=4, color="#ffffff", weight=1, fill=True,
+                                                    fill_color=colour, fill_opacity=1), tooltip="tip").add_to(fg)
         fg.add_to(m)
         entries.append((colour, "dot", f"{name}（{len(sub)} 户）"))
     return entries
 
 
 def audit_map(cells: gpd.GeoDataFrame, omissions: pd.DataFrame, duplicates: pd.DataFrame, title: str) -> folium.Map:
-    """Omissions (warning colour) and duplicates of a campaign; frames carry ``hh_id, lon, lat, reason``."""
+    """Omissions (warning colour) and duplicates of a campaign; frames carry ``hh_id, lon, lat, reason``
+    (and ``cell_id``), one row per household and reason.
+
+    Up to :data:`POINTS_MAX` households of a kind are drawn one by one. More are counted per cell
+    (a circle at their mean position, sized by the count, the reasons in its tooltip), and drawn
+    one by one where the map looks once the view holds at most :data:`POINTS_MAX`.
+    """
     m = base_map(cells.total_bounds)
     _area(m, cells)
+    names = dict(zip(cells["cell_id"], cells["name"], strict=False)) if "name" in cells else {}
+    counted = []  # the kinds drawn per cell at the area's zoom
     for frame, colour, label in ((omissions, GAP_COLOUR, "遗漏"), (duplicates, DUPLICATE_COLOUR, "重复")):
+        kind = "omission" if label == "遗漏" else "duplicate"
         fg = group(f"{label}（{frame['hh_id'].nunique() if len(frame) else 0} 户）")
-        one = frame.drop_duplicates("hh_id")
-        if len(one):  # one GeoJSON layer: a campaign may have thousands of omissions
+        one = _one_per_household(frame)
+        marker = {"radius": 5, "color": "#ffffff", "weight": 1, "fillOpacity": 0.95}
+        if len(one) > POINTS_MAX and "cell_id" in one:
+            counted.append(label)
+            ViewportPoints(one["lat"], one["lon"], tips=[f"{h} · {r}" for h, r in zip(one["hh_id"], one["reason"],
+                                                                                      strict=True)],
+                           fills=[colour] * len(one), props={"kind": kind,
+                                                              "hh_id": one["hh_id"].astype(str).tolist()},
+                           note=f"{label}住户 households", style=marker,
+                           instead=_per_cell(frame, one, names, colour, kind, label)).add_to(fg)
+        elif len(one):  # one GeoJSON layer: a campaign may have thousands of omissions
             fc = point_features(one["lat"], one["lon"], {
-                "kind": ["omission" if label == "遗漏" else "duplicate"] * len(one),
-                "hh_id": one["hh_id"].astype(str).to_numpy(),
+                "kind": [kind] * len(one), "hh_id": one["hh_id"].astype(str).to_numpy(),
                 "tip": [f"{h} · {r}" for h, r in zip(one["hh_id"], one["reason"], strict=True)]})
             points_layer(fc, folium.CircleMarker(radius=5, color="#ffffff", weight=1, fill=True, fill_color=colour,
                                                  fill_opacity=0.95), tooltip="tip").add_to(fg)
         fg.add_to(m)
     add_title(m, title)
-    add_legend(m, [("核查结果", [(GAP_COLOUR, "dot", "遗漏：未走访或未救助"),
-                             (DUPLICATE_COLOUR, "dot", "重复：同一项目救助两次")]),
-                   ("其他", [("#777777", "box", "网格")])])
+    results = [(GAP_COLOUR, "dot", "遗漏：未走访或未救助"), (DUPLICATE_COLOUR, "dot", "重复：同一项目救助两次")]
+    if counted:
+        results.append(("#ffffff", "dot", f"{'、'.join(counted)}多于 {POINTS_MAX:,} 户：每网格一圈（大小示户数），放大后逐户显示"))
+    add_legend(m, [("核查结果", results), ("其他", [("#777777", "box", "网格")])])
     return finish(m)
+
+
+def _one_per_household(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per household (the first row's position and cell), its reasons joined with 、 in order."""
+    if not len(frame):
+        return frame
+    reasons = frame.groupby("hh_id", sort=False)["reason"].agg(lambda r: "、".join(dict.fromkeys(map(str, r))))
+    one = frame.drop_duplicates("hh_id").copy()
+    one["reason"] = one["hh_id"].map(reasons)
+    return one
+
+
+def _per_cell(frame: pd.DataFrame, one: pd.DataFrame, names: dict[str, str], colour: str, kind: str,
+              label: str) -> folium.GeoJson:
+    """A circle per cell at the mean position of its households in ``one``, sized by their count;
+    the tooltip names the cell, the count and each reason's count (``frame``'s rows)."""
+    agg = one.groupby("cell_id", sort=True).agg(n=("hh_id", "size"), lat=("lat", "mean"), lon=("lon", "mean"))
+    order = list(dict.fromkeys(frame["reason"].astype(str)))  # the audit's order of reasons
+    by_reason = frame.drop_duplicates(["hh_id", "reason"]).groupby(["cell_id", "reason"]).size().to_dict()
+    tips = []
+    for cell, n in agg["n"].items():
+        parts = " · ".join(f"{r} {by_reason[(cell, r)]:,}" for r in order if (cell, r) in by_reason)
+        tips.append(f"{names.get(cell, cell)}：{label} {n:,} 户" + (f"（{parts}）" if parts else ""))
+    n = agg["n"].to_numpy()
+    fc = point_features(agg["lat"], agg["lon"], {"kind": [f"{kind}_cell"] * len(agg), "cell": agg.index.astype(str),
+                                                 "n": n, "r": count_radii(n, int(n.max()), 2.5, 6), "tip": tips}, ndigits=5)
+    return points_layer(fc, folium.CircleMarker(radius=3, color="#ffffff", weight=1, fill=True, fill_color=colour,
+                                                fill_opacity=0.75),
+                        style=lambda f: {"radius": f["properties"]["r"]}, tooltip="tip")
