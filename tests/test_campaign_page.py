@@ -95,3 +95,39 @@ def test_the_audit_and_the_plan_are_computed_once_per_data_generation(app_db, mo
     rows = [" ".join(map(str, r)) for df in at.dataframe for r in df.value.astype(str).itertuples(index=False)
             if hh in tuple(r) and any(f"（{v}）" in " ".join(map(str, r)) for v in plan.visitors["visitor_id"])]
     assert len(rows) == 1 and f"（{to}）" in rows[0] and rows[0].count(f"（{to}）") == 1, rows
+
+
+def test_a_household_is_moved_from_one_visitor_to_another_on_the_page(app_db) -> None:
+    from grid.planning import load_plan, make_plan, save_plan
+
+    store = ui._open(str(app_db))
+    street = str(store.scalar("SELECT scope[1] FROM users WHERE username = 'committee'"))
+    pid = save_plan(store, EVERYTHING_OP, make_plan(store, EVERYTHING_OP, "C2026W", street, min_per=0, max_per=1000))
+    plan = load_plan(store, pid)
+    counts = plan.items["visitor_id"].value_counts()
+    frm, to = str(counts.index[0]), str(plan.visitors["visitor_id"][plan.visitors["visitor_id"] != counts.index[0]]
+                                       .iloc[-1])
+    theirs = plan.items[plan.items["visitor_id"] == frm].sort_values("seq")
+    hh = str(theirs["hh_id"].iloc[-1])
+    at = sign_in_demo("committee")
+    at.switch_page("views/campaigns.py").run()
+    at.sidebar.selectbox[-2].set_value("C2026W")
+    at.sidebar.selectbox[-1].set_value(street).run()
+    at.selectbox(key="plan_pick").set_value(pid).run()
+    at.selectbox(key=f"move_from:{pid}").set_value(frm).run()
+    assert not at.exception, at.exception
+    # Only the chosen visitor's households are offered, in walking order; the visitor is not a target.
+    picker = at.selectbox(key=f"move_hh:{pid}:{frm}")
+    assert picker.options == [f"{h} · {a}" for h, a in zip(theirs["hh_id"], theirs["address"].astype(str),
+                                                             strict=True)]
+    assert picker.label == f"住户 Household（{len(theirs):,} 户）"
+    targets = at.selectbox(key=f"move_to:{pid}")
+    assert frm not in " ".join(targets.options) and len(targets.options) == len(plan.visitors) - 1
+    picker.set_value(hh)
+    targets.set_value(to)
+    at.button(key=f"move:{pid}").click().run()
+    assert not at.exception, at.exception
+    moved = load_plan(store, pid).items.set_index("hh_id")["visitor_id"]
+    before = plan.items.set_index("hh_id")["visitor_id"]
+    assert moved[hh] == to and (moved.sort_index() != before.sort_index()).sum() == 1
+    assert any("已调整" in t.value and hh in t.value for t in at.toast), [t.value for t in at.toast]
