@@ -422,6 +422,21 @@ def chromium() -> Iterator[Any]:
             b.close()
 
 
+def module_browser() -> Iterator[Any]:
+    """The body of the browser tests' module-scoped ``browser`` fixture: one headless Chromium for
+    the module, and the test fails (never skips) when it cannot be started.
+
+    Use as ``browser = pytest.fixture(scope="module", name="browser")(module_browser)``.
+    """
+    import pytest  # only the tests need it (the benchmarks import this module too)
+
+    problem = ensure_chromium()
+    if problem:
+        pytest.fail(problem)
+    with chromium() as b:
+        yield b
+
+
 @contextmanager
 def browser_context(browser: Any, *, width: int = 1280, height: int = 1000) -> Iterator[Any]:
     """A browser profile (cookies and HTTP cache) that several tabs may share: a returning user."""

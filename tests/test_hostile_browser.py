@@ -28,7 +28,7 @@ from grid.errors import AuthError
 from grid.planning import make_plan, save_plan
 from grid.store import open_store
 from tests.actors import OP
-from tests.browsing import HEADINGS, app_server, chromium, ensure_chromium, open_session
+from tests.browsing import HEADINGS, app_server, module_browser, open_session
 from tests.hostile import HTML_PAYLOADS, PAYLOADS, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,13 +109,7 @@ def hostile_db(district_file, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    problem = ensure_chromium()
-    if problem:
-        pytest.fail(problem)
-    with chromium() as b:
-        yield b
+browser = pytest.fixture(scope="module", name="browser")(module_browser)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from maps.layers import base_map, finish
 from maps.offline import standalone_html
 from maps.styled import StyledGeoJson
-from tests.browsing import chromium, ensure_chromium
+from tests.browsing import module_browser
 
 #: A community-sized area (about 800 m x 900 m), lon/lat.
 AREA = [118.0795, 32.0310, 118.0878, 32.0390]
@@ -31,13 +31,7 @@ def _zoom(page: Any, name: str) -> float:
     return float(page.evaluate(f"() => window['{name}'].getZoom()"))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    problem = ensure_chromium()
-    if problem:
-        pytest.fail(problem)
-    with chromium() as b:
-        yield b
+browser = pytest.fixture(scope="module", name="browser")(module_browser)
 
 
 def _open(browser: Any, width: int, height: int) -> tuple[Any, Any, str]:

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from maps.offline import standalone_html
 from maps.plan import POINTS_MAX, audit_map, plan_map
-from tests.browsing import chromium, ensure_chromium
+from tests.browsing import module_browser
 
 #: About 2.5 km x 2.2 km of a town, lon/lat.
 WEST, SOUTH, EAST, NORTH = 118.060, 24.480, 118.085, 24.500
@@ -43,13 +43,7 @@ _MARKERS_JS = """(name) => {
 _BOUNDS_JS = "(name) => { const b = window[name].getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    problem = ensure_chromium()
-    if problem:
-        pytest.fail(problem)
-    with chromium() as b:
-        yield b
+browser = pytest.fixture(scope="module", name="browser")(module_browser)
 
 
 def _cells(n: int = 5) -> gpd.GeoDataFrame:
