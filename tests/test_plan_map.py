@@ -81,3 +81,24 @@ def test_many_visitors_are_three_layers_under_one_switch_few_have_one_each() -> 
     assert len(groups(few)) == ROUTE_GROUPS_MAX
     assert len(groups(many)) == 1
     assert sum(isinstance(el, folium.GeoJson) for el in _layers(many)) == 1 + 3  # the cells, routes, stops, starts
+
+
+def test_a_few_visitors_with_many_stops_draw_them_where_the_map_looks_each_in_its_own_layer() -> None:
+    from maps.plan import POINTS_MAX
+    from maps.viewport import ViewportPoints
+
+    n = ROUTE_GROUPS_MAX - 2
+    cells, items, starts = _plan(n, stops=POINTS_MAX // n + 1)  # more than POINTS_MAX in all
+    m = plan_map(cells, items, starts, "计划")
+    groups = [el for el in m._children.values() if isinstance(el, folium.FeatureGroup)]  # in visitor id order
+    assert len(groups) == n
+    for k, fg in enumerate(groups):
+        pts = [el for el in fg._children.values() if isinstance(el, ViewportPoints)]
+        assert len(pts) == 1, fg.layer_name
+        sub = items[items["visitor_id"] == f"V{k:03d}"].sort_values("seq")
+        # the visitor's own stops, in walking order, in its colour, at most POINTS_MAX / n drawn at once
+        assert pts[0].data["props"]["hh_id"] == sub["hh_id"].tolist()
+        assert pts[0].data["colours"] == [ROUTE_COLOURS[k % len(ROUTE_COLOURS)]]
+        assert pts[0].limit == POINTS_MAX // n
+        name = f"走访人{k}" if k != 1 else "V001"  # the second has no known start, so no name: its id
+        assert pts[0].data["tip"][0] == f"{name} 第1站：地址&lt;{k}-0&gt;"
